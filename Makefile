@@ -1,0 +1,47 @@
+# The two commands: `make run` (demo) and `make test` (everything CI checks).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export COOLTHING_TEST_DATABASE_URL ?= postgresql+asyncpg://coolthing:coolthing@127.0.0.1:5432/coolthing_test
+export COOLTHING_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/coolthing_test
+export COOLTHING_BENCH_DATABASE_URL ?= postgresql+asyncpg://coolthing:coolthing@127.0.0.1:5432/coolthing_bench
+export COOLTHING_BENCH_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/coolthing_bench
+
+.PHONY: run test install services lint typecheck unit integration e2e bench
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/coolthing demo
+
+services:
+	./compose/ensure-services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install services
+	$(BIN)/pytest -q tests/integration
+
+e2e: install services
+	$(BIN)/pytest -q tests/e2e
+
+test: install services lint typecheck
+	$(BIN)/pytest -q tests
+
+bench: install services
+	for b in parser bus pipeline; do $(BIN)/python -m bench.$$b || exit 1; done

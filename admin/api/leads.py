@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import func, select
+
+from admin.api.deps import PageDep, SessionDep
+from admin.api.schemas import LeadRead, Page
+from core.db.models import Lead
+
+router = APIRouter(prefix="/leads", tags=["leads"])
+
+
+@router.get("", response_model=Page[LeadRead])
+async def list_leads(
+    session: SessionDep,
+    page: PageDep,
+    campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    since: Annotated[
+        datetime | None, Query(description="first seen at or after (ISO 8601)")
+    ] = None,
+) -> Page[LeadRead]:
+    """Leads, newest first."""
+    query = select(Lead)
+    if campaign_id is not None:
+        query = query.where(Lead.campaign_id == campaign_id)
+    if since is not None:
+        query = query.where(Lead.first_seen_at >= since)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(Lead.id.desc()).limit(page.limit).offset(page.offset)
+    )
+    items = [LeadRead.model_validate(row) for row in rows]
+    return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{lead_id}", response_model=LeadRead)
+async def get_lead(session: SessionDep, lead_id: int) -> LeadRead:
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        raise HTTPException(404, f"lead {lead_id} not found")
+    return LeadRead.model_validate(lead)

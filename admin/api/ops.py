@@ -1,0 +1,35 @@
+"""Operational views: dead letters (messages that gave up, with the reason)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from admin.api.deps import BusDep, SessionDep
+from admin.api.schemas import DeadLetterRead
+from core.db.models import Account
+from core.topology import SERVICE_QUEUES, account_queue
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/dead-letters", response_model=list[DeadLetterRead])
+async def dead_letters(
+    bus: BusDep,
+    session: SessionDep,
+    queue: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeadLetterRead]:
+    """Dead letters of one queue, or of every service and account queue when none is named."""
+    if queue:
+        queues = [queue]
+    else:
+        account_ids = (await session.scalars(select(Account.id).order_by(Account.id))).all()
+        queues = [*SERVICE_QUEUES, *(account_queue(a) for a in account_ids)]
+    out: list[DeadLetterRead] = []
+    for name in queues:
+        letters = await bus.dead_letters(name, limit=limit)
+        out += [DeadLetterRead.model_validate(d.model_dump()) for d in letters]
+    return out

@@ -1,0 +1,1 @@
+"""Configuration as code: a YAML workspace applied in one transaction, and exported back."""

@@ -1,0 +1,80 @@
+"""The workspace file's shape. Field validators give the reasons people read in error messages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+)
+
+from core.chatref import normalize_chat_ref
+from parser.matcher import normalize_keyword
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\s].*$"),
+]
+ChatRef = Annotated[str, AfterValidator(normalize_chat_ref)]
+
+
+def _checked_keyword(raw: str) -> str:
+    """Refuse keywords that can never match, but keep them as the admin wrote them."""
+    normalize_keyword(raw)
+    return raw.strip()
+
+
+Keyword = Annotated[str, AfterValidator(_checked_keyword)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AccountSpec(_Spec):
+    name: Name
+    role: Literal["parser", "manager", "scripts"]
+    session: SecretStr | None = Field(default=None, description="never exported")
+    proxy: SecretStr | None = None
+    status: Literal["active", "paused"] = "active"
+
+    @field_validator("session")
+    @classmethod
+    def _session_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("session is empty; leave the field out to keep the stored one")
+        return value
+
+
+class ChatSpec(_Spec):
+    ref: ChatRef
+    title: str | None = None
+
+
+class KeywordSetSpec(_Spec):
+    name: Name
+    keywords: list[Keyword] = Field(min_length=1)
+    exclude: list[Keyword] = []
+
+
+class CampaignSpec(_Spec):
+    name: Name
+    mode: Literal["parser"] = "parser"
+    status: Literal["active", "paused"] = "active"
+    keyword_sets: list[Name] = Field(min_length=1)
+    chats: list[ChatRef] = Field(min_length=1)
+    parser_accounts: list[Name] = Field(min_length=1)
+    manager_accounts: list[Name] = []
+
+
+class WorkspaceSpec(_Spec):
+    accounts: list[AccountSpec] = []
+    chats: list[ChatSpec] = []
+    keyword_sets: list[KeywordSetSpec] = []
+    campaigns: list[CampaignSpec] = []

@@ -1,0 +1,48 @@
+"""Wire one account worker with the Telegram adapter the settings ask for."""
+
+from __future__ import annotations
+
+from bots.worker import AccountWorker, ClientFactory
+from core.db.models import Account
+from core.platform import Platform
+from core.telegram import AccountClient
+
+
+def client_factory(platform: Platform) -> ClientFactory:
+    settings = platform.settings
+    box = platform.box
+
+    def make(account: Account) -> AccountClient:
+        session = box.decrypt(account.session_secret)
+        proxy = box.decrypt(account.proxy_secret) if account.proxy_secret else None
+        if settings.telegram_backend == "sandbox":
+            from bots.sandbox_client import SandboxAccountClient
+
+            cursor = int(account.updates_cursor) if account.updates_cursor else None
+            return SandboxAccountClient(settings.sandbox_url, session, cursor=cursor)
+        from bots.telethon_client import TelethonAccountClient
+
+        if settings.telegram_api_id is None or settings.telegram_api_hash is None:
+            raise RuntimeError(
+                "COOLTHING_TELEGRAM_API_ID and COOLTHING_TELEGRAM_API_HASH are required for the "
+                "telethon backend (get them at my.telegram.org)"
+            )
+        return TelethonAccountClient(
+            session,
+            api_id=settings.telegram_api_id,
+            api_hash=settings.telegram_api_hash.get_secret_value(),
+            proxy=proxy,
+        )
+
+    return make
+
+
+def build_worker(platform: Platform, account_id: int, *, join_interval: float) -> AccountWorker:
+    return AccountWorker(
+        account_id=account_id,
+        db=platform.db,
+        bus=platform.bus,
+        relay=platform.relay,
+        client_factory=client_factory(platform),
+        join_interval=join_interval,
+    )

@@ -1,0 +1,268 @@
+"""One worker per account: log in, sit in the assigned chats, turn what it sees into events.
+
+The worker is the only code that talks to Telegram. It publishes ``message.incoming`` for every new
+message (the next batch is requested only after the previous one is confirmed by the broker, so a
+killed worker loses nothing; a republished message is deduplicated downstream), and follows
+``command.join_chats`` for its own account. Account-level failures (ban, revoked session) are
+recorded with their event through the outbox and stop the worker; FloodWait is waited out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+
+from core.bus import Bus, PermanentError
+from core.chatref import normalize_chat_ref
+from core.db import Database
+from core.db.models import Account, Chat, ChatAssignment
+from core.events import (
+    AccountBanned,
+    AccountRevoked,
+    Event,
+    JoinChats,
+    Profile,
+    account_routing_key,
+)
+from core.outbox import OutboxRelay, add_to_outbox
+from core.telegram import (
+    AccountBannedError,
+    AccountClient,
+    ChatLimitReached,
+    ChatNotFound,
+    FloodWait,
+    IncomingMessage,
+    SessionRevokedError,
+    TelegramUnavailable,
+)
+from core.topology import account_queue
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[Account], AccountClient]
+T = TypeVar("T")
+PUBLISH_WINDOW = 256  # unconfirmed publishes per worker
+
+
+class AccountUnusable(Exception):
+    """The account cannot work any more (banned, revoked); the worker stops."""
+
+
+class AccountWorker:
+    def __init__(
+        self,
+        *,
+        account_id: int,
+        db: Database,
+        bus: Bus,
+        relay: OutboxRelay,
+        client_factory: ClientFactory,
+        join_interval: float = 3.0,
+    ) -> None:
+        self.account_id = account_id
+        self._db = db
+        self._bus = bus
+        self._relay = relay
+        self._client_factory = client_factory
+        self._join_interval = join_interval
+        self._client: AccountClient | None = None
+        self._wanted: list[str] = []
+        self._joined: dict[str, int] = {}  # configured ref → Telegram chat id
+        self._refs: dict[int, str] = {}  # the reverse, for every incoming message
+        self._chats_changed = asyncio.Event()
+        self.me: Profile | None = None
+        self._cursor: str | None = None  # resume point after the last published message
+        self._saved_cursor: str | None = None
+
+    async def run(self) -> None:
+        """Work until cancelled or until the account becomes unusable."""
+        try:
+            account = await self._load_account()
+        except AccountUnusable as exc:
+            log.warning("account not started: %s", exc)
+            return
+        client = self._client = self._client_factory(account)
+        try:
+            self.me = await self._call(client.connect)
+            self._saved_cursor = account.updates_cursor
+            log.info("account %s online as user %s", account.name, self.me.user_id)
+            self._wanted = await self._assigned_chats()
+            self._chats_changed.set()
+            await self._bus.subscribe(
+                account_queue(self.account_id),
+                [account_routing_key(self.account_id, "#")],
+                self.on_command,
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._keep_chats())
+                group.create_task(self._pump())
+                group.create_task(self._keep_cursor())
+        except* AccountUnusable:
+            log.warning("account %s stopped: it can no longer be used", account.name)
+        finally:
+            await client.disconnect()
+            await self._save_cursor()
+
+    async def on_command(self, event: Event) -> None:
+        if event.name != JoinChats.NAME:
+            raise PermanentError(f"account worker does not handle {event.name}")
+        try:
+            command = event.payload_as(JoinChats)
+        except ValidationError as exc:
+            raise PermanentError(f"malformed {event.name}: {exc.errors()[0]['msg']}") from exc
+        if command.account_id != self.account_id:
+            wrong = f"command for account {command.account_id} reached {self.account_id}"
+            raise PermanentError(wrong)
+        self._wanted = list(command.chat_refs)
+        self._chats_changed.set()
+
+    async def _pump(self) -> None:
+        # A stream that raised is finished; _call retries by opening a new one, which resumes from
+        # the client's cursor.
+        await self._call(self._drain)
+
+    async def _drain(self) -> None:
+        """Publish what the account hears, up to PUBLISH_WINDOW unconfirmed at once (one confirm
+        round-trip per message would cap a worker at a few hundred messages a second). The resume
+        cursor only moves past a message once it and everything before it are confirmed."""
+        assert self._client is not None  # noqa: S101 - set in run()
+        window: deque[tuple[asyncio.Task[None], str | None]] = deque()
+        try:
+            async for message in self._client.incoming():
+                payload = message.as_event(
+                    account_id=self.account_id, chat_ref=self._chat_ref(message)
+                )
+                event = Event.of(payload)
+                window.append((asyncio.create_task(self._bus.publish(event)), message.cursor))
+                while window and (len(window) >= PUBLISH_WINDOW or window[0][0].done()):
+                    await self._settle(window.popleft())
+        finally:
+            # Stream ended or failed: confirm what is in flight; the cursor stops at a failure.
+            results = await asyncio.gather(*(task for task, _ in window), return_exceptions=True)
+            for (_, cursor), result in zip(window, results, strict=True):
+                if isinstance(result, BaseException):
+                    break
+                self._cursor = cursor or self._cursor
+
+    async def _settle(self, published: tuple[asyncio.Task[None], str | None]) -> None:
+        task, cursor = published
+        await task  # a failed publish stops the stream here; the cursor stays before it
+        self._cursor = cursor or self._cursor
+
+    async def _keep_cursor(self, every: float = 0.5) -> None:
+        """Persist the resume point now and then: a restarted worker re-reads at most this much
+        (republished messages are deduplicated downstream) and misses nothing."""
+        while True:
+            await asyncio.sleep(every)
+            await self._save_cursor()
+
+    async def _save_cursor(self) -> None:
+        cursor = self._cursor
+        if cursor is None or cursor == self._saved_cursor:
+            return
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Account).where(Account.id == self.account_id).values(updates_cursor=cursor)
+            )
+        self._saved_cursor = cursor
+
+    def _chat_ref(self, message: IncomingMessage) -> str | None:
+        """The chat as configured (so the parser finds its campaigns), also for messages heard
+        before this worker's own join of it returned."""
+        known = self._refs.get(message.chat_id)
+        if known is not None or message.is_private or not message.chat_ref:
+            return known
+        try:
+            return normalize_chat_ref(message.chat_ref)
+        except ValueError:
+            return message.chat_ref
+
+    async def _keep_chats(self) -> None:
+        """Join and leave until the joined chats are the wanted ones; joins are paced."""
+        while True:
+            await self._chats_changed.wait()
+            self._chats_changed.clear()
+            await self._sync_chats()
+
+    async def _sync_chats(self) -> None:
+        client = self._client
+        assert client is not None  # noqa: S101 - set in run()
+        for ref in [r for r in self._joined if r not in self._wanted]:
+            chat_id = self._joined.pop(ref)
+            self._refs.pop(chat_id, None)
+            await self._call(partial(client.leave_chat, chat_id))
+        for ref in [r for r in self._wanted if r not in self._joined]:
+            if self._chats_changed.is_set():
+                return  # the wanted list changed meanwhile; start over with the new one
+            try:
+                info = await self._call(partial(client.join_chat, ref))
+            except ChatNotFound:
+                log.warning("chat %s not found; skipped", ref)
+                continue
+            except ChatLimitReached:
+                log.error("account %s is in 500 chats; %s not joined", self.account_id, ref)
+                return
+            self._joined[ref] = info.chat_id
+            self._refs[info.chat_id] = ref
+            await self._pause()
+
+    async def _pause(self) -> None:
+        if self._join_interval > 0:
+            await asyncio.sleep(self._join_interval * random.uniform(0.7, 1.3))
+
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run a client call: wait out FloodWait and retry; stop for good on ban or revoke."""
+        while True:
+            try:
+                return await make()
+            except FloodWait as wait:
+                log.warning("flood wait %ss on account %s", wait.seconds, self.account_id)
+                await asyncio.sleep(wait.seconds + random.uniform(0.5, 2.0))
+            except TelegramUnavailable as exc:
+                log.warning("telegram unreachable for account %s: %s", self.account_id, exc)
+                await asyncio.sleep(random.uniform(1.0, 3.0))
+            except AccountBannedError as exc:
+                reason = str(exc) or "banned"
+                await self._mark("banned", AccountBanned(account_id=self.account_id, reason=reason))
+                raise AccountUnusable(reason) from exc
+            except SessionRevokedError as exc:
+                reason = str(exc) or "session revoked"
+                payload = AccountRevoked(account_id=self.account_id, reason=reason)
+                await self._mark("revoked", payload)
+                raise AccountUnusable(reason) from exc
+
+    async def _assigned_chats(self) -> list[str]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Chat.ref)
+                .join(ChatAssignment, ChatAssignment.chat_id == Chat.id)
+                .where(ChatAssignment.account_id == self.account_id)
+                .order_by(Chat.id)
+            )
+            return list(rows)
+
+    async def _load_account(self) -> Account:
+        async with self._db.session() as session:
+            account = await session.get(Account, self.account_id)
+        if account is None:
+            raise AccountUnusable(f"account {self.account_id} does not exist")
+        if account.status != "active":
+            raise AccountUnusable(f"account {account.name} is {account.status}")
+        return account
+
+    async def _mark(self, status: str, payload: AccountBanned | AccountRevoked) -> None:
+        async with self._db.transaction() as session:
+            account = await session.get(Account, self.account_id)
+            assert account is not None  # noqa: S101 - loaded at start
+            account.status = status
+            account.status_reason = payload.reason
+            await add_to_outbox(session, Event.of(payload))
+        self._relay.poke()

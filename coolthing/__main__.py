@@ -1,0 +1,3 @@
+from coolthing.cli import main
+
+main()

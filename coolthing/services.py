@@ -1,0 +1,93 @@
+"""Run one service in the foreground until SIGTERM / Ctrl-C (what `coolthing run NAME` does)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from prometheus_client import start_http_server
+
+from core.platform import Platform, open_platform
+from core.settings import Settings
+
+
+async def run_until_stopped(main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main`` and cancel it cleanly on SIGTERM or SIGINT."""
+    task = asyncio.ensure_future(main())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+def serve_metrics(settings: Settings) -> None:
+    """Expose this process's Prometheus metrics when COOLTHING_METRICS_PORT is set."""
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.api_host)
+
+
+async def run_parser(settings: Settings) -> None:
+    from parser.bootstrap import start_parser
+
+    serve_metrics(settings)
+    async with open_platform(settings) as platform:
+        await start_parser(platform)
+        await asyncio.Event().wait()
+
+
+async def run_bots(settings: Settings, account_id: int) -> None:
+    from bots.bootstrap import build_worker
+
+    serve_metrics(settings)
+    async with open_platform(settings) as platform:
+        await build_worker(platform, account_id, join_interval=settings.join_interval).run()
+
+
+async def run_admin(settings: Settings) -> None:
+    async with open_platform(settings) as platform:
+        await serve_admin(platform)
+
+
+async def serve_admin(platform: Platform) -> None:
+    from admin.app import create_app
+
+    app = create_app(db=platform.db, bus=platform.bus)
+    config = uvicorn.Config(
+        app,
+        host=platform.settings.api_host,
+        port=platform.settings.api_port,
+        log_config=None,
+        lifespan="off",
+    )
+    server = _QuietServer(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        server.should_exit = True  # finish in-flight requests, then stop
+        await serving
+        raise
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the process's handler cancels the service."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_sandbox(settings: Settings, *, audience: bool) -> None:
+    from sandbox.bootstrap import serve
+
+    runner = await serve(settings.sandbox_host, settings.sandbox_port, audience=audience)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.stop()

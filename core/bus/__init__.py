@@ -1,0 +1,5 @@
+"""The message bus: one topic exchange, durable queues, ack after commit, dead letters."""
+
+from core.bus.base import Bus, DeadLetter, Handler, PermanentError, UnroutableError
+
+__all__ = ["Bus", "DeadLetter", "Handler", "PermanentError", "UnroutableError"]

@@ -1,0 +1,121 @@
+"""What both bus implementations share, so they cannot drift apart on what a failure means:
+the verdict on a finished delivery, dead-letter reasons, retry pauses and AMQP topic matching."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import ValidationError
+
+from core.bus.base import Handler, PermanentError
+from core.events import Event
+
+# judge() logs for both implementations, so under the package's name rather than a module's.
+logger = logging.getLogger("core.bus")
+
+REASON_LIMIT = 500
+MAX_RETRY_PAUSE = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What to do with a delivery once its handler has run."""
+
+    action: Literal["ack", "retry", "dead"]
+    reason: str = ""
+
+
+ACK = Verdict("ack")
+
+
+def _trim(text: str) -> str:
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message``, trimmed: what a dead letter says about why it gave up."""
+    return _trim(f"{type(exc).__name__}: {exc}")
+
+
+def _malformed(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return _trim(
+        f"MalformedMessage: not a valid Event ({exc.error_count()} errors): {where}: {first['msg']}"
+    )
+
+
+async def judge(
+    handler: Handler, body: bytes, *, queue: str, deliveries: int, max_deliveries: int
+) -> Verdict:
+    """Decode ``body``, run ``handler`` and say whether to ack, retry or dead-letter it."""
+    try:
+        event = Event.model_validate_json(body)
+    except ValidationError as exc:
+        reason = _malformed(exc)  # not str(exc): that quotes the body, which may be personal data
+        logger.error("bus: dead-lettered a message on %s: %s", queue, reason)
+        return Verdict("dead", reason)
+    try:
+        await handler(event)
+    except PermanentError as exc:
+        logger.error("bus: %s gave up on %s %s", queue, event.name, event.id, exc_info=True)
+        return Verdict("dead", describe(exc))
+    except Exception as exc:
+        if deliveries >= max_deliveries:
+            logger.error(
+                "bus: %s failed %s %s %d times, dead-lettered",
+                queue,
+                event.name,
+                event.id,
+                deliveries,
+                exc_info=True,
+            )
+            return Verdict("dead", describe(exc))
+        logger.warning(
+            "bus: %s failed %s %s (delivery %d/%d), will retry",
+            queue,
+            event.name,
+            event.id,
+            deliveries,
+            max_deliveries,
+            exc_info=True,
+        )
+        return Verdict("retry", describe(exc))
+    return ACK
+
+
+def broker_reason(cause: object) -> str:
+    """The reason of a message the broker dead-lettered itself (``x-death``'s reason)."""
+    return f"broker dead-lettered it ({cause})"
+
+
+def retry_pause(base: float, deliveries: int) -> float:
+    """Exponential pause before a failed delivery goes back to the queue."""
+    return min(base * 2.0 ** (deliveries - 1), MAX_RETRY_PAUSE)
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more."""
+    return _words_match(tuple(pattern.split(".")), tuple(routing_key.split(".")))
+
+
+@lru_cache(maxsize=4096)
+def _words_match(pattern: tuple[str, ...], key: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not key
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_words_match(rest, key[i:]) for i in range(len(key) + 1))
+    if not key:
+        return False
+    return head in ("*", key[0]) and _words_match(rest, key[1:])
+
+
+def check_limits(max_deliveries: int, prefetch: int) -> None:
+    if max_deliveries < 1:
+        raise ValueError(f"max_deliveries must be at least 1, got {max_deliveries}")
+    if prefetch < 1:
+        raise ValueError(f"prefetch must be at least 1, got {prefetch}")

@@ -1,0 +1,200 @@
+"""The schema: one set of models for PostgreSQL (production, tests) and SQLite (demo).
+
+Telegram ids are 64-bit. JSON columns become JSONB on PostgreSQL. Secrets (session strings, proxy
+URLs with credentials) are stored only as ciphertext, see ``core.security``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JsonType, list[str]: JsonType}
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Account(Base):
+    """A Telegram user account we operate (parser, manager or scripts role)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    session_secret: Mapped[str] = mapped_column(Text)
+    proxy_secret: Mapped[str | None] = mapped_column(Text)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    flood_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updates_cursor: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+
+
+class Chat(Base):
+    """A target chat, known by its public reference (@username or invite link)."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(255), unique=True)
+    title: Mapped[str | None] = mapped_column(String(255))
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class KeywordSet(Base):
+    __tablename__ = "keyword_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    keywords: Mapped[list[str]]
+    exclude: Mapped[list[str]]
+
+
+class CampaignChat(Base):
+    __tablename__ = "campaign_chats"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class CampaignKeywordSet(Base):
+    __tablename__ = "campaign_keyword_sets"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    keyword_set_id: Mapped[int] = mapped_column(
+        ForeignKey("keyword_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class CampaignAccount(Base):
+    """An account working for a campaign, as a parser (listens) or a manager (writes DMs)."""
+
+    __tablename__ = "campaign_accounts"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    mode: Mapped[str] = mapped_column(String(16), default="parser")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = _now()
+
+    chats: Mapped[list[Chat]] = relationship(secondary="campaign_chats", lazy="selectin")
+    keyword_sets: Mapped[list[KeywordSet]] = relationship(
+        secondary="campaign_keyword_sets", lazy="selectin"
+    )
+    account_links: Mapped[list[CampaignAccount]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class ChatAssignment(Base):
+    """Which parser account listens in which chat (one listener per chat is enough)."""
+
+    __tablename__ = "chat_assignments"
+
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    assigned_at: Mapped[datetime] = _now()
+
+
+class Lead(Base):
+    """A Telegram user who wrote something a campaign looks for; one per user per campaign."""
+
+    __tablename__ = "leads"
+    __table_args__ = (UniqueConstraint("campaign_id", "telegram_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    username: Mapped[str | None] = mapped_column(String(64))
+    profile: Mapped[dict[str, Any]]
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_ref: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[list[str]]
+    hits: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeadHit(Base):
+    """One matching message; the unique key makes a redelivered message count once."""
+
+    __tablename__ = "lead_hits"
+    __table_args__ = (UniqueConstraint("lead_id", "chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[list[str]]
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxMessage(Base):
+    """An event written in the same transaction as the change it announces; a relay publishes it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    routing_key: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

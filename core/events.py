@@ -1,0 +1,150 @@
+"""Event contracts: one envelope for every message on the bus, typed payloads inside it.
+
+A payload class names its event (``NAME``) and contract version (``VERSION``); ``Event.of`` wraps a
+payload, ``Event.payload_as`` validates it back. Only this module defines what crosses the bus.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+P = TypeVar("P", bound="Payload")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Payload(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    NAME: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+
+class Event(BaseModel):
+    """The envelope: id, name, version, occurred_at, correlation_id, payload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    name: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    correlation_id: uuid.UUID | None = None
+    payload: dict[str, object]
+
+    @classmethod
+    def of(cls, payload: Payload, *, correlation_id: uuid.UUID | None = None) -> Event:
+        return cls(
+            name=payload.NAME,
+            version=payload.VERSION,
+            correlation_id=correlation_id,
+            payload=payload.model_dump(mode="json"),
+        )
+
+    def payload_as(self, kind: type[P]) -> P:
+        """Validate the payload as ``kind``; raises pydantic.ValidationError on a malformed one."""
+        return kind.model_validate(self.payload)
+
+
+class Profile(BaseModel):
+    """A Telegram user's public profile as seen when the message arrived."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    bio: str | None = None
+    is_bot: bool = False
+
+
+class MessageIncoming(Payload):
+    """A message seen by one of our accounts, in a chat or in a DM."""
+
+    NAME: ClassVar[str] = "message.incoming"
+
+    account_id: int
+    chat_id: int
+    chat_ref: str | None = None
+    chat_title: str | None = None
+    is_private: bool = False
+    message_id: int
+    text: str
+    date: datetime
+    link: str | None = None
+    sender: Profile
+
+
+class LeadFound(Payload):
+    """A matching message made (or extended) a lead."""
+
+    NAME: ClassVar[str] = "lead.found"
+
+    lead_id: int
+    campaign_id: int
+    telegram_user_id: int
+    chat_id: int
+    message_id: int
+    text: str
+    link: str | None = None
+    keywords: list[str]
+    is_new: bool
+
+
+class AccountStatusChanged(Payload):
+    """An account was banned, revoked, limited or came back."""
+
+    NAME: ClassVar[str] = "account.status"
+
+    account_id: int
+    status: str
+    reason: str
+    until: datetime | None = None
+
+
+class AccountBanned(Payload):
+    """An account can no longer be used (ban, deactivation, PeerFlood)."""
+
+    NAME: ClassVar[str] = "account.banned"
+
+    account_id: int
+    reason: str
+
+
+class AccountRevoked(Payload):
+    """An account's session was revoked or expired: it needs a new login."""
+
+    NAME: ClassVar[str] = "account.revoked"
+
+    account_id: int
+    reason: str
+
+
+class ConfigChanged(Payload):
+    """Configuration (accounts, chats, keyword sets, campaigns) changed; services reload."""
+
+    NAME: ClassVar[str] = "config.changed"
+
+    reason: str = ""
+
+
+class JoinChats(Payload):
+    """Command to one account worker: be a member of exactly these chats and listen there."""
+
+    NAME: ClassVar[str] = "command.join_chats"
+
+    account_id: int
+    chat_refs: list[str]
+
+
+def account_routing_key(account_id: int, name: str) -> str:
+    """Commands for one account travel on ``account.<id>.<event name>``."""
+    return f"account.{account_id}.{name}"

@@ -1,0 +1,1 @@
+"""LLM outreach and conversations: prompts, output checks, guardrails, approvals, handoff."""

@@ -1,0 +1,27 @@
+"""Wire the parser service: rules, lead recording, chat assignment, and its bus subscriptions."""
+
+from __future__ import annotations
+
+from core.events import AccountBanned, AccountRevoked, ConfigChanged, MessageIncoming
+from core.platform import Platform
+from core.topology import PARSER_CONTROL, PARSER_MESSAGES
+from parser.assignments import ChatAssigner
+from parser.handlers import ParserHandlers
+from parser.service import ParserService
+
+
+async def start_parser(platform: Platform) -> ParserService:
+    """Compile the rules, settle chat assignments, then start consuming."""
+    service = ParserService(platform.db, platform.relay)
+    assigner = ChatAssigner(platform.db, platform.relay)
+    handlers = ParserHandlers(service, assigner)
+    await service.reload()
+    await assigner.rebalance()
+    await platform.bus.subscribe(
+        PARSER_CONTROL,
+        [ConfigChanged.NAME, AccountBanned.NAME, AccountRevoked.NAME],
+        handlers.on_config_changed,
+        prefetch=1,
+    )
+    await platform.bus.subscribe(PARSER_MESSAGES, [MessageIncoming.NAME], handlers.on_message)
+    return service

@@ -1,0 +1,62 @@
+"""The parser service: match every incoming chat message, record leads, keep the rules fresh."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from prometheus_client import Counter, Histogram
+
+from core.db import Database
+from core.events import Event, MessageIncoming
+from core.outbox import OutboxRelay
+from parser.leads import record_hits
+from parser.rules import CompiledRules, load_rules
+
+log = logging.getLogger(__name__)
+
+MESSAGES = Counter("coolthing_parser_messages_total", "Chat messages matched", ["outcome"])
+LEADS = Counter("coolthing_parser_leads_total", "Leads recorded", ["kind"])
+MATCH_SECONDS = Histogram(
+    "coolthing_parser_match_seconds",
+    "Time to match one message against every rule",
+    buckets=(1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2),
+)
+
+
+class ParserService:
+    def __init__(self, db: Database, relay: OutboxRelay) -> None:
+        self._db = db
+        self._relay = relay
+        self._rules: CompiledRules | None = None
+
+    async def reload(self) -> None:
+        """Recompile every active rule; called at start and whenever configuration changes."""
+        async with self._db.session() as session:
+            self._rules = await load_rules(session)
+        log.info("rules compiled", extra={"rules": self._rules.rule_count})
+
+    async def handle_message(self, event: Event, message: MessageIncoming) -> None:
+        """Match one message; on a hit write the lead and its event in one transaction."""
+        if message.is_private or not message.text:
+            return  # DMs belong to the manager
+        if self._rules is None:
+            await self.reload()
+        assert self._rules is not None  # noqa: S101 - reload() sets it
+        chat_id = self._rules.chat_ids.get(message.chat_ref or "")
+        if chat_id is None:
+            MESSAGES.labels("unknown_chat").inc()
+            return
+        started = time.perf_counter()
+        hits = self._rules.matcher.match(message.text, chat_id)
+        MATCH_SECONDS.observe(time.perf_counter() - started)
+        if not hits:
+            MESSAGES.labels("no_match").inc()
+            return
+        MESSAGES.labels("match").inc()
+        async with self._db.transaction() as session:
+            found = await record_hits(session, message, hits, correlation_id=event.id)
+        for lead in found:
+            LEADS.labels("new" if lead.is_new else "repeat").inc()
+        if found:
+            self._relay.poke()

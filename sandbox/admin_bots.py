@@ -1,0 +1,131 @@
+"""Test and demo endpoints for bots: register one, play a user who writes to it or presses its
+buttons, block it, and read back what it sent.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox import botworld
+from sandbox.admin import PREFIX, ReadQuery, UserCreate, chat_or_404, user_or_404
+from sandbox.botworld import BotState
+from sandbox.errors import SandboxError
+from sandbox.http import json_body, ok, parse, runtime
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotCreate(_Body):
+    username: str = Field(description="the bot's @username")
+    first_name: str | None = None
+    token: str | None = Field(None, description="use this token (e.g. one from settings)")
+
+
+class UserMessage(UserCreate):
+    """A user (found by user_id, created when unknown) writes ``text`` to the bot."""
+
+    text: str = Field(min_length=1, max_length=4096)
+    chat: int | str | None = Field(None, description="a group instead of the private chat")
+
+
+class ButtonPress(_Body):
+    user_id: int
+    message_id: int
+    data: str
+    chat: int | str | None = Field(None, description="the message's chat; private if absent")
+
+
+class BlockRequest(_Body):
+    user_id: int
+    blocked: bool = True
+
+
+def _bot(request: web.Request) -> BotState:
+    raw = request.match_info["bot_id"]
+    bot = runtime(request).world.bots.get(int(raw)) if raw.isdigit() else None
+    if bot is None:
+        raise SandboxError("NOT_FOUND", f"no bot {raw}")
+    return bot
+
+
+async def create_bot(request: web.Request) -> web.Response:
+    body = parse(BotCreate, await json_body(request))
+    bot = botworld.register_bot(runtime(request).world, body.username, body.first_name, body.token)
+    return ok(id=bot.id, token=bot.token, username=bot.user.username)
+
+
+async def user_message(request: web.Request) -> web.Response:
+    bot, world = _bot(request), runtime(request).world
+    body = parse(UserMessage, await json_body(request))
+    user = body.find_or_create(world)
+    chat = chat_or_404(world, body.chat) if body.chat is not None else None
+    message = botworld.user_writes(world, bot, user, body.text, chat)
+    return ok(user_id=user.id, message=botworld.message_json(bot, message))
+
+
+async def press_button(request: web.Request) -> web.Response:
+    bot, world = _bot(request), runtime(request).world
+    body = parse(ButtonPress, await json_body(request))
+    user = user_or_404(world, body.user_id)
+    chat = body.user_id if body.chat is None else body.chat
+    record = botworld.press_button(world, bot, user, chat, body.message_id, body.data)
+    return ok(callback_query_id=record.id)
+
+
+async def callback_answer(request: web.Request) -> web.Response:
+    record = _bot(request).callbacks.get(request.match_info["query_id"])
+    if record is None:
+        raise SandboxError("NOT_FOUND", "no such callback query")
+    return ok(answered=record.answered, text=record.text, show_alert=record.show_alert)
+
+
+async def block(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    body = parse(BlockRequest, await json_body(request))
+    user_or_404(runtime(request).world, body.user_id)
+    if body.blocked:
+        bot.blocked_by.add(body.user_id)
+    else:
+        bot.blocked_by.discard(body.user_id)
+    return ok()
+
+
+async def chat_messages(request: web.Request) -> web.Response:
+    """Everything in one of the bot's chats (private by user id, or a group), as the bot sees it."""
+    bot, world = _bot(request), runtime(request).world
+    raw = request.match_info["chat_id"]
+    chat_id = int(raw) if raw.lstrip("-").isdigit() else raw
+    query = parse(ReadQuery, dict(request.query))
+    if isinstance(chat_id, int) and chat_id > 0:
+        log = bot.chats.get(chat_id)
+        items = log.read(query.since, query.limit)[1] if log else []
+    else:
+        items = chat_or_404(world, chat_id).history.read(query.since, query.limit)[1]
+    return ok(messages=[botworld.message_json(bot, m) for m in items])
+
+
+async def bot_info(request: web.Request) -> web.Response:
+    bot = _bot(request)
+    return ok(
+        id=bot.id,
+        username=bot.user.username,
+        commands=bot.commands,
+        pending_updates=bot.updates.end - bot.updates.start,
+        started=sorted(bot.started),
+    )
+
+
+def routes() -> list[web.RouteDef]:
+    p = f"{PREFIX}/bots"
+    return [
+        web.post(p, create_bot),
+        web.get(f"{p}/{{bot_id}}", bot_info),
+        web.post(f"{p}/{{bot_id}}/messages", user_message),
+        web.post(f"{p}/{{bot_id}}/callbacks", press_button),
+        web.get(f"{p}/{{bot_id}}/callbacks/{{query_id}}", callback_answer),
+        web.post(f"{p}/{{bot_id}}/block", block),
+        web.get(f"{p}/{{bot_id}}/chats/{{chat_id}}/messages", chat_messages),
+    ]

@@ -1,0 +1,286 @@
+"""The Bot API subset aiogram uses: ``POST /bot{token}/{method}`` with form data (or JSON).
+
+aiogram sends every parameter as a form field; lists and objects (reply_markup, allowed_updates,
+commands) arrive as JSON strings and falsy values are left out, so every optional parameter has
+a default here. Answers use Telegram's envelope and HTTP statuses, which pick aiogram's exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from sandbox import botworld
+from sandbox.botworld import BotState
+from sandbox.errors import BotApiError
+from sandbox.http import Runtime, dumps, runtime
+from sandbox.state import Chat, Message, User
+
+MAX_POLL_SECONDS = 60
+CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"  # noqa: E501 - Telegram's exact text
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON-serialized value") from None
+    return value
+
+
+def _chat_id(value: Any) -> Any:
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+class InlineButton(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    text: str = Field(min_length=1)
+    callback_data: str | None = Field(None, min_length=1)
+    url: str | None = None
+
+    @field_validator("callback_data")
+    @classmethod
+    def _fits(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) > 64:
+            raise ValueError("BUTTON_DATA_INVALID: callback_data is longer than 64 bytes")
+        return value
+
+
+class InlineKeyboard(BaseModel):
+    inline_keyboard: list[list[InlineButton]]
+
+
+def _check_markup(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value and "inline_keyboard" in value:
+        InlineKeyboard.model_validate(value)
+    return value or None
+
+
+ChatId = Annotated[int | str, BeforeValidator(_chat_id)]
+Markup = Annotated[
+    dict[str, Any] | None, BeforeValidator(_from_json), AfterValidator(_check_markup)
+]
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+P = TypeVar("P", bound=Params)
+
+
+class GetUpdates(Params):
+    offset: int | None = None
+    limit: int = Field(100, ge=1, le=100)
+    timeout: int = Field(0, ge=0, le=MAX_POLL_SECONDS)
+    allowed_updates: Annotated[list[str] | None, BeforeValidator(_from_json)] = None
+
+
+class SendMessage(Params):
+    chat_id: ChatId
+    text: str = ""
+    reply_markup: Markup = None
+
+
+class EditTarget(Params):
+    chat_id: ChatId | None = None
+    message_id: int | None = None
+    inline_message_id: str | None = None
+    reply_markup: Markup = None
+
+
+class EditMessageText(EditTarget):
+    text: str = ""
+
+
+class AnswerCallbackQuery(Params):
+    callback_query_id: str
+    text: str | None = None
+    show_alert: bool = False
+
+
+class ChatOnly(Params):
+    chat_id: ChatId
+
+
+class BotCommand(BaseModel):
+    command: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    description: str = Field(min_length=1, max_length=256)
+
+
+class SetMyCommands(Params):
+    commands: Annotated[list[BotCommand], BeforeValidator(_from_json)]
+
+
+def parse(model: type[P], data: dict[str, Any]) -> P:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "parameters"
+        if error["type"] == "missing":
+            raise BotApiError.bad_request(f"{where} is empty") from None
+        raise BotApiError.bad_request(f"{where}: {error['msg']}") from None
+
+
+async def get_me(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    flags = {"can_join_groups": True, "can_read_all_group_messages": False}
+    return botworld.user_json(bot.user) | flags | {"supports_inline_queries": False}
+
+
+async def get_updates(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    """Long poll; a newer getUpdates for the same bot ends an older one with 409, like Telegram."""
+    params = parse(GetUpdates, raw)
+    if params.allowed_updates is not None:
+        bot.allowed_updates = params.allowed_updates
+    bot.poll_generation += 1
+    generation = bot.poll_generation
+    bot.signal.notify()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + params.timeout
+    while True:
+        if bot.poll_generation != generation:
+            raise BotApiError(409, CONFLICT)
+        updates = botworld.pending_updates(bot, params.offset, params.limit)
+        remaining = deadline - loop.time()
+        if updates or remaining <= 0 or rt.stopping:
+            return updates
+        await bot.signal.wait(remaining)
+
+
+async def delete_webhook(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    if raw.get("drop_pending_updates") in ("true", "True", "1", True):
+        bot.updates.discard_before(bot.updates.end)
+    return True
+
+
+async def send_message(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    params = parse(SendMessage, raw)
+    world = rt.world
+    sent = botworld.send_message(world, bot, params.chat_id, params.text, params.reply_markup)
+    return botworld.message_json(bot, sent)
+
+
+def _edit_target(rt: Runtime, bot: BotState, params: EditTarget) -> Message:
+    if params.inline_message_id is not None:
+        raise BotApiError.bad_request("MESSAGE_ID_INVALID")  # no inline mode in the sandbox
+    if params.chat_id is None or params.message_id is None:
+        raise BotApiError.bad_request("chat_id and message_id are required")
+    return botworld.find_message(rt.world, bot, params.chat_id, params.message_id)
+
+
+async def edit_message_text(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    params = parse(EditMessageText, raw)
+    message = _edit_target(rt, bot, params)
+    edited = botworld.edit_message(rt.world, bot, message, params.text, params.reply_markup)
+    return botworld.message_json(bot, edited)
+
+
+async def edit_message_reply_markup(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    params = parse(EditTarget, raw)
+    message = _edit_target(rt, bot, params)
+    edited = botworld.edit_message(rt.world, bot, message, None, params.reply_markup)
+    return botworld.message_json(bot, edited)
+
+
+async def answer_callback_query(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    params = parse(AnswerCallbackQuery, raw)
+    botworld.answer_callback(bot, params.callback_query_id, params.text, params.show_alert)
+    return True
+
+
+async def send_chat_action(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    if not raw.get("action"):
+        raise BotApiError.bad_request("action is empty")
+    botworld.resolve_target(rt.world, bot, parse(ChatOnly, raw).chat_id)
+    return True
+
+
+async def set_my_commands(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    bot.commands = [c.model_dump() for c in parse(SetMyCommands, raw).commands]
+    return True
+
+
+async def get_chat(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    chat_id = parse(ChatOnly, raw).chat_id
+    world = rt.world
+    target: Chat | User | None
+    if isinstance(chat_id, str) or chat_id < 0:
+        target = world.chat(chat_id)
+    else:
+        target = world.users.get(chat_id)
+    if target is None:
+        raise BotApiError.bad_request("chat not found")
+    info = botworld.chat_json(target)
+    if isinstance(target, User) and target.bio:
+        info["bio"] = target.bio
+    gifts = dict.fromkeys(
+        ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription"), False
+    )
+    gifts["gifts_from_channels"] = False
+    return info | {"accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": gifts}
+
+
+Method = Callable[[Runtime, BotState, dict[str, Any]], Awaitable[Any]]
+METHODS: dict[str, Method] = {
+    "getme": get_me,
+    "getupdates": get_updates,
+    "deletewebhook": delete_webhook,
+    "sendmessage": send_message,
+    "editmessagetext": edit_message_text,
+    "editmessagereplymarkup": edit_message_reply_markup,
+    "answercallbackquery": answer_callback_query,
+    "sendchataction": send_chat_action,
+    "setmycommands": set_my_commands,
+    "getchat": get_chat,
+}
+
+
+async def read_params(request: web.Request) -> dict[str, Any]:
+    """Query string, then a JSON body or form fields (file parts are ignored)."""
+    params: dict[str, Any] = dict(request.query)
+    if not request.can_read_body:
+        return params
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise BotApiError.bad_request("can't parse JSON body") from None
+        if not isinstance(body, dict):
+            raise BotApiError.bad_request("the JSON body must be an object")
+        params.update(body)
+    else:
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return params
+
+
+async def handle(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    bot = botworld.bot_for_token(rt.world, request.match_info["token"])
+    method = METHODS.get(request.match_info["method"].lower())
+    if method is None:
+        raise BotApiError(404, "Not Found")
+    result = await method(rt, bot, await read_params(request))
+    return web.json_response({"ok": True, "result": result}, dumps=dumps)
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.route("*", "/bot{token}/{method}", handle)]

@@ -1,0 +1,218 @@
+"""An OpenAI-compatible ``POST /v1/chat/completions`` so the real ``openai`` client runs unchanged.
+
+Replies are deterministic (a function of the conversation), so tests can assert on them. When the
+request asks for JSON (``response_format`` json_object / json_schema), the reply is a JSON object:
+for a schema, every required property gets a value of its type (strings from the same
+deterministic text, booleans false, enums their first value). ``/_sandbox/llm`` sets a latency and
+queues failures (429 with Retry-After, 500, a hang past the client's timeout, a garbage body) for
+the tests of retries and fallbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PHRASES = (
+    "Hi! I saw your message and I think we can help.",
+    "Thanks for the details, that makes sense.",
+    "Would a short call this week work for you?",
+    "Здравствуйте! Увидел ваше сообщение, мы как раз этим занимаемся.",
+    "Спасибо, понял задачу. Удобно обсудить детали?",
+)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class CompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    response_format: dict[str, Any] | None = None
+    max_tokens: int | None = Field(None, gt=0)
+    max_completion_tokens: int | None = Field(None, gt=0)
+
+
+class Failure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["rate_limit", "server_error", "hang", "garbage"]
+    retry_after: int = Field(1, ge=0)
+
+
+class LlmControl(BaseModel):
+    """Body of ``POST /_sandbox/llm``: latency for every call, failures for the next calls."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_ms: int | None = Field(None, ge=0, le=60_000)
+    fail_next: list[Failure] = []
+    clear: bool = False
+
+
+@dataclass
+class LlmState:
+    latency: float = 0.0
+    failures: deque[Failure] = field(default_factory=deque)
+    calls: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)  # last ones, for tests
+
+
+LLM = web.AppKey("llm", LlmState)
+HANG_SECONDS = 120.0
+KEEP_REQUESTS = 100
+
+
+def _error(status: int, message: str, kind: str, **headers: str) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _text_of(message: ChatMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    parts = message.content or []
+    return " ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+
+
+def reply_text(messages: list[ChatMessage]) -> str:
+    """The deterministic reply: a phrase picked by a hash of the whole conversation."""
+    digest = hashlib.sha256("\n".join(_text_of(m) for m in messages).encode()).digest()
+    return PHRASES[digest[0] % len(PHRASES)]
+
+
+def json_reply(response_format: dict[str, Any], text: str) -> str:
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    if not isinstance(schema, dict):
+        return json.dumps({"reply": text}, ensure_ascii=False)
+    return json.dumps(_value_for(schema, text), ensure_ascii=False)
+
+
+def _value_for(schema: dict[str, Any], text: str) -> Any:
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props: dict[str, Any] = schema.get("properties", {})
+        required = schema.get("required", list(props))
+        return {name: _value_for(props.get(name, {}), text) for name in required}
+    if kind == "array":
+        return []
+    return {"string": text, "boolean": False, "integer": 0, "number": 0, "null": None}.get(
+        str(kind), text
+    )
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _completion(request: CompletionRequest, content: str) -> dict[str, Any]:
+    prompt = sum(_tokens(_text_of(m)) for m in request.messages)
+    completion = _tokens(content)
+    return {
+        "id": f"chatcmpl-sandbox-{hashlib.sha1(content.encode()).hexdigest()[:12]}",  # noqa: S324 - an id, not security
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[LLM]
+    state.calls += 1
+    try:
+        raw = await request.json()
+        body = CompletionRequest.model_validate(raw)
+    except (ValueError, ValidationError) as exc:
+        return _error(400, f"invalid request: {exc}"[:500], "invalid_request_error")
+    state.requests = [*state.requests[-(KEEP_REQUESTS - 1) :], raw]
+    if state.latency:
+        await asyncio.sleep(state.latency)
+    if state.failures:
+        failed = await _fail(state.failures.popleft())
+        if failed is not None:
+            return failed
+    text = reply_text(body.messages)
+    content = json_reply(body.response_format, text) if body.response_format else text
+    if body.response_format and body.response_format.get("type") == "text":
+        content = text
+    return web.json_response(_completion(body, content))
+
+
+async def _fail(failure: Failure) -> web.StreamResponse | None:
+    if failure.kind == "rate_limit":
+        return _error(
+            429,
+            "Rate limit reached",
+            "rate_limit_error",
+            **{"retry-after": str(failure.retry_after)},
+        )
+    if failure.kind == "server_error":
+        return _error(500, "The server had an error", "server_error")
+    if failure.kind == "hang":
+        await asyncio.sleep(HANG_SECONDS)  # the client's timeout fires first
+        return None
+    return web.Response(text="<html>502 Bad Gateway</html>", status=200, content_type="text/html")
+
+
+async def control(request: web.Request) -> web.Response:
+    state = request.app[LLM]
+    try:
+        body = LlmControl.model_validate(await request.json())
+    except (ValueError, ValidationError) as exc:
+        return web.json_response({"ok": False, "description": str(exc)[:500]}, status=400)
+    if body.clear:
+        state.failures.clear()
+        state.latency = 0.0
+    if body.latency_ms is not None:
+        state.latency = body.latency_ms / 1000
+    state.failures.extend(body.fail_next)
+    return web.json_response(
+        {"ok": True, "latency_ms": int(state.latency * 1000), "queued": len(state.failures)}
+    )
+
+
+async def status(request: web.Request) -> web.Response:
+    state = request.app[LLM]
+    return web.json_response({"ok": True, "calls": state.calls, "requests": state.requests})
+
+
+def install(app: web.Application) -> None:
+    app[LLM] = LlmState()
+    app.add_routes(
+        [
+            web.post("/v1/chat/completions", chat_completions),
+            web.post("/_sandbox/llm", control),
+            web.get("/_sandbox/llm", status),
+        ]
+    )

@@ -1,0 +1,127 @@
+"""The user-account API behind ``bots.sandbox_client``: JSON over HTTP, one session per account.
+
+Every call carries ``Authorization: Session <session>``. Updates are read by cursor: the position
+in the account's inbox, which never shifts, so a client that reconnects with its cursor neither
+misses nor repeats a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox import accounts
+from sandbox.http import json_body, ok, parse, runtime
+from sandbox.state import Account, Chat
+
+PREFIX = "/user"
+MAX_BATCH = 1000
+MAX_POLL_SECONDS = 60
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JoinRequest(_Body):
+    ref: str = Field(min_length=1, description="@username, username or t.me link")
+
+
+class LeaveRequest(_Body):
+    chat_id: int
+
+
+class PeerRequest(_Body):
+    peer: int | str = Field(description="user id, chat id (negative) or @username / chat ref")
+
+
+class SendRequest(PeerRequest):
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class UpdatesQuery(BaseModel):
+    cursor: int | None = Field(None, ge=0, description="inbox position; 'now' when absent")
+    limit: int = Field(100, ge=1, le=MAX_BATCH)
+    timeout: float = Field(10.0, ge=0, le=MAX_POLL_SECONDS)
+
+
+def _account(request: web.Request) -> Account:
+    return accounts.authenticate(runtime(request).world, request.headers.get("Authorization"))
+
+
+async def me(request: web.Request) -> web.Response:
+    account = _account(request)
+    return ok(profile=account.user.profile_json(), cursor=account.inbox.end)
+
+
+async def join(request: web.Request) -> web.Response:
+    account = _account(request)
+    body = parse(JoinRequest, await json_body(request))
+    chat = accounts.join(runtime(request).world, account, body.ref)
+    return ok(chat=chat.info_json())
+
+
+async def leave(request: web.Request) -> web.Response:
+    account = _account(request)
+    body = parse(LeaveRequest, await json_body(request))
+    accounts.leave(runtime(request).world, account, body.chat_id)
+    return ok()
+
+
+async def updates(request: web.Request) -> web.Response:
+    """Long poll: answer at once when something is pending, else wait up to ``timeout``."""
+    rt = runtime(request)
+    account = _account(request)
+    query = parse(UpdatesQuery, dict(request.query))
+    cursor = account.inbox.end if query.cursor is None else query.cursor
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + query.timeout
+    while True:
+        start, items = account.inbox.read(cursor, query.limit)
+        remaining = deadline - loop.time()
+        if items or remaining <= 0 or rt.stopping:
+            break
+        await account.signal.wait(remaining)
+    batch = [{"update_id": start + i, "message": m.incoming_json()} for i, m in enumerate(items)]
+    return ok(updates=batch, cursor=start + len(items))
+
+
+async def profile(request: web.Request) -> web.Response:
+    _account(request)
+    raw = request.match_info["peer"]
+    peer: int | str = int(raw) if raw.lstrip("-").isdigit() else raw
+    target = accounts.resolve_peer(runtime(request).world, peer)
+    if isinstance(target, Chat):
+        return ok(chat=target.info_json())
+    return ok(profile=target.profile_json())
+
+
+async def send(request: web.Request) -> web.Response:
+    account = _account(request)
+    body = parse(SendRequest, await json_body(request))
+    message = accounts.send(runtime(request).world, account, body.peer, body.text)
+    where = message.chat or message.recipient
+    assert where is not None  # noqa: S101 - a message is in a chat or a DM
+    link = message.chat.link(message.message_id) if message.chat else None
+    return ok(chat_id=where.id, message_id=message.message_id, date_ts=message.date, link=link)
+
+
+async def typing(request: web.Request) -> web.Response:
+    account = _account(request)
+    body = parse(PeerRequest, await json_body(request))
+    accounts.typing(runtime(request).world, account, body.peer)
+    return ok()
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get(f"{PREFIX}/me", me),
+        web.post(f"{PREFIX}/join", join),
+        web.post(f"{PREFIX}/leave", leave),
+        web.get(f"{PREFIX}/updates", updates),
+        web.get(f"{PREFIX}/users/{{peer}}", profile),
+        web.post(f"{PREFIX}/messages", send),
+        web.post(f"{PREFIX}/typing", typing),
+    ]

@@ -1,0 +1,182 @@
+"""End-to-end fixtures: each service as its own `coolthing` process on PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.conftest import reset_postgres
+
+SERVICE_QUEUES = ["parser.messages", "parser.control", "bots.account.1", "bots.account.2"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    """Starts `coolthing` processes with one shared environment and stops them all at the end."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.sandbox_url = f"http://127.0.0.1:{env['COOLTHING_SANDBOX_PORT']}"
+        self.api_url = f"http://127.0.0.1:{env['COOLTHING_API_PORT']}"
+
+    def command(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "coolthing", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+    def start(self, name: str, *args: str) -> None:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "coolthing", "run", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+    def log_tail(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in self.logs.glob("*.log")
+        )
+
+
+async def delete_queues(amqp_url: str, names: list[str]) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in names:
+            for queue in (name, f"{name}.dlq"):
+                await channel.queue_delete(queue)
+
+
+@pytest.fixture
+async def stack(postgres_url: str, amqp_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    await reset_postgres(postgres_url)
+    await delete_queues(amqp_url, SERVICE_QUEUES)
+    env = {
+        **os.environ,
+        "COOLTHING_ENV": "test",
+        "COOLTHING_DATABASE_URL": postgres_url,
+        "COOLTHING_BUS_URL": amqp_url,
+        "COOLTHING_SECRET_KEY": Fernet.generate_key().decode(),
+        "COOLTHING_SANDBOX_PORT": str(free_port()),
+        "COOLTHING_API_PORT": str(free_port()),
+        "COOLTHING_JOIN_INTERVAL": "0",
+        "COOLTHING_LOG_LEVEL": "INFO",
+    }
+    env["COOLTHING_SANDBOX_URL"] = f"http://127.0.0.1:{env['COOLTHING_SANDBOX_PORT']}"
+    stack = Stack(env, tmp_path)
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[object]], *, seconds: float, what: str, interval: float = 0.25
+) -> object:
+    """Poll ``check`` until it returns something truthy or ``seconds`` run out."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    last: object = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            last = await check()
+            if last:
+                return last
+        except (httpx.HTTPError, OSError) as exc:
+            last = exc
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+async def sandbox_call(
+    http: httpx.AsyncClient, stack: Stack, path: str, body: object = None
+) -> Any:
+    """GET (no body) or POST a sandbox test endpoint; fails the test on a refusal."""
+    if body is None:
+        response = await http.get(stack.sandbox_url + path)
+    else:
+        response = await http.post(stack.sandbox_url + path, json=body)
+    payload = response.json()
+    assert payload["ok"], payload
+    return payload
+
+
+async def boot_parser_mode(
+    stack: Stack,
+    http: httpx.AsyncClient,
+    chats: list[str],
+    workspace: Callable[[list[str]], str],
+) -> list[int]:
+    """Sandbox with ``chats`` and two parser accounts, the workspace applied, parser, admin and
+    one worker per account running and listening. Returns the accounts' Telegram user ids."""
+    assert stack.command("migrate").returncode == 0
+    stack.start("sandbox", "sandbox")
+    await wait_for(
+        lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
+    )
+    for chat in chats:
+        await sandbox_call(http, stack, "/_sandbox/chats", {"ref": chat, "title": chat})
+    created = [
+        await sandbox_call(http, stack, "/_sandbox/accounts", {"first_name": f"Parser{i}"})
+        for i in (1, 2)
+    ]
+    (stack.logs / "ws.yaml").write_text(workspace([a["session"] for a in created]), "utf-8")
+    applied = stack.command("workspace", "apply", str(stack.logs / "ws.yaml"))
+    assert applied.returncode == 0, applied.stderr.decode()
+    stack.start("parser", "parser")
+    stack.start("admin", "admin")
+    stack.start("bots-1", "bots", "--account", "1")
+    stack.start("bots-2", "bots", "--account", "2")
+
+    async def everyone_listens() -> bool:
+        listed = (await sandbox_call(http, stack, "/_sandbox/chats"))["chats"]
+        return all(c["members"] for c in listed if c["ref"] in chats)
+
+    await wait_for(everyone_listens, seconds=60, what="workers to join their chats")
+    return [int(a["user_id"]) for a in created]

@@ -1,0 +1,507 @@
+"""The bus contract (core/bus/base.py), proved on both implementations: in-memory and RabbitMQ.
+
+Every test gets its own exchange and queue names, and the RabbitMQ ones are deleted afterwards.
+Waiting is polling with a deadline; the one fixed pause is in the prefetch test, which has to show
+that something does *not* happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import aiosqlite
+import pytest
+from pydantic_core import PydanticSerializationError
+
+from core.bus import UnroutableError
+from core.bus.base import Bus, DeadLetter, PermanentError
+from core.bus.factory import make_bus
+from core.events import Event
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+PING = "test.ping"
+MAX_DELIVERIES = 3
+
+
+@dataclass
+class Harness:
+    """Builds buses on one fresh exchange and names queues so they can be cleaned up."""
+
+    kind: str
+    url: str
+    exchange: str
+    queues: list[str] = field(default_factory=list)
+    buses: list[Bus] = field(default_factory=list)
+
+    def queue(self, name: str) -> str:
+        full = f"{self.exchange}.{name}"
+        self.queues.append(full)
+        return full
+
+    async def bus(self, *, close_timeout: float = 5.0) -> Bus:
+        bus = make_bus(
+            self.url,
+            exchange=self.exchange,
+            max_deliveries=MAX_DELIVERIES,
+            retry_delay=0.01,
+            close_timeout=close_timeout,
+        )
+        await bus.start()
+        self.buses.append(bus)
+        return bus
+
+
+@pytest.fixture(params=["memory", "rabbit"])
+async def harness(request: pytest.FixtureRequest, amqp_url: str) -> AsyncIterator[Harness]:
+    kind: str = request.param
+    url = "memory://" if kind == "memory" else amqp_url
+    h = Harness(kind, url, exchange=f"test-bus-{uuid.uuid4().hex[:12]}")
+    try:
+        yield h
+    finally:
+        for bus in h.buses:
+            await bus.close()
+        if kind == "rabbit":
+            await _delete_rabbit_objects(amqp_url, h)
+
+
+async def _delete_rabbit_objects(amqp_url: str, h: Harness) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in h.queues:
+            await channel.queue_delete(queue)
+            await channel.queue_delete(f"{queue}.dlq")
+        await channel.exchange_delete(h.exchange)
+
+
+@pytest.fixture
+async def bus(harness: Harness) -> Bus:
+    return await harness.bus()
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def ping(n: int = 0, **payload: object) -> Event:
+    return Event(name=PING, payload={"n": n, **payload})
+
+
+async def eventually(check: Callable[[], bool], what: str, within: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def dead_letters_eventually(
+    bus: Bus, queue: str, count: int, within: float = 15.0
+) -> list[DeadLetter]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while len(letters := await bus.dead_letters(queue)) < count:
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out: {len(letters)}/{count} dead letters on {queue}")
+        await asyncio.sleep(0.05)
+    return letters
+
+
+class Recorder:
+    """A handler that records what it got and can be told how to behave per delivery."""
+
+    def __init__(self, behave: Callable[[Event, int], Awaitable[None]] | None = None) -> None:
+        self.events: list[Event] = []
+        self._behave = behave
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        if self._behave is not None:
+            await self._behave(event, len(self.events))
+
+    def ns(self) -> list[object]:
+        return [event.payload["n"] for event in self.events]
+
+
+async def publish_and_await_marker(bus: Bus, recorders: list[Recorder]) -> None:
+    """Publish a marker and wait until every recorder got it: whatever came before has settled
+    (the queues run with prefetch 1, and RabbitMQ keeps one publisher's order per queue)."""
+    await bus.publish(ping(-1), routing_key="marker")
+    await eventually(lambda: all(-1 in r.ns() for r in recorders), "the marker")
+
+
+# ---- routing -----------------------------------------------------------------------------------
+
+
+async def test_published_event_reaches_every_bound_queue_exactly_once(
+    harness: Harness, bus: Bus
+) -> None:
+    a, b, other = Recorder(), Recorder(), Recorder()
+    await bus.subscribe(harness.queue("a"), [PING, "marker"], a, prefetch=1)
+    await bus.subscribe(harness.queue("b"), [PING, "marker"], b, prefetch=1)
+    await bus.subscribe(harness.queue("other"), ["other.#", "marker"], other, prefetch=1)
+
+    sent = ping(1, text="привет")
+    await bus.publish(sent)
+    await publish_and_await_marker(bus, [a, b, other])
+
+    assert a.ns() == [1, -1]
+    assert b.ns() == [1, -1]
+    assert other.ns() == [-1]
+    assert a.events[0] == sent and b.events[0] == sent
+    assert a.events[0] is not sent and a.events[0] is not b.events[0]
+
+
+async def test_topic_wildcards_match_like_amqp(harness: Harness, bus: Bus) -> None:
+    patterns = {
+        "star": "lead.*",
+        "hash": "account.#",
+        "suffix": "#.banned",
+        "middle": "account.*.command.#",
+        "all": "#",
+    }
+    recorders = {name: Recorder() for name in patterns}
+    for name, pattern in patterns.items():
+        await bus.subscribe(harness.queue(name), [pattern, "marker"], recorders[name], prefetch=1)
+
+    keys = ["lead.found", "lead.found.again", "lead", "account", "account.7.command.join_chats"]
+    keys += ["account.banned", "x.y.banned", "banned"]
+    for n, key in enumerate(keys):
+        await bus.publish(ping(n, key=key), routing_key=key)
+    await publish_and_await_marker(bus, list(recorders.values()))
+
+    got = {name: [e.payload["key"] for e in r.events[:-1]] for name, r in recorders.items()}
+    assert got == {
+        "star": ["lead.found"],
+        "hash": ["account", "account.7.command.join_chats", "account.banned"],
+        "suffix": ["account.banned", "x.y.banned", "banned"],
+        "middle": ["account.7.command.join_chats"],
+        "all": keys,
+    }
+
+
+async def test_publish_with_no_bound_queue_raises_and_the_bus_keeps_working(
+    harness: Harness, bus: Bus
+) -> None:
+    received = Recorder()
+    await bus.subscribe(harness.queue("a"), [PING], received)
+
+    with pytest.raises(UnroutableError, match="nobody.listens"):
+        await bus.publish(ping(1), routing_key="nobody.listens")
+
+    await bus.publish(ping(2))
+    await eventually(lambda: received.ns() == [2], "the routable event")
+
+
+async def test_one_event_published_at_once_to_a_bound_and_an_unbound_key_fails_only_there(
+    harness: Harness, bus: Bus
+) -> None:
+    received = Recorder()
+    await bus.subscribe(harness.queue("a"), [PING], received)
+    sent = ping(1)
+
+    outcomes = await asyncio.gather(
+        bus.publish(sent, routing_key="nobody.listens"),
+        bus.publish(sent),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[0], UnroutableError)
+    assert outcomes[1] is None
+    await eventually(lambda: received.ns() == [1], "the routable copy")
+
+
+async def test_payload_that_is_not_json_serialisable_fails_at_publish(
+    harness: Harness, bus: Bus
+) -> None:
+    await bus.subscribe(harness.queue("a"), [PING], Recorder())
+    with pytest.raises(PydanticSerializationError):
+        await bus.publish(Event(name=PING, payload={"n": object()}))
+
+
+# ---- acknowledgement and retries ---------------------------------------------------------------
+
+
+async def test_ack_comes_after_the_handlers_transaction_commits(
+    harness: Harness, bus: Bus, tmp_path: Path
+) -> None:
+    db = tmp_path / "handled.db"
+    async with aiosqlite.connect(db) as conn:
+        await conn.execute("create table handled (event_id text not null)")
+        await conn.commit()
+
+    async def write_row(event: Event, attempt: int) -> None:
+        if event.payload["n"] == -1:
+            return  # the marker
+        async with aiosqlite.connect(db) as conn:
+            await conn.execute("insert into handled values (?)", (str(event.id),))
+            if attempt == 1:
+                raise RuntimeError("crashed before commit")  # closing without commit: rollback
+            await conn.commit()
+
+    async def rows() -> int:
+        async with aiosqlite.connect(db) as conn, conn.execute("select count(*) from handled") as c:
+            row = await c.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    handler = Recorder(write_row)
+    await bus.subscribe(harness.queue("a"), [PING, "marker"], handler, prefetch=1)
+
+    sent = ping(1)
+    await bus.publish(sent)
+    await eventually(lambda: len(handler.events) >= 2, "the redelivery")
+    await publish_and_await_marker(bus, [handler])
+
+    assert [e.id for e in handler.events] == [sent.id, sent.id, handler.events[-1].id]
+    assert await rows() == 1
+    assert await bus.dead_letters(harness.queue("a")) == []
+
+
+async def test_failed_handler_gets_the_message_again(harness: Harness, bus: Bus) -> None:
+    async def fail_first(event: Event, attempt: int) -> None:
+        if attempt == 1:
+            raise ConnectionResetError("database went away")
+
+    handler = Recorder(fail_first)
+    queue = harness.queue("a")
+    await bus.subscribe(queue, [PING], handler)
+
+    sent = ping(1)
+    await bus.publish(sent)
+    await eventually(lambda: len(handler.events) == 2, "the redelivery")
+
+    assert [e.id for e in handler.events] == [sent.id, sent.id]
+    assert await bus.dead_letters(queue) == []
+
+
+async def test_message_failing_every_time_is_dead_lettered_with_the_reason(
+    harness: Harness, bus: Bus
+) -> None:
+    async def always_fail(event: Event, attempt: int) -> None:
+        raise ValueError(f"boom on {event.payload['n']}")
+
+    handler = Recorder(always_fail)
+    queue = harness.queue("a")
+    await bus.subscribe(queue, [PING], handler)
+
+    sent = ping(7)
+    await bus.publish(sent)
+    [letter] = await dead_letters_eventually(bus, queue, 1)
+
+    assert len(handler.events) == MAX_DELIVERIES
+    assert letter.queue == queue
+    assert letter.routing_key == PING
+    assert letter.reason == "ValueError: boom on 7"
+    assert letter.deliveries == MAX_DELIVERIES
+    assert Event.model_validate_json(letter.body) == sent
+    assert await bus.dead_letters(queue) == [letter], "reading dead letters must not remove them"
+
+
+async def test_malformed_bodies_are_dead_lettered_and_the_next_message_is_handled(
+    harness: Harness, bus: Bus
+) -> None:
+    handler = Recorder()
+    queue = harness.queue("a")
+    await bus.subscribe(queue, [PING], handler, prefetch=1)
+
+    await bus.publish_raw(PING, b"not json at all")
+    await bus.publish_raw(PING, b'{"name": 1}')
+    await bus.publish(ping(1))
+    await eventually(lambda: handler.ns() == [1], "the good message")
+    letters = await dead_letters_eventually(bus, queue, 2)
+
+    assert [letter.body for letter in letters] == ["not json at all", '{"name": 1}']
+    assert all(letter.reason.startswith("MalformedMessage: ") for letter in letters)
+    assert all(letter.deliveries == 1 and letter.routing_key == PING for letter in letters)
+    assert handler.ns() == [1]
+
+
+async def test_permanent_error_is_dead_lettered_after_one_delivery(
+    harness: Harness, bus: Bus
+) -> None:
+    async def unknown_lead(event: Event, attempt: int) -> None:
+        raise PermanentError("lead 42 does not exist")
+
+    handler = Recorder(unknown_lead)
+    queue = harness.queue("a")
+    await bus.subscribe(queue, [PING], handler)
+
+    await bus.publish(ping(1))
+    [letter] = await dead_letters_eventually(bus, queue, 1)
+
+    assert len(handler.events) == 1
+    assert letter.reason == "PermanentError: lead 42 does not exist"
+    assert letter.deliveries == 1
+
+
+async def test_dead_letters_are_listed_oldest_first_up_to_the_limit(
+    harness: Harness, bus: Bus
+) -> None:
+    async def reject(event: Event, attempt: int) -> None:
+        raise PermanentError(f"no {event.payload['n']}")
+
+    queue = harness.queue("a")
+    await bus.subscribe(queue, [PING], Recorder(reject), prefetch=1)
+    for n in range(3):
+        await bus.publish(ping(n))
+    await dead_letters_eventually(bus, queue, 3)
+
+    assert [d.reason for d in await bus.dead_letters(queue, limit=2)] == [
+        "PermanentError: no 0",
+        "PermanentError: no 1",
+    ]
+    assert [d.reason for d in await bus.dead_letters(queue)] == [
+        f"PermanentError: no {n}" for n in range(3)
+    ]
+    assert await bus.dead_letters(harness.queue("never-declared")) == []
+
+
+# ---- flow control and consumers ----------------------------------------------------------------
+
+
+async def test_prefetch_bounds_concurrent_handlers(harness: Harness, bus: Bus) -> None:
+    gate = asyncio.Event()
+    active, peak, done = 0, 0, 0
+
+    async def hold(event: Event) -> None:
+        nonlocal active, peak, done
+        active += 1
+        peak = max(peak, active)
+        await gate.wait()
+        active -= 1
+        done += 1
+
+    await bus.subscribe(harness.queue("a"), [PING], hold, prefetch=3)
+    for n in range(10):
+        await bus.publish(ping(n))
+
+    await eventually(lambda: active == 3, "three handlers running")
+    await asyncio.sleep(0.3)  # room for a fourth to start, were the bound not enforced
+    assert active == 3
+    gate.set()
+    await eventually(lambda: done == 10, "all ten handled")
+    assert peak == 3
+
+
+async def test_consumer_closed_mid_handler_leaves_the_message_for_the_next_consumer(
+    harness: Harness,
+) -> None:
+    first = await harness.bus(close_timeout=0.2)
+    started = asyncio.Event()
+
+    async def stuck(event: Event) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    queue = harness.queue("a")
+    await first.subscribe(queue, [PING], stuck)
+    sent = ping(1)
+    await first.publish(sent)
+    await asyncio.wait_for(started.wait(), 15)
+    await first.close()  # the handler outlives close_timeout and is cancelled, unacked
+
+    second = await harness.bus()
+    handler = Recorder()
+    await second.subscribe(queue, [PING], handler)
+    await eventually(lambda: len(handler.events) == 1, "the redelivery to the next consumer")
+    assert handler.events[0] == sent
+
+
+async def test_message_whose_consumer_dies_on_every_delivery_is_dead_lettered_by_the_queue(
+    harness: Harness,
+) -> None:
+    queue = harness.queue("a")
+    started = asyncio.Event()
+
+    async def stuck(event: Event) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    publisher = await harness.bus()
+    for _ in range(MAX_DELIVERIES):
+        consumer = await harness.bus(close_timeout=0.05)
+        await consumer.subscribe(queue, [PING], stuck)
+        if not started.is_set():
+            await publisher.publish(ping(1))
+        await asyncio.wait_for(started.wait(), 15)
+        started.clear()
+        await consumer.close()  # as if the process died mid-handler
+
+    [letter] = await dead_letters_eventually(publisher, queue, 1)
+    assert letter.reason == "broker dead-lettered it (delivery_limit)"
+    assert letter.deliveries == MAX_DELIVERIES
+    assert letter.routing_key == PING
+
+
+async def test_messages_wait_in_the_durable_queue_while_no_consumer_runs(
+    harness: Harness,
+) -> None:
+    first = await harness.bus()
+    queue = harness.queue("a")
+    await first.subscribe(queue, [PING], Recorder())
+    await first.close()
+
+    publisher = await harness.bus()
+    await publisher.publish(ping(1))
+    await publisher.publish(ping(2))
+
+    handler = Recorder()
+    await (await harness.bus()).subscribe(queue, [PING], handler, prefetch=1)
+    await eventually(lambda: handler.ns() == [1, 2], "both queued events")
+
+
+# ---- the factory -------------------------------------------------------------------------------
+
+
+def test_make_bus_refuses_an_unknown_scheme_without_echoing_the_password() -> None:
+    with pytest.raises(ValueError, match="'redis://'") as raised:
+        make_bus("redis://user:s3cret@localhost/0")
+    assert "s3cret" not in str(raised.value)
+
+
+# ---- RabbitMQ only -----------------------------------------------------------------------------
+
+
+async def _rabbitmqctl(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl",
+        "-q",
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {err.decode()}"
+
+
+@pytest.mark.slow
+async def test_subscriber_and_publisher_recover_after_a_broker_restart(
+    harness: Harness, bus: Bus
+) -> None:
+    if harness.kind != "rabbit":
+        pytest.skip("a broker restart only exists for RabbitMQ")
+    handler = Recorder()
+    await bus.subscribe(harness.queue("a"), [PING], handler)
+    await bus.publish(ping(1))
+    await eventually(lambda: handler.ns() == [1], "the event before the restart")
+
+    during_outage: asyncio.Task[None] | None = None
+    try:
+        await _rabbitmqctl("stop_app")
+        during_outage = asyncio.create_task(bus.publish(ping(2)))  # retried until it is back
+    finally:
+        await _rabbitmqctl("start_app")
+        await _rabbitmqctl("await_startup")
+    assert during_outage is not None
+    await asyncio.wait_for(during_outage, 25)
+    await bus.publish(ping(3))
+
+    await eventually(lambda: handler.ns() == [1, 2, 3], "the events after the restart", within=25)

@@ -1,0 +1,98 @@
+"""The `coolthing` command as people use it: clear one-line errors, exit codes, JSON lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+WORKSPACE = """\
+accounts:
+  - {name: parser-1, role: parser, session: s1}
+keyword_sets:
+  - name: web-dev
+    keywords: [разработчик, программист, "сделать сайт", developer, "build a website"]
+    exclude: [вакансия, резюме, hiring]
+campaigns:
+  - {name: web, keyword_sets: [web-dev], chats: ["@jobs_chat"], parser_accounts: [parser-1]}
+"""
+
+
+def _run(
+    tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "COOLTHING_ENV": "test",
+        "COOLTHING_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "COOLTHING_SECRET_KEY": Fernet.generate_key().decode(),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "coolthing", *args],
+        input=stdin.encode(),
+        capture_output=True,
+        env={**base, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_keywords_test_prints_one_json_line_per_message(tmp_path: Path) -> None:
+    (tmp_path / "ws.yaml").write_text(WORKSPACE, encoding="utf-8")
+    lines = "Ищу разработчиков на проект 🚀\nВакансия: разработчик в штат\nкотики\n"
+    result = _run(tmp_path, "keywords", "test", str(tmp_path / "ws.yaml"), stdin=lines)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [o["matched"] for o in out] == [True, False, False]
+    assert out[0] == {
+        "text": "Ищу разработчиков на проект 🚀",
+        "matched": True,
+        "set": "web-dev",
+        "keywords": ["разработчик"],
+    }
+
+
+def test_keywords_test_with_an_unknown_set_says_which_exist(tmp_path: Path) -> None:
+    (tmp_path / "ws.yaml").write_text(WORKSPACE, encoding="utf-8")
+    result = _run(tmp_path, "keywords", "test", str(tmp_path / "ws.yaml"), "--set", "webdev")
+    assert result.returncode != 0
+    assert "unknown keyword set 'webdev'" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_workspace_apply_with_a_bad_file_prints_file_line_field_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    assert _run(tmp_path, "migrate").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(WORKSPACE.replace("[web-dev]", "[webdev]"), encoding="utf-8")
+    result = _run(tmp_path, "workspace", "apply", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        f"{bad}:8: campaigns[0].keyword_sets[0]: unknown keyword set 'webdev'; known: web-dev"
+    )
+    exported = _run(tmp_path, "workspace", "export").stdout.decode()
+    assert "web-dev" not in exported
+
+
+def test_workspace_apply_then_export_round_trips(tmp_path: Path) -> None:
+    assert _run(tmp_path, "migrate").returncode == 0
+    good = tmp_path / "ws.yaml"
+    good.write_text(WORKSPACE, encoding="utf-8")
+    applied = _run(tmp_path, "workspace", "apply", str(good))
+    assert applied.returncode == 0, applied.stderr
+    assert "created 1 accounts" in applied.stdout.decode()
+    exported = _run(tmp_path, "workspace", "export").stdout.decode()
+    assert "build a website" in exported and "s1" not in exported
+
+
+def test_production_without_a_secret_key_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    (tmp_path / "ws.yaml").write_text(WORKSPACE, encoding="utf-8")
+    env = {"COOLTHING_ENV": "production", "COOLTHING_SECRET_KEY": ""}
+    result = _run(tmp_path, "workspace", "apply", str(tmp_path / "ws.yaml"), env=env)
+    assert result.returncode == 2
+    assert "COOLTHING_SECRET_KEY" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
