@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -148,3 +148,89 @@ class JoinChats(Payload):
 def account_routing_key(account_id: int, name: str) -> str:
     """Commands for one account travel on ``account.<id>.<event name>``."""
     return f"account.{account_id}.{name}"
+
+
+# ---- outreach (manager ↔ account workers, operators) --------------------------------------------
+
+
+class SendMessage(Payload):
+    """Command to one account worker: send ``text`` to a user once for ``idempotency_key``."""
+
+    NAME: ClassVar[str] = "command.send"
+
+    idempotency_key: str
+    account_id: int
+    campaign_id: int
+    conversation_id: int
+    message_id: int  # the manager's conversation_messages row
+    peer_user_id: int
+    peer_username: str | None = None
+    text: str
+
+
+class MessageSent(Payload):
+    """An account worker delivered a ``command.send`` to Telegram."""
+
+    NAME: ClassVar[str] = "message.sent"
+
+    idempotency_key: str
+    account_id: int
+    conversation_id: int
+    message_id: int
+    peer_user_id: int
+    telegram_message_id: int
+    sent_at: datetime
+
+
+SendFailure = Literal["peer_flood", "banned", "revoked", "forbidden", "not_found"]
+
+
+class SendFailed(Payload):
+    """An account worker could not deliver a ``command.send``; nothing was sent."""
+
+    NAME: ClassVar[str] = "message.send_failed"
+
+    idempotency_key: str
+    account_id: int
+    conversation_id: int
+    message_id: int
+    peer_user_id: int
+    reason: SendFailure
+    detail: str = ""
+
+
+class DraftPending(Payload):
+    """A draft waits for an operator: approve, edit or reject before it may be sent."""
+
+    NAME: ClassVar[str] = "draft.pending"
+
+    message_id: int
+    conversation_id: int
+    campaign_id: int
+    lead_id: int
+    text: str
+    reason: str
+    expires_at: datetime
+
+
+class ConversationHandoff(Payload):
+    """Automatic replies stopped for a conversation: a person takes it from here."""
+
+    NAME: ClassVar[str] = "conversation.handoff"
+
+    conversation_id: int
+    campaign_id: int
+    lead_id: int
+    reason: str
+    by: str
+
+
+class ContactOptedOut(Payload):
+    """A user asked us to stop writing (or blocked us): no campaign writes to them again."""
+
+    NAME: ClassVar[str] = "contact.opted_out"
+
+    telegram_user_id: int
+    campaign_id: int | None
+    conversation_id: int | None
+    reason: str

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     sandbox_url: str = "http://127.0.0.1:8081"
     join_interval: float = 3.0  # seconds between chat joins; mass joins trigger long FloodWaits
 
+    # The LLM behind the manager (any OpenAI-compatible endpoint). Without a base URL the manager
+    # writes from the campaign's templates, so the demo works offline.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = 30.0  # seconds per attempt
+    llm_attempts: int = 3  # on 429, 5xx and timeouts, with backoff
+    llm_price_prompt: float = 0.00015  # USD per 1,000 prompt tokens, for the cost per campaign
+    llm_price_completion: float = 0.0006  # USD per 1,000 completion tokens
+    manager_pacing: bool = True  # caps, gaps, quiet hours; off only for benchmarks
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     sandbox_host: str = "127.0.0.1"

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 PARSER_MESSAGES = "parser.messages"  # message.incoming → leads
 PARSER_CONTROL = "parser.control"  # config.changed, account.banned/revoked → reload, reassign chats
-SERVICE_QUEUES = (PARSER_MESSAGES, PARSER_CONTROL)
+MANAGER_LEADS = "manager.leads"  # lead.found → conversations, first drafts
+MANAGER_REPLIES = "manager.replies"  # DMs to our accounts → next turn, opt-out, handoff
+MANAGER_RESULTS = "manager.results"  # message.sent / message.send_failed → conversation state
+MANAGER_CONTROL = "manager.control"  # config.changed, account.banned/revoked → move conversations
+SERVICE_QUEUES = (
+    PARSER_MESSAGES,
+    PARSER_CONTROL,
+    MANAGER_LEADS,
+    MANAGER_REPLIES,
+    MANAGER_RESULTS,
+    MANAGER_CONTROL,
+)
+DM_ROUTING_KEY = "message.incoming.dm"  # private messages; chat messages keep "message.incoming"
 
 
 def account_queue(account_id: int) -> str:

@@ -68,5 +68,9 @@ class Bus(Protocol):
     ) -> None:
         """Declare a durable queue bound to the routing patterns and consume it with ``handler``."""
 
+    async def declare(self, queue: str, bindings: Sequence[str]) -> None:
+        """Declare a durable queue and its bindings without consuming, so commands published
+        before their consumer first starts wait in it instead of being unroutable."""
+
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
         """Read (without removing) what the queue's dead-letter queue holds, oldest first."""

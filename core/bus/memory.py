@@ -215,6 +215,9 @@ class InMemoryBus:
         declared = (await self._ready()).declare(queue, tuple(bindings))
         self._consumers.append(_Consumer(self, declared, handler, prefetch))
 
+    async def declare(self, queue: str, bindings: Sequence[str]) -> None:
+        (await self._ready()).declare(queue, tuple(bindings))
+
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
         declared = (await self._ready()).queue(queue)
         if declared is None:

@@ -229,6 +229,16 @@ class RabbitBus:
         sub.consumer_tag = await amqp_queue.consume(on_message, no_ack=False)
         self._subscriptions.append(sub)
 
+    async def declare(self, queue: str, bindings: Sequence[str]) -> None:
+        link = await self._ready()
+        channel = await link.connection.channel(publisher_confirms=False)
+        try:
+            amqp_queue = await self._declare(channel, queue)
+            for pattern in bindings:
+                await amqp_queue.bind(self.exchange, pattern)
+        finally:
+            await channel.close()
+
     async def _declare(self, channel: AbstractRobustChannel, queue: str) -> AbstractQueue:
         await channel.declare_queue(dlq_name(queue), durable=True)
         arguments = {

@@ -125,6 +125,7 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     mode: Mapped[str] = mapped_column(String(16), default="parser")
     status: Mapped[str] = mapped_column(String(16), default="active")
+    outreach: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.outreach.OutreachPolicy
     created_at: Mapped[datetime] = _now()
 
     chats: Mapped[list[Chat]] = relationship(secondary="campaign_chats", lazy="selectin")
@@ -198,3 +199,119 @@ class OutboxMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# ---- outreach ----------------------------------------------------------------------------------
+
+
+class Contact(Base):
+    """A Telegram user as every campaign sees them: first contact, and do-not-contact."""
+
+    __tablename__ = "contacts"
+
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    first_contacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_campaign_id: Mapped[int | None] = mapped_column(Integer)
+    do_not_contact: Mapped[bool] = mapped_column(default=False)
+    dnc_reason: Mapped[str | None] = mapped_column(Text)
+    dnc_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PromptTemplate(Base):
+    """Every prompt a campaign ever used, by content hash; outbound messages name theirs."""
+
+    __tablename__ = "prompt_templates"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class Conversation(Base):
+    """One lead's dialogue with one manager account; its stage is stored, not guessed."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    stage: Mapped[str | None] = mapped_column(String(64))
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class ConversationMessage(Base):
+    """A message in a conversation. Outbound rows are the audit trail: who wrote it (template
+    version, model, tokens), who approved it, when it was sent; ``slot`` makes each turn unique,
+    and inbound rows use Telegram's message id as their slot so a redelivery adds nothing."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "direction", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(3))
+    slot: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="turn")
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    stage: Mapped[str | None] = mapped_column(String(64))
+    template_version: Mapped[str | None] = mapped_column(String(16))
+    writer: Mapped[str | None] = mapped_column(String(100))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(default=0.0)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    send_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SentKey(Base):
+    """Written by an account worker *before* it sends: a key seen again is never sent again."""
+
+    __tablename__ = "sent_keys"
+
+    idempotency_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    peer_user_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = _now()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only: every decision about an outbound message and who made it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    campaign_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    lead_id: Mapped[int | None] = mapped_column(Integer)
+    conversation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    template_version: Mapped[str | None] = mapped_column(String(16))
+    writer: Mapped[str | None] = mapped_column(String(100))
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[dict[str, Any]]

@@ -458,6 +458,19 @@ async def test_messages_wait_in_the_durable_queue_while_no_consumer_runs(
     await eventually(lambda: handler.ns() == [1, 2], "both queued events")
 
 
+async def test_a_declared_queue_holds_events_published_before_its_first_consumer(
+    harness: Harness,
+) -> None:
+    queue = harness.queue("declared")
+    publisher = await harness.bus()
+    await publisher.declare(queue, [PING])
+    await publisher.publish(ping(1))
+
+    handler = Recorder()
+    await (await harness.bus()).subscribe(queue, [PING], handler, prefetch=1)
+    await eventually(lambda: handler.ns() == [1], "the event published before the consumer")
+
+
 # ---- the factory -------------------------------------------------------------------------------
 
 
