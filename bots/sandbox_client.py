@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import aiohttp
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from core.telegram import (
     ChatNotFound,
     FloodWait,
     IncomingMessage,
+    OutgoingMessage,
     PeerFlood,
     SentMessage,
     SessionRevokedError,
@@ -132,6 +134,11 @@ class SandboxAccountClient:
 
     async def send_typing(self, peer: int | str) -> None:
         await self._call("POST", "/user/typing", json={"peer": peer})
+
+    async def recent_outgoing(self, peer: int | str, limit: int = 20) -> list[OutgoingMessage]:
+        path = f"/user/dialogs/{quote(str(peer), safe='@')}/outgoing"
+        body = await self._call("GET", path, params={"limit": str(limit)})
+        return [OutgoingMessage.model_validate(m) for m in body["messages"]]
 
     async def incoming(self) -> AsyncIterator[IncomingMessage]:
         """New messages in order; transient failures are retried with backoff from the cursor.

@@ -46,6 +46,7 @@ from core.telegram import (
     ChatNotFound,
     FloodWait,
     IncomingMessage,
+    OutgoingMessage,
     SentMessage,
     SessionRevokedError,
     TelegramError,
@@ -381,6 +382,19 @@ class TelethonAccountClient:
     async def send_typing(self, peer: int | str) -> None:
         entity = await self._resolve(peer)
         await self._call(self._client(SetTypingRequest(entity, types.SendMessageTypingAction())))
+
+    async def recent_outgoing(self, peer: int | str, limit: int = 20) -> list[OutgoingMessage]:
+        entity = await self._resolve(peer)
+        latest = await self._call(self._client.get_messages(entity, limit=limit))
+        return [
+            OutgoingMessage(
+                message_id=m.id,
+                text=m.message or "",
+                date_ts=m.date.timestamp() if m.date else time.time(),
+            )
+            for m in latest
+            if isinstance(m, types.Message) and m.out  # not service messages (joins, pins)
+        ]
 
     async def _resolve(self, peer: int | str) -> Any:
         """An input peer from an id or @username; loads the dialogs once before giving up."""

@@ -2,9 +2,10 @@
 
 The worker is the only code that talks to Telegram. It publishes ``message.incoming`` for every new
 message (the next batch is requested only after the previous one is confirmed by the broker, so a
-killed worker loses nothing; a republished message is deduplicated downstream), and follows
-``command.join_chats`` for its own account. Account-level failures (ban, revoked session) are
-recorded with their event through the outbox and stop the worker; FloodWait is waited out.
+killed worker loses nothing; a republished message is deduplicated downstream), DMs on their own
+routing key, and follows ``command.join_chats`` and ``command.send`` (see ``bots.sender``) for its
+own account. Account-level failures (ban, revoked session, PeerFlood on a send) are recorded with
+their event through the outbox and stop the worker; FloodWait is waited out.
 """
 
 from __future__ import annotations
@@ -20,19 +21,13 @@ from typing import TypeVar
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
-from core.bus import Bus, PermanentError
+from bots.sender import SETTLE_SECONDS, AccountLoss, LossLatch, Sender, record_loss
+from core.bus import Bus, PermanentError, UnroutableError
 from core.chatref import normalize_chat_ref
 from core.db import Database
 from core.db.models import Account, Chat, ChatAssignment
-from core.events import (
-    AccountBanned,
-    AccountRevoked,
-    Event,
-    JoinChats,
-    Profile,
-    account_routing_key,
-)
-from core.outbox import OutboxRelay, add_to_outbox
+from core.events import Event, JoinChats, Profile, SendMessage, account_routing_key
+from core.outbox import OutboxRelay
 from core.telegram import (
     AccountBannedError,
     AccountClient,
@@ -43,12 +38,13 @@ from core.telegram import (
     SessionRevokedError,
     TelegramUnavailable,
 )
-from core.topology import account_queue
+from core.topology import DM_ROUTING_KEY, account_queue
 
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[Account], AccountClient]
 T = TypeVar("T")
+Command = TypeVar("Command", JoinChats, SendMessage)
 PUBLISH_WINDOW = 256  # unconfirmed publishes per worker
 
 
@@ -66,6 +62,7 @@ class AccountWorker:
         relay: OutboxRelay,
         client_factory: ClientFactory,
         join_interval: float = 3.0,
+        send_settle: float = SETTLE_SECONDS,
     ) -> None:
         self.account_id = account_id
         self._db = db
@@ -73,7 +70,10 @@ class AccountWorker:
         self._relay = relay
         self._client_factory = client_factory
         self._join_interval = join_interval
+        self._send_settle = send_settle
         self._client: AccountClient | None = None
+        self._sender: Sender | None = None
+        self._loss = LossLatch()
         self._wanted: list[str] = []
         self._joined: dict[str, int] = {}  # configured ref → Telegram chat id
         self._refs: dict[int, str] = {}  # the reverse, for every incoming message
@@ -96,6 +96,15 @@ class AccountWorker:
             log.info("account %s online as user %s", account.name, self.me.user_id)
             self._wanted = await self._assigned_chats()
             self._chats_changed.set()
+            self._sender = Sender(
+                account_id=self.account_id,
+                db=self._db,
+                relay=self._relay,
+                client=client,
+                retry=self._retry,
+                loss=self._loss,
+                settle_seconds=self._send_settle,
+            )
             await self._bus.subscribe(
                 account_queue(self.account_id),
                 [account_routing_key(self.account_id, "#")],
@@ -105,6 +114,7 @@ class AccountWorker:
                 group.create_task(self._keep_chats())
                 group.create_task(self._pump())
                 group.create_task(self._keep_cursor())
+                group.create_task(self._stop_when_lost())
         except* AccountUnusable:
             log.warning("account %s stopped: it can no longer be used", account.name)
         finally:
@@ -112,17 +122,31 @@ class AccountWorker:
             await self._save_cursor()
 
     async def on_command(self, event: Event) -> None:
-        if event.name != JoinChats.NAME:
+        if event.name == JoinChats.NAME:
+            self._wanted = list(self._command(event, JoinChats).chat_refs)
+            self._chats_changed.set()
+        elif event.name == SendMessage.NAME:
+            command = self._command(event, SendMessage)
+            if self._sender is None:  # commands arrive only after run() subscribed
+                raise RuntimeError("the worker has not started")
+            await self._sender.send(command, cause=event.id)
+        else:
             raise PermanentError(f"account worker does not handle {event.name}")
+
+    def _command(self, event: Event, kind: type[Command]) -> Command:
         try:
-            command = event.payload_as(JoinChats)
+            command = event.payload_as(kind)
         except ValidationError as exc:
             raise PermanentError(f"malformed {event.name}: {exc.errors()[0]['msg']}") from exc
         if command.account_id != self.account_id:
             wrong = f"command for account {command.account_id} reached {self.account_id}"
             raise PermanentError(wrong)
-        self._wanted = list(command.chat_refs)
-        self._chats_changed.set()
+        return command
+
+    async def _stop_when_lost(self) -> None:
+        """A send can lose the account (PeerFlood, ban) outside this worker's tasks."""
+        loss = await self._loss.wait()
+        raise AccountUnusable(loss.reason)
 
     async def _pump(self) -> None:
         # A stream that raised is finished; _call retries by opening a new one, which resumes from
@@ -140,8 +164,8 @@ class AccountWorker:
                 payload = message.as_event(
                     account_id=self.account_id, chat_ref=self._chat_ref(message)
                 )
-                event = Event.of(payload)
-                window.append((asyncio.create_task(self._bus.publish(event)), message.cursor))
+                publish = self._publish(Event.of(payload), dm=message.is_private)
+                window.append((asyncio.create_task(publish), message.cursor))
                 while window and (len(window) >= PUBLISH_WINDOW or window[0][0].done()):
                     await self._settle(window.popleft())
         finally:
@@ -151,6 +175,18 @@ class AccountWorker:
                 if isinstance(result, BaseException):
                     break
                 self._cursor = cursor or self._cursor
+
+    async def _publish(self, event: Event, *, dm: bool) -> None:
+        """Chat messages go to the parser, DMs (a lead answering) to the manager."""
+        if not dm:
+            await self._bus.publish(event)
+            return
+        try:
+            await self._bus.publish(event, routing_key=DM_ROUTING_KEY)
+        except UnroutableError:
+            # No manager was ever started (parser-only setup): nobody acts on DMs, and one that
+            # stopped the stream would stop listening to the chats too.
+            log.warning("no queue for DMs; a DM to account %s was not delivered", self.account_id)
 
     async def _settle(self, published: tuple[asyncio.Task[None], str | None]) -> None:
         task, cursor = published
@@ -220,6 +256,19 @@ class AccountWorker:
 
     async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
         """Run a client call: wait out FloodWait and retry; stop for good on ban or revoke."""
+        try:
+            return await self._retry(make)
+        except (AccountBannedError, SessionRevokedError) as exc:
+            loss = AccountLoss.of(exc)
+            assert loss is not None  # noqa: S101 - both are losses
+            async with self._db.transaction() as session:
+                await record_loss(session, self.account_id, loss)
+            self._relay.poke()
+            self._loss.set(loss)
+            raise AccountUnusable(loss.reason) from exc
+
+    async def _retry(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run a client call, waiting out FloodWait and an unreachable Telegram in between."""
         while True:
             try:
                 return await make()
@@ -229,15 +278,6 @@ class AccountWorker:
             except TelegramUnavailable as exc:
                 log.warning("telegram unreachable for account %s: %s", self.account_id, exc)
                 await asyncio.sleep(random.uniform(1.0, 3.0))
-            except AccountBannedError as exc:
-                reason = str(exc) or "banned"
-                await self._mark("banned", AccountBanned(account_id=self.account_id, reason=reason))
-                raise AccountUnusable(reason) from exc
-            except SessionRevokedError as exc:
-                reason = str(exc) or "session revoked"
-                payload = AccountRevoked(account_id=self.account_id, reason=reason)
-                await self._mark("revoked", payload)
-                raise AccountUnusable(reason) from exc
 
     async def _assigned_chats(self) -> list[str]:
         async with self._db.session() as session:
@@ -257,12 +297,3 @@ class AccountWorker:
         if account.status != "active":
             raise AccountUnusable(f"account {account.name} is {account.status}")
         return account
-
-    async def _mark(self, status: str, payload: AccountBanned | AccountRevoked) -> None:
-        async with self._db.transaction() as session:
-            account = await session.get(Account, self.account_id)
-            assert account is not None  # noqa: S101 - loaded at start
-            account.status = status
-            account.status_reason = payload.reason
-            await add_to_outbox(session, Event.of(payload))
-        self._relay.poke()

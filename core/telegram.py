@@ -96,6 +96,14 @@ class SentMessage(BaseModel):
     message_id: int
 
 
+class OutgoingMessage(BaseModel):
+    """A message this account sent earlier (to tell whether a send already happened)."""
+
+    message_id: int
+    text: str
+    date_ts: float
+
+
 class AccountClient(Protocol):
     """What a bots worker needs from Telegram for one user account."""
 
@@ -117,3 +125,7 @@ class AccountClient(Protocol):
     async def send_message(self, peer: int | str, text: str) -> SentMessage: ...
 
     async def send_typing(self, peer: int | str) -> None: ...
+
+    async def recent_outgoing(self, peer: int | str, limit: int = 20) -> list[OutgoingMessage]:
+        """What this account itself sent to ``peer`` lately, newest first (at most ``limit``
+        of the dialog's latest messages are looked at)."""

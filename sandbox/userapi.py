@@ -8,13 +8,15 @@ misses nor repeats a message.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from itertools import islice
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox import accounts
 from sandbox.http import json_body, ok, parse, runtime
-from sandbox.state import Account, Chat
+from sandbox.state import Account, Chat, Log, Message, User, World
 
 PREFIX = "/user"
 MAX_BATCH = 1000
@@ -41,10 +43,18 @@ class SendRequest(PeerRequest):
     text: str = Field(min_length=1, max_length=4096)
 
 
+class OutgoingQuery(BaseModel):
+    limit: int = Field(20, ge=1, le=100, description="how many of the dialog's latest to look at")
+
+
 class UpdatesQuery(BaseModel):
     cursor: int | None = Field(None, ge=0, description="inbox position; 'now' when absent")
     limit: int = Field(100, ge=1, le=MAX_BATCH)
     timeout: float = Field(10.0, ge=0, le=MAX_POLL_SECONDS)
+
+
+def _peer(raw: str) -> int | str:
+    return int(raw) if raw.lstrip("-").isdigit() else raw
 
 
 def _account(request: web.Request) -> Account:
@@ -90,9 +100,7 @@ async def updates(request: web.Request) -> web.Response:
 
 async def profile(request: web.Request) -> web.Response:
     _account(request)
-    raw = request.match_info["peer"]
-    peer: int | str = int(raw) if raw.lstrip("-").isdigit() else raw
-    target = accounts.resolve_peer(runtime(request).world, peer)
+    target = accounts.resolve_peer(runtime(request).world, _peer(request.match_info["peer"]))
     if isinstance(target, Chat):
         return ok(chat=target.info_json())
     return ok(profile=target.profile_json())
@@ -106,6 +114,35 @@ async def send(request: web.Request) -> web.Response:
     assert where is not None  # noqa: S101 - a message is in a chat or a DM
     link = message.chat.link(message.message_id) if message.chat else None
     return ok(chat_id=where.id, message_id=message.message_id, date_ts=message.date, link=link)
+
+
+def _dialog(world: World, me: User, target: Chat | User) -> Iterator[Message]:
+    """The messages of the account's dialog with ``target``, newest first."""
+    log: Log[Message] | None = target.history if isinstance(target, Chat) else world.dms.get(me.id)
+    peer = None if isinstance(target, Chat) else target.id  # one DM log holds every dialog
+    if log is None:
+        return
+    for position in range(log.end - 1, log.start - 1, -1):
+        message = log.get(position)
+        if message is None:
+            continue
+        recipient = message.recipient.id if message.recipient else None
+        if peer is None or peer in (message.sender.id, recipient):
+            yield message
+
+
+async def outgoing(request: web.Request) -> web.Response:
+    """What this account sent lately in a dialog, newest first."""
+    account = _account(request)
+    world = runtime(request).world
+    target = accounts.resolve_peer(world, _peer(request.match_info["peer"]))
+    query = parse(OutgoingQuery, dict(request.query))
+    # Like Telegram's history call with a limit, filtered to outgoing: the limit counts both ways.
+    latest = islice(_dialog(world, account.user, target), query.limit)
+    mine = [m for m in latest if m.sender.id == account.user.id]
+    return ok(
+        messages=[{"message_id": m.message_id, "text": m.text, "date_ts": m.date} for m in mine]
+    )
 
 
 async def typing(request: web.Request) -> web.Response:
@@ -124,4 +161,5 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{PREFIX}/users/{{peer}}", profile),
         web.post(f"{PREFIX}/messages", send),
         web.post(f"{PREFIX}/typing", typing),
+        web.get(f"{PREFIX}/dialogs/{{peer}}/outgoing", outgoing),
     ]

@@ -366,6 +366,8 @@ class FakeTelegram:
         self.entities: dict[int | str, Any] = {}
         self.dialogs: list[Any] = []
         self.sent: list[tuple[Any, str]] = []
+        self.history: list[Any] = []  # the dialog's messages, newest first
+        self.history_error: Exception | None = None
         self.send_error: Exception | None = None
         self.handlers: list[tuple[Any, Any]] = []
         self.connected = False
@@ -404,6 +406,12 @@ class FakeTelegram:
         if self.send_error is not None:
             raise self.send_error
         return Message(id=501, peer_id=utils.get_peer(entity), date=WHEN, message=text, out=True)
+
+    async def get_messages(self, entity: Any, limit: int | None = None) -> list[Any]:
+        self.requests.append(("get_messages", entity, limit))
+        if self.history_error is not None:
+            raise self.history_error
+        return self.history[:limit]
 
     def add_event_handler(self, callback: Any, builder: Any) -> None:
         self.handlers.append((callback, builder))
@@ -755,3 +763,39 @@ async def test_typing_is_one_set_typing_request() -> None:
 
     assert [type(r).__name__ for r in fake.requests] == ["SetTypingRequest"]
     assert isinstance(fake.requests[0].action, types.SendMessageTypingAction)
+
+
+async def test_recent_outgoing_is_what_the_account_sent_among_the_latest_newest_first() -> None:
+    fake = FakeTelegram()
+    peer = fake.entities[ANN.id] = utils.get_input_peer(ANN)
+    joined = types.MessageService(
+        id=4,
+        peer_id=PeerUser(ANN.id),
+        date=WHEN,
+        action=types.MessageActionContactSignUp(),
+        out=True,
+    )
+    fake.history = [
+        joined,
+        Message(id=3, peer_id=PeerUser(ANN.id), date=WHEN, message="two", out=True),
+        Message(id=2, peer_id=PeerUser(ANN.id), date=WHEN, message="thanks, what rate?"),
+        Message(id=1, peer_id=PeerUser(ANN.id), date=WHEN, message="one", out=True),
+        Message(id=0, peer_id=PeerUser(ANN.id), date=WHEN, message="older", out=True),
+    ]
+
+    recent = await TelethonAccountClient.over(fake).recent_outgoing(ANN.id, limit=4)
+
+    assert [(m.message_id, m.text) for m in recent] == [(3, "two"), (1, "one")]
+    assert recent[0].date_ts == WHEN.timestamp()
+    assert fake.requests == [("get_messages", peer, 4)]
+
+
+async def test_recent_outgoing_maps_telegram_errors_to_the_port() -> None:
+    fake = FakeTelegram()
+    fake.entities[ANN.id] = utils.get_input_peer(ANN)
+    fake.history_error = errors.FloodWaitError(request=None, capture=9)
+
+    with pytest.raises(FloodWait):
+        await TelethonAccountClient.over(fake).recent_outgoing(ANN.id)
+    with pytest.raises(ChatNotFound):
+        await TelethonAccountClient.over(FakeTelegram()).recent_outgoing(999)

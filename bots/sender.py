@@ -1,0 +1,359 @@
+"""``command.send`` for one account: every idempotency key becomes at most one DM.
+
+The key is recorded as "sending" in its own committed transaction before Telegram is asked, and
+only the handler whose insert made the row sends. A key seen again is settled from its row:
+"sent" announces ``message.sent`` again (a lost confirmation heals), "failed" is done, and
+"sending" that stays so for the settle time means its sender died: the dialog is searched for the
+text before sending (reconcile). The same search runs before retrying a send whose outcome is
+unknown (Telegram unreachable mid-call), so no retry doubles a message.
+
+Handlers of one key in this process run one at a time: a redelivery during a long FloodWait waits
+for the first delivery instead of reconciling against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.bus import PermanentError
+from core.db import Database
+from core.db.models import Account, SentKey
+from core.db.upsert import insert_ignore
+from core.events import (
+    AccountBanned,
+    AccountRevoked,
+    Event,
+    MessageSent,
+    Payload,
+    SendFailed,
+    SendFailure,
+    SendMessage,
+    utcnow,
+)
+from core.outbox import OutboxRelay, add_to_outbox
+from core.telegram import (
+    AccountBannedError,
+    AccountClient,
+    ChatNotFound,
+    PeerFlood,
+    SessionRevokedError,
+    TelegramError,
+    TelegramUnavailable,
+    WriteForbidden,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SENDING, SENT, FAILED = "sending", "sent", "failed"
+KEY_LIMIT = 64  # sent_keys.idempotency_key is VARCHAR(64)
+SETTLE_SECONDS = 5.0  # a live sender elsewhere finishes (or fails) a send within this
+SETTLE_POLL = 0.2
+RECENT_LIMIT = 20  # latest messages of the dialog searched for an earlier send
+DETAIL_LIMIT = 500
+
+
+class Retry(Protocol):
+    """Runs a client call, waiting out FloodWait and an unreachable Telegram (the worker's)."""
+
+    async def __call__(self, make: Callable[[], Awaitable[T]]) -> T: ...
+
+
+# ---- losing the account ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountLoss:
+    """Why the account may not be used any more, and what a send refused for it reports."""
+
+    status: Literal["banned", "revoked"]
+    reason: str
+    failure: SendFailure
+
+    @classmethod
+    def of(cls, error: TelegramError) -> AccountLoss | None:
+        if isinstance(error, PeerFlood):  # writing to strangers again soon gets accounts banned
+            return cls("banned", "peer flood", "peer_flood")
+        if isinstance(error, AccountBannedError):
+            return cls("banned", str(error) or "banned", "banned")
+        if isinstance(error, SessionRevokedError):
+            return cls("revoked", str(error) or "session revoked", "revoked")
+        return None
+
+    def event(self, account_id: int) -> AccountBanned | AccountRevoked:
+        kind = AccountBanned if self.status == "banned" else AccountRevoked
+        return kind(account_id=account_id, reason=self.reason)
+
+
+class LossLatch:
+    """The account's loss, set once: the worker stops on it, later sends fail with it."""
+
+    def __init__(self) -> None:
+        self.loss: AccountLoss | None = None
+        self._set = asyncio.Event()
+
+    def set(self, loss: AccountLoss) -> None:
+        if self.loss is None:
+            self.loss = loss
+            self._set.set()
+
+    async def wait(self) -> AccountLoss:
+        await self._set.wait()
+        assert self.loss is not None  # noqa: S101 - set() sets both
+        return self.loss
+
+
+async def record_loss(session: AsyncSession, account_id: int, loss: AccountLoss) -> None:
+    """Mark the account and announce it, in the caller's transaction; only once, even when
+    concurrent sends run into the same PeerFlood or ban."""
+    marked = await session.scalar(
+        update(Account)
+        .where(Account.id == account_id, Account.status != loss.status)
+        .values(status=loss.status, status_reason=loss.reason)
+        .returning(Account.id)
+    )
+    if marked is not None:
+        await add_to_outbox(session, Event.of(loss.event(account_id)))
+
+
+class AccountGone(TelegramError):
+    """The account was lost (by another send, or the worker) before this send went out."""
+
+    def __init__(self, loss: AccountLoss) -> None:
+        super().__init__(f"account {loss.status}: {loss.reason}")
+        self.loss = loss
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
+# ---- sending -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    command: SendMessage
+    cause: uuid.UUID  # the command event: correlation id of the events it leads to
+
+
+@dataclass(frozen=True)
+class _Delivered:
+    message_id: int
+    sent_at: datetime
+
+
+@dataclass
+class _Attempts:
+    unclear: bool  # an earlier try may have reached Telegram: search the dialog before sending
+
+
+class Sender:
+    """Carries out ``command.send`` for one account; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        account_id: int,
+        db: Database,
+        relay: OutboxRelay,
+        client: AccountClient,
+        retry: Retry,
+        loss: LossLatch,
+        settle_seconds: float = SETTLE_SECONDS,
+    ) -> None:
+        self._account_id = account_id
+        self._db = db
+        self._relay = relay
+        self._client = client
+        self._retry = retry
+        self._loss = loss
+        self._settle_seconds = settle_seconds
+        self._busy: dict[str, asyncio.Event] = {}
+
+    async def send(self, command: SendMessage, *, cause: uuid.UUID) -> None:
+        """Settle one delivery of a command: returns when it may be acked, raises to retry."""
+        if not 0 < len(command.idempotency_key) <= KEY_LIMIT:
+            raise PermanentError(f"idempotency_key must be 1 to {KEY_LIMIT} characters")
+        job = _Job(command, cause)
+        async with self._exclusive(command.idempotency_key):
+            if await self._record_sending(command):
+                await self._deliver(job, unclear=False)
+            else:
+                await self._settle(job)
+
+    @asynccontextmanager
+    async def _exclusive(self, key: str) -> AsyncIterator[None]:
+        while (busy := self._busy.get(key)) is not None:
+            await busy.wait()
+        done = self._busy[key] = asyncio.Event()
+        try:
+            yield
+        finally:
+            del self._busy[key]
+            done.set()
+
+    async def _record_sending(self, command: SendMessage) -> bool:
+        """Record the key before anything is sent; True when this handler made the row."""
+        row = {
+            "idempotency_key": command.idempotency_key,
+            "account_id": self._account_id,
+            "peer_user_id": command.peer_user_id,
+            "status": SENDING,
+        }
+        async with self._db.transaction() as session:
+            made = await insert_ignore(session, SentKey, row, returning=SentKey.idempotency_key)
+        return made is not None
+
+    async def _settle(self, job: _Job) -> None:
+        """The key was seen before: finish what its first delivery left undone."""
+        row = await self._settled_row(job.command.idempotency_key)
+        if row.status == SENT and row.telegram_message_id is not None:
+            sent_at = _aware(row.sent_at or row.recorded_at)
+            await self._record_sent(job, _Delivered(row.telegram_message_id, sent_at), again=True)
+        elif row.status == SENDING:
+            log.warning("send %s was left unfinished; reconciling", job.command.idempotency_key)
+            await self._deliver(job, unclear=True)
+        # FAILED: that delivery already announced why; sending now would surprise everyone
+
+    async def _settled_row(self, key: str) -> SentKey:
+        """The key's row once it is no longer "sending", or after the settle time if it stays
+        so (its sender died)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settle_seconds
+        while True:
+            async with self._db.session() as session:
+                row = await session.scalar(select(SentKey).where(SentKey.idempotency_key == key))
+            assert row is not None  # noqa: S101 - rows are never deleted
+            if row.status != SENDING or loop.time() >= deadline:
+                return row
+            await asyncio.sleep(SETTLE_POLL)
+
+    async def _deliver(self, job: _Job, *, unclear: bool) -> None:
+        """Send (FloodWait waited out in between tries) and record how it ended."""
+        attempts = _Attempts(unclear)
+        try:
+            delivered = await self._retry(lambda: self._attempt(job.command, attempts))
+        except TelegramError as exc:
+            await self._refused(job, exc)
+            return
+        await self._record_sent(job, delivered)
+
+    async def _attempt(self, command: SendMessage, attempts: _Attempts) -> _Delivered:
+        if (loss := self._loss.loss) is not None:
+            raise AccountGone(loss)
+        if attempts.unclear and (earlier := await self._find_sent(command)) is not None:
+            return earlier
+        try:
+            sent = await self._to_peer(
+                command, lambda peer: self._client.send_message(peer, command.text)
+            )
+        except TelegramUnavailable:
+            attempts.unclear = True  # the request may have arrived before the connection broke
+            raise
+        return _Delivered(sent.message_id, utcnow())
+
+    async def _find_sent(self, command: SendMessage) -> _Delivered | None:
+        """This text among the account's latest messages to the peer."""
+        try:
+            recent = await self._to_peer(
+                command, lambda peer: self._client.recent_outgoing(peer, RECENT_LIMIT)
+            )
+        except (ChatNotFound, WriteForbidden):
+            return None  # no dialog this account can read, so nothing of ours in it
+        text = command.text.strip()
+        found = next((m for m in recent if m.text.strip() == text), None)
+        if found is None:
+            return None
+        log.info("send %s had gone out before; not sent again", command.idempotency_key)
+        return _Delivered(found.message_id, datetime.fromtimestamp(found.date_ts, UTC))
+
+    @staticmethod
+    async def _to_peer(command: SendMessage, call: Callable[[int | str], Awaitable[T]]) -> T:
+        """By id first (it cannot be reassigned); by username when the account has never seen
+        the user's id (Telethon needs an access hash that only a resolved username brings)."""
+        try:
+            return await call(command.peer_user_id)
+        except ChatNotFound:
+            if not command.peer_username:
+                raise
+            return await call(command.peer_username)
+
+    async def _refused(self, job: _Job, exc: TelegramError) -> None:
+        """Telegram said no: record and announce why, or raise what a redelivery may fix."""
+        if isinstance(exc, AccountGone):
+            await self._record_failed(job, exc.loss.failure, str(exc))
+        elif (loss := AccountLoss.of(exc)) is not None:
+            await self._record_failed(job, loss.failure, str(exc), loss=loss)
+        elif isinstance(exc, WriteForbidden):
+            await self._record_failed(job, "forbidden", str(exc))
+        elif isinstance(exc, ChatNotFound):
+            await self._record_failed(job, "not_found", str(exc))
+        else:
+            raise exc  # unknown: the key stays "sending" and the redelivery reconciles
+
+    async def _record_failed(
+        self, job: _Job, reason: SendFailure, detail: str, *, loss: AccountLoss | None = None
+    ) -> None:
+        command = job.command
+        log.warning("send %s failed: %s (%s)", command.idempotency_key, reason, detail)
+        payload = SendFailed(
+            idempotency_key=command.idempotency_key,
+            account_id=self._account_id,
+            conversation_id=command.conversation_id,
+            message_id=command.message_id,
+            peer_user_id=command.peer_user_id,
+            reason=reason,
+            detail=detail[:DETAIL_LIMIT],
+        )
+        async with self._db.transaction() as session:
+            if loss is not None:
+                await record_loss(session, self._account_id, loss)
+            await self._set_key(session, command.idempotency_key, status=FAILED)
+            await self._announce(session, job, payload)
+        self._relay.poke()
+        if loss is not None:
+            self._loss.set(loss)  # only after the commit: a failed commit is retried whole
+
+    async def _record_sent(self, job: _Job, delivered: _Delivered, *, again: bool = False) -> None:
+        command = job.command
+        payload = MessageSent(
+            idempotency_key=command.idempotency_key,
+            account_id=self._account_id,
+            conversation_id=command.conversation_id,
+            message_id=command.message_id,
+            peer_user_id=command.peer_user_id,
+            telegram_message_id=delivered.message_id,
+            sent_at=delivered.sent_at,
+        )
+        async with self._db.transaction() as session:
+            if not again:
+                await self._set_key(
+                    session,
+                    command.idempotency_key,
+                    status=SENT,
+                    telegram_message_id=delivered.message_id,
+                    sent_at=delivered.sent_at,
+                )
+            await self._announce(session, job, payload)
+        self._relay.poke()
+
+    @staticmethod
+    async def _set_key(session: AsyncSession, key: str, **values: object) -> None:
+        await session.execute(
+            update(SentKey).where(SentKey.idempotency_key == key).values(**values)
+        )
+
+    @staticmethod
+    async def _announce(session: AsyncSession, job: _Job, payload: Payload) -> None:
+        await add_to_outbox(session, Event.of(payload, correlation_id=job.cause))
