@@ -3,7 +3,9 @@
 Replies are deterministic (a function of the conversation), so tests can assert on them. When the
 request asks for JSON (``response_format`` json_object / json_schema), the reply is a JSON object:
 for a schema, every required property gets a value of its type (strings from the same
-deterministic text, booleans false, enums their first value). ``/_sandbox/llm`` sets a latency and
+deterministic text, booleans false, enums their first value, except that an enum property named
+``stage`` takes the value at the index of the number of assistant messages, clamped to the last:
+a conversation advances one stage per turn). ``/_sandbox/llm`` sets a latency and
 queues failures (429 with Retry-After, 500, a hang past the client's timeout, a garbage body) for
 the tests of retries and fallbacks.
 """
@@ -90,28 +92,38 @@ def _text_of(message: ChatMessage) -> str:
 
 
 def reply_text(messages: list[ChatMessage]) -> str:
-    """The deterministic reply: a phrase picked by a hash of the whole conversation."""
+    """The deterministic reply: a phrase picked by a hash of the whole conversation, never one
+    the assistant already said in it (a real model does not repeat itself word for word)."""
     digest = hashlib.sha256("\n".join(_text_of(m) for m in messages).encode()).digest()
-    return PHRASES[digest[0] % len(PHRASES)]
+    said = {_text_of(m) for m in messages if m.role == "assistant"}
+    start = digest[0] % len(PHRASES)
+    candidates = (PHRASES[(start + i) % len(PHRASES)] for i in range(len(PHRASES)))
+    return next((p for p in candidates if p not in said), PHRASES[start])
 
 
-def json_reply(response_format: dict[str, Any], text: str) -> str:
+def assistant_turns(messages: list[ChatMessage]) -> int:
+    return sum(1 for m in messages if m.role == "assistant")
+
+
+def json_reply(response_format: dict[str, Any], text: str, *, turn: int = 0) -> str:
+    """The JSON answer; ``turn`` (assistant messages so far) picks the ``stage`` enum value."""
     schema = (response_format.get("json_schema") or {}).get("schema")
     if not isinstance(schema, dict):
         return json.dumps({"reply": text}, ensure_ascii=False)
-    return json.dumps(_value_for(schema, text), ensure_ascii=False)
+    return json.dumps(_value_for(schema, text, turn), ensure_ascii=False)
 
 
-def _value_for(schema: dict[str, Any], text: str) -> Any:
+def _value_for(schema: dict[str, Any], text: str, turn: int, name: str = "") -> Any:
     if "enum" in schema:
-        return schema["enum"][0]
+        values = schema["enum"]
+        return values[min(turn, len(values) - 1)] if name == "stage" and values else values[0]
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         props: dict[str, Any] = schema.get("properties", {})
         required = schema.get("required", list(props))
-        return {name: _value_for(props.get(name, {}), text) for name in required}
+        return {key: _value_for(props.get(key, {}), text, turn, key) for key in required}
     if kind == "array":
         return []
     return {"string": text, "boolean": False, "integer": 0, "number": 0, "null": None}.get(
@@ -163,7 +175,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         if failed is not None:
             return failed
     text = reply_text(body.messages)
-    content = json_reply(body.response_format, text) if body.response_format else text
+    turn = assistant_turns(body.messages)
+    content = json_reply(body.response_format, text, turn=turn) if body.response_format else text
     if body.response_format and body.response_format.get("type") == "text":
         content = text
     return web.json_response(_completion(body, content))
