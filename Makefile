@@ -44,4 +44,4 @@ test: install services lint typecheck
 	$(BIN)/pytest -q tests
 
 bench: install services
-	for b in parser bus pipeline; do $(BIN)/python -m bench.$$b || exit 1; done
+	for b in parser bus pipeline outreach; do $(BIN)/python -m bench.$$b || exit 1; done

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from admin.api import config, leads, ops
+from admin.api import config, conversations, leads, ops
 from core.bus import Bus
 from core.db import Database
 
@@ -21,7 +21,7 @@ def create_app(*, db: Database, bus: Bus) -> FastAPI:
     )
     app.state.db = db
     app.state.bus = bus
-    for module in (leads, config, ops):
+    for module in (leads, conversations, config, ops):
         app.include_router(module.router, prefix="/api/v1")
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])

@@ -42,6 +42,7 @@ class Service(StrEnum):
     sandbox = "sandbox"
     bots = "bots"
     parser = "parser"
+    manager = "manager"
     admin = "admin"
 
 
@@ -84,6 +85,7 @@ def run(
     mains = {
         Service.sandbox: lambda: services.run_sandbox(settings, audience=audience),
         Service.parser: lambda: services.run_parser(settings),
+        Service.manager: lambda: services.run_manager(settings),
         Service.admin: lambda: services.run_admin(settings),
         Service.bots: lambda: services.run_bots(settings, account or 0),
     }

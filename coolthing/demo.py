@@ -23,10 +23,12 @@ from admin.workspace.spec import WorkspaceSpec
 from bots.bootstrap import build_worker
 from coolthing.services import serve_admin
 from core.db.models import Account
-from core.events import Event, LeadFound
+from core.events import Event, LeadFound, MessageIncoming, MessageSent
 from core.platform import Platform, open_platform
 from core.settings import Settings
+from core.topology import DM_ROUTING_KEY
 from core.yamlspec import load_yaml, validate
+from manager.bootstrap import start_manager
 from parser.bootstrap import start_parser
 from sandbox.bootstrap import RunningSandbox, serve
 
@@ -42,10 +44,14 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
         async with open_platform(settings, migrate=True) as platform:
             await _seed(platform, sandbox)
             await start_parser(platform)
+            manager = await start_manager(platform)
             await platform.bus.subscribe("demo.lead-printer", [LeadFound.NAME], _print_lead)
+            await platform.bus.subscribe(
+                "demo.dm-printer", [MessageSent.NAME, DM_ROUTING_KEY], _print_dm
+            )
             workers = [
                 asyncio.create_task(build_worker(platform, account_id, join_interval=0.3).run())
-                for account_id in await _parser_accounts(platform)
+                for account_id in await _worker_accounts(platform)
             ]
             asyncio.create_task(_start_audience(sandbox, rate))
             _banner(settings, sandbox)
@@ -55,6 +61,7 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
                 for worker in workers:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
+                await manager.stop()
     finally:
         await sandbox.stop()
 
@@ -98,9 +105,11 @@ async def _sandbox_call(http: aiohttp.ClientSession, path: str, body: dict[str, 
     return payload
 
 
-async def _parser_accounts(platform: Platform) -> list[int]:
+async def _worker_accounts(platform: Platform) -> list[int]:
     async with platform.db.session() as session:
-        query = select(Account.id).where(Account.role == "parser").order_by(Account.id)
+        query = (
+            select(Account.id).where(Account.role.in_(("parser", "manager"))).order_by(Account.id)
+        )
         return list((await session.scalars(query)).all())
 
 
@@ -116,6 +125,16 @@ async def _print_lead(event: Event) -> None:
     kind = "new lead" if lead.is_new else "lead again"
     text = lead.text if len(lead.text) < 90 else lead.text[:87] + "..."
     log.info(f"{kind} #{lead.lead_id} (campaign {lead.campaign_id}) {lead.keywords}: {text}")
+
+
+async def _print_dm(event: Event) -> None:
+    if event.name == MessageSent.NAME:
+        sent = event.payload_as(MessageSent)
+        log.info(f"DM sent to user {sent.peer_user_id} (conversation {sent.conversation_id})")
+    else:
+        reply = event.payload_as(MessageIncoming)
+        text = reply.text if len(reply.text) < 90 else reply.text[:87] + "..."
+        log.info(f"reply from {reply.sender.first_name or reply.sender.user_id}: {text}")
 
 
 def _banner(settings: Settings, sandbox: RunningSandbox) -> None:

@@ -41,6 +41,18 @@ async def run_parser(settings: Settings) -> None:
         await asyncio.Event().wait()
 
 
+async def run_manager(settings: Settings) -> None:
+    from manager.bootstrap import start_manager
+
+    serve_metrics(settings)
+    async with open_platform(settings) as platform:
+        manager = await start_manager(platform)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await manager.stop()
+
+
 async def run_bots(settings: Settings, account_id: int) -> None:
     from bots.bootstrap import build_worker
 

@@ -16,6 +16,7 @@ from sandbox.errors import SandboxError
 from sandbox.faults import FaultRequest, apply_fault
 from sandbox.http import json_body, ok, parse, parse_as, runtime
 from sandbox.limits import LimitsConfig
+from sandbox.responder import CannedResponder
 from sandbox.state import Chat, Message, User, World
 
 PREFIX = "/_sandbox"
@@ -63,6 +64,17 @@ class PostRequest(_Body):
     text: str = Field(min_length=1, max_length=4096)
     user_id: int | None = Field(None, description="an existing user; a new audience user if absent")
     user: UserCreate | None = Field(None, description="create this user to post")
+
+
+class DmRequest(_Body):
+    user_id: int = Field(description="the audience user who writes")
+    to: int | str = Field(description="the recipient: user id or @username")
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class ResponderSettings(_Body):
+    enabled: bool = Field(description="simulated users answer DMs (canned replies, opt-outs)")
+    seed: int = 0
 
 
 class ReadQuery(BaseModel):
@@ -161,6 +173,22 @@ async def post(request: web.Request) -> web.Response:
     return ok(message=rt.world.post(chat, sender, body.text).incoming_json())
 
 
+async def send_dm(request: web.Request) -> web.Response:
+    """A user writes a DM (tests script a lead's replies with it)."""
+    world = runtime(request).world
+    body = parse(DmRequest, await json_body(request))
+    sender = user_or_404(world, body.user_id)
+    recipient = user_or_404(world, body.to)
+    return ok(message=dm_json(world.deliver_dm(sender, recipient, body.text)))
+
+
+async def set_responder(request: web.Request) -> web.Response:
+    world = runtime(request).world
+    body = parse(ResponderSettings, await json_body(request))
+    world.responder = CannedResponder(seed=body.seed) if body.enabled else None
+    return ok(enabled=body.enabled)
+
+
 async def inject_fault(request: web.Request) -> web.Response:
     fault = parse_as(_FAULT, await json_body(request))
     return ok(**apply_fault(runtime(request).world, fault))
@@ -226,6 +254,8 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{p}/messages", read_messages),
         web.get(f"{p}/dms", read_dms),
         web.post(f"{p}/post", post),
+        web.post(f"{p}/dm", send_dm),
+        web.put(f"{p}/responder", set_responder),
         web.post(f"{p}/faults", inject_fault),
         web.delete(f"{p}/faults", clear_faults),
         web.get(f"{p}/limits", get_limits),

@@ -78,3 +78,62 @@ class DeadLetterRead(BaseModel):
     deliveries: int
     dead_at: datetime
     body: str
+
+
+class MessageRead(_Read):
+    """One message of a conversation; outbound ones carry their audit fields."""
+
+    id: int
+    direction: str
+    kind: str
+    text: str
+    status: str
+    stage: str | None
+    account_id: int | None
+    telegram_message_id: int | None
+    template_version: str | None
+    writer: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    approved_by: str | None
+    reason: str | None
+    created_at: datetime
+    send_after: datetime | None
+    expires_at: datetime | None
+    sent_at: datetime | None
+
+
+class ConversationRead(_Read):
+    id: int
+    campaign_id: int
+    lead_id: int
+    account_id: int | None
+    telegram_user_id: int
+    username: str | None
+    status: str
+    stage: str | None
+    turns: int
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationDetail(ConversationRead):
+    messages: list[MessageRead]
+
+
+class DraftRead(MessageRead):
+    conversation_id: int
+
+
+class OutreachUsage(BaseModel):
+    """What a campaign's outreach did and cost."""
+
+    campaign_id: int
+    conversations: dict[str, int]
+    messages_sent: int
+    drafts_pending: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float

@@ -198,6 +198,7 @@ async def _upsert_campaign(
         summary.updated["campaigns"] += 1
     campaign.mode = spec.mode
     campaign.status = spec.status
+    campaign.outreach = spec.outreach.model_dump(mode="json", exclude_defaults=True)
     campaign.chats = [chats[ref] for ref in dict.fromkeys(spec.chats)]
     campaign.keyword_sets = [sets[name] for name in dict.fromkeys(spec.keyword_sets)]
     links = [(accounts[n].id, "parser") for n in dict.fromkeys(spec.parser_accounts)]

@@ -59,4 +59,5 @@ def _campaign(campaign: Campaign, names: dict[int, str]) -> dict[str, Any]:
         "chats": [c.ref for c in campaign.chats],
         "parser_accounts": [names[x.account_id] for x in links if x.role == "parser"],
         "manager_accounts": [names[x.account_id] for x in links if x.role == "manager"],
+        **({"outreach": campaign.outreach} if campaign.outreach else {}),
     }

@@ -15,6 +15,10 @@ from pydantic import (
 )
 
 from core.chatref import normalize_chat_ref
+from core.outreach import OutreachPolicy
+from manager.prompts import TemplateProblem
+from manager.prompts import validate_template as validate_prompt
+from manager.spintax import validate_template as validate_spintax
 from parser.matcher import normalize_keyword
 
 Name = Annotated[
@@ -71,6 +75,22 @@ class CampaignSpec(_Spec):
     chats: list[ChatRef] = Field(min_length=1)
     parser_accounts: list[Name] = Field(min_length=1)
     manager_accounts: list[Name] = []
+    outreach: OutreachPolicy = OutreachPolicy()
+
+    @field_validator("outreach")
+    @classmethod
+    def _templates_compile(cls, outreach: OutreachPolicy) -> OutreachPolicy:
+        """A prompt or template that cannot render is refused when saved, with its line."""
+        try:
+            validate_prompt(outreach.prompt)
+        except TemplateProblem as problem:
+            raise ValueError(f"prompt template, {problem}") from None
+        for index, text in enumerate(outreach.templates):
+            try:
+                validate_spintax(text)
+            except ValueError as exc:
+                raise ValueError(f"templates[{index}]: {exc}") from None
+        return outreach
 
 
 class WorkspaceSpec(_Spec):

@@ -19,7 +19,15 @@ from cryptography.fernet import Fernet
 
 from tests.conftest import reset_postgres
 
-SERVICE_QUEUES = ["parser.messages", "parser.control", "bots.account.1", "bots.account.2"]
+SERVICE_QUEUES = [
+    "parser.messages",
+    "parser.control",
+    "manager.leads",
+    "manager.replies",
+    "manager.results",
+    "manager.control",
+    *(f"bots.account.{n}" for n in range(1, 5)),
+]
 
 
 def free_port() -> int:
@@ -179,4 +187,46 @@ async def boot_parser_mode(
         return all(c["members"] for c in listed if c["ref"] in chats)
 
     await wait_for(everyone_listens, seconds=60, what="workers to join their chats")
+    return [int(a["user_id"]) for a in created]
+
+
+async def boot_outreach_mode(
+    stack: Stack, http: httpx.AsyncClient, chat: str, workspace: Callable[[list[str]], str]
+) -> list[int]:
+    """Sandbox with ``chat``, one parser and two manager accounts (sessions passed to
+    ``workspace`` in that order), the LLM served by the sandbox, the simulated users' own DM
+    answers off (tests script the replies); parser, manager, admin and a worker per account
+    running. Returns the accounts' Telegram user ids."""
+    assert stack.command("migrate").returncode == 0
+    stack.env["COOLTHING_LLM_BASE_URL"] = f"{stack.sandbox_url}/v1"
+    stack.env["COOLTHING_LLM_API_KEY"] = "sandbox-key"
+    stack.start("sandbox", "sandbox")
+    await wait_for(
+        lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
+    )
+    response = await http.put(f"{stack.sandbox_url}/_sandbox/responder", json={"enabled": False})
+    assert response.json()["ok"]
+    await sandbox_call(http, stack, "/_sandbox/chats", {"ref": chat, "title": chat})
+    names = ["Parser", "Manager1", "Manager2"]
+    created = [
+        await sandbox_call(http, stack, "/_sandbox/accounts", {"first_name": name})
+        for name in names
+    ]
+    (stack.logs / "ws.yaml").write_text(workspace([a["session"] for a in created]), "utf-8")
+    applied = stack.command("workspace", "apply", str(stack.logs / "ws.yaml"))
+    assert applied.returncode == 0, applied.stderr.decode()
+    for name, args in {
+        "parser": ["parser"],
+        "manager": ["manager"],
+        "admin": ["admin"],
+        **{f"bots-{n}": ["bots", "--account", str(n)] for n in (1, 2, 3)},
+    }.items():
+        stack.start(name, *args)
+
+    async def parser_listens() -> bool:
+        listed = (await sandbox_call(http, stack, "/_sandbox/chats"))["chats"]
+        return any(c["members"] for c in listed if c["ref"] == chat)
+
+    await wait_for(parser_listens, seconds=60, what="the parser account to join the chat")
+    await wait_for(lambda: http.get(f"{stack.api_url}/healthz"), seconds=30, what="the admin API")
     return [int(a["user_id"]) for a in created]

@@ -1,0 +1,135 @@
+"""Reads and small writes the manager's steps share: campaign policy, accounts, history, audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.bus import PermanentError
+from core.db.models import (
+    Account,
+    AuditEntry,
+    Campaign,
+    CampaignAccount,
+    Conversation,
+    ConversationMessage,
+    PromptTemplate,
+)
+from core.db.upsert import insert_ignore
+from core.outreach import OutreachPolicy
+from manager.prompts import Turn, template_version
+
+LIVE = ("new", "drafting", "awaiting_approval", "active")  # conversations we still write in
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    id: int
+    name: str
+    active: bool
+    policy: OutreachPolicy
+
+
+async def campaign(session: AsyncSession, campaign_id: int) -> CampaignView:
+    row = await session.get(Campaign, campaign_id)
+    if row is None:
+        raise PermanentError(f"campaign {campaign_id} does not exist")
+    try:
+        policy = OutreachPolicy.model_validate(row.outreach or {})
+    except ValidationError as exc:
+        raise PermanentError(f"campaign {row.name} has invalid outreach settings: {exc}") from exc
+    return CampaignView(row.id, row.name, row.status == "active", policy)
+
+
+async def manager_accounts(session: AsyncSession, campaign_id: int) -> list[int]:
+    """Active manager accounts of the campaign, the least busy first."""
+    busy = (
+        select(func.count(Conversation.id))
+        .where(Conversation.account_id == Account.id, Conversation.status.in_(LIVE))
+        .scalar_subquery()
+    )
+    rows = await session.scalars(
+        select(Account.id)
+        .join(CampaignAccount, CampaignAccount.account_id == Account.id)
+        .where(
+            CampaignAccount.campaign_id == campaign_id,
+            CampaignAccount.role == "manager",
+            Account.status == "active",
+        )
+        .order_by(busy, Account.id)
+    )
+    return list(rows)
+
+
+async def all_manager_accounts(session: AsyncSession) -> list[int]:
+    rows = await session.scalars(
+        select(CampaignAccount.account_id).where(CampaignAccount.role == "manager").distinct()
+    )
+    return sorted(rows)
+
+
+async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    query = select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+    conversation = (await session.scalars(query)).one()
+    await session.refresh(conversation)
+    return conversation
+
+
+async def history(session: AsyncSession, conversation_id: int) -> list[ConversationMessage]:
+    """What was said so far: what the lead wrote and what we sent or are about to send."""
+    rows = await session.scalars(
+        select(ConversationMessage)
+        .where(
+            ConversationMessage.conversation_id == conversation_id,
+            ConversationMessage.status.in_(("received", "scheduled", "queued", "sent")),
+        )
+        .order_by(ConversationMessage.id)
+    )
+    return list(rows)
+
+
+def as_turns(messages: list[ConversationMessage]) -> tuple[Turn, ...]:
+    return tuple(
+        Turn(role="lead" if m.direction == "in" else "manager", text=m.text) for m in messages
+    )
+
+
+async def remember_template(session: AsyncSession, campaign_id: int, source: str) -> str:
+    version = template_version(source)
+    await insert_ignore(
+        session,
+        PromptTemplate,
+        {"campaign_id": campaign_id, "version": version, "source": source},
+    )
+    return version
+
+
+async def audit(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor: str,
+    conversation: Conversation,
+    message: ConversationMessage | None = None,
+    **detail: Any,
+) -> None:
+    """Append one audit row; the outbound message's own row carries writer, version and tokens."""
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            campaign_id=conversation.campaign_id,
+            account_id=message.account_id if message is not None else conversation.account_id,
+            lead_id=conversation.lead_id,
+            conversation_id=conversation.id,
+            message_id=message.id if message is not None else None,
+            template_version=message.template_version if message is not None else None,
+            writer=message.writer if message is not None else None,
+            tokens=(message.prompt_tokens + message.completion_tokens) if message else 0,
+            detail=detail,
+        )
+    )

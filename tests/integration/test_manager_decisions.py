@@ -1,0 +1,277 @@
+"""The manager's decisions on a real database (SQLite and PostgreSQL): conversations, the contact
+registry, opt-out, handoff, approval, expiry and moving a lost account's work. The offline
+template writer writes; what a user would see is read back from the tables and the outbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from admin.workspace.apply import apply_workspace, read_workspace
+from core.bus import PermanentError
+from core.bus.memory import InMemoryBus
+from core.db import Database
+from core.db.models import (
+    Contact,
+    Conversation,
+    ConversationMessage,
+    OutboxMessage,
+    SentKey,
+)
+from core.events import LeadFound, MessageIncoming, Profile, SendFailed
+from core.outbox import OutboxRelay
+from core.security import SecretBox
+from manager.conversations import Conversations
+from manager.delivery import Delivery
+from manager.dispatcher import Dispatcher, expire_drafts
+from manager.writers import TemplateWriter
+from parser.leads import record_hits
+from parser.matcher import Hit
+
+FAST = (
+    "{quiet_hours: null, min_gap_seconds: 0, max_gap_seconds: 0, warmup_days: 0, "
+    "new_dms_per_day: 1000, messages_per_minute: 1000, max_turns: 3"
+)
+
+
+def workspace(extra: str = "") -> str:
+    return f"""\
+accounts:
+  - {{name: parser-1, role: parser, session: s1}}
+  - {{name: manager-1, role: manager, session: s2}}
+  - {{name: manager-2, role: manager, session: s3}}
+keyword_sets:
+  - {{name: web-dev, keywords: [разработчик]}}
+campaigns:
+  - name: web
+    keyword_sets: [web-dev]
+    chats: ["@jobs"]
+    parser_accounts: [parser-1]
+    manager_accounts: [manager-1, manager-2]
+    outreach: {FAST}, offer: "Сайты за месяц."{extra}}}
+  - name: other
+    keyword_sets: [web-dev]
+    chats: ["@jobs"]
+    parser_accounts: [parser-1]
+    manager_accounts: [manager-2]
+    outreach: {FAST}}}
+"""
+
+
+class World:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.bus = InMemoryBus(f"memory://manager-{id(self)}")
+        self.relay = OutboxRelay(db, self.bus)
+        self.conversations = Conversations(db, self.relay, TemplateWriter())
+        self.delivery = Delivery(db, self.conversations)
+        self.dispatcher = Dispatcher(db, self.bus, self.relay)
+        self.next_message = 1
+
+    async def lead(self, user: int, campaign: int = 1, text: str = "Ищу разработчика") -> LeadFound:
+        """What the parser does for a matching chat message: a lead row and its event."""
+        self.next_message += 1
+        message = MessageIncoming(
+            account_id=1,
+            chat_id=-100,
+            chat_ref="@jobs",
+            message_id=self.next_message,
+            text=text,
+            date=datetime.now(UTC),
+            sender=Profile(user_id=user, first_name="Анна", username=f"user{user}"),
+        )
+        async with self.db.transaction() as session:
+            found = await record_hits(
+                session,
+                message,
+                [Hit(1, "web-dev", campaign, ("разработчик",))],
+                correlation_id=None,
+            )
+        return found[0]
+
+    async def reply(self, user: int, account: int, text: str) -> None:
+        self.next_message += 1
+        message = MessageIncoming(
+            account_id=account,
+            chat_id=user,
+            is_private=True,
+            message_id=self.next_message,
+            text=text,
+            date=datetime.now(UTC),
+            sender=Profile(user_id=user, first_name="Анна"),
+        )
+        await self.conversations.on_reply(message)
+
+    async def conversations_of(self, user: int) -> list[Conversation]:
+        async with self.db.session() as session:
+            query = select(Conversation).where(Conversation.telegram_user_id == user)
+            return list(await session.scalars(query.order_by(Conversation.id)))
+
+    async def outbound(self, user: int) -> list[ConversationMessage]:
+        async with self.db.session() as session:
+            ids = select(Conversation.id).where(Conversation.telegram_user_id == user)
+            query = select(ConversationMessage).where(
+                ConversationMessage.conversation_id.in_(ids),
+                ConversationMessage.direction == "out",
+            )
+            return list(await session.scalars(query.order_by(ConversationMessage.id)))
+
+    async def events(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            bodies = [(r.routing_key, json.loads(r.body)) for r in rows]
+        return [(key, body["payload"]) for key, body in bodies if body["name"] == name]
+
+
+@pytest.fixture
+async def world(
+    database: Database, secret_box: SecretBox, tmp_path: Path, request: pytest.FixtureRequest
+) -> World:
+    extra = getattr(request, "param", "")
+    path = tmp_path / "ws.yaml"
+    path.write_text(workspace(extra), encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    return World(database)
+
+
+async def test_a_lead_gets_one_send_command_even_when_its_event_comes_twice(world: World) -> None:
+    found = await world.lead(user=501)
+    await world.conversations.on_lead(found)
+    await world.conversations.on_lead(found)
+    assert await world.dispatcher.dispatch_due() == 1
+    assert await world.dispatcher.dispatch_due() == 0
+
+    commands = await world.events("command.send")
+    assert len(commands) == 1
+    routing_key, command = commands[0]
+    assert routing_key == f"account.{command['account_id']}.command.send"
+    assert command["peer_user_id"] == 501
+    assert "Анна" in command["text"] and "Сайты за месяц." in command["text"]
+    [message] = await world.outbound(501)
+    assert message.status == "queued" and message.idempotency_key == command["idempotency_key"]
+    assert message.writer == "template" and message.stage == "introduction"
+
+
+async def test_a_person_found_by_two_campaigns_gets_one_first_message(world: World) -> None:
+    await world.conversations.on_lead(await world.lead(user=502, campaign=1))
+    await world.conversations.on_lead(await world.lead(user=502, campaign=2))
+    first, second = await world.conversations_of(502)
+    assert first.status == "active"
+    assert second.status == "skipped"
+    assert second.reason is not None and "already contacted by campaign 1" in second.reason
+    assert len(await world.outbound(502)) == 1
+
+
+async def test_opt_out_confirms_once_and_every_campaign_keeps_away(world: World) -> None:
+    await world.conversations.on_lead(await world.lead(user=503))
+    await world.dispatcher.dispatch_due()
+    [conversation] = await world.conversations_of(503)
+    assert conversation.account_id is not None
+    await world.reply(503, conversation.account_id, "Не пишите мне больше!")
+    await world.reply(503, conversation.account_id, "стоп")
+
+    messages = await world.outbound(503)
+    assert [m.kind for m in messages] == ["first", "opt_out_ack"]
+    async with world.db.session() as session:
+        contact = await session.get(Contact, 503)
+    assert contact is not None and contact.do_not_contact
+    assert len(await world.events("contact.opted_out")) >= 1
+
+    async with world.db.transaction() as session:  # the registry window alone would allow it
+        await session.execute(update(Contact).values(first_contacted_at=None))
+    await world.conversations.on_lead(await world.lead(user=503, campaign=2))
+    other = (await world.conversations_of(503))[1]
+    assert other.status == "skipped" and other.reason is not None
+    assert other.reason.startswith("do not contact")
+
+
+async def test_asking_for_a_person_hands_the_conversation_off(world: World) -> None:
+    await world.conversations.on_lead(await world.lead(user=504))
+    [conversation] = await world.conversations_of(504)
+    assert conversation.account_id is not None
+    await world.reply(504, conversation.account_id, "Позовите человека, пожалуйста")
+    await world.reply(504, conversation.account_id, "Ну что там?")
+
+    [conversation] = await world.conversations_of(504)
+    assert conversation.status == "handoff"
+    [(_, handoff)] = await world.events("conversation.handoff")
+    assert handoff["conversation_id"] == conversation.id and handoff["by"] == "manager"
+    assert len(await world.outbound(504)) == 1  # no automatic answer after the handoff
+
+
+async def test_a_conversation_stops_after_its_turn_limit(world: World) -> None:
+    await world.conversations.on_lead(await world.lead(user=505))
+    [conversation] = await world.conversations_of(505)
+    assert conversation.account_id is not None
+    for n in range(4):
+        await world.reply(505, conversation.account_id, f"Расскажите подробнее, вопрос {n}")
+    [conversation] = await world.conversations_of(505)
+    assert conversation.status == "finished"
+    assert len(await world.outbound(505)) == 3  # max_turns: 3
+
+
+@pytest.mark.parametrize("world", [", approval: true, approval_hours: 1"], indirect=True)
+async def test_approval_holds_the_draft_and_an_expired_one_frees_the_contact(
+    world: World,
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=506))
+    [draft] = await world.outbound(506)
+    assert draft.status == "pending_approval"
+    [(_, pending)] = await world.events("draft.pending")
+    assert pending["message_id"] == draft.id
+    assert await world.dispatcher.dispatch_due() == 0
+
+    async with world.db.transaction() as session:
+        await session.execute(
+            update(ConversationMessage).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert await expire_drafts(world.db) == 1
+    [draft] = await world.outbound(506)
+    assert draft.status == "expired"
+    async with world.db.session() as session:
+        contact = await session.get(Contact, 506)
+    assert contact is not None and contact.first_contacted_at is None
+
+
+async def test_a_lost_account_hands_its_queued_message_to_the_other_account_once(
+    world: World,
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=507))
+    await world.dispatcher.dispatch_due()
+    [queued] = await world.outbound(507)
+    lost = queued.account_id
+    assert lost is not None and queued.idempotency_key is not None
+    failed = SendFailed(
+        idempotency_key=queued.idempotency_key,
+        account_id=lost,
+        conversation_id=queued.conversation_id,
+        message_id=queued.id,
+        peer_user_id=507,
+        reason="peer_flood",
+    )
+    await world.delivery.on_account_lost(lost)
+    await world.delivery.on_send_failed(failed)  # arrives after the ban: changes nothing more
+    await world.dispatcher.dispatch_due()
+
+    [moved] = await world.outbound(507)
+    assert moved.account_id not in (None, lost)
+    assert moved.status == "queued" and moved.idempotency_key != queued.idempotency_key
+    async with world.db.session() as session:
+        fence = await session.get(SentKey, queued.idempotency_key)
+    assert fence is not None and fence.status == "failed"  # the old command can never send
+    commands = [c for _, c in await world.events("command.send")]
+    assert [c["account_id"] for c in commands] == [lost, moved.account_id]
+
+
+async def test_a_lead_of_an_unknown_campaign_is_refused_for_good(world: World) -> None:
+    found = await world.lead(user=508)
+    bogus = found.model_copy(update={"campaign_id": 999})
+    with pytest.raises(PermanentError, match="campaign 999 does not exist"):
+        await world.conversations.on_lead(bogus)
