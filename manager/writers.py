@@ -107,15 +107,18 @@ def make_writer(settings: Settings) -> Writer:
     return LlmWriter(settings) if settings.llm_base_url else TemplateWriter()
 
 
-def output_policy(policy: OutreachPolicy) -> OutputPolicy:
-    """The output checks a campaign asks for; links only to the hosts of its allowed links."""
+def output_policy(policy: OutreachPolicy, chat: str = "") -> OutputPolicy:
+    """The output checks a campaign asks for; links only to the hosts of its allowed links, and
+    no @mention but the public chat the lead wrote in ("saw your post in @chat" is natural)."""
     hosts = (
         urlsplit(link if "://" in link else f"//{link}").hostname for link in policy.allowed_links
     )
+    own_chat = chat.strip()
     return OutputPolicy(
         min_length=policy.min_length,
         max_length=policy.max_length,
         allowed_link_hosts=frozenset(host for host in hosts if host),
+        allowed_mentions=frozenset([own_chat]) if own_chat.startswith("@") else frozenset(),
     )
 
 
@@ -165,7 +168,7 @@ def _from_template(
     else:
         problems = check_output(
             text,
-            policy=output_policy(policy),
+            policy=output_policy(policy, request.chat),
             system_prompt="",
             template_source="",
             previous=previous,
@@ -298,7 +301,7 @@ class LlmWriter:
         policy = request.policy
         return check_output(
             text,
-            policy=output_policy(policy),
+            policy=output_policy(policy, request.chat),
             system_prompt=messages[0]["content"],
             template_source=policy.prompt,
             previous=_our_texts(request.history),

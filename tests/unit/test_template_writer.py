@@ -173,6 +173,16 @@ async def test_the_output_checks_hold_a_template_with_a_link_for_approval() -> N
     assert (await TemplateWriter().write(_request(policy=allowed))).problems == ()
 
 
+async def test_naming_the_leads_own_chat_passes_but_another_mention_is_held() -> None:
+    policy = OutreachPolicy(offer=OFFER, templates=("Hi {name}! Saw your post in {chat}.",))
+    draft = await TemplateWriter().write(_request(policy=policy, chat="@python_jobs"))
+    assert "@python_jobs" in draft.text and draft.problems == ()
+
+    other = OutreachPolicy(offer=OFFER, templates=("Hi {name}! Write to @somebody_else now.",))
+    held = await TemplateWriter().write(_request(policy=other, chat="@python_jobs"))
+    assert any("@somebody_else" in problem for problem in held.problems)
+
+
 async def test_the_output_checks_hold_a_too_short_text() -> None:
     policy = OutreachPolicy(offer=OFFER, templates=("{Hi|Yo}",), min_length=10)
     draft = await TemplateWriter().write(_request(policy=policy))
