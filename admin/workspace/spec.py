@@ -67,6 +67,30 @@ class KeywordSetSpec(_Spec):
     exclude: list[Keyword] = []
 
 
+class OutreachSpec(OutreachPolicy):
+    """The campaign's outreach block; a prompt or template that cannot render is refused when
+    saved, naming the line inside the template and the reason."""
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_renders(cls, source: str) -> str:
+        try:
+            validate_prompt(source)
+        except TemplateProblem as problem:
+            raise ValueError(f"prompt template, {problem}") from None
+        return source
+
+    @field_validator("templates")
+    @classmethod
+    def _templates_parse(cls, texts: tuple[str, ...]) -> tuple[str, ...]:
+        for index, text in enumerate(texts):
+            try:
+                validate_spintax(text)
+            except ValueError as exc:
+                raise ValueError(f"template {index + 1}: {exc}") from None
+        return texts
+
+
 class CampaignSpec(_Spec):
     name: Name
     mode: Literal["parser"] = "parser"
@@ -75,22 +99,7 @@ class CampaignSpec(_Spec):
     chats: list[ChatRef] = Field(min_length=1)
     parser_accounts: list[Name] = Field(min_length=1)
     manager_accounts: list[Name] = []
-    outreach: OutreachPolicy = OutreachPolicy()
-
-    @field_validator("outreach")
-    @classmethod
-    def _templates_compile(cls, outreach: OutreachPolicy) -> OutreachPolicy:
-        """A prompt or template that cannot render is refused when saved, with its line."""
-        try:
-            validate_prompt(outreach.prompt)
-        except TemplateProblem as problem:
-            raise ValueError(f"prompt template, {problem}") from None
-        for index, text in enumerate(outreach.templates):
-            try:
-                validate_spintax(text)
-            except ValueError as exc:
-                raise ValueError(f"templates[{index}]: {exc}") from None
-        return outreach
+    outreach: OutreachSpec = OutreachSpec()
 
 
 class WorkspaceSpec(_Spec):

@@ -100,3 +100,27 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="cannot read"):
         read_workspace(tmp_path / "nope.yaml")
+
+
+def test_a_prompt_template_that_cannot_render_is_refused_with_its_line(tmp_path: Path) -> None:
+    outreach = """\
+    outreach:
+      offer: Sites in a month
+      prompt: |
+        You write to people about {{ offer }}.
+        {% if profile.name %}Greet {{ profile.name }}.
+        Be brief.
+"""
+    [problem] = _problems(tmp_path, GOOD + outreach)
+    assert problem.startswith(f"{tmp_path / 'workspace.yaml'}:18: campaigns[0].outreach.prompt:")
+    assert "prompt template, line 2:" in problem and "endif" in problem
+
+
+def test_an_outreach_setting_out_of_range_is_named(tmp_path: Path) -> None:
+    outreach = """\
+    outreach:
+      templates: ["{Hi|Hello {name}!"]
+      timezone: Mars/Olympus
+"""
+    problems = _problems(tmp_path, GOOD + outreach)
+    assert any("timezone" in p and "unknown time zone 'Mars/Olympus'" in p for p in problems)
