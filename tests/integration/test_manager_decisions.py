@@ -275,3 +275,29 @@ async def test_a_lead_of_an_unknown_campaign_is_refused_for_good(world: World) -
     bogus = found.model_copy(update={"campaign_id": 999})
     with pytest.raises(PermanentError, match="campaign 999 does not exist"):
         await world.conversations.on_lead(bogus)
+
+
+async def test_a_user_who_blocks_us_is_never_written_to_again_and_gets_no_confirmation(
+    world: World,
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=509))
+    await world.dispatcher.dispatch_due()
+    [queued] = await world.outbound(509)
+    assert queued.account_id is not None and queued.idempotency_key is not None
+    await world.delivery.on_send_failed(
+        SendFailed(
+            idempotency_key=queued.idempotency_key,
+            account_id=queued.account_id,
+            conversation_id=queued.conversation_id,
+            message_id=queued.id,
+            peer_user_id=509,
+            reason="forbidden",
+        )
+    )
+    [failed] = await world.outbound(509)
+    assert failed.status == "failed"
+    async with world.db.session() as session:
+        contact = await session.get(Contact, 509)
+    assert contact is not None and contact.do_not_contact and contact.dnc_reason == "blocked us"
+    [conversation] = await world.conversations_of(509)
+    assert conversation.status == "opted_out"

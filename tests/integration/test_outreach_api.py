@@ -1,0 +1,133 @@
+"""The operator's side of outreach through the real API: drafts approved, edited or rejected,
+conversations taken over and written by hand, dialogues and usage read back; bad input gets
+404/409/422 with a reason, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from admin.app import create_app
+from admin.workspace.apply import apply_workspace, read_workspace
+from core.db import Database
+from core.security import SecretBox
+from tests.integration.test_manager_decisions import World, workspace
+
+
+@pytest.fixture
+async def world(database: Database, secret_box: SecretBox, tmp_path: Path) -> World:
+    path = tmp_path / "ws.yaml"
+    path.write_text(workspace(", approval: true"), encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    return World(database)
+
+
+@pytest.fixture
+async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(db=world.db, bus=world.bus)
+    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api/api/v1") as http:
+        yield http
+
+
+async def _draft_of(api: httpx.AsyncClient, user: int) -> int:
+    drafts = (await api.get("/drafts")).json()["items"]
+    for draft in drafts:
+        conversation = (await api.get(f"/conversations/{draft['conversation_id']}")).json()
+        if conversation["telegram_user_id"] == user:
+            return int(draft["id"])
+    raise AssertionError(f"no draft for user {user}")
+
+
+async def test_an_edited_approval_is_what_gets_sent_and_only_once(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=601))
+    draft = await _draft_of(api, 601)
+    assert await world.dispatcher.dispatch_due() == 0, "nothing goes before approval"
+
+    edited = "Добрый день! Делаем сайты за месяц. Удобно созвониться?"
+    response = await api.post(f"/drafts/{draft}/approve", json={"by": "alice", "text": edited})
+    assert response.status_code == 200, response.text
+    assert response.json()["approved_by"] == "alice"
+    assert await world.dispatcher.dispatch_due() == 1
+    [(_, command)] = await world.events("command.send")
+    assert command["text"] == edited
+
+    again = await api.post(f"/drafts/{draft}/approve", json={"by": "bob"})
+    assert again.status_code == 409 and "queued" in again.json()["detail"]
+    assert (await api.post("/drafts/99999/approve", json={"by": "bob"})).status_code == 404
+    audit = [m["approved_by"] for m in (await api.get("/conversations/1")).json()["messages"]]
+    assert audit == ["alice"]
+
+
+async def test_a_rejected_draft_never_goes_and_frees_the_person_for_other_campaigns(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=602))
+    draft = await _draft_of(api, 602)
+    response = await api.post(f"/drafts/{draft}/reject", json={"by": "alice", "reason": "spam"})
+    assert response.status_code == 204, response.text
+    assert await world.dispatcher.dispatch_due() == 0
+    [conversation] = await world.conversations_of(602)
+    assert conversation.status == "rejected" and conversation.reason == "spam"
+
+    await world.conversations.on_lead(await world.lead(user=602, campaign=2))
+    assert [c.status for c in await world.conversations_of(602)] == ["rejected", "active"]
+
+
+async def test_takeover_stops_the_machine_and_the_operator_writes_by_hand(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=603))
+    [conversation] = await world.conversations_of(603)
+    early = await api.post(
+        f"/conversations/{conversation.id}/messages", json={"by": "alice", "text": "Hi"}
+    )
+    assert early.status_code == 409 and "take the conversation over" in early.json()["detail"]
+
+    response = await api.post(f"/conversations/{conversation.id}/takeover", json={"by": "alice"})
+    assert response.status_code == 204, response.text
+    [(_, handoff)] = await world.events("conversation.handoff")
+    assert handoff["by"] == "alice"
+    detail = (await api.get(f"/conversations/{conversation.id}")).json()
+    assert detail["status"] == "handoff"
+    assert detail["messages"][0]["status"] == "cancelled", "the pending draft will not go"
+
+    text = "Это Алиса, менеджер. Чем могу помочь?"
+    manual = await api.post(
+        f"/conversations/{conversation.id}/messages", json={"by": "alice", "text": text}
+    )
+    assert manual.status_code == 200, manual.text
+    assert await world.dispatcher.dispatch_due() == 1
+    [(_, command)] = await world.events("command.send")
+    assert command["text"] == text
+
+
+async def test_bad_operator_input_is_named(api: httpx.AsyncClient) -> None:
+    missing = await api.post("/conversations/12345/takeover", json={"by": "alice"})
+    assert missing.status_code == 404 and "12345" in missing.json()["detail"]
+    no_name = await api.post("/drafts/1/approve", json={"by": ""})
+    assert no_name.status_code == 422
+    assert no_name.json()["detail"][0]["field"] == "by"
+    bad_status = await api.get("/conversations", params={"status": "sleeping"})
+    assert bad_status.status_code == 422
+    assert bad_status.json()["detail"][0]["field"] == "status"
+    assert (await api.get("/conversations/777")).status_code == 404
+
+
+async def test_usage_counts_conversations_drafts_and_sends(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    for user in (604, 605):
+        await world.conversations.on_lead(await world.lead(user=user))
+    usage = (await api.get("/campaigns/1/outreach")).json()
+    assert usage["conversations"] == {"awaiting_approval": 2}
+    assert usage["drafts_pending"] == 2 and usage["messages_sent"] == 0
+    assert (await api.get("/campaigns/99/outreach")).status_code == 404
