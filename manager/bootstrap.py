@@ -41,7 +41,12 @@ async def start_manager(platform: Platform, *, writer: Writer | None = None) -> 
     paced = settings.manager_pacing
     dispatcher = Dispatcher(platform.db, platform.bus, platform.relay)
     conversations = Conversations(
-        platform.db, platform.relay, writer, paced=paced, wake_dispatcher=dispatcher.poke
+        platform.db,
+        platform.relay,
+        writer,
+        paced=paced,
+        wake_dispatcher=dispatcher.poke,
+        box=platform.box,
     )
     delivery = Delivery(platform.db, conversations, paced=paced)
     handlers = ManagerHandlers(conversations, delivery)

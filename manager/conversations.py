@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from core.events import (
 )
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
+from core.security import SecretBox
 from manager import contacts, store
 from manager.handoff import asks_for_human
 from manager.optout import OptOutDetector
@@ -64,7 +66,9 @@ class Conversations:
         *,
         paced: bool = True,
         wake_dispatcher: Callable[[], None] = lambda: None,
+        box: SecretBox | None = None,
     ) -> None:
+        self._box = box
         self._db = db
         self._relay = relay
         self._writer = writer
@@ -269,7 +273,13 @@ class Conversations:
             history=store.as_turns(said),
             stage=conversation.stage,
             seed=lead.id,
+            api_key=self._campaign_key(view),
         )
+
+    def _campaign_key(self, view: store.CampaignView) -> SecretStr | None:
+        if view.llm_key_secret is None or self._box is None:
+            return None
+        return SecretStr(self._box.decrypt(view.llm_key_secret))
 
     async def _store_draft(
         self,

@@ -32,6 +32,7 @@ class CampaignView:
     name: str
     active: bool
     policy: OutreachPolicy
+    llm_key_secret: str | None = None  # encrypted; decrypted only to call the LLM
 
 
 async def campaign(session: AsyncSession, campaign_id: int) -> CampaignView:
@@ -42,7 +43,7 @@ async def campaign(session: AsyncSession, campaign_id: int) -> CampaignView:
         policy = OutreachPolicy.model_validate(row.outreach or {})
     except ValidationError as exc:
         raise PermanentError(f"campaign {row.name} has invalid outreach settings: {exc}") from exc
-    return CampaignView(row.id, row.name, row.status == "active", policy)
+    return CampaignView(row.id, row.name, row.status == "active", policy, row.llm_key_secret)
 
 
 async def manager_accounts(session: AsyncSession, campaign_id: int) -> list[int]:

@@ -20,7 +20,7 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -71,6 +71,7 @@ class WriteRequest(BaseModel):
     history: tuple[Turn, ...] = ()  # oldest first
     stage: str | None = None  # None before our first message
     seed: int = 0  # for deterministic template variation (say, the lead id)
+    api_key: SecretStr | None = None  # the campaign's own LLM key, for its own endpoint
 
 
 class Draft(BaseModel):
@@ -103,8 +104,24 @@ class Writer(Protocol):
 
 
 def make_writer(settings: Settings) -> Writer:
-    """The LLM writer when an endpoint is configured, else the offline template writer."""
-    return LlmWriter(settings) if settings.llm_base_url else TemplateWriter()
+    """Per request: the LLM when the campaign or the settings name an endpoint, else the
+    offline template writer."""
+    return RoutingWriter(settings)
+
+
+class RoutingWriter:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._llm = LlmWriter(settings)
+        self._templates = TemplateWriter()
+
+    async def write(self, request: WriteRequest) -> Draft:
+        if request.policy.llm_base_url or self._settings.llm_base_url:
+            return await self._llm.write(request)
+        return await self._templates.write(request)
+
+    async def close(self) -> None:
+        await self._llm.close()
 
 
 def output_policy(policy: OutreachPolicy, chat: str = "") -> OutputPolicy:
@@ -236,10 +253,8 @@ class LlmWriter:
     """Chat completions with a JSON schema, our own retries, output checks, one regeneration."""
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.llm_base_url:
-            raise ValueError("LlmWriter needs settings.llm_base_url")
         self._settings = settings
-        self._clients: dict[str, openai.AsyncOpenAI] = {}
+        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
@@ -256,7 +271,10 @@ class LlmWriter:
             return self._draft(
                 request, model, usage, problems=(f"the prompt cannot render: {exc}",)
             )
-        client = self._client(policy.llm_base_url or self._settings.llm_base_url or "")
+        base_url = policy.llm_base_url or self._settings.llm_base_url
+        if not base_url:
+            return self._draft(request, model, usage, problems=("no LLM endpoint is configured",))
+        client = self._client(base_url, request.api_key)
         try:
             answer = await self._generate(client, model, messages, policy.stages, usage)
         except _GaveUp as exc:
@@ -308,21 +326,22 @@ class LlmWriter:
             allowed_quotes=(policy.offer,),
         )
 
-    def _client(self, base_url: str) -> openai.AsyncOpenAI:
-        client = self._clients.get(base_url)
+    def _client(self, base_url: str, campaign_key: SecretStr | None) -> openai.AsyncOpenAI:
+        key = campaign_key.get_secret_value() if campaign_key else self._key_for(base_url)
+        client = self._clients.get((base_url, key))
         if client is None:
             client = openai.AsyncOpenAI(
                 base_url=base_url,
-                api_key=self._key_for(base_url),
+                api_key=key,
                 timeout=self._settings.llm_timeout,
                 max_retries=0,  # retries are ours: bounded, with jitter, and counted
             )
-            self._clients[base_url] = client
+            self._clients[(base_url, key)] = client
         return client
 
     def _key_for(self, base_url: str) -> str:
         """The configured key goes only to the configured endpoint's origin: a campaign that
-        overrides the base URL must not be able to collect it."""
+        overrides the base URL (without its own key) must not be able to collect it."""
         key = self._settings.llm_api_key
         if key is None or _origin(base_url) != _origin(self._settings.llm_base_url or ""):
             return _NO_KEY

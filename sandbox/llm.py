@@ -72,6 +72,7 @@ class LlmState:
     failures: deque[Failure] = field(default_factory=deque)
     calls: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)  # last ones, for tests
+    key_suffixes: list[str] = field(default_factory=list)  # last 4 characters of each key used
 
 
 LLM = web.AppKey("llm", LlmState)
@@ -168,6 +169,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     except (ValueError, ValidationError) as exc:
         return _error(400, f"invalid request: {exc}"[:500], "invalid_request_error")
     state.requests = [*state.requests[-(KEEP_REQUESTS - 1) :], raw]
+    key = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    state.key_suffixes = [*state.key_suffixes[-(KEEP_REQUESTS - 1) :], key[-4:]]
     if state.latency:
         await asyncio.sleep(state.latency)
     if state.failures:
@@ -217,7 +220,14 @@ async def control(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     state = request.app[LLM]
-    return web.json_response({"ok": True, "calls": state.calls, "requests": state.requests})
+    return web.json_response(
+        {
+            "ok": True,
+            "calls": state.calls,
+            "requests": state.requests,
+            "key_suffixes": state.key_suffixes,
+        }
+    )
 
 
 def install(app: web.Application) -> None:

@@ -57,7 +57,7 @@ async def apply_workspace(
     chats = await _upsert_chats(session, spec, summary)
     sets = await _upsert_keyword_sets(session, spec, summary)
     for campaign in spec.campaigns:
-        await _upsert_campaign(session, campaign, accounts, chats, sets, summary)
+        await _upsert_campaign(session, campaign, accounts, chats, sets, summary, box)
     await add_to_outbox(session, Event.of(ConfigChanged(reason="workspace applied")))
     return summary
 
@@ -188,6 +188,7 @@ async def _upsert_campaign(
     chats: dict[str, Chat],
     sets: dict[str, KeywordSet],
     summary: ApplySummary,
+    box: SecretBox,
 ) -> None:
     campaign = await session.scalar(select(Campaign).where(Campaign.name == spec.name))
     if campaign is None:
@@ -199,6 +200,8 @@ async def _upsert_campaign(
     campaign.mode = spec.mode
     campaign.status = spec.status
     campaign.outreach = spec.outreach.model_dump(mode="json", exclude_defaults=True)
+    if spec.llm_api_key is not None:  # absent: keep the stored one, as with sessions
+        campaign.llm_key_secret = box.encrypt(spec.llm_api_key.get_secret_value())
     campaign.chats = [chats[ref] for ref in dict.fromkeys(spec.chats)]
     campaign.keyword_sets = [sets[name] for name in dict.fromkeys(spec.keyword_sets)]
     links = [(accounts[n].id, "parser") for n in dict.fromkeys(spec.parser_accounts)]

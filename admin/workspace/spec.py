@@ -100,6 +100,9 @@ class CampaignSpec(_Spec):
     parser_accounts: list[Name] = Field(min_length=1)
     manager_accounts: list[Name] = []
     outreach: OutreachSpec = OutreachSpec()
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="the campaign's own LLM key; encrypted, never exported"
+    )
 
 
 class WorkspaceSpec(_Spec):

@@ -126,6 +126,7 @@ class Campaign(Base):
     mode: Mapped[str] = mapped_column(String(16), default="parser")
     status: Mapped[str] = mapped_column(String(16), default="active")
     outreach: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.outreach.OutreachPolicy
+    llm_key_secret: Mapped[str | None] = mapped_column(Text)  # the campaign's own LLM key
     created_at: Mapped[datetime] = _now()
 
     chats: Mapped[list[Chat]] = relationship(secondary="campaign_chats", lazy="selectin")

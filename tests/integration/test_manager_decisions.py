@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -17,6 +18,7 @@ from core.bus import PermanentError
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.models import (
+    Campaign,
     Contact,
     Conversation,
     ConversationMessage,
@@ -26,12 +28,14 @@ from core.db.models import (
 from core.events import LeadFound, MessageIncoming, Profile, SendFailed
 from core.outbox import OutboxRelay
 from core.security import SecretBox
+from core.settings import Settings
 from manager.conversations import Conversations
 from manager.delivery import Delivery
 from manager.dispatcher import Dispatcher, expire_drafts
-from manager.writers import TemplateWriter
+from manager.writers import TemplateWriter, make_writer
 from parser.leads import record_hits
 from parser.matcher import Hit
+from sandbox.bootstrap import RunningSandbox
 
 FAST = (
     "{quiet_hours: null, min_gap_seconds: 0, max_gap_seconds: 0, warmup_days: 0, "
@@ -301,3 +305,35 @@ async def test_a_user_who_blocks_us_is_never_written_to_again_and_gets_no_confir
     assert contact is not None and contact.do_not_contact and contact.dnc_reason == "blocked us"
     [conversation] = await world.conversations_of(509)
     assert conversation.status == "opted_out"
+
+
+async def test_a_campaign_writes_with_its_own_llm_endpoint_and_encrypted_key(
+    database: Database, secret_box: SecretBox, tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    key = "sk-campaign-own-7777"
+    text = workspace().replace(
+        "    outreach: {quiet_hours: null,",
+        f'    llm_api_key: "{key}"\n    outreach: {{llm_base_url: "{sandbox.url}/v1", '
+        "llm_model: own-model, quiet_hours: null,",
+        1,
+    )
+    path = tmp_path / "ws.yaml"
+    path.write_text(text, encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+        stored = await session.scalar(select(Campaign.llm_key_secret).where(Campaign.id == 1))
+    assert stored is not None and key not in stored
+
+    world = World(database)
+    writer = make_writer(Settings(llm_base_url=None))
+    world.conversations = Conversations(database, world.relay, writer, box=secret_box)
+    try:
+        await world.conversations.on_lead(await world.lead(user=510))
+    finally:
+        await writer.close()
+    [message] = await world.outbound(510)
+    assert message.writer == "llm:own-model" and message.status == "scheduled"
+    async with httpx.AsyncClient() as http:
+        seen = (await http.get(f"{sandbox.url}/_sandbox/llm")).json()
+    assert seen["key_suffixes"] == ["7777"]

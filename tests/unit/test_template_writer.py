@@ -10,7 +10,7 @@ from core.outreach import DEFAULT_TEMPLATES, OutreachPolicy
 from core.settings import Settings
 from manager.prompts import Profile, Turn, template_version
 from manager.spintax import SpintaxError, expand, fill, validate_template
-from manager.writers import LlmWriter, TemplateWriter, WriteRequest, make_writer
+from manager.writers import TemplateWriter, WriteRequest, make_writer
 
 OFFER = "We build websites in two weeks."
 
@@ -196,10 +196,14 @@ async def test_a_broken_template_becomes_a_draft_with_problems_not_an_exception(
     assert draft.problems and "nmae" in draft.problems[0]
 
 
-async def test_make_writer_picks_the_llm_only_when_an_endpoint_is_configured() -> None:
-    offline = make_writer(Settings(llm_base_url=None))
-    assert isinstance(offline, TemplateWriter)
-    await offline.close()
-    online = make_writer(Settings(llm_base_url="http://127.0.0.1:9/v1"))
-    assert isinstance(online, LlmWriter)
-    await online.close()
+async def test_a_campaign_with_its_own_endpoint_uses_the_llm_even_when_settings_have_none() -> None:
+    writer = make_writer(Settings(llm_base_url=None, llm_attempts=1, llm_timeout=2))
+    try:
+        offline = await writer.write(_request())
+        assert offline.writer == "template" and offline.problems == ()
+        own = OutreachPolicy(offer=OFFER, llm_base_url="http://127.0.0.1:9/v1", llm_model="m1")
+        refused = await writer.write(_request(policy=own, api_key="campaign-key"))
+        assert refused.writer == "llm:m1"
+        assert refused.text == "" and refused.problems  # nothing listens there: held, not lost
+    finally:
+        await writer.close()

@@ -194,10 +194,12 @@ def upgrade() -> None:
                 server_default="{}",
             )
         )
+        batch_op.add_column(sa.Column("llm_key_secret", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("llm_key_secret")
         batch_op.drop_column("outreach")
 
     with op.batch_alter_table("conversation_messages", schema=None) as batch_op:
