@@ -18,11 +18,10 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from bots.sender import SETTLE_SECONDS, AccountLoss, LossLatch, Sender, record_loss
-from core.bus import Bus, PermanentError, UnroutableError
+from core.bus import Bus, PermanentError, UnroutableError, decode_payload
 from core.chatref import normalize_chat_ref
 from core.db import Database
 from core.db.models import Account, Chat, ChatAssignment
@@ -134,10 +133,7 @@ class AccountWorker:
             raise PermanentError(f"account worker does not handle {event.name}")
 
     def _command(self, event: Event, kind: type[Command]) -> Command:
-        try:
-            command = event.payload_as(kind)
-        except ValidationError as exc:
-            raise PermanentError(f"malformed {event.name}: {exc.errors()[0]['msg']}") from exc
+        command = decode_payload(event, kind)
         if command.account_id != self.account_id:
             wrong = f"command for account {command.account_id} reached {self.account_id}"
             raise PermanentError(wrong)

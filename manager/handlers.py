@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from core.bus import PermanentError
+from core.bus import PermanentError, decode_payload
 from core.events import (
     AccountBanned,
     AccountRevoked,
@@ -12,18 +10,10 @@ from core.events import (
     LeadFound,
     MessageIncoming,
     MessageSent,
-    P,
     SendFailed,
 )
 from manager.conversations import Conversations
 from manager.delivery import Delivery
-
-
-def decode(event: Event, kind: type[P]) -> P:
-    try:
-        return event.payload_as(kind)
-    except ValidationError as exc:
-        raise PermanentError(f"malformed {event.name}: {exc.errors()[0]['msg']}") from exc
 
 
 class ManagerHandlers:
@@ -32,25 +22,25 @@ class ManagerHandlers:
         self._delivery = delivery
 
     async def on_lead(self, event: Event) -> None:
-        await self._conversations.on_lead(decode(event, LeadFound))
+        await self._conversations.on_lead(decode_payload(event, LeadFound))
 
     async def on_reply(self, event: Event) -> None:
-        message = decode(event, MessageIncoming)
+        message = decode_payload(event, MessageIncoming)
         if message.is_private and message.text:
             await self._conversations.on_reply(message)
 
     async def on_result(self, event: Event) -> None:
         if event.name == MessageSent.NAME:
-            await self._delivery.on_sent(decode(event, MessageSent))
+            await self._delivery.on_sent(decode_payload(event, MessageSent))
         elif event.name == SendFailed.NAME:
-            await self._delivery.on_send_failed(decode(event, SendFailed))
+            await self._delivery.on_send_failed(decode_payload(event, SendFailed))
         else:
             raise PermanentError(f"the manager does not handle {event.name} here")
 
     async def on_account_lost(self, event: Event) -> None:
         lost: AccountBanned | AccountRevoked = (
-            decode(event, AccountBanned)
+            decode_payload(event, AccountBanned)
             if event.name == AccountBanned.NAME
-            else decode(event, AccountRevoked)
+            else decode_payload(event, AccountRevoked)
         )
         await self._delivery.on_account_lost(lost.account_id)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from core.bus import PermanentError
+from core.bus import decode_payload
 from core.events import Event, MessageIncoming
 from parser.assignments import ChatAssigner
 from parser.service import ParserService
-
-
-def _decode(event: Event) -> MessageIncoming:
-    try:
-        return event.payload_as(MessageIncoming)
-    except ValidationError as exc:
-        raise PermanentError(f"malformed message.incoming: {exc.errors()[0]['msg']}") from exc
 
 
 class ParserHandlers:
@@ -23,7 +14,7 @@ class ParserHandlers:
         self._assigner = assigner
 
     async def on_message(self, event: Event) -> None:
-        await self._service.handle_message(event, _decode(event))
+        await self._service.handle_message(event, decode_payload(event, MessageIncoming))
 
     async def on_config_changed(self, _event: Event) -> None:
         """Configuration changed or an account was lost: recompile and move chats."""

@@ -1,5 +1,12 @@
 """The message bus: one topic exchange, durable queues, ack after commit, dead letters."""
 
-from core.bus.base import Bus, DeadLetter, Handler, PermanentError, UnroutableError
+from core.bus.base import (
+    Bus,
+    DeadLetter,
+    Handler,
+    PermanentError,
+    UnroutableError,
+    decode_payload,
+)
 
-__all__ = ["Bus", "DeadLetter", "Handler", "PermanentError", "UnroutableError"]
+__all__ = ["Bus", "DeadLetter", "Handler", "PermanentError", "UnroutableError", "decode_payload"]

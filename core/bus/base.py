@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from core.events import Event
+from core.events import Event, P
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -32,6 +32,15 @@ class UnroutableError(Exception):
 
 class PermanentError(Exception):
     """Raised by a handler for a message that can never succeed (unknown id, bad payload)."""
+
+
+def decode_payload(event: Event, kind: type[P]) -> P:
+    """The event's payload as ``kind``; a malformed one can never succeed, so it is refused for
+    good (dead-lettered at once) with pydantic's reason."""
+    try:
+        return event.payload_as(kind)
+    except ValidationError as exc:
+        raise PermanentError(f"malformed {event.name}: {exc.errors()[0]['msg']}") from exc
 
 
 class DeadLetter(BaseModel):
