@@ -17,10 +17,13 @@ from core.db.upsert import insert_ignore
 
 async def _locked(session: AsyncSession, user_id: int) -> Contact:
     await insert_ignore(session, Contact, {"telegram_user_id": user_id, "do_not_contact": False})
-    query = select(Contact).where(Contact.telegram_user_id == user_id).with_for_update()
-    contact = (await session.scalars(query)).one()
-    await session.refresh(contact)
-    return contact
+    query = (
+        select(Contact)
+        .where(Contact.telegram_user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # fresh values, read under the lock
+    )
+    return (await session.scalars(query)).one()
 
 
 async def reserve_first_contact(

@@ -10,7 +10,7 @@ per (conversation, direction, slot) are unique, so a repeat finds its work done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
@@ -35,12 +35,14 @@ from core.security import SecretBox
 from manager import contacts, store
 from manager.handoff import asks_for_human
 from manager.optout import OptOutDetector
-from manager.prompts import Profile
+from manager.prompts import Profile, Turn
 from manager.scheduling import FIRST, send_time
 from manager.writers import Draft, Writer, WriteRequest
 
 log = logging.getLogger(__name__)
 SYSTEM = "manager"
+# Queue a due message's command.send in the caller's transaction; False when it may not go.
+SendNow = Callable[[AsyncSession, Conversation, ConversationMessage], Awaitable[bool]]
 
 
 def _profile(lead: Lead) -> Profile:
@@ -67,8 +69,10 @@ class Conversations:
         paced: bool = True,
         wake_dispatcher: Callable[[], None] = lambda: None,
         box: SecretBox | None = None,
+        send_now: SendNow | None = None,
     ) -> None:
         self._box = box
+        self._send_now = send_now
         self._db = db
         self._relay = relay
         self._writer = writer
@@ -78,19 +82,21 @@ class Conversations:
     # ---- a new lead ----------------------------------------------------------------------------
 
     async def on_lead(self, found: LeadFound) -> None:
-        conversation_id = await self._open(found)
-        if conversation_id is not None:
-            await self._write_turn(conversation_id, slot=0, kind=FIRST)
+        opened = await self._open(found)
+        if opened is not None:
+            await self._write_turn(*opened, slot=0, kind=FIRST)
 
-    async def _open(self, found: LeadFound) -> int | None:
-        """The conversation in ``drafting`` when a first message is due, else None."""
+    async def _open(self, found: LeadFound) -> tuple[int, WriteRequest] | None:
+        """The conversation in ``drafting`` and what to write, when a first message is due."""
         async with self._db.transaction() as session:
             view = await store.campaign(session, found.campaign_id)
             existing = await session.scalar(
                 select(Conversation).where(Conversation.lead_id == found.lead_id)
             )
             if existing is not None:
-                return existing.id if existing.status == "drafting" else None
+                if existing.status != "drafting" or existing.turns != 0:
+                    return None
+                return existing.id, await self._request(session, existing, view)  # resumed
             if not view.active:
                 return None
             lead = await session.get(Lead, found.lead_id)
@@ -125,8 +131,7 @@ class Conversations:
             )
             if conversation_id is None or refusal:
                 return None
-            lead.status = "contacting"
-            return int(conversation_id)
+            return int(conversation_id), self._write_request(view, lead, history=(), stage=None)
 
     # ---- a reply -------------------------------------------------------------------------------
 
@@ -162,8 +167,11 @@ class Conversations:
             if stored is None:
                 return  # redelivered
             slot = await self._react(session, conversation, message.text)
-        if slot is not None:
-            await self._write_turn(conversation.id, slot=slot, kind="turn")
+            if slot is None:
+                return
+            view = await store.campaign(session, conversation.campaign_id)
+            request = await self._request(session, conversation, view)
+        await self._write_turn(conversation.id, request, slot=slot, kind="turn")
 
     async def _react(
         self, session: AsyncSession, conversation: Conversation, text: str
@@ -242,36 +250,47 @@ class Conversations:
 
     # ---- writing a turn ------------------------------------------------------------------------
 
-    async def _write_turn(self, conversation_id: int, *, slot: int, kind: str) -> None:
-        request = await self._request(conversation_id)
-        if request is None:
-            return
+    async def _write_turn(
+        self, conversation_id: int, request: WriteRequest, *, slot: int, kind: str
+    ) -> None:
+        """Write with no transaction open, then store the draft and (when due) its send."""
         draft = await self._writer.write(request)
         async with self._db.transaction() as session:
             conversation = await store.locked_conversation(session, conversation_id)
             if conversation.status != "drafting" or conversation.turns != slot:
                 return  # someone else wrote this turn, or the conversation moved on
-            view = await store.campaign(session, conversation.campaign_id)
-            await self._store_draft(session, conversation, view.policy, draft, kind=kind)
+            queued = await self._store_draft(
+                session, conversation, request.policy, draft, kind=kind
+            )
         self._relay.poke()
-        self._wake_dispatcher()
+        if not queued:
+            self._wake_dispatcher()
 
-    async def _request(self, conversation_id: int) -> WriteRequest | None:
-        async with self._db.session() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None or conversation.status != "drafting":
-                return None
-            view = await store.campaign(session, conversation.campaign_id)
-            lead = await session.get(Lead, conversation.lead_id)
-            assert lead is not None  # noqa: S101 - conversations cascade with their lead
-            said = await store.history(session, conversation_id)
+    async def _request(
+        self, session: AsyncSession, conversation: Conversation, view: store.CampaignView
+    ) -> WriteRequest:
+        lead = await session.get(Lead, conversation.lead_id)
+        assert lead is not None  # noqa: S101 - conversations cascade with their lead
+        said = await store.history(session, conversation.id)
+        return self._write_request(
+            view, lead, history=store.as_turns(said), stage=conversation.stage
+        )
+
+    def _write_request(
+        self,
+        view: store.CampaignView,
+        lead: Lead,
+        *,
+        history: tuple[Turn, ...],
+        stage: str | None,
+    ) -> WriteRequest:
         return WriteRequest(
             policy=view.policy,
             lead_message=lead.text,
             chat=lead.chat_ref or "",
             profile=_profile(lead),
-            history=store.as_turns(said),
-            stage=conversation.stage,
+            history=history,
+            stage=stage,
             seed=lead.id,
             api_key=self._campaign_key(view),
         )
@@ -289,7 +308,9 @@ class Conversations:
         draft: Draft,
         *,
         kind: str,
-    ) -> None:
+    ) -> bool:
+        """Store the draft: held for approval, scheduled, or (when due) queued at once; True
+        when its send command was written."""
         now = datetime.now(UTC)
         version = await store.remember_template(session, conversation.campaign_id, policy.prompt)
         held = list(draft.problems)
@@ -315,21 +336,27 @@ class Conversations:
         conversation.stage = draft.stage
         conversation.updated_at = now
         session.add(message)
-        await session.flush()
-        await store.audit(
-            session, "drafted", actor=SYSTEM, conversation=conversation, message=message
-        )
         if held:
+            await session.flush()
             await hold_for_approval(session, conversation, message, policy, now=now)
-        else:
-            await schedule(session, conversation, message, policy, paced=self._paced, now=now)
-        if draft.wants_human and not held:
-            await handoff(
-                session, conversation, reason="the model saw a request for a person", by=SYSTEM
+            await store.audit(
+                session, "held", actor=SYSTEM, conversation=conversation, message=message
             )
-        elif draft.stage == policy.final_stage:
+            return False
+        with session.no_autoflush:  # the row is inserted once, with its time and status
+            await schedule(session, conversation, message, policy, paced=self._paced, now=now)
+        if draft.wants_human:
+            reason = "the model saw a request for a person"
+            await session.flush()
+            await handoff(session, conversation, reason=reason, by=SYSTEM)
+            return False
+        if draft.stage == policy.final_stage:
             conversation.status = "finished"
             conversation.reason = "reached the final stage"
+        due = message.send_after is not None and message.send_after <= datetime.now(UTC)
+        if due and self._send_now is not None:
+            return await self._send_now(session, conversation, message)
+        return False
 
 
 async def schedule(

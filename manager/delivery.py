@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import PermanentError
 from core.db import Database
-from core.db.models import Conversation, ConversationMessage, Lead, SentKey
+from core.db.models import AuditEntry, Conversation, ConversationMessage, Lead, SentKey
 from core.db.upsert import insert_ignore
 from core.events import MessageSent, SendFailed
 from manager import store
 from manager.conversations import Conversations, schedule
 
 log = logging.getLogger(__name__)
+MESSAGES = cast(Table, ConversationMessage.__table__)
+LEADS = cast(Table, Lead.__table__)
+AUDIT = cast(Table, AuditEntry.__table__)
 
 
 class Delivery:
@@ -33,27 +37,61 @@ class Delivery:
         self._paced = paced
 
     async def on_sent(self, sent: MessageSent) -> None:
+        """Mark the message sent and write its audit row: four plain statements, since every
+        DM passes here (no ORM unit of work needed)."""
+        m = MESSAGES
         async with self._db.transaction() as session:
-            message = await session.get(ConversationMessage, sent.message_id)
-            if message is None:
-                raise PermanentError(f"message {sent.message_id} does not exist")
-            if message.status == "sent":
+            # Only the first report changes the row: a redelivered one finds it sent already.
+            row = (
+                await session.execute(
+                    update(m)
+                    .where(m.c.id == sent.message_id, m.c.status != "sent")
+                    .values(
+                        status="sent",
+                        sent_at=sent.sent_at,
+                        telegram_message_id=sent.telegram_message_id,
+                        account_id=sent.account_id,
+                    )
+                    .returning(
+                        m.c.conversation_id,
+                        m.c.template_version,
+                        m.c.writer,
+                        m.c.prompt_tokens,
+                        m.c.completion_tokens,
+                        m.c.approved_by,
+                    )
+                )
+            ).first()
+            if row is None:
+                if await session.scalar(select(m.c.id).where(m.c.id == sent.message_id)) is None:
+                    raise PermanentError(f"message {sent.message_id} does not exist")
                 return
-            conversation = await store.locked_conversation(session, message.conversation_id)
-            message.status = "sent"
-            message.sent_at = sent.sent_at
-            message.telegram_message_id = sent.telegram_message_id
-            message.account_id = sent.account_id
-            lead = await session.get(Lead, conversation.lead_id)
-            if lead is not None and lead.status in ("new", "contacting"):
-                lead.status = "contacted"
-            await store.audit(
-                session,
-                "sent",
-                actor=f"account:{sent.account_id}",
-                conversation=conversation,
-                message=message,
-                approved_by=message.approved_by,
+            campaign_id, lead_id = (
+                await session.execute(
+                    select(Conversation.campaign_id, Conversation.lead_id).where(
+                        Conversation.id == row.conversation_id
+                    )
+                )
+            ).one()
+            await session.execute(
+                update(LEADS)
+                .where(LEADS.c.id == lead_id, LEADS.c.status.in_(("new", "contacting")))
+                .values(status="contacted")
+            )
+            await session.execute(
+                insert(AUDIT).values(
+                    actor=f"account:{sent.account_id}",
+                    action="sent",
+                    campaign_id=campaign_id,
+                    account_id=sent.account_id,
+                    lead_id=lead_id,
+                    conversation_id=row.conversation_id,
+                    message_id=sent.message_id,
+                    template_version=row.template_version,
+                    writer=row.writer,
+                    tokens=row.prompt_tokens + row.completion_tokens,
+                    detail={"approved_by": row.approved_by},
+                )
             )
 
     async def on_send_failed(self, failed: SendFailed) -> None:
@@ -89,17 +127,23 @@ class Delivery:
     async def on_account_lost(self, account_id: int) -> None:
         """Every live conversation of a banned or revoked account moves to another account."""
         async with self._db.transaction() as session:
-            ids = list(
+            # All of them locked first, in id order, before any account row: a concurrent
+            # send_failed (one conversation, then an account) can then wait, not deadlock.
+            conversations = list(
                 await session.scalars(
-                    select(Conversation.id).where(
+                    select(Conversation)
+                    .where(
                         Conversation.account_id == account_id,
                         Conversation.status.in_(store.LIVE),
                     )
+                    .order_by(Conversation.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
                 )
             )
-            for conversation_id in ids:
-                conversation = await store.locked_conversation(session, conversation_id)
+            for conversation in conversations:
                 await self._move(session, conversation, lost=account_id)
+        ids = [c.id for c in conversations]
         if ids:
             log.info("account %s lost: %d conversations moved", account_id, len(ids))
 

@@ -29,8 +29,9 @@ ALWAYS_SENT = ("opt_out_ack", "manual")  # kinds that go even to a handed-off or
 
 
 def idempotency_key(message: ConversationMessage) -> str:
-    """One key per message and account: a message moved to another account is a new send."""
-    return f"msg-{message.id}-acc-{message.account_id}"
+    """One key per message (its conversation and turn slot are unique) and account: a message
+    moved to another account is a new send. Known before the row is inserted."""
+    return f"c{message.conversation_id}-s{message.slot}-a{message.account_id}"
 
 
 class Dispatcher:
@@ -87,6 +88,19 @@ class Dispatcher:
             self._relay.poke()
         return len(due)
 
+    async def send_now(
+        self, session: AsyncSession, conversation: Conversation, message: ConversationMessage
+    ) -> bool:
+        """Queue a message that is due as it is decided, in the deciding transaction (saves a
+        pass through the schedule); False when a guardrail stops it. The message may be new:
+        it is inserted once, with its final status and key."""
+        with session.no_autoflush:
+            blocked = await self._blocked(session, conversation, message)
+        if blocked:
+            return False
+        await self._queue(session, conversation, message)
+        return True
+
     async def _blocked(
         self, session: AsyncSession, conversation: Conversation, message: ConversationMessage
     ) -> bool:
@@ -113,6 +127,7 @@ class Dispatcher:
             self._declared.add(message.account_id)
         message.status = "queued"
         message.idempotency_key = idempotency_key(message)
+        await session.flush()  # the row's id, for the command
         command = SendMessage(
             idempotency_key=message.idempotency_key,
             account_id=message.account_id,

@@ -170,6 +170,7 @@ def _line_of(exc: BaseException) -> int | None:
     return line
 
 
+@lru_cache(maxsize=64)  # a campaign renders the same prompt for every draft
 def _compile(source: str) -> jinja2.Template:
     env = _environment()
     try:

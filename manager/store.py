@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import PermanentError
@@ -35,15 +36,36 @@ class CampaignView:
     llm_key_secret: str | None = None  # encrypted; decrypted only to call the LLM
 
 
+_COLUMNS = (Campaign.id, Campaign.name, Campaign.status, Campaign.outreach, Campaign.llm_key_secret)
+_POLICIES: dict[str, OutreachPolicy] = {}  # by settings JSON: validated once per process
+
+
 async def campaign(session: AsyncSession, campaign_id: int) -> CampaignView:
-    row = await session.get(Campaign, campaign_id)
+    """The campaign's outreach view: one narrow query (no relationships), settings parsed once."""
+    row = (await session.execute(select(*_COLUMNS).where(Campaign.id == campaign_id))).first()
     if row is None:
         raise PermanentError(f"campaign {campaign_id} does not exist")
-    try:
-        policy = OutreachPolicy.model_validate(row.outreach or {})
-    except ValidationError as exc:
-        raise PermanentError(f"campaign {row.name} has invalid outreach settings: {exc}") from exc
-    return CampaignView(row.id, row.name, row.status == "active", policy, row.llm_key_secret)
+    return CampaignView(
+        row.id,
+        row.name,
+        row.status == "active",
+        _policy(row.name, row.outreach),
+        row.llm_key_secret,
+    )
+
+
+def _policy(name: str, raw: dict[str, Any] | None) -> OutreachPolicy:
+    key = json.dumps(raw or {}, sort_keys=True)
+    policy = _POLICIES.get(key)
+    if policy is None:
+        try:
+            policy = OutreachPolicy.model_validate(raw or {})
+        except ValidationError as exc:
+            raise PermanentError(f"campaign {name} has invalid outreach settings: {exc}") from exc
+        if len(_POLICIES) > 256:
+            _POLICIES.clear()
+        _POLICIES[key] = policy
+    return policy
 
 
 async def manager_accounts(session: AsyncSession, campaign_id: int) -> list[int]:
@@ -74,10 +96,13 @@ async def all_manager_accounts(session: AsyncSession) -> list[int]:
 
 
 async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
-    query = select(Conversation).where(Conversation.id == conversation_id).with_for_update()
-    conversation = (await session.scalars(query)).one()
-    await session.refresh(conversation)
-    return conversation
+    query = (
+        select(Conversation)
+        .where(Conversation.id == conversation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # fresh values, read under the lock
+    )
+    return (await session.scalars(query)).one()
 
 
 async def history(session: AsyncSession, conversation_id: int) -> list[ConversationMessage]:
@@ -99,13 +124,23 @@ def as_turns(messages: list[ConversationMessage]) -> tuple[Turn, ...]:
     )
 
 
+_REMEMBERED: set[tuple[int, str]] = set()  # known to be stored (committed by this process)
+
+
 async def remember_template(session: AsyncSession, campaign_id: int, source: str) -> str:
+    """Keep every prompt version a message was written with; once committed, this process
+    skips the (idempotent) insert."""
     version = template_version(source)
-    await insert_ignore(
-        session,
-        PromptTemplate,
-        {"campaign_id": campaign_id, "version": version, "source": source},
-    )
+    key = (campaign_id, version)
+    if key not in _REMEMBERED:
+        await insert_ignore(
+            session,
+            PromptTemplate,
+            {"campaign_id": campaign_id, "version": version, "source": source},
+        )
+        event.listen(
+            session.sync_session, "after_commit", lambda _s: _REMEMBERED.add(key), once=True
+        )
     return version
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
 class Database:
     """One engine per process; ``transaction()`` is the unit of work, ``session()`` is for reads."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
         self.url = url
         self.engine = _make_engine(url, echo=echo, pool_size=pool_size)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -47,7 +47,11 @@ class Database:
 def _make_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+        # Connections beyond the pool are opened and closed per burst (a TLS handshake each with
+        # the default sslmode=prefer), so the pool is sized for a burst and overflow stays small.
+        return create_async_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=5, pool_pre_ping=True
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})

@@ -235,14 +235,14 @@ async def test_peer_flood_moves_the_leads_to_the_other_account(
 ) -> None:
     accounts = await boot_outreach_mode(stack, http, CHAT, workspace())
     first_manager, second_manager = accounts[1], accounts[2]
-    await sandbox_call(
-        http, stack, "/_sandbox/faults", {"kind": "peer_flood", "account": first_manager}
-    )
+    # Like Telegram, the limit holds for every send to a stranger, not just the first one.
+    fault = {"kind": "peer_flood", "account": first_manager, "count": 100}
+    await sandbox_call(http, stack, "/_sandbox/faults", fault)
     leads = [700_010 + n for n in range(4)]
     for lead in leads:
         await post_as(http, stack, lead, "Ищу разработчика на проект")
     for lead in leads:
-        received = await wait_for_dms(http, stack, lead, 1, seconds=45)
+        received = await wait_for_dms(http, stack, lead, 1, seconds=60)
         assert [m["from"]["user_id"] for m in received] == [second_manager]
 
     status = {a["name"]: a["status"] for a in await api(http, stack, "accounts")}
