@@ -26,16 +26,21 @@ app.add_typer(keywords_app, name="keywords")
 app.add_typer(workspace_app, name="workspace")
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
     """The console entry point: known start-up problems become one clear line, not a traceback."""
     from core.security import SecretKeyMissing, SecretUnreadable
 
     try:
-        app()
+        app(args)
     # OSError: e.g. the database or the broker refused the connection, a file cannot be written.
     except (SecretKeyMissing, SecretUnreadable, OSError) as exc:
         typer.echo(f"coolthing: {exc}", err=True)
         raise SystemExit(2) from None
+
+
+def run_service(name: str) -> None:
+    """``python -m <service> [options]`` is ``coolthing run <service> [options]``."""
+    main(["run", name, *sys.argv[1:]])
 
 
 class Service(StrEnum):

@@ -1,0 +1,5 @@
+"""``python -m admin``: the admin API, the same as ``coolthing run admin``."""
+
+from coolthing.cli import run_service
+
+run_service("admin")
