@@ -34,11 +34,8 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +54,7 @@ from bench.pipeline import (
     Sandbox,
     Stack,
     fresh_schema,
+    main,
     service_env,
     wait_for,
 )
@@ -550,29 +548,5 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def main(args: argparse.Namespace) -> dict[str, object]:
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    logs = Path(tempfile.mkdtemp(prefix="bench-outreach-"))
-    keep = args.keep_logs or bool(args.profile)
-    started = time.monotonic()
-    try:
-        result = await run(args, logs)
-    except BaseException:
-        keep = True
-        raise
-    finally:
-        log(f"took {time.monotonic() - started:.0f} s")
-        if keep:
-            log(f"service logs: {logs}")
-        else:
-            shutil.rmtree(logs, ignore_errors=True)
-    return result
-
-
 if __name__ == "__main__":
-    try:
-        print(json.dumps(asyncio.run(main(parse_args()))))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        sys.exit("interrupted; every process this run started was stopped")
+    main("outreach", parse_args(), run)

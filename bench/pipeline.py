@@ -593,15 +593,24 @@ async def run(args: argparse.Namespace, logs: Path) -> dict[str, object]:
     return summary(args.rate, ours, base)
 
 
-async def main(args: argparse.Namespace) -> dict[str, object]:
+Benchmark = Callable[[argparse.Namespace, Path], Awaitable[dict[str, object]]]
+
+
+async def with_logs(
+    name: str,
+    args: argparse.Namespace,
+    run: Benchmark,
+) -> dict[str, object]:
+    """Run one benchmark with a log directory that is kept on failure or when asked, and stop
+    cleanly on SIGTERM (shared by the multi-process benchmarks)."""
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    logs = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     keep = args.keep_logs or bool(args.profile)
     started = time.monotonic()
     try:
-        result = await run(args, logs)
+        return await run(args, logs)
     except BaseException:
         keep = True
         raise
@@ -611,11 +620,19 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             print(f"service logs: {logs}", file=sys.stderr)
         else:
             shutil.rmtree(logs, ignore_errors=True)
-    return result
+
+
+def main(
+    name: str,
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, Path], Awaitable[dict[str, object]]],
+) -> None:
+    """Print the final JSON line, or say that an interrupted run stopped what it started."""
+    try:
+        print(json.dumps(asyncio.run(with_logs(name, args, run))))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.exit("interrupted; every process this run started was stopped")
 
 
 if __name__ == "__main__":
-    try:
-        print(json.dumps(asyncio.run(main(parse_args()))))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        sys.exit("interrupted; every process this run started was stopped")
+    main("pipeline", parse_args(), run)
