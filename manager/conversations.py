@@ -208,18 +208,16 @@ class Conversations:
         await cancel_pending(session, conversation.telegram_user_id, reason="opted out")
         conversation.status = "opted_out"
         conversation.reason = reason
-        await add_to_outbox(
-            session,
-            Event.of(
-                ContactOptedOut(
-                    telegram_user_id=conversation.telegram_user_id,
-                    campaign_id=conversation.campaign_id,
-                    conversation_id=conversation.id,
-                    reason=reason,
-                )
-            ),
+        if not first_time:
+            return  # said again: already silent, already confirmed
+        payload = ContactOptedOut(
+            telegram_user_id=conversation.telegram_user_id,
+            campaign_id=conversation.campaign_id,
+            conversation_id=conversation.id,
+            reason=reason,
         )
-        if first_time and reason != "blocked us":
+        await add_to_outbox(session, Event.of(payload))
+        if reason != "blocked us":
             await self._confirm_opt_out(session, conversation, policy)
         self._relay.poke()
 
