@@ -80,6 +80,9 @@ class OutreachPolicy(BaseModel):
     templates: tuple[Phrase, ...] = Field(
         DEFAULT_TEMPLATES, description="offline writer: {a|b} variations, {name} {offer} fields"
     )
+    follow_ups: tuple[Phrase, ...] = Field(
+        (), description="offline writer's later messages; empty: a built-in polite follow-up"
+    )
     llm_model: str | None = Field(None, max_length=100, description="overrides the default")
     llm_base_url: str | None = Field(None, max_length=500, description="overrides the default")
     approval: bool = Field(False, description="every draft waits for an operator")

@@ -157,7 +157,11 @@ class TemplateWriter:
         previous = _our_texts(request.history)
         if previous:
             stage = next_stage(policy.stages, request.stage, len(previous))
-            sources: Sequence[str] = (_FOLLOW_UPS[_language(request)],)
+            # A campaign's follow-ups go in order, one per turn (a conversation that outlives
+            # them keeps the last, which the repeat check then holds for an operator).
+            later = policy.follow_ups
+            chosen = later[min(len(previous), len(later)) - 1] if later else None
+            sources: Sequence[str] = (chosen or _FOLLOW_UPS[_language(request)],)
         else:
             stage, sources = policy.stages[0], policy.templates
         rng = random.Random(request.seed + len(request.history))

@@ -80,7 +80,7 @@ class OutreachSpec(OutreachPolicy):
             raise ValueError(f"prompt template, {problem}") from None
         return source
 
-    @field_validator("templates")
+    @field_validator("templates", "follow_ups")
     @classmethod
     def _templates_parse(cls, texts: tuple[str, ...]) -> tuple[str, ...]:
         for index, text in enumerate(texts):

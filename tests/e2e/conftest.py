@@ -229,4 +229,26 @@ async def boot_outreach_mode(
 
     await wait_for(parser_listens, seconds=60, what="the parser account to join the chat")
     await wait_for(lambda: http.get(f"{stack.api_url}/healthz"), seconds=30, what="the admin API")
+    # The queues were deleted for a clean start: a lead found before the manager subscribes
+    # would have nowhere to go.
+    await wait_for(
+        lambda: consuming(stack.env["COOLTHING_BUS_URL"], ["manager.leads", "manager.replies"]),
+        seconds=30,
+        what="the manager to consume its queues",
+    )
     return [int(a["user_id"]) for a in created]
+
+
+async def consuming(amqp_url: str, queues: list[str]) -> bool:
+    """Every queue exists and has a consumer."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for name in queues:
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return False
+            if not queue.declaration_result.consumer_count:
+                return False
+    return True

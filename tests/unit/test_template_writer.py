@@ -173,6 +173,25 @@ async def test_the_output_checks_hold_a_template_with_a_link_for_approval() -> N
     assert (await TemplateWriter().write(_request(policy=allowed))).problems == ()
 
 
+async def test_a_campaigns_own_follow_ups_go_in_order_one_per_turn() -> None:
+    follow_ups = (
+        "{Отлично|Хорошо}, {name}! Пришлю примеры работ сегодня.",
+        "Спасибо, {name}! Созвонимся завтра в обед?",
+    )
+    policy = OutreachPolicy(offer=OFFER, follow_ups=follow_ups)
+    history: tuple[Turn, ...] = (
+        Turn(role="manager", text="Первое сообщение"),
+        Turn(role="lead", text="Да"),
+    )
+    draft = await TemplateWriter().write(_request(policy=policy, history=history))
+    assert draft.problems == ()
+    assert draft.text.endswith("Анна! Пришлю примеры работ сегодня.")
+
+    history += (Turn(role="manager", text=draft.text), Turn(role="lead", text="Хорошо"))
+    second = await TemplateWriter().write(_request(policy=policy, history=history))
+    assert second.text == "Спасибо, Анна! Созвонимся завтра в обед?"
+
+
 async def test_naming_the_leads_own_chat_passes_but_another_mention_is_held() -> None:
     policy = OutreachPolicy(offer=OFFER, templates=("Hi {name}! Saw your post in {chat}.",))
     draft = await TemplateWriter().write(_request(policy=policy, chat="@python_jobs"))
