@@ -7,6 +7,7 @@ from core.platform import Platform
 from core.topology import PARSER_CONTROL, PARSER_MESSAGES
 from parser.assignments import ChatAssigner
 from parser.handlers import ParserHandlers
+from parser.handoff_queue import OutreachQueue
 from parser.service import ParserService
 
 
@@ -14,9 +15,11 @@ async def start_parser(platform: Platform) -> ParserService:
     """Compile the rules, settle chat assignments, then start consuming."""
     service = ParserService(platform.db, platform.relay)
     assigner = ChatAssigner(platform.db, platform.relay)
-    handlers = ParserHandlers(service, assigner)
+    outreach = OutreachQueue(platform.db, platform.bus)
+    handlers = ParserHandlers(service, assigner, outreach)
     await service.reload()
     await assigner.rebalance()
+    await outreach.ensure()
     await platform.bus.subscribe(
         PARSER_CONTROL,
         [ConfigChanged.NAME, AccountBanned.NAME, AccountRevoked.NAME],

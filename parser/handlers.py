@@ -5,13 +5,17 @@ from __future__ import annotations
 from core.bus import decode_payload
 from core.events import Event, MessageIncoming
 from parser.assignments import ChatAssigner
+from parser.handoff_queue import OutreachQueue
 from parser.service import ParserService
 
 
 class ParserHandlers:
-    def __init__(self, service: ParserService, assigner: ChatAssigner) -> None:
+    def __init__(
+        self, service: ParserService, assigner: ChatAssigner, outreach: OutreachQueue
+    ) -> None:
         self._service = service
         self._assigner = assigner
+        self._outreach = outreach
 
     async def on_message(self, event: Event) -> None:
         await self._service.handle_message(event, decode_payload(event, MessageIncoming))
@@ -20,3 +24,4 @@ class ParserHandlers:
         """Configuration changed or an account was lost: recompile and move chats."""
         await self._service.reload()
         await self._assigner.rebalance()
+        await self._outreach.ensure()
