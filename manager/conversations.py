@@ -204,8 +204,14 @@ class Conversations:
     ) -> None:
         """Do-not-contact for every campaign, one confirmation, nothing else ever again."""
         first_time = conversation.status != "opted_out"
-        await contacts.mark_do_not_contact(session, conversation.telegram_user_id, reason)
-        await cancel_pending(session, conversation.telegram_user_id, reason="opted out")
+        user_id = conversation.telegram_user_id
+        await contacts.mark_do_not_contact(session, user_id, reason)
+        await cancel_pending(session, user_id, reason="opted out")
+        await session.execute(  # every campaign's conversation with them ends here
+            update(Conversation)
+            .where(Conversation.telegram_user_id == user_id, Conversation.status.in_(store.LIVE))
+            .values(status="opted_out", reason="opted out")
+        )
         conversation.status = "opted_out"
         conversation.reason = reason
         if not first_time:
@@ -310,7 +316,8 @@ class Conversations:
         """Store the draft: held for approval, scheduled, or (when due) queued at once; True
         when its send command was written."""
         now = datetime.now(UTC)
-        version = await store.remember_template(session, conversation.campaign_id, policy.prompt)
+        if draft.writer.startswith("llm"):  # keep the prompt text its version names
+            await store.remember_template(session, conversation.campaign_id, policy.prompt)
         held = list(draft.problems)
         if policy.approval:
             held.append("the campaign requires approval")
@@ -323,7 +330,7 @@ class Conversations:
             status="pending_approval" if held else "scheduled",
             account_id=conversation.account_id,
             stage=draft.stage,
-            template_version=version if draft.writer.startswith("llm") else draft.template_version,
+            template_version=draft.template_version,
             writer=draft.writer,
             prompt_tokens=draft.prompt_tokens,
             completion_tokens=draft.completion_tokens,
@@ -443,9 +450,3 @@ async def cancel_pending(
         )
         .values(status="cancelled", reason=reason)
     )
-    if only is None:
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.telegram_user_id == user_id, Conversation.status.in_(store.LIVE))
-            .values(status="opted_out", reason=reason)
-        )

@@ -22,7 +22,7 @@ from core.db.models import AuditEntry, Conversation, ConversationMessage, Lead, 
 from core.db.upsert import insert_ignore
 from core.events import MessageSent, SendFailed
 from manager import store
-from manager.conversations import Conversations, schedule
+from manager.conversations import Conversations, hold_for_approval, schedule
 
 log = logging.getLogger(__name__)
 MESSAGES = cast(Table, ConversationMessage.__table__)
@@ -143,9 +143,8 @@ class Delivery:
             )
             for conversation in conversations:
                 await self._move(session, conversation, lost=account_id)
-        ids = [c.id for c in conversations]
-        if ids:
-            log.info("account %s lost: %d conversations moved", account_id, len(ids))
+        if conversations:
+            log.info("account %s lost: %d conversations moved", account_id, len(conversations))
 
     async def _move(self, session: AsyncSession, conversation: Conversation, *, lost: int) -> None:
         view = await store.campaign(session, conversation.campaign_id)
@@ -167,10 +166,9 @@ class Delivery:
             if message.status == "queued" and not await _fence(session, message):
                 continue  # the lost account's worker already took it
             message.idempotency_key = None
-            if conversation.account_id is None:
-                message.status = "pending_approval"
+            if conversation.account_id is None:  # an operator decides, as for any held draft
                 message.reason = "no active manager account left in the campaign"
-                conversation.status = "awaiting_approval"
+                await hold_for_approval(session, conversation, message, view.policy, now=now)
                 continue
             await schedule(session, conversation, message, view.policy, paced=self._paced, now=now)
             await store.audit(

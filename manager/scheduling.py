@@ -69,25 +69,27 @@ async def send_time(
             )
         )
     )
-    quiet = quiet_hours(policy)
-    zone_day = day_start(now, quiet.zone if quiet is not None else ZoneInfo("UTC"))
-    new_today = await session.scalar(
-        select(func.count()).where(
-            ConversationMessage.account_id == account_id,
-            ConversationMessage.kind == FIRST,
-            ConversationMessage.status.in_(PLANNED),
-            planned >= zone_day,
+    if kind == FIRST:
+        quiet = quiet_hours(policy)
+        zone_day = day_start(now, quiet.zone if quiet is not None else ZoneInfo("UTC"))
+        new_today = await session.scalar(
+            select(func.count()).where(
+                ConversationMessage.account_id == account_id,
+                ConversationMessage.kind == FIRST,
+                ConversationMessage.status.in_(PLANNED),
+                planned >= zone_day,
+            )
         )
-    )
-    if kind != FIRST:
+        account_caps = caps(policy)
+    else:
         # A reply to someone who just wrote: gaps and the per-minute cap, but no daily cap of
         # new dialogues and no quiet hours (they are awake; silence would be ruder).
-        quiet, new_today = None, 0
+        quiet, new_today, account_caps = None, 0, _reply_caps(policy)
     return next_send_time(
         now=now,
         sent_today_new_dms=int(new_today or 0),
         recent_send_times=[_aware(t) for t in recent if t is not None],
-        caps=caps(policy) if kind == FIRST else _reply_caps(policy),
+        caps=account_caps,
         quiet=quiet,
         account_created_at=_aware(account.created_at),
         jitter=(rng or random).random(),

@@ -24,7 +24,7 @@ from core.db.upsert import insert_ignore
 from core.outreach import OutreachPolicy
 from manager.prompts import Turn, template_version
 
-LIVE = ("new", "drafting", "awaiting_approval", "active")  # conversations we still write in
+LIVE = ("drafting", "awaiting_approval", "active")  # conversations we still write in
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,6 @@ async def manager_accounts(session: AsyncSession, campaign_id: int) -> list[int]
         .order_by(busy, Account.id)
     )
     return list(rows)
-
-
-async def all_manager_accounts(session: AsyncSession) -> list[int]:
-    rows = await session.scalars(
-        select(CampaignAccount.account_id).where(CampaignAccount.role == "manager").distinct()
-    )
-    return sorted(rows)
 
 
 async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:

@@ -337,3 +337,18 @@ async def test_a_campaign_writes_with_its_own_llm_endpoint_and_encrypted_key(
     async with httpx.AsyncClient() as http:
         seen = (await http.get(f"{sandbox.url}/_sandbox/llm")).json()
     assert seen["key_suffixes"] == ["7777"]
+
+
+async def test_with_no_account_left_a_moved_message_waits_for_an_operator(world: World) -> None:
+    await world.conversations.on_lead(await world.lead(user=511, campaign=2))  # one manager only
+    await world.dispatcher.dispatch_due()
+    [queued] = await world.outbound(511)
+    assert queued.account_id is not None
+    await world.delivery.on_account_lost(queued.account_id)
+
+    [held] = await world.outbound(511)
+    assert held.status == "pending_approval" and held.expires_at is not None
+    assert held.reason == "no active manager account left in the campaign"
+    [(_, pending)] = await world.events("draft.pending")
+    assert pending["message_id"] == held.id
+    assert await world.dispatcher.dispatch_due() == 0
