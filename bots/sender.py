@@ -16,19 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.batching import Batcher
 from core.bus import PermanentError
 from core.db import Database
 from core.db.models import Account, SentKey
-from core.db.upsert import insert_ignore
+from core.db.upsert import insert_ignore_many
 from core.events import (
     AccountBanned,
     AccountRevoked,
@@ -40,7 +41,7 @@ from core.events import (
     SendMessage,
     utcnow,
 )
-from core.outbox import OutboxRelay, add_to_outbox
+from core.outbox import OutboxRelay, add_many_to_outbox, add_to_outbox
 from core.telegram import (
     AccountBannedError,
     AccountClient,
@@ -134,6 +135,18 @@ class AccountGone(TelegramError):
         self.loss = loss
 
 
+SENT_KEYS = cast(Table, SentKey.__table__)
+_MARK_SENT = (
+    update(SENT_KEYS)
+    .where(SENT_KEYS.c.idempotency_key == bindparam("b_key"))
+    .values(
+        status=SENT,
+        telegram_message_id=bindparam("b_message_id"),
+        sent_at=bindparam("b_sent_at"),
+    )
+)
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the zone
 
@@ -180,6 +193,11 @@ class Sender:
         self._loss = loss
         self._settle_seconds = settle_seconds
         self._busy: dict[str, asyncio.Event] = {}
+        # Commands and reports that arrive together share one transaction each.
+        self._recording: Batcher[SendMessage, bool] = Batcher(self._record_keys, name="keys")
+        self._reporting: Batcher[tuple[_Job, _Delivered, bool], None] = Batcher(
+            self._record_sent_batch, name="sent"
+        )
 
     async def send(self, command: SendMessage, *, cause: uuid.UUID) -> None:
         """Settle one delivery of a command: returns when it may be acked, raises to retry."""
@@ -205,15 +223,22 @@ class Sender:
 
     async def _record_sending(self, command: SendMessage) -> bool:
         """Record the key before anything is sent; True when this handler made the row."""
-        row = {
-            "idempotency_key": command.idempotency_key,
-            "account_id": self._account_id,
-            "peer_user_id": command.peer_user_id,
-            "status": SENDING,
-        }
+        return await self._recording.submit(command)
+
+    async def _record_keys(self, batch: Sequence[SendMessage]) -> list[bool]:
+        rows = [
+            {
+                "idempotency_key": command.idempotency_key,
+                "account_id": self._account_id,
+                "peer_user_id": command.peer_user_id,
+                "status": SENDING,
+            }
+            for command in batch
+        ]
         async with self._db.transaction() as session:
-            made = await insert_ignore(session, SentKey, row, returning=SentKey.idempotency_key)
-        return made is not None
+            made = await insert_ignore_many(session, SentKey, rows, returning=("idempotency_key",))
+        keys = {row.idempotency_key for row in made}
+        return [command.idempotency_key in keys for command in batch]
 
     async def _settle(self, job: _Job) -> None:
         """The key was seen before: finish what its first delivery left undone."""
@@ -326,8 +351,35 @@ class Sender:
             self._loss.set(loss)  # only after the commit: a failed commit is retried whole
 
     async def _record_sent(self, job: _Job, delivered: _Delivered, *, again: bool = False) -> None:
+        await self._reporting.submit((job, delivered, again))
+
+    async def _record_sent_batch(
+        self, batch: Sequence[tuple[_Job, _Delivered, bool]]
+    ) -> list[None]:
+        """Keys ``sent`` and ``message.sent`` announced: two statements for the batch."""
+        keys = [
+            {
+                "b_key": job.command.idempotency_key,
+                "b_message_id": delivered.message_id,
+                "b_sent_at": delivered.sent_at,
+            }
+            for job, delivered, again in batch
+            if not again
+        ]
+        events = [
+            (Event.of(self._sent_payload(job, delivered), correlation_id=job.cause), None)
+            for job, delivered, _ in batch
+        ]
+        async with self._db.transaction() as session:
+            if keys:
+                await session.execute(_MARK_SENT, keys)
+            await add_many_to_outbox(session, events)
+        self._relay.poke()
+        return [None] * len(batch)
+
+    def _sent_payload(self, job: _Job, delivered: _Delivered) -> MessageSent:
         command = job.command
-        payload = MessageSent(
+        return MessageSent(
             idempotency_key=command.idempotency_key,
             account_id=self._account_id,
             conversation_id=command.conversation_id,
@@ -336,17 +388,6 @@ class Sender:
             telegram_message_id=delivered.message_id,
             sent_at=delivered.sent_at,
         )
-        async with self._db.transaction() as session:
-            if not again:
-                await self._set_key(
-                    session,
-                    command.idempotency_key,
-                    status=SENT,
-                    telegram_message_id=delivered.message_id,
-                    sent_at=delivered.sent_at,
-                )
-            await self._announce(session, job, payload)
-        self._relay.poke()
 
     @staticmethod
     async def _set_key(session: AsyncSession, key: str, **values: object) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from prometheus_client import Counter
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Bus, UnroutableError
@@ -23,18 +25,30 @@ UNROUTABLE = Counter(
 )
 
 
+OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
 async def add_to_outbox(
     session: AsyncSession, event: Event, *, routing_key: str | None = None
 ) -> None:
     """Queue ``event`` for publishing once the caller's transaction commits."""
-    await session.execute(
-        insert(OutboxMessage),
+    await add_many_to_outbox(session, [(event, routing_key)])
+
+
+async def add_many_to_outbox(
+    session: AsyncSession, events: Sequence[tuple[Event, str | None]]
+) -> None:
+    """Queue events (each with its routing key, or None for its name) in one statement."""
+    rows = [
         {
             "event_id": str(event.id),
             "routing_key": routing_key or event.name,
             "body": event.model_dump_json(),
-        },
-    )
+        }
+        for event, routing_key in events
+    ]
+    if rows:
+        await session.execute(insert(OUTBOX), rows)
 
 
 class OutboxRelay:

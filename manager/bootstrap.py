@@ -47,7 +47,7 @@ async def start_manager(platform: Platform, *, writer: Writer | None = None) -> 
         paced=paced,
         wake_dispatcher=dispatcher.poke,
         box=platform.box,
-        send_now=dispatcher.send_now,
+        queue=dispatcher.queue,
     )
     delivery = Delivery(platform.db, conversations, paced=paced)
     handlers = ManagerHandlers(conversations, delivery)

@@ -6,13 +6,15 @@ anyway), so two campaigns that find the same person at the same moment cannot bo
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Contact
-from core.db.upsert import insert_ignore
+from core.db.upsert import insert_ignore, insert_ignore_many
 
 
 async def _locked(session: AsyncSession, user_id: int) -> Contact:
@@ -26,25 +28,50 @@ async def _locked(session: AsyncSession, user_id: int) -> Contact:
     return (await session.scalars(query)).one()
 
 
-async def reserve_first_contact(
-    session: AsyncSession, user_id: int, campaign_id: int, *, window_days: int, now: datetime
-) -> str | None:
-    """Claim the right to write first to ``user_id``; the reason it may not, or None if it may."""
-    contact = await _locked(session, user_id)
+@dataclass(frozen=True)
+class Claim:
+    """A campaign wants to write first to a user."""
+
+    user_id: int
+    campaign_id: int
+    window_days: int
+
+
+async def reserve_first_contacts(
+    session: AsyncSession, claims: Sequence[Claim], *, now: datetime
+) -> list[str | None]:
+    """Settle the claims in order, each with the reason it may not write first (None: it may).
+    The users' rows are made and locked in user id order, so batches never deadlock, and a user
+    claimed twice in one batch is given to the first claim only."""
+    users = sorted({claim.user_id for claim in claims})
+    rows = [{"telegram_user_id": user, "do_not_contact": False} for user in users]
+    await insert_ignore_many(session, Contact, rows)
+    query = (
+        select(Contact)
+        .where(Contact.telegram_user_id.in_(users))
+        .order_by(Contact.telegram_user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # fresh values, read under the lock
+    )
+    locked = {contact.telegram_user_id: contact for contact in await session.scalars(query)}
+    return [_claim(locked[claim.user_id], claim, now) for claim in claims]
+
+
+def _claim(contact: Contact, claim: Claim, now: datetime) -> str | None:
     if contact.do_not_contact:
         return f"do not contact: {contact.dnc_reason or 'opted out'}"
     first = contact.first_contacted_at
     if first is not None:
         first = first if first.tzinfo else first.replace(tzinfo=UTC)
-        if now - first < timedelta(days=window_days):
+        if now - first < timedelta(days=claim.window_days):
             who = (
                 "this campaign"
-                if contact.first_campaign_id == campaign_id
+                if contact.first_campaign_id == claim.campaign_id
                 else f"campaign {contact.first_campaign_id}"
             )
             return f"already contacted by {who} on {first:%Y-%m-%d}"
     contact.first_contacted_at = now
-    contact.first_campaign_id = campaign_id
+    contact.first_campaign_id = claim.campaign_id
     return None
 
 
@@ -69,7 +96,15 @@ async def mark_do_not_contact(session: AsyncSession, user_id: int, reason: str) 
 
 
 async def is_do_not_contact(session: AsyncSession, user_id: int) -> bool:
-    flag = await session.scalar(
-        select(Contact.do_not_contact).where(Contact.telegram_user_id == user_id)
+    return user_id in await do_not_contact_among(session, [user_id])
+
+
+async def do_not_contact_among(session: AsyncSession, user_ids: Iterable[int]) -> set[int]:
+    """Which of the users are on the do-not-contact list, in one query."""
+    wanted = set(user_ids)
+    if not wanted:
+        return set()
+    query = select(Contact.telegram_user_id).where(
+        Contact.telegram_user_id.in_(wanted), Contact.do_not_contact.is_(True)
     )
-    return bool(flag)
+    return set(await session.scalars(query))

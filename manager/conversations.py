@@ -3,6 +3,8 @@
 Every step is split around the LLM call: a short transaction decides and marks the conversation
 (``drafting``), the writer runs with no transaction open, and a second short transaction stores
 the draft and what happens to it (scheduled, or held for approval) together with its events.
+Leads and drafts that arrive together share those transactions (``manager.opening``,
+``manager.drafts``); each caller still returns only once its own work has committed.
 Each step can be repeated after a crash or a redelivery: a conversation per lead and a message
 per (conversation, direction, slot) are unique, so a repeat finds its work done.
 """
@@ -10,39 +12,33 @@ per (conversation, direction, slot) are unique, so a repeat finds its work done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.bus import PermanentError
+from core.batching import Batcher
 from core.db import Database
 from core.db.models import Conversation, ConversationMessage, Lead
 from core.db.upsert import insert_ignore
-from core.events import (
-    ContactOptedOut,
-    ConversationHandoff,
-    DraftPending,
-    Event,
-    LeadFound,
-    MessageIncoming,
-)
+from core.events import ContactOptedOut, Event, LeadFound, MessageIncoming
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from core.security import SecretBox
 from manager import contacts, store
-from manager.handoff import asks_for_human
+from manager.drafts import DraftStore, QueueDue, Written
+from manager.handoff import asks_for_human, cancel_pending, handoff
+from manager.opening import Opening, open_conversations
 from manager.optout import OptOutDetector
 from manager.prompts import Profile, Turn
-from manager.scheduling import FIRST, send_time
-from manager.writers import Draft, Writer, WriteRequest
+from manager.scheduling import FIRST
+from manager.writers import Writer, WriteRequest
 
 log = logging.getLogger(__name__)
 SYSTEM = "manager"
-# Queue a due message's command.send in the caller's transaction; False when it may not go.
-SendNow = Callable[[AsyncSession, Conversation, ConversationMessage], Awaitable[bool]]
 
 
 def _profile(lead: Lead) -> Profile:
@@ -59,6 +55,14 @@ def _opt_out_detector(policy: OutreachPolicy) -> OptOutDetector:
     return OptOutDetector(policy.opt_out_phrases)
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """A turn to write: the conversation is ``drafting`` and this is what the writer gets."""
+
+    conversation_id: int
+    request: WriteRequest
+
+
 class Conversations:
     def __init__(
         self,
@@ -69,69 +73,39 @@ class Conversations:
         paced: bool = True,
         wake_dispatcher: Callable[[], None] = lambda: None,
         box: SecretBox | None = None,
-        send_now: SendNow | None = None,
+        queue: QueueDue | None = None,
     ) -> None:
         self._box = box
-        self._send_now = send_now
         self._db = db
         self._relay = relay
         self._writer = writer
-        self._paced = paced
-        self._wake_dispatcher = wake_dispatcher
+        self._drafts = DraftStore(
+            db, relay, paced=paced, queue=queue, wake_dispatcher=wake_dispatcher
+        )
+        self._opening: Batcher[LeadFound, _Turn | None] = Batcher(self._open, name="leads")
 
     # ---- a new lead ----------------------------------------------------------------------------
 
     async def on_lead(self, found: LeadFound) -> None:
-        opened = await self._open(found)
-        if opened is not None:
-            await self._write_turn(*opened, slot=0, kind=FIRST)
+        turn = await self._opening.submit(found)
+        if turn is not None:
+            await self._write_turn(turn.conversation_id, turn.request, slot=0, kind=FIRST)
 
-    async def _open(self, found: LeadFound) -> tuple[int, WriteRequest] | None:
-        """The conversation in ``drafting`` and what to write, when a first message is due."""
+    async def _open(self, batch: Sequence[LeadFound]) -> list[_Turn | None | Exception]:
+        """Open the batch's conversations; for each lead, the first turn to write, if any."""
         async with self._db.transaction() as session:
-            view = await store.campaign(session, found.campaign_id)
-            existing = await session.scalar(
-                select(Conversation).where(Conversation.lead_id == found.lead_id)
-            )
-            if existing is not None:
-                if existing.status != "drafting" or existing.turns != 0:
-                    return None
-                return existing.id, await self._request(session, existing, view)  # resumed
-            if not view.active:
-                return None
-            lead = await session.get(Lead, found.lead_id)
-            if lead is None:
-                raise PermanentError(f"lead {found.lead_id} does not exist")
-            accounts = await store.manager_accounts(session, view.id)
-            if not accounts:
-                log.info(
-                    "campaign %s has no active manager account; lead %s waits", view.name, lead.id
-                )
-                return None
-            refusal = await contacts.reserve_first_contact(
-                session,
-                lead.telegram_user_id,
-                view.id,
-                window_days=view.policy.contact_window_days,
-                now=datetime.now(UTC),
-            )
-            conversation_id = await insert_ignore(
-                session,
-                Conversation,
-                {
-                    "campaign_id": view.id,
-                    "lead_id": lead.id,
-                    "account_id": accounts[0],
-                    "telegram_user_id": lead.telegram_user_id,
-                    "username": lead.username,
-                    "status": "skipped" if refusal else "drafting",
-                    "reason": refusal,
-                },
-                returning=Conversation.id,
-            )
-            if conversation_id is None or refusal:
-                return None
-            return int(conversation_id), self._write_request(view, lead, history=(), stage=None)
+            openings = await open_conversations(session, batch, now=datetime.now(UTC))
+            return [
+                await self._first_turn(session, o) if isinstance(o, Opening) else o
+                for o in openings
+            ]
+
+    async def _first_turn(self, session: AsyncSession, opening: Opening) -> _Turn:
+        history: tuple[Turn, ...] = ()
+        if opening.resumed:  # a crash left it drafting: say nothing twice
+            history = store.as_turns(await store.history(session, opening.conversation_id))
+        request = self._write_request(opening.view, opening.lead, history=history, stage=None)
+        return _Turn(opening.conversation_id, request)
 
     # ---- a reply -------------------------------------------------------------------------------
 
@@ -259,16 +233,7 @@ class Conversations:
     ) -> None:
         """Write with no transaction open, then store the draft and (when due) its send."""
         draft = await self._writer.write(request)
-        async with self._db.transaction() as session:
-            conversation = await store.locked_conversation(session, conversation_id)
-            if conversation.status != "drafting" or conversation.turns != slot:
-                return  # someone else wrote this turn, or the conversation moved on
-            queued = await self._store_draft(
-                session, conversation, request.policy, draft, kind=kind
-            )
-        self._relay.poke()
-        if not queued:
-            self._wake_dispatcher()
+        await self._drafts.store(Written(conversation_id, slot, kind, request.policy, draft))
 
     async def _request(
         self, session: AsyncSession, conversation: Conversation, view: store.CampaignView
@@ -303,150 +268,3 @@ class Conversations:
         if view.llm_key_secret is None or self._box is None:
             return None
         return SecretStr(self._box.decrypt(view.llm_key_secret))
-
-    async def _store_draft(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        policy: OutreachPolicy,
-        draft: Draft,
-        *,
-        kind: str,
-    ) -> bool:
-        """Store the draft: held for approval, scheduled, or (when due) queued at once; True
-        when its send command was written."""
-        now = datetime.now(UTC)
-        if draft.writer.startswith("llm"):  # keep the prompt text its version names
-            await store.remember_template(session, conversation.campaign_id, policy.prompt)
-        held = list(draft.problems)
-        if policy.approval:
-            held.append("the campaign requires approval")
-        message = ConversationMessage(
-            conversation_id=conversation.id,
-            direction="out",
-            slot=conversation.turns,
-            kind=kind,
-            text=draft.text,
-            status="pending_approval" if held else "scheduled",
-            account_id=conversation.account_id,
-            stage=draft.stage,
-            template_version=draft.template_version,
-            writer=draft.writer,
-            prompt_tokens=draft.prompt_tokens,
-            completion_tokens=draft.completion_tokens,
-            cost=draft.cost,
-            reason="; ".join(held) or None,
-        )
-        conversation.turns += 1
-        conversation.stage = draft.stage
-        conversation.updated_at = now
-        session.add(message)
-        if held:
-            await session.flush()
-            await hold_for_approval(session, conversation, message, policy, now=now)
-            await store.audit(
-                session, "held", actor=SYSTEM, conversation=conversation, message=message
-            )
-            return False
-        with session.no_autoflush:  # the row is inserted once, with its time and status
-            await schedule(session, conversation, message, policy, paced=self._paced, now=now)
-        if draft.wants_human:
-            reason = "the model saw a request for a person"
-            await session.flush()
-            await handoff(session, conversation, reason=reason, by=SYSTEM)
-            return False
-        if draft.stage == policy.final_stage:
-            conversation.status = "finished"
-            conversation.reason = "reached the final stage"
-        due = message.send_after is not None and message.send_after <= datetime.now(UTC)
-        if due and self._send_now is not None:
-            return await self._send_now(session, conversation, message)
-        return False
-
-
-async def schedule(
-    session: AsyncSession,
-    conversation: Conversation,
-    message: ConversationMessage,
-    policy: OutreachPolicy,
-    *,
-    paced: bool,
-    now: datetime,
-) -> None:
-    """Give the message its send time; the dispatcher sends it when due."""
-    assert conversation.account_id is not None  # noqa: S101 - chosen when the conversation opened
-    message.status = "scheduled"
-    message.account_id = conversation.account_id
-    message.send_after = await send_time(
-        session,
-        account_id=conversation.account_id,
-        policy=policy,
-        kind=message.kind,
-        now=now,
-        paced=paced,
-    )
-    if conversation.status in ("drafting", "awaiting_approval"):
-        conversation.status = "active"
-
-
-async def hold_for_approval(
-    session: AsyncSession,
-    conversation: Conversation,
-    message: ConversationMessage,
-    policy: OutreachPolicy,
-    *,
-    now: datetime,
-) -> None:
-    message.status = "pending_approval"
-    message.expires_at = now + timedelta(hours=policy.approval_hours)
-    conversation.status = "awaiting_approval"
-    pending = DraftPending(
-        message_id=message.id,
-        conversation_id=conversation.id,
-        campaign_id=conversation.campaign_id,
-        lead_id=conversation.lead_id,
-        text=message.text,
-        reason=message.reason or "approval required",
-        expires_at=message.expires_at,
-    )
-    await add_to_outbox(session, Event.of(pending))
-
-
-async def handoff(
-    session: AsyncSession, conversation: Conversation, *, reason: str, by: str
-) -> None:
-    """Stop automatic replies; a person takes the conversation from here."""
-    if conversation.status == "handoff":
-        return
-    conversation.status = "handoff"
-    conversation.reason = reason
-    await cancel_pending(
-        session, conversation.telegram_user_id, reason="handed off", only=conversation.id
-    )
-    payload = ConversationHandoff(
-        conversation_id=conversation.id,
-        campaign_id=conversation.campaign_id,
-        lead_id=conversation.lead_id,
-        reason=reason,
-        by=by,
-    )
-    await add_to_outbox(session, Event.of(payload))
-    await store.audit(session, "handoff", actor=by, conversation=conversation, reason=reason)
-
-
-async def cancel_pending(
-    session: AsyncSession, user_id: int, *, reason: str, only: int | None = None
-) -> None:
-    """Unsent messages to ``user_id`` (in every campaign, or one conversation) will not go."""
-    ids = select(Conversation.id).where(Conversation.telegram_user_id == user_id)
-    if only is not None:
-        ids = ids.where(Conversation.id == only)
-    await session.execute(
-        update(ConversationMessage)
-        .where(
-            ConversationMessage.conversation_id.in_(ids),
-            ConversationMessage.direction == "out",
-            ConversationMessage.status.in_(("scheduled", "pending_approval")),
-        )
-        .values(status="cancelled", reason=reason)
-    )

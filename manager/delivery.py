@@ -10,19 +10,23 @@ the worker got there first (``sending`` or ``sent``), the message is left alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.batching import Batcher
 from core.bus import PermanentError
 from core.db import Database
 from core.db.models import AuditEntry, Conversation, ConversationMessage, Lead, SentKey
 from core.db.upsert import insert_ignore
 from core.events import MessageSent, SendFailed
 from manager import store
-from manager.conversations import Conversations, hold_for_approval, schedule
+from manager.conversations import Conversations
+from manager.drafts import hold_for_approval, schedule
+from manager.scheduling import SendPlanner
 
 log = logging.getLogger(__name__)
 MESSAGES = cast(Table, ConversationMessage.__table__)
@@ -35,64 +39,50 @@ class Delivery:
         self._db = db
         self._conversations = conversations
         self._paced = paced
+        self._sent: Batcher[MessageSent, None] = Batcher(self._record_sent, name="sent")
 
     async def on_sent(self, sent: MessageSent) -> None:
-        """Mark the message sent and write its audit row: four plain statements, since every
-        DM passes here (no ORM unit of work needed)."""
+        """Mark the message sent and write its audit row (every DM passes here, so reports that
+        arrive together share one transaction of plain statements)."""
+        await self._sent.submit(sent)
+
+    async def _record_sent(self, batch: Sequence[MessageSent]) -> list[None | Exception]:
         m = MESSAGES
         async with self._db.transaction() as session:
-            # Only the first report changes the row: a redelivered one finds it sent already.
-            row = (
-                await session.execute(
-                    update(m)
-                    .where(m.c.id == sent.message_id, m.c.status != "sent")
-                    .values(
-                        status="sent",
-                        sent_at=sent.sent_at,
-                        telegram_message_id=sent.telegram_message_id,
-                        account_id=sent.account_id,
-                    )
-                    .returning(
+            rows = {
+                row.id: row
+                for row in await session.execute(
+                    select(
+                        m.c.id,
+                        m.c.status,
                         m.c.conversation_id,
                         m.c.template_version,
                         m.c.writer,
                         m.c.prompt_tokens,
                         m.c.completion_tokens,
                         m.c.approved_by,
+                        Conversation.campaign_id,
+                        Conversation.lead_id,
                     )
+                    .join(Conversation, Conversation.id == m.c.conversation_id)
+                    .where(m.c.id.in_({sent.message_id for sent in batch}))
+                    .order_by(m.c.id)
+                    .with_for_update(of=m)
                 )
-            ).first()
-            if row is None:
-                if await session.scalar(select(m.c.id).where(m.c.id == sent.message_id)) is None:
-                    raise PermanentError(f"message {sent.message_id} does not exist")
-                return
-            campaign_id, lead_id = (
-                await session.execute(
-                    select(Conversation.campaign_id, Conversation.lead_id).where(
-                        Conversation.id == row.conversation_id
-                    )
-                )
-            ).one()
-            await session.execute(
-                update(LEADS)
-                .where(LEADS.c.id == lead_id, LEADS.c.status.in_(("new", "contacting")))
-                .values(status="contacted")
-            )
-            await session.execute(
-                insert(AUDIT).values(
-                    actor=f"account:{sent.account_id}",
-                    action="sent",
-                    campaign_id=campaign_id,
-                    account_id=sent.account_id,
-                    lead_id=lead_id,
-                    conversation_id=row.conversation_id,
-                    message_id=sent.message_id,
-                    template_version=row.template_version,
-                    writer=row.writer,
-                    tokens=row.prompt_tokens + row.completion_tokens,
-                    detail={"approved_by": row.approved_by},
-                )
-            )
+            }
+            outcomes: list[None | Exception] = []
+            fresh: dict[int, MessageSent] = {}  # the first report of each message not yet sent
+            for sent in batch:
+                row = rows.get(sent.message_id)
+                if row is None:
+                    outcomes.append(PermanentError(f"message {sent.message_id} does not exist"))
+                    continue
+                outcomes.append(None)  # a redelivered report finds its message sent already
+                if row.status != "sent":
+                    fresh.setdefault(sent.message_id, sent)
+            if fresh:
+                await _mark_sent(session, [(rows[i], sent) for i, sent in fresh.items()])
+        return outcomes
 
     async def on_send_failed(self, failed: SendFailed) -> None:
         async with self._db.transaction() as session:
@@ -122,7 +112,7 @@ class Delivery:
                 message.status, message.reason = "failed", "no such user"
                 conversation.status, conversation.reason = "failed", "no such user"
             else:
-                await self._move(session, conversation, lost=failed.account_id)
+                await _Move(session, lost=failed.account_id, paced=self._paced).move(conversation)
 
     async def on_account_lost(self, account_id: int) -> None:
         """Every live conversation of a banned or revoked account moves to another account."""
@@ -141,44 +131,115 @@ class Delivery:
                     .execution_options(populate_existing=True)
                 )
             )
+            move = _Move(session, lost=account_id, paced=self._paced)
             for conversation in conversations:
-                await self._move(session, conversation, lost=account_id)
+                await move.move(conversation)
         if conversations:
             log.info("account %s lost: %d conversations moved", account_id, len(conversations))
 
-    async def _move(self, session: AsyncSession, conversation: Conversation, *, lost: int) -> None:
+
+async def _mark_sent(session: AsyncSession, reports: list[tuple[Row[Any], MessageSent]]) -> None:
+    """Messages sent, their leads contacted, an audit row each: three statements for all."""
+    m = MESSAGES
+    await session.execute(
+        update(m)
+        .where(m.c.id == bindparam("b_id"))
+        .values(
+            status="sent",
+            sent_at=bindparam("b_sent_at"),
+            telegram_message_id=bindparam("b_telegram_id"),
+            account_id=bindparam("b_account"),
+        ),
+        [
+            {
+                "b_id": sent.message_id,
+                "b_sent_at": sent.sent_at,
+                "b_telegram_id": sent.telegram_message_id,
+                "b_account": sent.account_id,
+            }
+            for _, sent in reports
+        ],
+    )
+    await session.execute(
+        update(LEADS)
+        .where(
+            LEADS.c.id.in_({row.lead_id for row, _ in reports}),
+            LEADS.c.status.in_(("new", "contacting")),
+        )
+        .values(status="contacted")
+    )
+    await session.execute(
+        insert(AUDIT),
+        [
+            {
+                "actor": f"account:{sent.account_id}",
+                "action": "sent",
+                "campaign_id": row.campaign_id,
+                "account_id": sent.account_id,
+                "lead_id": row.lead_id,
+                "conversation_id": row.conversation_id,
+                "message_id": sent.message_id,
+                "template_version": row.template_version,
+                "writer": row.writer,
+                "tokens": row.prompt_tokens + row.completion_tokens,
+                "detail": {"approved_by": row.approved_by},
+            }
+            for row, sent in reports
+        ],
+    )
+
+
+class _Move:
+    """Moves conversations off a lost account in one transaction: to the campaign's least busy
+    other account, send times from one planner."""
+
+    def __init__(self, session: AsyncSession, *, lost: int, paced: bool) -> None:
+        self._session = session
+        self._lost = lost
+        self._planner = SendPlanner(session, paced=paced, now=datetime.now(UTC))
+        self._accounts: dict[int, store.LeastBusy] = {}
+
+    async def move(self, conversation: Conversation) -> None:
+        session = self._session
         view = await store.campaign(session, conversation.campaign_id)
-        others = [a for a in await store.manager_accounts(session, view.id) if a != lost]
-        if conversation.account_id == lost:
-            conversation.account_id = others[0] if others else None
+        if conversation.account_id == self._lost:
+            others = await self._others(view.id)
+            conversation.account_id = others.take() if others else None
         unsent = list(
             await session.scalars(
                 select(ConversationMessage).where(
                     ConversationMessage.conversation_id == conversation.id,
                     ConversationMessage.direction == "out",
                     ConversationMessage.status.in_(("scheduled", "queued")),
-                    ConversationMessage.account_id == lost,
+                    ConversationMessage.account_id == self._lost,
                 )
             )
         )
-        now = datetime.now(UTC)
         for message in unsent:
             if message.status == "queued" and not await _fence(session, message):
                 continue  # the lost account's worker already took it
             message.idempotency_key = None
             if conversation.account_id is None:  # an operator decides, as for any held draft
                 message.reason = "no active manager account left in the campaign"
+                now = self._planner.now
                 await hold_for_approval(session, conversation, message, view.policy, now=now)
                 continue
-            await schedule(session, conversation, message, view.policy, paced=self._paced, now=now)
+            await schedule(conversation, message, view.policy, self._planner)
             await store.audit(
                 session,
                 "moved",
                 actor="manager",
                 conversation=conversation,
                 message=message,
-                from_account=lost,
+                from_account=self._lost,
             )
+
+    async def _others(self, campaign_id: int) -> store.LeastBusy:
+        if campaign_id not in self._accounts:
+            accounts = store.LeastBusy(await store.manager_load(self._session, campaign_id))
+            accounts.drop(self._lost)
+            self._accounts[campaign_id] = accounts
+        return self._accounts[campaign_id]
 
 
 async def _fence(session: AsyncSession, message: ConversationMessage) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from core.bus import Bus
 from core.db import Database
 from core.db.models import Conversation, ConversationMessage
 from core.events import Event, SendMessage, account_routing_key
-from core.outbox import OutboxRelay, add_to_outbox
+from core.outbox import OutboxRelay, add_many_to_outbox
 from core.topology import account_queue
 from manager import contacts, store
 
@@ -78,68 +79,72 @@ class Dispatcher:
             if not self._db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             due = list(await session.scalars(query))
-            for message in due:
-                conversation = await session.get(Conversation, message.conversation_id)
-                assert conversation is not None  # noqa: S101 - messages cascade with it
-                if await self._blocked(session, conversation, message):
-                    continue
-                await self._queue(session, conversation, message)
+            if due:
+                ids = {message.conversation_id for message in due}
+                found = await session.scalars(select(Conversation).where(Conversation.id.in_(ids)))
+                conversations = {conversation.id: conversation for conversation in found}
+                await self.queue(session, [(conversations[m.conversation_id], m) for m in due])
         if due:
             self._relay.poke()
         return len(due)
 
-    async def send_now(
-        self, session: AsyncSession, conversation: Conversation, message: ConversationMessage
-    ) -> bool:
-        """Queue a message that is due as it is decided, in the deciding transaction (saves a
-        pass through the schedule); False when a guardrail stops it. The message may be new:
-        it is inserted once, with its final status and key."""
+    async def queue(
+        self,
+        session: AsyncSession,
+        due: Sequence[tuple[Conversation, ConversationMessage]],
+    ) -> int:
+        """Queue due messages in the caller's transaction: the guardrails once more, then each
+        message ``queued`` with its key and its ``command.send`` in the outbox (one insert for
+        all). Messages may be new: they are inserted once, with their final status and key.
+        Returns how many were queued; the others were cancelled with the reason."""
         with session.no_autoflush:
-            blocked = await self._blocked(session, conversation, message)
-        if blocked:
-            return False
-        await self._queue(session, conversation, message)
-        return True
+            users = {c.telegram_user_id for c, m in due if m.kind not in ALWAYS_SENT}
+            opted_out = await contacts.do_not_contact_among(session, users)
+        ready = [(c, m) for c, m in due if not _blocked(c, m, opted_out)]
+        for _, message in ready:
+            assert message.account_id is not None  # noqa: S101 - set when scheduled
+            await self._declare(message.account_id)
+            message.status = "queued"
+            message.idempotency_key = idempotency_key(message)
+        await session.flush()  # the rows' ids, for the commands
+        await add_many_to_outbox(session, [_command(c, m) for c, m in ready])
+        return len(ready)
 
-    async def _blocked(
-        self, session: AsyncSession, conversation: Conversation, message: ConversationMessage
-    ) -> bool:
-        if message.kind in ALWAYS_SENT:
-            return False
-        if await contacts.is_do_not_contact(session, conversation.telegram_user_id):
-            reason = "the user opted out"
-        elif conversation.status in ("handoff", "opted_out"):
-            reason = f"conversation is {conversation.status}"
-        else:
-            return False
-        message.status, message.reason = "cancelled", reason
-        return True
+    async def _declare(self, account_id: int) -> None:
+        """The worker's queue may not exist yet (never started): declare it so the command
+        waits there instead of being unroutable."""
+        if account_id not in self._declared:
+            queue = account_queue(account_id)
+            await self._bus.declare(queue, [account_routing_key(account_id, "#")])
+            self._declared.add(account_id)
 
-    async def _queue(
-        self, session: AsyncSession, conversation: Conversation, message: ConversationMessage
-    ) -> None:
-        assert message.account_id is not None  # noqa: S101 - set when scheduled
-        if message.account_id not in self._declared:
-            # The worker's queue may not exist yet (never started): declare it so the command
-            # waits there instead of being unroutable.
-            queue = account_queue(message.account_id)
-            await self._bus.declare(queue, [account_routing_key(message.account_id, "#")])
-            self._declared.add(message.account_id)
-        message.status = "queued"
-        message.idempotency_key = idempotency_key(message)
-        await session.flush()  # the row's id, for the command
-        command = SendMessage(
-            idempotency_key=message.idempotency_key,
-            account_id=message.account_id,
-            campaign_id=conversation.campaign_id,
-            conversation_id=conversation.id,
-            message_id=message.id,
-            peer_user_id=conversation.telegram_user_id,
-            peer_username=conversation.username,
-            text=message.text,
-        )
-        routing = account_routing_key(message.account_id, SendMessage.NAME)
-        await add_to_outbox(session, Event.of(command), routing_key=routing)
+
+def _blocked(conversation: Conversation, message: ConversationMessage, opted_out: set[int]) -> bool:
+    if message.kind in ALWAYS_SENT:
+        return False
+    if conversation.telegram_user_id in opted_out:
+        reason = "the user opted out"
+    elif conversation.status in ("handoff", "opted_out"):
+        reason = f"conversation is {conversation.status}"
+    else:
+        return False
+    message.status, message.reason = "cancelled", reason
+    return True
+
+
+def _command(conversation: Conversation, message: ConversationMessage) -> tuple[Event, str]:
+    assert message.account_id is not None and message.idempotency_key is not None  # noqa: S101
+    command = SendMessage(
+        idempotency_key=message.idempotency_key,
+        account_id=message.account_id,
+        campaign_id=conversation.campaign_id,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        peer_user_id=conversation.telegram_user_id,
+        peer_username=conversation.username,
+        text=message.text,
+    )
+    return Event.of(command), account_routing_key(message.account_id, SendMessage.NAME)
 
 
 async def expire_drafts(db: Database) -> int:

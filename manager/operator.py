@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database
 from core.db.models import Conversation, ConversationMessage
 from manager import contacts, store
-from manager.conversations import handoff, schedule
+from manager.drafts import schedule
+from manager.handoff import handoff
+from manager.scheduling import SendPlanner
 
 
 class OperatorError(Exception):
@@ -57,9 +59,8 @@ async def approve(
             conversation.account_id = accounts[0]
         message.approved_by = by
         message.reason = None
-        await schedule(
-            session, conversation, message, view.policy, paced=paced, now=datetime.now(UTC)
-        )
+        planner = SendPlanner(session, paced=paced, now=datetime.now(UTC))
+        await schedule(conversation, message, view.policy, planner)
         action = "edited_and_approved" if text is not None else "approved"
         await store.audit(session, action, actor=by, conversation=conversation, message=message)
         return message

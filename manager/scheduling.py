@@ -1,17 +1,20 @@
 """When an outbound message may go: the account's caps, warm-up, gaps and quiet hours.
 
-The decision is made when a message is scheduled, from what the account already has planned or
-sent, with the account row locked so that two messages scheduled at once cannot take one slot.
-The dispatcher then hands due messages to the account's worker.
+A ``SendPlanner`` decides for every message of one transaction. The first time it needs an
+account it locks the account row and reads what the account already has planned or sent; every
+time it hands out joins that plan, so two messages decided together (a batch of drafts, a lost
+account's moved work) never take one slot, and two transactions never decide for one account at
+once. The dispatcher then hands due messages to the account's worker.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Account, ConversationMessage
@@ -20,6 +23,8 @@ from manager.pacing import AccountCaps, QuietHours, day_start, next_send_time
 
 PLANNED = ("scheduled", "queued", "sent")
 FIRST = "first"  # kind of the unsolicited first message; only these count as new DMs
+RECENT = timedelta(hours=1)  # sends that still matter for gaps and the per-minute cap
+LOOKBACK = timedelta(days=2)  # covers the start of today in every time zone
 
 
 def _aware(moment: datetime) -> datetime:
@@ -42,61 +47,84 @@ def caps(policy: OutreachPolicy) -> AccountCaps:
     )
 
 
-async def send_time(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    policy: OutreachPolicy,
-    kind: str,
-    now: datetime,
-    paced: bool = True,
-    rng: random.Random | None = None,
-) -> datetime:
-    """The earliest moment this account may send a message of ``kind`` (locks the account)."""
-    if not paced:
-        return now
-    account = (
-        await session.scalars(select(Account).where(Account.id == account_id).with_for_update())
-    ).one()
-    planned = ConversationMessage.send_after
-    recent = list(
-        await session.scalars(
-            select(planned).where(
+def _reply_caps(policy: OutreachPolicy) -> AccountCaps:
+    return AccountCaps(new_dms_per_day=1, messages_per_minute=policy.messages_per_minute)
+
+
+@dataclass
+class _Plan:
+    """One account: when it was created and what it has planned or sent lately."""
+
+    created_at: datetime
+    planned: list[tuple[datetime, str]] = field(default_factory=list)  # (send time, kind)
+
+
+class SendPlanner:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        paced: bool,
+        now: datetime,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._session = session
+        self._paced = paced
+        self._now = now
+        self._rng = rng or random.Random()
+        self._plans: dict[int, _Plan] = {}
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    async def send_time(self, *, account_id: int, policy: OutreachPolicy, kind: str) -> datetime:
+        """The earliest moment the account may send a message of ``kind``; the moment is taken."""
+        if not self._paced:
+            return self._now
+        plan = self._plans.get(account_id) or await self._load(account_id)
+        now = self._now
+        recent = [at for at, _ in plan.planned if at >= now - RECENT]
+        if kind == FIRST:
+            quiet = quiet_hours(policy)
+            zone_day = day_start(now, quiet.zone if quiet is not None else ZoneInfo("UTC"))
+            new_today = sum(1 for at, k in plan.planned if k == FIRST and at >= zone_day)
+            account_caps = caps(policy)
+        else:
+            # A reply to someone who just wrote: gaps and the per-minute cap, but no daily cap of
+            # new dialogues and no quiet hours (they are awake; silence would be ruder).
+            quiet, new_today, account_caps = None, 0, _reply_caps(policy)
+        at = next_send_time(
+            now=now,
+            sent_today_new_dms=new_today,
+            recent_send_times=recent,
+            caps=account_caps,
+            quiet=quiet,
+            account_created_at=plan.created_at,
+            jitter=self._rng.random(),
+            min_gap_seconds=policy.min_gap_seconds,
+            max_gap_seconds=policy.max_gap_seconds,
+        )
+        plan.planned.append((at, kind))
+        return at
+
+    async def _load(self, account_id: int) -> _Plan:
+        with self._session.no_autoflush:  # what this transaction plans is in memory already
+            return await self._read(account_id)
+
+    async def _read(self, account_id: int) -> _Plan:
+        session = self._session
+        locked = select(Account.created_at).where(Account.id == account_id).with_for_update()
+        created_at = (await session.execute(locked)).scalar_one()
+        planned = ConversationMessage.send_after
+        rows = await session.execute(
+            select(planned, ConversationMessage.kind).where(
                 ConversationMessage.account_id == account_id,
                 ConversationMessage.direction == "out",
                 ConversationMessage.status.in_(PLANNED),
-                planned >= now - timedelta(hours=1),
+                planned >= self._now - LOOKBACK,
             )
         )
-    )
-    if kind == FIRST:
-        quiet = quiet_hours(policy)
-        zone_day = day_start(now, quiet.zone if quiet is not None else ZoneInfo("UTC"))
-        new_today = await session.scalar(
-            select(func.count()).where(
-                ConversationMessage.account_id == account_id,
-                ConversationMessage.kind == FIRST,
-                ConversationMessage.status.in_(PLANNED),
-                planned >= zone_day,
-            )
-        )
-        account_caps = caps(policy)
-    else:
-        # A reply to someone who just wrote: gaps and the per-minute cap, but no daily cap of
-        # new dialogues and no quiet hours (they are awake; silence would be ruder).
-        quiet, new_today, account_caps = None, 0, _reply_caps(policy)
-    return next_send_time(
-        now=now,
-        sent_today_new_dms=int(new_today or 0),
-        recent_send_times=[_aware(t) for t in recent if t is not None],
-        caps=account_caps,
-        quiet=quiet,
-        account_created_at=_aware(account.created_at),
-        jitter=(rng or random).random(),
-        min_gap_seconds=policy.min_gap_seconds,
-        max_gap_seconds=policy.max_gap_seconds,
-    )
-
-
-def _reply_caps(policy: OutreachPolicy) -> AccountCaps:
-    return AccountCaps(new_dms_per_day=1, messages_per_minute=policy.messages_per_minute)
+        plan = _Plan(_aware(created_at), [(_aware(at), kind) for at, kind in rows if at])
+        self._plans[account_id] = plan
+        return plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,16 +43,25 @@ _POLICIES: dict[str, OutreachPolicy] = {}  # by settings JSON: validated once pe
 
 async def campaign(session: AsyncSession, campaign_id: int) -> CampaignView:
     """The campaign's outreach view: one narrow query (no relationships), settings parsed once."""
-    row = (await session.execute(select(*_COLUMNS).where(Campaign.id == campaign_id))).first()
-    if row is None:
+    view = (await campaigns(session, [campaign_id])).get(campaign_id)
+    if view is None:
         raise PermanentError(f"campaign {campaign_id} does not exist")
-    return CampaignView(
-        row.id,
-        row.name,
-        row.status == "active",
-        _policy(row.name, row.outreach),
-        row.llm_key_secret,
-    )
+    return view
+
+
+async def campaigns(session: AsyncSession, campaign_ids: Iterable[int]) -> dict[int, CampaignView]:
+    """The outreach views of the campaigns that exist among ``campaign_ids``, in one query."""
+    rows = await session.execute(select(*_COLUMNS).where(Campaign.id.in_(set(campaign_ids))))
+    return {
+        row.id: CampaignView(
+            row.id,
+            row.name,
+            row.status == "active",
+            _policy(row.name, row.outreach),
+            row.llm_key_secret,
+        )
+        for row in rows
+    }
 
 
 def _policy(name: str, raw: dict[str, Any] | None) -> OutreachPolicy:
@@ -70,13 +80,18 @@ def _policy(name: str, raw: dict[str, Any] | None) -> OutreachPolicy:
 
 async def manager_accounts(session: AsyncSession, campaign_id: int) -> list[int]:
     """Active manager accounts of the campaign, the least busy first."""
+    return [account_id for account_id, _ in await manager_load(session, campaign_id)]
+
+
+async def manager_load(session: AsyncSession, campaign_id: int) -> list[tuple[int, int]]:
+    """Active manager accounts of the campaign with their live conversations, least busy first."""
     busy = (
         select(func.count(Conversation.id))
         .where(Conversation.account_id == Account.id, Conversation.status.in_(LIVE))
         .scalar_subquery()
     )
-    rows = await session.scalars(
-        select(Account.id)
+    rows = await session.execute(
+        select(Account.id, busy)
         .join(CampaignAccount, CampaignAccount.account_id == Account.id)
         .where(
             CampaignAccount.campaign_id == campaign_id,
@@ -85,7 +100,26 @@ async def manager_accounts(session: AsyncSession, campaign_id: int) -> list[int]
         )
         .order_by(busy, Account.id)
     )
-    return list(rows)
+    return [(int(account_id), int(load)) for account_id, load in rows]
+
+
+class LeastBusy:
+    """Hands out a campaign's manager accounts, the least busy first, counting what it gave."""
+
+    def __init__(self, load: list[tuple[int, int]]) -> None:
+        self._load = dict(load)
+
+    def __bool__(self) -> bool:
+        return bool(self._load)
+
+    def take(self, *, counts: bool = True) -> int:
+        account = min(self._load, key=lambda a: (self._load[a], a))
+        if counts:
+            self._load[account] += 1
+        return account
+
+    def drop(self, account_id: int) -> None:
+        self._load.pop(account_id, None)
 
 
 async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
@@ -96,6 +130,21 @@ async def locked_conversation(session: AsyncSession, conversation_id: int) -> Co
         .execution_options(populate_existing=True)  # fresh values, read under the lock
     )
     return (await session.scalars(query)).one()
+
+
+async def locked_conversations(
+    session: AsyncSession, conversation_ids: Iterable[int]
+) -> dict[int, Conversation]:
+    """The conversations, locked in id order (two batches never wait on each other in a
+    circle) and read fresh under the lock."""
+    query = (
+        select(Conversation)
+        .where(Conversation.id.in_(set(conversation_ids)))
+        .order_by(Conversation.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {conversation.id: conversation for conversation in await session.scalars(query)}
 
 
 async def history(session: AsyncSession, conversation_id: int) -> list[ConversationMessage]:

@@ -2,13 +2,17 @@
 
 Statements are built once per (dialect, table, returning) and executed with parameters: on hot
 paths (a lead per matching message) building the construct each time costs more than the insert.
+Many rows go in one statement (SQLAlchemy's "insertmanyvalues"), on the Core table so that no ORM
+bookkeeping runs per row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -23,6 +27,14 @@ def _statement(dialect: str, model: type[Base], returning: Any) -> Insert:
     return statement.returning(returning) if returning is not None else statement
 
 
+@cache
+def _many_statement(dialect: str, model: type[Base], returning: tuple[str, ...]) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, model.__table__)
+    statement = insert(table).on_conflict_do_nothing()
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
+
+
 async def insert_ignore(
     session: AsyncSession, model: type[Base], values: dict[str, Any], *, returning: Any = None
 ) -> Any:
@@ -31,3 +43,19 @@ async def insert_ignore(
     statement = _statement(session.get_bind().dialect.name, model, returning)
     result = await session.execute(statement, values)
     return result.scalar() if returning is not None else None
+
+
+async def insert_ignore_many(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    *,
+    returning: tuple[str, ...] = (),
+) -> list[Row[Any]]:
+    """Insert the rows that conflict with no unique key, in one statement; ``returning`` columns
+    of the rows made (in no promised order). Every row must name the same columns."""
+    if not rows:
+        return []
+    statement = _many_statement(session.get_bind().dialect.name, model, returning)
+    result = await session.execute(statement, list(rows))
+    return list(result.all()) if returning else []

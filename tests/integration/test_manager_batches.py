@@ -1,0 +1,115 @@
+"""Leads and drafts that arrive together share transactions (SQLite and PostgreSQL); what a user
+would notice stays the same as one at a time: one first message per person, the campaign's
+accounts shared out, pacing gaps kept, and a bad lead failing alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from admin.workspace.apply import apply_workspace, read_workspace
+from core.bus import PermanentError
+from core.db import Database
+from core.security import SecretBox
+from manager.conversations import Conversations
+from manager.writers import TemplateWriter
+from tests.integration.test_manager_decisions import World, workspace
+
+PACED = ("min_gap_seconds: 0, max_gap_seconds: 0", "min_gap_seconds: 30, max_gap_seconds: 30")
+
+
+@pytest.fixture
+async def world(
+    database: Database, secret_box: SecretBox, tmp_path: Path, request: pytest.FixtureRequest
+) -> World:
+    """As the manager runs: due messages are queued in the transaction that stores them."""
+    text = workspace()
+    if getattr(request, "param", "") == "paced":
+        text = text.replace(*PACED)
+    path = tmp_path / "ws.yaml"
+    path.write_text(text, encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    world = World(database)
+    world.conversations = Conversations(
+        database, world.relay, TemplateWriter(), queue=world.dispatcher.queue
+    )
+    return world
+
+
+async def test_leads_that_arrive_together_each_get_exactly_one_send_command(world: World) -> None:
+    users = range(701, 721)
+    found = [await world.lead(user=user) for user in users]
+
+    await asyncio.gather(*(world.conversations.on_lead(f) for f in found))
+    await asyncio.gather(*(world.conversations.on_lead(f) for f in found))  # all redelivered
+
+    commands = [command for _, command in await world.events("command.send")]
+    assert sorted(c["peer_user_id"] for c in commands) == list(users)
+    assert len({c["idempotency_key"] for c in commands}) == len(users)
+    assert await world.dispatcher.dispatch_due() == 0, "everything was queued as it was decided"
+
+
+async def test_one_person_found_by_two_campaigns_at_once_gets_one_first_message(
+    world: World,
+) -> None:
+    found = [await world.lead(user=730, campaign=1), await world.lead(user=730, campaign=2)]
+
+    await asyncio.gather(*(world.conversations.on_lead(f) for f in found))
+
+    first, second = await world.conversations_of(730)
+    assert first.status == "active"
+    assert second.status == "skipped" and second.reason is not None
+    assert "already contacted by campaign 1" in second.reason
+    assert len(await world.events("command.send")) == 1
+
+
+async def test_a_burst_of_leads_is_shared_out_over_the_campaigns_manager_accounts(
+    world: World,
+) -> None:
+    found = [await world.lead(user=user) for user in range(740, 750)]
+
+    await asyncio.gather(*(world.conversations.on_lead(f) for f in found))
+
+    per_account: dict[int, int] = defaultdict(int)
+    for _, command in await world.events("command.send"):
+        per_account[command["account_id"]] += 1
+    assert sorted(per_account.values()) == [5, 5]
+
+
+async def test_an_unknown_lead_in_a_burst_fails_alone(world: World) -> None:
+    good = [await world.lead(user=user) for user in (751, 752)]
+    bogus = good[0].model_copy(update={"lead_id": 99_999, "telegram_user_id": 753})
+
+    results = await asyncio.gather(
+        *(world.conversations.on_lead(f) for f in [good[0], bogus, good[1]]),
+        return_exceptions=True,
+    )
+
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], PermanentError) and "lead 99999" in str(results[1])
+    assert sorted(c["peer_user_id"] for _, c in await world.events("command.send")) == [751, 752]
+
+
+@pytest.mark.parametrize("world", ["paced"], indirect=True)
+async def test_drafts_stored_together_keep_each_accounts_gap(world: World) -> None:
+    found = [await world.lead(user=user) for user in range(760, 766)]
+
+    await asyncio.gather(*(world.conversations.on_lead(f) for f in found))
+
+    planned: dict[int, list[timedelta]] = defaultdict(list)
+    times = defaultdict(list)
+    for user in range(760, 766):
+        [message] = await world.outbound(user)
+        assert message.account_id is not None and message.send_after is not None
+        times[message.account_id].append(message.send_after)
+    for account, moments in times.items():
+        moments.sort()
+        planned[account] = [later - earlier for earlier, later in zip(moments, moments[1:])]
+    assert len(planned) == 2, "both accounts write"
+    assert all(gap >= timedelta(seconds=30) for gaps in planned.values() for gap in gaps), planned
