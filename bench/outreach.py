@@ -19,8 +19,9 @@ other people: a person gets one first message only, so the two runs cannot share
 each lead's user must have received exactly one DM in the sandbox (``dms_ok``).
 
 The report adds each service's CPU time per lead in the concurrent run (``cpu_ms_per_lead``, from
-/proc; PostgreSQL and RabbitMQ whole, and this process as the publisher and observer): with one event loop taking 200 leads round-robin, every lead finishes about when the
-busiest process has done all of their work, so that number sets p50 and p99 alike.
+/proc; PostgreSQL and RabbitMQ whole, and this process as the publisher and observer): with one
+event loop taking 200 leads round-robin, every lead finishes about when the busiest process has
+done all of their work, so that number sets p50 and p99 alike.
 
 Run: ``python -m bench.outreach [--leads 200] [--managers 1] [--manager-processes 1]``
 (PostgreSQL and RabbitMQ on COOLTHING_BENCH_DATABASE_URL / COOLTHING_BENCH_AMQP_URL, else database

@@ -5,8 +5,9 @@ accounts shared out, pacing gaps kept, and a bad lead failing alone."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,14 +103,15 @@ async def test_drafts_stored_together_keep_each_accounts_gap(world: World) -> No
 
     await asyncio.gather(*(world.conversations.on_lead(f) for f in found))
 
-    planned: dict[int, list[timedelta]] = defaultdict(list)
-    times = defaultdict(list)
+    times: dict[int, list[datetime]] = defaultdict(list)
     for user in range(760, 766):
         [message] = await world.outbound(user)
         assert message.account_id is not None and message.send_after is not None
         times[message.account_id].append(message.send_after)
-    for account, moments in times.items():
-        moments.sort()
-        planned[account] = [later - earlier for earlier, later in zip(moments, moments[1:])]
-    assert len(planned) == 2, "both accounts write"
-    assert all(gap >= timedelta(seconds=30) for gaps in planned.values() for gap in gaps), planned
+    gaps = [
+        later - earlier
+        for moments in times.values()
+        for earlier, later in itertools.pairwise(sorted(moments))
+    ]
+    assert len(times) == 2, "both accounts write"
+    assert len(gaps) == 4 and all(gap >= timedelta(seconds=30) for gap in gaps), gaps

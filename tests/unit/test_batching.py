@@ -68,9 +68,7 @@ async def test_a_batch_never_exceeds_its_size() -> None:
 async def test_an_item_the_batch_refuses_fails_only_its_own_caller() -> None:
     batcher = Batcher(Recorder().run, name="test")
 
-    results = await asyncio.gather(
-        *(batcher.submit(n) for n in (1, -1, 2)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(batcher.submit(n) for n in (1, -1, 2)), return_exceptions=True)
 
     assert results[0] == 2 and results[2] == 4
     assert isinstance(results[1], ValueError) and "-1 is negative" in str(results[1])
@@ -80,9 +78,7 @@ async def test_a_batch_that_raises_is_retried_item_by_item_so_the_others_still_s
     recorder = Recorder()
     batcher = Batcher(recorder.run, name="test")
 
-    results = await asyncio.gather(
-        *(batcher.submit(n) for n in (1, 13, 2)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(batcher.submit(n) for n in (1, 13, 2)), return_exceptions=True)
 
     assert results[0] == 2 and results[2] == 4
     assert isinstance(results[1], RuntimeError)
