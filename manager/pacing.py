@@ -11,20 +11,22 @@ Rules:
   the later instant, so a send is never pushed *into* the quiet window; one that happens twice (fall
   back) resolves to the first occurrence still ahead;
 - day boundaries (for ``new_dms_per_day``) are local midnights in the quiet-hours time zone, or UTC
-  when there are no quiet hours;
+  when there are no quiet hours; every day's count counts, so a backlog fills the days in turn;
 - the warm-up ramp is counted in whole 24-hour periods since the account was created, and the
   allowance of a local day is the ramp value at that day's start, so it does not change mid-day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PER_MINUTE_WINDOW = timedelta(seconds=60)
-_MAX_STEPS = 8  # day roll + quiet push settle in at most three steps; the bound only guards bugs
+# A full day costs one step and a quiet push another: a backlog of a year still settles; the bound
+# only guards bugs.
+_MAX_STEPS = 800
 
 
 def _require_aware(name: str, moment: datetime) -> None:
@@ -181,7 +183,7 @@ def _after_minute_cap(candidate: datetime, recent: Sequence[datetime], cap: int)
 def _validate_send_inputs(
     *,
     now: datetime,
-    sent_today_new_dms: int,
+    new_dms_by_day: Mapping[datetime, int],
     recent_send_times: Sequence[datetime],
     account_created_at: datetime,
     jitter: float,
@@ -192,8 +194,10 @@ def _validate_send_inputs(
     _require_aware("account_created_at", account_created_at)
     for moment in recent_send_times:
         _require_aware("recent_send_times item", moment)
-    if sent_today_new_dms < 0:
-        raise ValueError(f"sent_today_new_dms must not be negative, got {sent_today_new_dms}")
+    for day, count in new_dms_by_day.items():
+        _require_aware("new_dms_by_day key", day)
+        if count < 0:
+            raise ValueError(f"new DMs on {day.isoformat()} must not be negative, got {count}")
     if not 0.0 <= jitter <= 1.0:
         raise ValueError(f"jitter must be in [0, 1], got {jitter}")
     if not 0 <= min_gap_seconds <= max_gap_seconds:
@@ -206,7 +210,7 @@ def _validate_send_inputs(
 def next_send_time(
     *,
     now: datetime,
-    sent_today_new_dms: int,
+    new_dms_by_day: Mapping[datetime, int],
     recent_send_times: Sequence[datetime],
     caps: AccountCaps,
     quiet: QuietHours | None,
@@ -217,13 +221,16 @@ def next_send_time(
 ) -> datetime:
     """Earliest instant (UTC) the account may send a new DM under every rule at once.
 
-    ``sent_today_new_dms`` counts new DMs in the local day containing ``now``; ``recent_send_times``
-    are the account's past sends (any message), used for the gap and the per-minute cap; ``jitter``
-    comes from the caller's RNG so this stays deterministic.
+    ``new_dms_by_day`` counts the new DMs already sent or planned on each local day, keyed by the
+    day's start (``day_start`` in the quiet-hours zone, or UTC): a day that is full pushes the send
+    to the next day with room, so a backlog spreads over the days instead of piling up on the next
+    midnight. ``recent_send_times`` are the account's sends, done or planned (any message), used
+    for the gap and the per-minute cap; ``jitter`` comes from the caller's RNG so this stays
+    deterministic.
     """
     _validate_send_inputs(
         now=now,
-        sent_today_new_dms=sent_today_new_dms,
+        new_dms_by_day=new_dms_by_day,
         recent_send_times=recent_send_times,
         account_created_at=account_created_at,
         jitter=jitter,
@@ -231,7 +238,6 @@ def next_send_time(
         max_gap_seconds=max_gap_seconds,
     )
     zone = quiet.zone if quiet is not None else ZoneInfo("UTC")
-    today = day_start(now, zone)
     candidate = _after_gap(
         now.astimezone(UTC),
         recent_send_times,
@@ -242,7 +248,7 @@ def next_send_time(
     candidate = _after_minute_cap(candidate, recent_send_times, caps.messages_per_minute)
     for _ in range(_MAX_STEPS):
         its_day = day_start(candidate, zone)
-        sent = sent_today_new_dms if its_day == today else 0
+        sent = new_dms_by_day.get(its_day, 0)
         if sent >= new_dm_allowance(caps, account_created_at, its_day):
             candidate = next_day_start(candidate, zone)
         elif quiet is not None and quiet.is_quiet(candidate):

@@ -10,6 +10,7 @@ once. The dispatcher then hands due messages to the account's worker.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -87,16 +88,16 @@ class SendPlanner:
         recent = [at for at, _ in plan.planned if at >= now - RECENT]
         if kind == FIRST:
             quiet = quiet_hours(policy)
-            zone_day = day_start(now, quiet.zone if quiet is not None else ZoneInfo("UTC"))
-            new_today = sum(1 for at, k in plan.planned if k == FIRST and at >= zone_day)
+            zone = quiet.zone if quiet is not None else ZoneInfo("UTC")
+            by_day = Counter(day_start(at, zone) for at, k in plan.planned if k == FIRST)
             account_caps = caps(policy)
         else:
             # A reply to someone who just wrote: gaps and the per-minute cap, but no daily cap of
             # new dialogues and no quiet hours (they are awake; silence would be ruder).
-            quiet, new_today, account_caps = None, 0, _reply_caps(policy)
+            quiet, by_day, account_caps = None, Counter(), _reply_caps(policy)
         at = next_send_time(
             now=now,
-            sent_today_new_dms=new_today,
+            new_dms_by_day=by_day,
             recent_send_times=recent,
             caps=account_caps,
             quiet=quiet,

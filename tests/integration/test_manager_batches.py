@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,10 @@ from manager.conversations import Conversations
 from manager.writers import TemplateWriter
 from tests.integration.test_manager_decisions import World, workspace
 
-PACED = ("min_gap_seconds: 0, max_gap_seconds: 0", "min_gap_seconds: 30, max_gap_seconds: 30")
+PACED = {
+    "paced": ("min_gap_seconds: 0, max_gap_seconds: 0", "min_gap_seconds: 30, max_gap_seconds: 30"),
+    "two a day": ("new_dms_per_day: 1000", "new_dms_per_day: 2, warmup_start_dms: 2"),
+}
 
 
 @pytest.fixture
@@ -29,8 +32,8 @@ async def world(
 ) -> World:
     """As the manager runs: due messages are queued in the transaction that stores them."""
     text = workspace()
-    if getattr(request, "param", "") == "paced":
-        text = text.replace(*PACED)
+    if (pacing := getattr(request, "param", None)) is not None:
+        text = text.replace(*PACED[pacing])
     path = tmp_path / "ws.yaml"
     path.write_text(text, encoding="utf-8")
     spec, located = read_workspace(path)
@@ -115,3 +118,20 @@ async def test_drafts_stored_together_keep_each_accounts_gap(world: World) -> No
     ]
     assert len(times) == 2, "both accounts write"
     assert len(gaps) == 4 and all(gap >= timedelta(seconds=30) for gap in gaps), gaps
+
+
+@pytest.mark.parametrize("world", ["two a day"], indirect=True)
+async def test_a_burst_past_the_daily_cap_fills_the_next_days_in_turn(world: World) -> None:
+    users = range(770, 775)
+    found = [await world.lead(user=user, campaign=2) for user in users]  # one manager account
+
+    await asyncio.gather(*(world.conversations.on_lead(f) for f in found))
+
+    days: dict[date, int] = defaultdict(int)
+    for user in users:
+        [message] = await world.outbound(user)
+        assert message.send_after is not None
+        days[message.send_after.astimezone(UTC).date()] += 1
+    today = datetime.now(UTC).date()
+    assert days == {today: 2, today + timedelta(days=1): 2, today + timedelta(days=2): 1}
+    assert len(await world.events("command.send")) == 2, "only today's go now"

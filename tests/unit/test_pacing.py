@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from manager.pacing import AccountCaps, QuietHours, new_dm_allowance, next_send_time
+from manager.pacing import (
+    AccountCaps,
+    QuietHours,
+    day_start,
+    new_dm_allowance,
+    next_send_time,
+)
 
 MSK = ZoneInfo("Europe/Moscow")
 NY = ZoneInfo("America/New_York")
@@ -29,6 +35,7 @@ def send_at(
     now: datetime,
     *,
     sent_today: int = 0,
+    by_day: Mapping[datetime, int] | None = None,
     recent: Sequence[datetime] = (),
     caps: AccountCaps = CAPS,
     quiet: QuietHours | None = None,
@@ -37,9 +44,10 @@ def send_at(
     min_gap: float = 0.0,
     max_gap: float = 0.0,
 ) -> datetime:
+    zone = quiet.zone if quiet is not None else ZoneInfo("UTC")
     return next_send_time(
         now=now,
-        sent_today_new_dms=sent_today,
+        new_dms_by_day={day_start(now, zone): sent_today, **(by_day or {})},
         recent_send_times=recent,
         caps=caps,
         quiet=quiet,
@@ -243,6 +251,30 @@ def test_per_minute_cap_ignores_sends_older_than_a_minute() -> None:
 def test_exhausted_day_without_quiet_hours_rolls_to_utc_midnight() -> None:
     now = utc(2026, 1, 10, 15, 0)
     assert send_at(now, sent_today=50) == utc(2026, 1, 11, 0, 0)
+
+
+def test_a_full_tomorrow_pushes_a_new_dm_to_the_day_after() -> None:
+    now = utc(2026, 1, 10, 15, 0)
+    tomorrow = utc(2026, 1, 11)
+    assert send_at(now, sent_today=50, by_day={tomorrow: 50}) == utc(2026, 1, 12, 0, 0)
+
+
+def test_a_backlog_fills_the_days_in_turn_not_the_next_midnight() -> None:
+    now = utc(2026, 1, 10, 15, 0)
+    small = AccountCaps(new_dms_per_day=2, messages_per_minute=10)
+    by_day: dict[datetime, int] = {}
+    planned = []
+    for _ in range(5):
+        at = send_at(now, by_day=by_day, caps=small)
+        day = day_start(at, ZoneInfo("UTC"))
+        by_day[day] = by_day.get(day, 0) + 1
+        planned.append(at)
+    assert planned == [now, now, utc(2026, 1, 11), utc(2026, 1, 11), utc(2026, 1, 12)]
+
+
+def test_a_negative_day_count_is_rejected() -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        send_at(utc(2026, 1, 10, 12), sent_today=-1)
 
 
 def test_exhausted_day_rolls_to_the_next_local_midnight_in_moscow() -> None:
