@@ -7,7 +7,7 @@ PARSER_CONTROL = "parser.control"  # config.changed, account.banned/revoked → 
 MANAGER_LEADS = "manager.leads"  # lead.found → conversations, first drafts
 MANAGER_REPLIES = "manager.replies"  # DMs to our accounts → next turn, opt-out, handoff
 MANAGER_RESULTS = "manager.results"  # message.sent / message.send_failed → conversation state
-MANAGER_CONTROL = "manager.control"  # config.changed, account.banned/revoked → move conversations
+MANAGER_CONTROL = "manager.control"  # config.changed → resume waiting leads; account lost → move
 SERVICE_QUEUES = (
     PARSER_MESSAGES,
     PARSER_CONTROL,

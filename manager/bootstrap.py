@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from core.events import AccountBanned, AccountRevoked, LeadFound, MessageSent, SendFailed
+from core.events import (
+    AccountBanned,
+    AccountRevoked,
+    ConfigChanged,
+    LeadFound,
+    MessageSent,
+    SendFailed,
+)
 from core.platform import Platform
 from core.topology import (
     DM_ROUTING_KEY,
@@ -31,6 +38,7 @@ class RunningManager:
     async def stop(self) -> None:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
+        await self.conversations.close()
         await self.writer.close()
 
 
@@ -55,11 +63,12 @@ async def start_manager(platform: Platform, *, writer: Writer | None = None) -> 
     bus = platform.bus
     await bus.subscribe(
         MANAGER_CONTROL,
-        [AccountBanned.NAME, AccountRevoked.NAME],
-        handlers.on_account_lost,
+        [AccountBanned.NAME, AccountRevoked.NAME, ConfigChanged.NAME],
+        handlers.on_control,
         prefetch=1,
     )
     await bus.subscribe(MANAGER_RESULTS, [MessageSent.NAME, SendFailed.NAME], handlers.on_result)
     await bus.subscribe(MANAGER_REPLIES, [DM_ROUTING_KEY], handlers.on_reply)
     await bus.subscribe(MANAGER_LEADS, [LeadFound.NAME], handlers.on_lead)
+    conversations.resume_waiting_soon()  # leads parked before this start, if a campaign can write
     return RunningManager(conversations, dispatcher, writer, task)

@@ -11,6 +11,7 @@ per (conversation, direction, slot) are unique, so a repeat finds its work done.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batching import Batcher
 from core.db import Database
-from core.db.models import Conversation, ConversationMessage, Lead
+from core.db.models import (
+    Account,
+    Campaign,
+    CampaignAccount,
+    Conversation,
+    ConversationMessage,
+    Lead,
+)
 from core.db.upsert import insert_ignore
 from core.events import ContactOptedOut, Event, LeadFound, MessageIncoming
 from core.outbox import OutboxRelay, add_to_outbox
@@ -31,7 +39,7 @@ from core.security import SecretBox
 from manager import contacts, store
 from manager.drafts import DraftStore, QueueDue, Written
 from manager.handoff import asks_for_human, cancel_pending, handoff
-from manager.opening import Opening, open_conversations
+from manager.opening import WAITING, Opening, open_conversations
 from manager.optout import OptOutDetector
 from manager.prompts import Profile, Turn
 from manager.scheduling import FIRST
@@ -39,6 +47,8 @@ from manager.writers import Writer, WriteRequest
 
 log = logging.getLogger(__name__)
 SYSTEM = "manager"
+RESUME_PAGE = 500  # waiting leads opened together
+RESUME_PAGES = 20
 
 
 def _profile(lead: Lead) -> Profile:
@@ -46,6 +56,21 @@ def _profile(lead: Lead) -> Profile:
     name = " ".join(str(raw.get(k) or "") for k in ("first_name", "last_name")).strip()
     return Profile(
         name=name, username=str(raw.get("username") or ""), bio=str(raw.get("bio") or "")
+    )
+
+
+def _found(lead: Lead) -> LeadFound:
+    """The lead as the parser announced it (for leads picked up again later)."""
+    return LeadFound(
+        lead_id=lead.id,
+        campaign_id=lead.campaign_id,
+        telegram_user_id=lead.telegram_user_id,
+        chat_id=lead.chat_id,
+        message_id=lead.message_id,
+        text=lead.text,
+        link=lead.link,
+        keywords=list(lead.keywords),
+        is_new=False,
     )
 
 
@@ -83,6 +108,13 @@ class Conversations:
             db, relay, paced=paced, queue=queue, wake_dispatcher=wake_dispatcher
         )
         self._opening: Batcher[LeadFound, _Turn | None] = Batcher(self._open, name="leads")
+        self._resuming: asyncio.Task[None] | None = None
+        self._resume_again = False
+
+    async def close(self) -> None:
+        if self._resuming is not None:
+            self._resuming.cancel()
+            await asyncio.gather(self._resuming, return_exceptions=True)
 
     # ---- a new lead ----------------------------------------------------------------------------
 
@@ -99,6 +131,57 @@ class Conversations:
                 await self._first_turn(session, o) if isinstance(o, Opening) else o
                 for o in openings
             ]
+
+    def resume_waiting_soon(self) -> None:
+        """Resume waiting leads in the background (the settings changed: a campaign may have an
+        account now); one run at a time, and one more when asked again meanwhile."""
+        self._resume_again = True
+        if self._resuming is None or self._resuming.done():
+            self._resuming = asyncio.create_task(self._resume_while_asked(), name="resume-waiting")
+
+    async def _resume_while_asked(self) -> None:
+        while self._resume_again:
+            self._resume_again = False
+            try:
+                for _ in range(RESUME_PAGES):  # bounded: a lead that keeps failing stays waiting
+                    if await self.resume_waiting() < RESUME_PAGE:
+                        break
+            except Exception:  # the next settings change, or the next start, tries again
+                log.exception("waiting leads could not be resumed")
+
+    async def resume_waiting(self, *, limit: int = RESUME_PAGE) -> int:
+        """Leads parked while their campaign had no manager account are opened, now that it has
+        one (they go through ``on_lead`` together, so they share its batches); returns how many
+        were picked up."""
+        writable = (
+            select(CampaignAccount.campaign_id)
+            .join(Account, Account.id == CampaignAccount.account_id)
+            .join(Campaign, Campaign.id == CampaignAccount.campaign_id)
+            .where(
+                CampaignAccount.role == "manager",
+                Account.status == "active",
+                Campaign.status == "active",
+            )
+        )
+        async with self._db.session() as session:
+            leads = list(
+                await session.scalars(
+                    select(Lead)
+                    .join(Conversation, Conversation.lead_id == Lead.id)
+                    .where(Conversation.status == WAITING, Lead.campaign_id.in_(writable))
+                    .order_by(Conversation.id)
+                    .limit(limit)
+                )
+            )
+        results = await asyncio.gather(
+            *(self.on_lead(_found(lead)) for lead in leads), return_exceptions=True
+        )
+        for lead, result in zip(leads, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("waiting lead %s not resumed: %s", lead.id, result)
+        if leads:
+            log.info("%d waiting lead(s) resumed", len(leads))
+        return len(leads)
 
     async def _first_turn(self, session: AsyncSession, opening: Opening) -> _Turn:
         history: tuple[Turn, ...] = ()

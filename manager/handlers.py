@@ -6,6 +6,7 @@ from core.bus import PermanentError, decode_payload
 from core.events import (
     AccountBanned,
     AccountRevoked,
+    ConfigChanged,
     Event,
     LeadFound,
     MessageIncoming,
@@ -37,10 +38,16 @@ class ManagerHandlers:
         else:
             raise PermanentError(f"the manager does not handle {event.name} here")
 
-    async def on_account_lost(self, event: Event) -> None:
-        lost: AccountBanned | AccountRevoked = (
-            decode_payload(event, AccountBanned)
-            if event.name == AccountBanned.NAME
-            else decode_payload(event, AccountRevoked)
-        )
-        await self._delivery.on_account_lost(lost.account_id)
+    async def on_control(self, event: Event) -> None:
+        if event.name == ConfigChanged.NAME:
+            # A campaign may have a manager account now; in the background, as it may write long.
+            self._conversations.resume_waiting_soon()
+        elif event.name in (AccountBanned.NAME, AccountRevoked.NAME):
+            lost: AccountBanned | AccountRevoked = (
+                decode_payload(event, AccountBanned)
+                if event.name == AccountBanned.NAME
+                else decode_payload(event, AccountRevoked)
+            )
+            await self._delivery.on_account_lost(lost.account_id)
+        else:
+            raise PermanentError(f"the manager does not handle {event.name} here")

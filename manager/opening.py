@@ -3,8 +3,10 @@
 The campaigns, the leads and any conversations they already have are read with one query each;
 the contact registry settles every first-message claim at once; the new conversations go in with
 one insert. Each lead comes back as an ``Opening`` (write its first message now), None (nothing
-to write: done before, skipped, or its campaign cannot write yet) or the error that can never
-let it succeed.
+to write: done before, or skipped) or the error that can never let it succeed.
+
+A lead whose campaign has no active manager account yet is parked as a ``waiting`` conversation;
+when the campaign gets one, the same step opens it (``Conversations.resume_waiting``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Opening:
 
 
 Outcome = Opening | None | Exception
+WAITING = "waiting"  # found while the campaign had no manager account to write from
+NO_ACCOUNT = "no active manager account in the campaign yet"
 
 
 @dataclass
@@ -45,6 +49,7 @@ class _Candidate:
     index: int
     view: store.CampaignView
     lead: Lead
+    waiting: Conversation | None = None  # parked earlier: opened in place
 
 
 async def open_conversations(
@@ -58,11 +63,16 @@ async def open_conversations(
     existing = {
         c.lead_id: c
         for c in await session.scalars(
-            select(Conversation).where(Conversation.lead_id.in_(lead_ids))
+            select(Conversation)  # locked: two managers resuming one waiting lead take turns
+            .where(Conversation.lead_id.in_(lead_ids))
+            .order_by(Conversation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     }
     outcomes: list[Outcome] = [None] * len(batch)
     candidates: list[_Candidate] = []
+    parked: list[_Candidate] = []
     accounts: dict[int, store.LeastBusy] = {}
     seen: set[int] = set()
     for index, found in enumerate(batch):
@@ -74,7 +84,7 @@ async def open_conversations(
             outcomes[index] = PermanentError(f"campaign {found.campaign_id} does not exist")
             continue
         conversation = existing.get(found.lead_id)
-        if conversation is not None:
+        if conversation is not None and conversation.status != WAITING:
             outcomes[index] = _resumed(conversation, view, leads.get(found.lead_id))
             continue
         lead = leads.get(found.lead_id)
@@ -85,11 +95,13 @@ async def open_conversations(
             continue
         if view.id not in accounts:
             accounts[view.id] = store.LeastBusy(await store.manager_load(session, view.id))
-        if not accounts[view.id]:
-            log.info("campaign %s has no active manager account; lead %s waits", view.name, lead.id)
-            continue
-        candidates.append(_Candidate(index, view, lead))
+        candidate = _Candidate(index, view, lead, waiting=conversation)
+        if accounts[view.id]:
+            candidates.append(candidate)
+        elif conversation is None:
+            parked.append(candidate)
     await _open_new(session, candidates, accounts, outcomes, now=now)
+    await _park(session, parked, now=now)
     return outcomes
 
 
@@ -117,25 +129,48 @@ async def _open_new(
     refusals = await contacts.reserve_first_contacts(session, claims, now=now)
     rows: list[dict[str, Any]] = []
     for candidate, refusal in zip(candidates, refusals, strict=True):
-        lead = candidate.lead
-        rows.append(
-            {
-                "campaign_id": candidate.view.id,
-                "lead_id": lead.id,
-                "account_id": accounts[candidate.view.id].take(counts=refusal is None),
-                "telegram_user_id": lead.telegram_user_id,
-                "username": lead.username,
-                "status": "skipped" if refusal else "drafting",
-                "reason": refusal,
-                "stage": None,
-                "turns": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        decided = {
+            "account_id": accounts[candidate.view.id].take(counts=refusal is None),
+            "status": "skipped" if refusal else "drafting",
+            "reason": refusal,
+            "updated_at": now,
+        }
+        if candidate.waiting is not None:
+            for name, value in decided.items():
+                setattr(candidate.waiting, name, value)
+        else:
+            rows.append(_row(candidate, now=now) | decided)
     made = await insert_ignore_many(session, Conversation, rows, returning=("id", "lead_id"))
     opened = {int(row.lead_id): int(row.id) for row in made}
     for candidate, refusal in zip(candidates, refusals, strict=True):
-        conversation_id = opened.get(candidate.lead.id)
+        waiting = candidate.waiting
+        conversation_id = waiting.id if waiting is not None else opened.get(candidate.lead.id)
         if refusal is None and conversation_id is not None:
             outcomes[candidate.index] = Opening(conversation_id, candidate.view, candidate.lead)
+
+
+async def _park(session: AsyncSession, parked: list[_Candidate], *, now: datetime) -> None:
+    """Leads whose campaign has no manager account to write from wait as conversations."""
+    if not parked:
+        return
+    rows = [
+        _row(c, now=now) | {"account_id": None, "status": WAITING, "reason": NO_ACCOUNT}
+        for c in parked
+    ]
+    await insert_ignore_many(session, Conversation, rows)
+    names = sorted({c.view.name for c in parked})
+    log.info("no active manager account in %s: %d lead(s) wait", ", ".join(names), len(parked))
+
+
+def _row(candidate: _Candidate, *, now: datetime) -> dict[str, Any]:
+    lead = candidate.lead
+    return {
+        "campaign_id": candidate.view.id,
+        "lead_id": lead.id,
+        "telegram_user_id": lead.telegram_user_id,
+        "username": lead.username,
+        "stage": None,
+        "turns": 0,
+        "created_at": now,
+        "updated_at": now,
+    }

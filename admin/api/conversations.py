@@ -24,6 +24,7 @@ from manager.operator import OperatorError
 
 router = APIRouter(tags=["conversations"])
 Status = Literal[
+    "waiting",
     "drafting",
     "awaiting_approval",
     "active",

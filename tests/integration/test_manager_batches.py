@@ -11,12 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from admin.workspace.apply import apply_workspace, read_workspace
 from core.bus import PermanentError
 from core.db import Database
+from core.db.models import Account
+from core.events import ConfigChanged, Event
 from core.security import SecretBox
 from manager.conversations import Conversations
+from manager.handlers import ManagerHandlers
 from manager.writers import TemplateWriter
 from tests.integration.test_manager_decisions import World, workspace
 
@@ -135,3 +139,34 @@ async def test_a_burst_past_the_daily_cap_fills_the_next_days_in_turn(world: Wor
     today = datetime.now(UTC).date()
     assert days == {today: 2, today + timedelta(days=1): 2, today + timedelta(days=2): 1}
     assert len(await world.events("command.send")) == 2, "only today's go now"
+
+
+async def test_a_lead_found_while_no_account_can_write_waits_and_is_written_to_later(
+    world: World,
+) -> None:
+    async with world.db.transaction() as session:  # campaign 2's only manager account is down
+        await session.execute(
+            update(Account).where(Account.name == "manager-2").values(status="banned")
+        )
+    await world.conversations.on_lead(await world.lead(user=780, campaign=2))
+
+    [waiting] = await world.conversations_of(780)
+    assert waiting.status == "waiting" and waiting.account_id is None
+    assert await world.outbound(780) == []
+    assert await world.conversations.resume_waiting() == 0, "still no account to write from"
+
+    async with world.db.transaction() as session:  # the admin brings an account back
+        await session.execute(
+            update(Account).where(Account.name == "manager-2").values(status="active")
+        )
+    handlers = ManagerHandlers(world.conversations, world.delivery)
+    await handlers.on_control(Event.of(ConfigChanged(reason="workspace applied")))
+    for _ in range(100):
+        [conversation] = await world.conversations_of(780)
+        if conversation.status != "waiting":
+            break
+        await asyncio.sleep(0.05)
+    assert conversation.status == "active" and conversation.account_id is not None
+    assert await world.conversations.resume_waiting() == 0, "picked up once"
+    [(_, command)] = await world.events("command.send")
+    assert command["peer_user_id"] == 780
