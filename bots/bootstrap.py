@@ -45,4 +45,5 @@ def build_worker(platform: Platform, account_id: int, *, join_interval: float) -
         relay=platform.relay,
         client_factory=client_factory(platform),
         join_interval=join_interval,
+        flood_wait_hold=platform.settings.flood_wait_hold,
     )

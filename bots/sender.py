@@ -7,8 +7,14 @@ only the handler whose insert made the row sends. A key seen again is settled fr
 text before sending (reconcile). The same search runs before retrying a send whose outcome is
 unknown (Telegram unreachable mid-call), so no retry doubles a message.
 
-Handlers of one key in this process run one at a time: a redelivery during a long FloodWait waits
+Handlers of one key in this process run one at a time: a redelivery during a FloodWait waits
 for the first delivery instead of reconciling against it.
+
+FloodWait: a wait up to ``flood_wait_hold`` seconds is waited out with the command unacked; a
+longer one hands the send back (``message.send_failed`` with ``flood_wait`` and ``retry_after``,
+its key ``failed``) so that no command sits unacked for hours (RabbitMQ closes a channel whose
+consumer holds a message past its timeout), and the manager reschedules it under a new key. While
+a wait runs, the account's other sends wait or are handed back too, instead of asking Telegram.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -46,6 +52,7 @@ from core.telegram import (
     AccountBannedError,
     AccountClient,
     ChatNotFound,
+    FloodWait,
     PeerFlood,
     SessionRevokedError,
     TelegramError,
@@ -59,6 +66,7 @@ T = TypeVar("T")
 SENDING, SENT, FAILED = "sending", "sent", "failed"
 KEY_LIMIT = 64  # sent_keys.idempotency_key is VARCHAR(64)
 SETTLE_SECONDS = 5.0  # a live sender elsewhere finishes (or fails) a send within this
+FLOOD_WAIT_HOLD = 60.0  # seconds of FloodWait waited out holding the command
 SETTLE_POLL = 0.2
 RECENT_LIMIT = 20  # latest messages of the dialog searched for an earlier send
 DETAIL_LIMIT = 500
@@ -127,6 +135,14 @@ async def record_loss(session: AsyncSession, account_id: int, loss: AccountLoss)
         await add_to_outbox(session, Event.of(loss.event(account_id)))
 
 
+class Deferred(TelegramError):
+    """Telegram told the account to wait longer than a command should be held."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"flood wait of {seconds:.0f}s: handed back to be rescheduled")
+        self.retry_after = utcnow() + timedelta(seconds=seconds)
+
+
 class AccountGone(TelegramError):
     """The account was lost (by another send, or the worker) before this send went out."""
 
@@ -184,6 +200,7 @@ class Sender:
         retry: Retry,
         loss: LossLatch,
         settle_seconds: float = SETTLE_SECONDS,
+        flood_wait_hold: float = FLOOD_WAIT_HOLD,
     ) -> None:
         self._account_id = account_id
         self._db = db
@@ -192,6 +209,8 @@ class Sender:
         self._retry = retry
         self._loss = loss
         self._settle_seconds = settle_seconds
+        self._flood_wait_hold = flood_wait_hold
+        self._flood_until = 0.0  # loop time before which Telegram said this account must not send
         self._busy: dict[str, asyncio.Event] = {}
         # Commands and reports that arrive together share one transaction each.
         self._recording: Batcher[SendMessage, bool] = Batcher(self._record_keys, name="keys")
@@ -277,6 +296,7 @@ class Sender:
     async def _attempt(self, command: SendMessage, attempts: _Attempts) -> _Delivered:
         if (loss := self._loss.loss) is not None:
             raise AccountGone(loss)
+        await self._flood_pause()
         if attempts.unclear and (earlier := await self._find_sent(command)) is not None:
             return earlier
         try:
@@ -286,7 +306,21 @@ class Sender:
         except TelegramUnavailable:
             attempts.unclear = True  # the request may have arrived before the connection broke
             raise
+        except FloodWait as wait:
+            loop = asyncio.get_running_loop()
+            self._flood_until = max(self._flood_until, loop.time() + wait.seconds)
+            if wait.seconds > self._flood_wait_hold:
+                raise Deferred(wait.seconds) from wait
+            raise  # waited out by the worker's retry
         return _Delivered(sent.message_id, utcnow())
+
+    async def _flood_pause(self) -> None:
+        """Wait out the rest of a FloodWait another send ran into; hand back a long one."""
+        left = self._flood_until - asyncio.get_running_loop().time()
+        if left > self._flood_wait_hold:
+            raise Deferred(left)
+        if left > 0:
+            await asyncio.sleep(left)
 
     async def _find_sent(self, command: SendMessage) -> _Delivered | None:
         """This text among the account's latest messages to the peer."""
@@ -318,6 +352,8 @@ class Sender:
         """Telegram said no: record and announce why, or raise what a redelivery may fix."""
         if isinstance(exc, AccountGone):
             await self._record_failed(job, exc.loss.failure, str(exc))
+        elif isinstance(exc, Deferred):
+            await self._record_failed(job, "flood_wait", str(exc), retry_after=exc.retry_after)
         elif (loss := AccountLoss.of(exc)) is not None:
             await self._record_failed(job, loss.failure, str(exc), loss=loss)
         elif isinstance(exc, WriteForbidden):
@@ -328,7 +364,13 @@ class Sender:
             raise exc  # unknown: the key stays "sending" and the redelivery reconciles
 
     async def _record_failed(
-        self, job: _Job, reason: SendFailure, detail: str, *, loss: AccountLoss | None = None
+        self,
+        job: _Job,
+        reason: SendFailure,
+        detail: str,
+        *,
+        loss: AccountLoss | None = None,
+        retry_after: datetime | None = None,
     ) -> None:
         command = job.command
         log.warning("send %s failed: %s (%s)", command.idempotency_key, reason, detail)
@@ -340,6 +382,7 @@ class Sender:
             peer_user_id=command.peer_user_id,
             reason=reason,
             detail=detail[:DETAIL_LIMIT],
+            retry_after=retry_after,
         )
         async with self._db.transaction() as session:
             if loss is not None:

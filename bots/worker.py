@@ -20,7 +20,14 @@ from typing import TypeVar
 
 from sqlalchemy import select, update
 
-from bots.sender import SETTLE_SECONDS, AccountLoss, LossLatch, Sender, record_loss
+from bots.sender import (
+    FLOOD_WAIT_HOLD,
+    SETTLE_SECONDS,
+    AccountLoss,
+    LossLatch,
+    Sender,
+    record_loss,
+)
 from core.bus import Bus, PermanentError, UnroutableError, decode_payload
 from core.chatref import normalize_chat_ref
 from core.db import Database
@@ -62,6 +69,7 @@ class AccountWorker:
         client_factory: ClientFactory,
         join_interval: float = 3.0,
         send_settle: float = SETTLE_SECONDS,
+        flood_wait_hold: float = FLOOD_WAIT_HOLD,
     ) -> None:
         self.account_id = account_id
         self._db = db
@@ -70,6 +78,7 @@ class AccountWorker:
         self._client_factory = client_factory
         self._join_interval = join_interval
         self._send_settle = send_settle
+        self._flood_wait_hold = flood_wait_hold
         self._client: AccountClient | None = None
         self._sender: Sender | None = None
         self._loss = LossLatch()
@@ -103,6 +112,7 @@ class AccountWorker:
                 retry=self._retry,
                 loss=self._loss,
                 settle_seconds=self._send_settle,
+                flood_wait_hold=self._flood_wait_hold,
             )
             await self._bus.subscribe(
                 account_queue(self.account_id),

@@ -182,7 +182,7 @@ class MessageSent(Payload):
     sent_at: datetime
 
 
-SendFailure = Literal["peer_flood", "banned", "revoked", "forbidden", "not_found"]
+SendFailure = Literal["peer_flood", "banned", "revoked", "forbidden", "not_found", "flood_wait"]
 
 
 class SendFailed(Payload):
@@ -197,6 +197,7 @@ class SendFailed(Payload):
     peer_user_id: int
     reason: SendFailure
     detail: str = ""
+    retry_after: datetime | None = None  # flood_wait: Telegram allows this account to send then
 
 
 class DraftPending(Payload):

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     telegram_api_hash: SecretStr | None = None
     sandbox_url: str = "http://127.0.0.1:8081"
     join_interval: float = 3.0  # seconds between chat joins; mass joins trigger long FloodWaits
+    # A send's FloodWait up to this many seconds is waited out by the worker; a longer one hands
+    # the message back to the manager, which reschedules it for when Telegram allows.
+    flood_wait_hold: float = 60.0
 
     # The LLM behind the manager (any OpenAI-compatible endpoint). Without a base URL the manager
     # writes from the campaign's templates, so the demo works offline.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, insert, select, update
@@ -111,6 +111,8 @@ class Delivery:
             elif failed.reason == "not_found":
                 message.status, message.reason = "failed", "no such user"
                 conversation.status, conversation.reason = "failed", "no such user"
+            elif failed.reason == "flood_wait":
+                _retry_later(message, failed)
             else:
                 await _Move(session, lost=failed.account_id, paced=self._paced).move(conversation)
 
@@ -136,6 +138,17 @@ class Delivery:
                 await move.move(conversation)
         if conversations:
             log.info("account %s lost: %d conversations moved", account_id, len(conversations))
+
+
+def _retry_later(message: ConversationMessage, failed: SendFailed) -> None:
+    """Telegram made the account wait: the same account sends it when allowed, under a new key
+    (the old one is ``failed`` at the worker, so that command can never send)."""
+    now = datetime.now(UTC)
+    message.attempts = (message.attempts or 0) + 1
+    message.idempotency_key = None
+    message.status = "scheduled"
+    message.send_after = max(failed.retry_after or now, now) + timedelta(seconds=1)
+    message.reason = f"Telegram asked the account to wait ({failed.detail or 'flood wait'})"
 
 
 async def _mark_sent(session: AsyncSession, reports: list[tuple[Row[Any], MessageSent]]) -> None:

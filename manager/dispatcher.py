@@ -30,9 +30,11 @@ ALWAYS_SENT = ("opt_out_ack", "manual")  # kinds that go even to a handed-off or
 
 
 def idempotency_key(message: ConversationMessage) -> str:
-    """One key per message (its conversation and turn slot are unique) and account: a message
-    moved to another account is a new send. Known before the row is inserted."""
-    return f"c{message.conversation_id}-s{message.slot}-a{message.account_id}"
+    """One key per message (its conversation and turn slot are unique), account and attempt: a
+    message moved to another account, or handed back by a long FloodWait, is a new send. Known
+    before the row is inserted."""
+    key = f"c{message.conversation_id}-s{message.slot}-a{message.account_id}"
+    return f"{key}-t{message.attempts}" if message.attempts else key
 
 
 class Dispatcher:

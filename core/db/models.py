@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -235,6 +236,7 @@ class Conversation(Base):
     """One lead's dialogue with one manager account; its stage is stored, not guessed."""
 
     __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_account_status", "account_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
@@ -268,6 +270,7 @@ class ConversationMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # handed back
     account_id: Mapped[int | None] = mapped_column(Integer)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     stage: Mapped[str | None] = mapped_column(String(64))

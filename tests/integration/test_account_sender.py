@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bots.sandbox_client import SandboxAccountClient, SandboxUnavailable
+from bots.sender import FLOOD_WAIT_HOLD
 from bots.worker import AccountWorker
 from core.bus.memory import InMemoryBus
 from core.db import Database
@@ -141,8 +143,13 @@ async def bus(tmp_path: Path) -> AsyncIterator[InMemoryBus]:
 
 @pytest.fixture
 async def stage(
-    database: Database, secret_box: SecretBox, sandbox: RunningSandbox, bus: InMemoryBus
+    database: Database,
+    secret_box: SecretBox,
+    sandbox: RunningSandbox,
+    bus: InMemoryBus,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Stage]:
+    """A worker that holds a command through FloodWaits up to the test's parameter (seconds)."""
     created = await _call(sandbox, "/_sandbox/accounts", {"first_name": "Olga"})
     session = str(created["session"])
     lead = await _call(sandbox, "/_sandbox/users", {"first_name": "Lena", "username": "lena_dev"})
@@ -166,6 +173,7 @@ async def stage(
         client_factory=client,
         join_interval=0,
         send_settle=0.5,
+        flood_wait_hold=getattr(request, "param", FLOOD_WAIT_HOLD),
     )
     profile = lead["profile"]
     assert isinstance(profile, dict)
@@ -285,6 +293,30 @@ async def test_flood_wait_on_send_is_waited_out_and_the_dm_goes_once_after_it(
     assert dm["date_ts"] - commanded >= 2.0
     key = await stage.key()
     assert key is not None and key.status == "sent"
+
+
+@pytest.mark.parametrize("stage", [1.0], indirect=True)
+async def test_a_long_flood_wait_hands_the_send_back_and_the_next_one_does_not_ask_telegram(
+    stage: Stage,
+) -> None:
+    fault = {"kind": "flood_wait", "account": stage.account_user_id, "seconds": 30}
+    await _call(stage.sandbox, "/_sandbox/faults", fault)
+    stage.start()
+    commanded = datetime.now(UTC)
+    await stage.publish(stage.command())
+    [first] = await stage.until(SendFailed.NAME)
+    await stage.publish(stage.command("msg-2-acc-1", message_id=12))  # while the wait runs
+    failures = await stage.until(SendFailed.NAME, count=2)
+
+    for event in failures:
+        failed = event.payload_as(SendFailed)
+        assert failed.reason == "flood_wait" and failed.retry_after is not None
+        assert failed.retry_after >= commanded + timedelta(seconds=28)
+    assert await stage.dms_to_lead() == []
+    for key in ("msg-1-acc-1", "msg-2-acc-1"):
+        row = await stage.key(key)
+        assert row is not None and row.status == "failed", "that command can never send now"
+    assert first.payload_as(SendFailed).message_id == 11
 
 
 async def test_peer_flood_stops_the_account_and_fails_the_send_without_a_dm(

@@ -352,3 +352,38 @@ async def test_with_no_account_left_a_moved_message_waits_for_an_operator(world:
     [(_, pending)] = await world.events("draft.pending")
     assert pending["message_id"] == held.id
     assert await world.dispatcher.dispatch_due() == 0
+
+
+async def test_a_send_handed_back_by_a_long_flood_wait_goes_again_later_under_a_new_key(
+    world: World,
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=512))
+    await world.dispatcher.dispatch_due()
+    [queued] = await world.outbound(512)
+    assert queued.account_id is not None and queued.idempotency_key is not None
+    retry_after = datetime.now(UTC) + timedelta(minutes=30)
+    await world.delivery.on_send_failed(
+        SendFailed(
+            idempotency_key=queued.idempotency_key,
+            account_id=queued.account_id,
+            conversation_id=queued.conversation_id,
+            message_id=queued.id,
+            peer_user_id=512,
+            reason="flood_wait",
+            retry_after=retry_after,
+        )
+    )
+    [waiting] = await world.outbound(512)
+    assert waiting.status == "scheduled" and waiting.send_after is not None
+    assert waiting.send_after.replace(tzinfo=UTC) >= retry_after
+    assert await world.dispatcher.dispatch_due() == 0, "not before Telegram allows"
+
+    async with world.db.transaction() as session:  # half an hour later
+        await session.execute(
+            update(ConversationMessage).values(send_after=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert await world.dispatcher.dispatch_due() == 1
+    keys = [c["idempotency_key"] for _, c in await world.events("command.send")]
+    assert keys == [queued.idempotency_key, f"{queued.idempotency_key}-t1"]
+    [conversation] = await world.conversations_of(512)
+    assert conversation.account_id == queued.account_id, "the same account, once allowed"
