@@ -25,7 +25,7 @@ from core.db.models import (
     OutboxMessage,
     SentKey,
 )
-from core.events import LeadFound, MessageIncoming, Profile, SendFailed
+from core.events import LeadFound, MessageIncoming, Profile, SendFailed, SendFailure
 from core.outbox import OutboxRelay
 from core.security import SecretBox
 from core.settings import Settings
@@ -130,6 +130,22 @@ class World:
             rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
             bodies = [(r.routing_key, json.loads(r.body)) for r in rows]
         return [(key, body["payload"]) for key, body in bodies if body["name"] == name]
+
+
+def send_failed(
+    queued: ConversationMessage, user: int, reason: SendFailure, **extra: Any
+) -> SendFailed:
+    """What the worker reports when ``queued``'s command could not be sent."""
+    assert queued.account_id is not None and queued.idempotency_key is not None
+    return SendFailed(
+        idempotency_key=queued.idempotency_key,
+        account_id=queued.account_id,
+        conversation_id=queued.conversation_id,
+        message_id=queued.id,
+        peer_user_id=user,
+        reason=reason,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -252,14 +268,7 @@ async def test_a_lost_account_hands_its_queued_message_to_the_other_account_once
     [queued] = await world.outbound(507)
     lost = queued.account_id
     assert lost is not None and queued.idempotency_key is not None
-    failed = SendFailed(
-        idempotency_key=queued.idempotency_key,
-        account_id=lost,
-        conversation_id=queued.conversation_id,
-        message_id=queued.id,
-        peer_user_id=507,
-        reason="peer_flood",
-    )
+    failed = send_failed(queued, 507, "peer_flood")
     await world.delivery.on_account_lost(lost)
     await world.delivery.on_send_failed(failed)  # arrives after the ban: changes nothing more
     await world.dispatcher.dispatch_due()
@@ -288,16 +297,7 @@ async def test_a_user_who_blocks_us_is_never_written_to_again_and_gets_no_confir
     await world.dispatcher.dispatch_due()
     [queued] = await world.outbound(509)
     assert queued.account_id is not None and queued.idempotency_key is not None
-    await world.delivery.on_send_failed(
-        SendFailed(
-            idempotency_key=queued.idempotency_key,
-            account_id=queued.account_id,
-            conversation_id=queued.conversation_id,
-            message_id=queued.id,
-            peer_user_id=509,
-            reason="forbidden",
-        )
-    )
+    await world.delivery.on_send_failed(send_failed(queued, 509, "forbidden"))
     [failed] = await world.outbound(509)
     assert failed.status == "failed"
     async with world.db.session() as session:
@@ -363,15 +363,7 @@ async def test_a_send_handed_back_by_a_long_flood_wait_goes_again_later_under_a_
     assert queued.account_id is not None and queued.idempotency_key is not None
     retry_after = datetime.now(UTC) + timedelta(minutes=30)
     await world.delivery.on_send_failed(
-        SendFailed(
-            idempotency_key=queued.idempotency_key,
-            account_id=queued.account_id,
-            conversation_id=queued.conversation_id,
-            message_id=queued.id,
-            peer_user_id=512,
-            reason="flood_wait",
-            retry_after=retry_after,
-        )
+        send_failed(queued, 512, "flood_wait", retry_after=retry_after)
     )
     [waiting] = await world.outbound(512)
     assert waiting.status == "scheduled" and waiting.send_after is not None
