@@ -18,7 +18,8 @@ def client_factory(platform: Platform) -> ClientFactory:
         if settings.telegram_backend == "sandbox":
             from bots.sandbox_client import SandboxAccountClient
 
-            cursor = int(account.updates_cursor) if account.updates_cursor else None
+            saved = account.updates_cursor or ""
+            cursor = int(saved) if saved.isdigit() else None  # another backend's: start fresh
             return SandboxAccountClient(settings.sandbox_url, session, cursor=cursor)
         from bots.telethon_client import TelethonAccountClient
 
@@ -32,6 +33,7 @@ def client_factory(platform: Platform) -> ClientFactory:
             api_id=settings.telegram_api_id,
             api_hash=settings.telegram_api_hash.get_secret_value(),
             proxy=proxy,
+            updates_cursor=account.updates_cursor,
         )
 
     return make

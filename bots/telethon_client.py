@@ -26,6 +26,7 @@ from telethon.tl.functions.messages import (
     ImportChatInviteRequest,
     SetTypingRequest,
 )
+from telethon.tl.functions.updates import GetStateRequest
 from telethon.tl.functions.users import GetFullUserRequest, GetUsersRequest
 
 from bots.proxy import ProxyConfig, ensure_proxy_supported, parse_proxy_url
@@ -39,6 +40,7 @@ from bots.telethon_mapping import (
     public_username,
     skip_reason,
 )
+from bots.telethon_updates import UpdatesState
 from core.chatref import ChatRefParsed, parse_chat_ref
 from core.events import Profile
 from core.telegram import (
@@ -108,9 +110,15 @@ async def _unless(tolerated: Any, call: Awaitable[T]) -> T | None:
 
 
 def build_telegram_client(
-    *, session: str, api_id: int, api_hash: str, proxy: ProxyConfig | None = None
+    *,
+    session: str,
+    api_id: int,
+    api_hash: str,
+    proxy: ProxyConfig | None = None,
+    resume: UpdatesState | None = None,
 ) -> Any:
-    """A ``TelegramClient`` wired for workers; builds objects only, never connects."""
+    """A ``TelegramClient`` wired for workers; builds objects only, never connects. With
+    ``resume`` it catches up on what arrived since that state (``bots.telethon_updates``)."""
     kwargs: dict[str, Any] = {
         "flood_sleep_threshold": 0,  # every FloodWait reaches our scheduler
         "sequential_updates": True,  # our handler only enqueues: keeps arrival order for free
@@ -123,6 +131,9 @@ def build_telegram_client(
         string_session = StringSession(session)
     except (ValueError, struct.error):  # binascii.Error is a ValueError
         raise ValueError("the stored session is not a valid Telethon string session") from None
+    if resume is not None:
+        string_session.set_update_state(0, resume.as_telethon())
+        kwargs["catch_up"] = True
     with warnings.catch_warnings():
         # Telethon warns "proxy ignored" whenever python-socks is missing, even for MTProxy,
         # which does not use it; ensure_proxy_supported already refused the real cases.
@@ -155,22 +166,30 @@ class TelethonAccountClient:
         api_hash: str,
         proxy: str | ProxyConfig | None = None,
         options: ClientOptions | None = None,
+        updates_cursor: str | None = None,
     ) -> None:
         config = parse_proxy_url(proxy) if isinstance(proxy, str) else proxy
+        resume = UpdatesState.decode(updates_cursor)
         telegram = build_telegram_client(
-            session=session, api_id=api_id, api_hash=api_hash, proxy=config
+            session=session, api_id=api_id, api_hash=api_hash, proxy=config, resume=resume
         )
-        self._setup(telegram, options or ClientOptions())
+        self._setup(telegram, options or ClientOptions(), resume)
 
     @classmethod
-    def over(cls, telegram: Any, options: ClientOptions | None = None) -> TelethonAccountClient:
+    def over(
+        cls,
+        telegram: Any,
+        options: ClientOptions | None = None,
+        resume: UpdatesState | None = None,
+    ) -> TelethonAccountClient:
         """Wrap a built ``TelegramClient`` (tests pass a stand-in with the same methods)."""
         adapter = cls.__new__(cls)
-        adapter._setup(telegram, options or ClientOptions())
+        adapter._setup(telegram, options or ClientOptions(), resume)
         return adapter
 
-    def _setup(self, telegram: Any, options: ClientOptions) -> None:
+    def _setup(self, telegram: Any, options: ClientOptions, resume: UpdatesState | None) -> None:
         self._client = telegram
+        self._updates = resume  # the state after the last message queued; None until known
         self._clock = options.clock
         self._profiles: TtlCache[int, Profile] = TtlCache(
             maxsize=options.profile_cache_size, ttl=options.profile_ttl, clock=options.clock
@@ -200,6 +219,10 @@ class TelethonAccountClient:
         except TelegramError:
             await self._client.disconnect()
             raise
+        if self._updates is None:  # a first start: resume points begin here
+            state = await self._call(self._client(GetStateRequest()))
+            if isinstance(state, types.updates.State):
+                self._updates = UpdatesState.of(state)
         self._closed = None
         self._client.remove_event_handler(self._on_new_message)  # a reconnect must not double it
         self._client.add_event_handler(self._on_new_message, events.NewMessage(incoming=True))
@@ -237,8 +260,11 @@ class TelethonAccountClient:
 
     async def _on_new_message(self, event: Any) -> None:
         # No awaits here: with sequential updates this keeps arrival order.
+        if self._updates is not None:
+            self._updates = self._updates.after(event.original_update, event.message.date)
+        cursor = self._updates.encode() if self._updates is not None else None
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait((event, cursor))
         except asyncio.QueueFull:
             _log.warning("incoming queue full, dropping message %s", event.message.id)
 
@@ -251,9 +277,10 @@ class TelethonAccountClient:
             item = await self._queue.get()
             if item is _WAKE:
                 continue
-            message = await self._to_incoming(item)
+            event, cursor = item
+            message = await self._to_incoming(event)
             if message is not None:
-                yield message
+                yield message.model_copy(update={"cursor": cursor})
 
     async def _to_incoming(self, event: Any) -> IncomingMessage | None:
         try:

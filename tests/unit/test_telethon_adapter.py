@@ -464,8 +464,10 @@ def full_user(user: User, about: str | None) -> Callable[[Any], Any]:
 
 
 async def connected(fake: FakeTelegram, **options: Any) -> TelethonAccountClient:
+    """Connected; the requests made while logging in are not counted by the tests."""
     client = TelethonAccountClient.over(fake, ClientOptions(**options))
     await client.connect()
+    fake.requests.clear()
     return client
 
 
