@@ -71,7 +71,9 @@ class DraftStore:
             planner = SendPlanner(session, paced=self._paced, now=now)
             stored, due = 0, []
             for written in batch:
-                conversation = conversations[written.conversation_id]
+                conversation = conversations.get(written.conversation_id)
+                if conversation is None:
+                    continue  # deleted meanwhile (its campaign or lead was removed)
                 if conversation.status != "drafting" or conversation.turns != written.slot:
                     continue  # someone else wrote this turn, or the conversation moved on
                 stored += 1

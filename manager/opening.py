@@ -122,6 +122,8 @@ async def _open_new(
 ) -> None:
     """Claim first contact for each candidate and insert its conversation (``skipped``, with the
     reason, when someone else may write first)."""
+    if not candidates:
+        return
     claims = [
         contacts.Claim(c.lead.telegram_user_id, c.view.id, c.view.policy.contact_window_days)
         for c in candidates

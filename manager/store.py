@@ -174,12 +174,14 @@ async def remember_template(session: AsyncSession, campaign_id: int, source: str
     skips the (idempotent) insert."""
     version = template_version(source)
     key = (campaign_id, version)
-    if key not in _REMEMBERED:
+    in_this_transaction: set[tuple[int, str]] = session.info.setdefault("templates", set())
+    if key not in _REMEMBERED and key not in in_this_transaction:
         await insert_ignore(
             session,
             PromptTemplate,
             {"campaign_id": campaign_id, "version": version, "source": source},
         )
+        in_this_transaction.add(key)
         event.listen(
             session.sync_session, "after_commit", lambda _s: _REMEMBERED.add(key), once=True
         )
