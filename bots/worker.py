@@ -89,6 +89,7 @@ class AccountWorker:
         self.me: Profile | None = None
         self._cursor: str | None = None  # resume point after the last published message
         self._saved_cursor: str | None = None
+        self._stopping = False
 
     async def run(self) -> None:
         """Work until cancelled or until the account becomes unusable."""
@@ -127,6 +128,7 @@ class AccountWorker:
         except* AccountUnusable:
             log.warning("account %s stopped: it can no longer be used", account.name)
         finally:
+            self._stopping = True  # a send still running gives up instead of retrying forever
             await client.disconnect()
             await self._save_cursor()
 
@@ -282,6 +284,10 @@ class AccountWorker:
                 log.warning("flood wait %ss on account %s", wait.seconds, self.account_id)
                 await asyncio.sleep(wait.seconds + random.uniform(0.5, 2.0))
             except TelegramUnavailable as exc:
+                if self._stopping:
+                    # The client is gone: the command goes back to the queue (its key stays
+                    # "sending", so the next worker reconciles before sending).
+                    raise
                 log.warning("telegram unreachable for account %s: %s", self.account_id, exc)
                 await asyncio.sleep(random.uniform(1.0, 3.0))
 

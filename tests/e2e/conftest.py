@@ -43,6 +43,7 @@ class Stack:
         self.env = env
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.slow_to_stop: list[str] = []
         self.sandbox_url = f"http://127.0.0.1:{env['COOLTHING_SANDBOX_PORT']}"
         self.api_url = f"http://127.0.0.1:{env['COOLTHING_API_PORT']}"
 
@@ -71,13 +72,16 @@ class Stack:
         proc.wait(timeout=10)
 
     def stop_all(self) -> None:
+        """SIGTERM, then SIGKILL for what has not stopped in 15 s (named in ``slow_to_stop``)."""
         for proc in self.procs.values():
             proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
+        for name, proc in self.procs.items():
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
+                self.slow_to_stop.append(name)
                 proc.kill()
+                proc.wait(timeout=10)
         self.procs.clear()
 
     def log_tail(self) -> str:

@@ -279,6 +279,40 @@ async def test_a_send_whose_answer_was_lost_is_found_in_the_dialog_not_sent_twic
     assert sent.payload_as(MessageSent).telegram_message_id == dm["message_id"]
 
 
+class NeverReachesTelegram(SandboxAccountClient):
+    """Every send fails as if the network were down; counts the tries."""
+
+    tries = 0
+
+    async def send_message(self, peer: int | str, text: str) -> SentMessage:
+        NeverReachesTelegram.tries += 1
+        raise SandboxUnavailable("network is unreachable")
+
+
+async def test_a_worker_stopped_mid_send_lets_go_of_the_command_instead_of_retrying_on(
+    stage: Stage,
+) -> None:
+    NeverReachesTelegram.tries = 0
+    stage.client_class = NeverReachesTelegram
+    worker = stage.start()
+    await stage.publish(stage.command())
+
+    async def tried() -> bool:
+        return NeverReachesTelegram.tries > 0
+
+    await _until(tried, 10)
+    worker.cancel()  # SIGTERM: the worker disconnects its client
+    await asyncio.gather(worker, return_exceptions=True)
+    stage.bus.close_timeout = 10.0
+    started = time.monotonic()
+    await stage.bus.close()  # waits for the send still in flight
+
+    assert time.monotonic() - started < 5, "the send kept retrying a client that was gone"
+    assert await stage.dms_to_lead() == []
+    key = await stage.key()
+    assert key is not None and key.status == "sending", "the next worker reconciles it"
+
+
 async def test_flood_wait_on_send_is_waited_out_and_the_dm_goes_once_after_it(
     stage: Stage,
 ) -> None:
