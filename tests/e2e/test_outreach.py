@@ -26,7 +26,9 @@ FAST = """\
       messages_per_minute: 1000"""
 
 
-def workspace(*, approval: bool = False, second_campaign: bool = False) -> Any:
+def workspace(
+    *, approval: bool = False, second_campaign: bool = False, sites_managers: str = "[manager-2]"
+) -> Any:
     def render(sessions: list[str]) -> str:
         text = f"""\
 accounts:
@@ -53,7 +55,7 @@ campaigns:
     keyword_sets: [sites]
     chats: ["@{CHAT}"]
     parser_accounts: [parser-1]
-    manager_accounts: [manager-2]
+    manager_accounts: {sites_managers}
     outreach:
       offer: "Landing pages in a week."
 {FAST}
@@ -251,6 +253,32 @@ async def test_peer_flood_moves_the_leads_to_the_other_account(
     await asyncio.sleep(2)
     for lead in leads:
         assert len(await dms_to(http, stack, lead)) == 1
+
+
+async def test_a_lead_waits_for_a_manager_account_and_gets_one_dm_once_one_is_added(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    no_manager = workspace(second_campaign=True, sites_managers="[]")
+    await boot_outreach_mode(stack, http, CHAT, no_manager)
+    lead = 700_009
+    await post_as(http, stack, lead, "Нужен новый сайт для кафе")  # only "sites" matches
+
+    async def waiting() -> bool:
+        listed = (await api(http, stack, "conversations?limit=500"))["items"]
+        return any(c["telegram_user_id"] == lead and c["status"] == "waiting" for c in listed)
+
+    await wait_for(waiting, seconds=30, what="the lead to wait for a manager account")
+    assert await dms_to(http, stack, lead) == []
+
+    path = stack.logs / "ws.yaml"  # the admin adds a manager account to the campaign
+    text = path.read_text("utf-8").replace("manager_accounts: []", "manager_accounts: [manager-2]")
+    path.write_text(text, "utf-8")
+    applied = stack.command("workspace", "apply", str(path))
+    assert applied.returncode == 0, applied.stderr.decode()
+
+    await wait_for_dms(http, stack, lead, 1)
+    await asyncio.sleep(2)
+    assert len(await dms_to(http, stack, lead)) == 1
 
 
 async def test_killing_manager_and_worker_mid_run_gives_every_lead_exactly_one_dm(
