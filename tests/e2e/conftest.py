@@ -121,6 +121,8 @@ async def stack(postgres_url: str, amqp_url: str, tmp_path: Path) -> AsyncIterat
         yield stack
     finally:
         stack.stop_all()
+    # Containers get SIGTERM and a grace period: every service must stop well within it.
+    assert not stack.slow_to_stop, f"needed SIGKILL after 15 s: {stack.slow_to_stop}"
 
 
 async def wait_for(
