@@ -26,19 +26,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol, TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.account_loss import AccountGone, AccountLoss, LossLatch, record_loss
 from core.batching import Batcher
 from core.bus import PermanentError
 from core.db import Database
-from core.db.models import Account, SentKey
+from core.db.models import SentKey
 from core.db.upsert import insert_ignore_many
 from core.events import (
-    AccountBanned,
-    AccountRevoked,
     Event,
     MessageSent,
     Payload,
@@ -49,12 +48,9 @@ from core.events import (
 )
 from core.outbox import OutboxRelay, add_many_to_outbox, add_to_outbox
 from core.telegram import (
-    AccountBannedError,
     AccountClient,
     ChatNotFound,
     FloodWait,
-    PeerFlood,
-    SessionRevokedError,
     TelegramError,
     TelegramUnavailable,
     WriteForbidden,
@@ -78,77 +74,12 @@ class Retry(Protocol):
     async def __call__(self, make: Callable[[], Awaitable[T]]) -> T: ...
 
 
-# ---- losing the account ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AccountLoss:
-    """Why the account may not be used any more, and what a send refused for it reports."""
-
-    status: Literal["banned", "revoked"]
-    reason: str
-    failure: SendFailure
-
-    @classmethod
-    def of(cls, error: TelegramError) -> AccountLoss | None:
-        if isinstance(error, PeerFlood):  # writing to strangers again soon gets accounts banned
-            return cls("banned", "peer flood", "peer_flood")
-        if isinstance(error, AccountBannedError):
-            return cls("banned", str(error) or "banned", "banned")
-        if isinstance(error, SessionRevokedError):
-            return cls("revoked", str(error) or "session revoked", "revoked")
-        return None
-
-    def event(self, account_id: int) -> AccountBanned | AccountRevoked:
-        kind = AccountBanned if self.status == "banned" else AccountRevoked
-        return kind(account_id=account_id, reason=self.reason)
-
-
-class LossLatch:
-    """The account's loss, set once: the worker stops on it, later sends fail with it."""
-
-    def __init__(self) -> None:
-        self.loss: AccountLoss | None = None
-        self._set = asyncio.Event()
-
-    def set(self, loss: AccountLoss) -> None:
-        if self.loss is None:
-            self.loss = loss
-            self._set.set()
-
-    async def wait(self) -> AccountLoss:
-        await self._set.wait()
-        assert self.loss is not None  # noqa: S101 - set() sets both
-        return self.loss
-
-
-async def record_loss(session: AsyncSession, account_id: int, loss: AccountLoss) -> None:
-    """Mark the account and announce it, in the caller's transaction; only once, even when
-    concurrent sends run into the same PeerFlood or ban."""
-    marked = await session.scalar(
-        update(Account)
-        .where(Account.id == account_id, Account.status != loss.status)
-        .values(status=loss.status, status_reason=loss.reason)
-        .returning(Account.id)
-    )
-    if marked is not None:
-        await add_to_outbox(session, Event.of(loss.event(account_id)))
-
-
 class Deferred(TelegramError):
     """Telegram told the account to wait longer than a command should be held."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"flood wait of {seconds:.0f}s: handed back to be rescheduled")
         self.retry_after = utcnow() + timedelta(seconds=seconds)
-
-
-class AccountGone(TelegramError):
-    """The account was lost (by another send, or the worker) before this send went out."""
-
-    def __init__(self, loss: AccountLoss) -> None:
-        super().__init__(f"account {loss.status}: {loss.reason}")
-        self.loss = loss
 
 
 SENT_KEYS = cast(Table, SentKey.__table__)

@@ -20,14 +20,8 @@ from typing import TypeVar
 
 from sqlalchemy import select, update
 
-from bots.sender import (
-    FLOOD_WAIT_HOLD,
-    SETTLE_SECONDS,
-    AccountLoss,
-    LossLatch,
-    Sender,
-    record_loss,
-)
+from bots.account_loss import AccountLoss, LossLatch, record_loss
+from bots.sender import FLOOD_WAIT_HOLD, SETTLE_SECONDS, Sender
 from core.bus import Bus, PermanentError, UnroutableError, decode_payload
 from core.chatref import normalize_chat_ref
 from core.db import Database
