@@ -229,8 +229,11 @@ class _Move:
             )
         )
         for message in unsent:
-            if message.status == "queued" and not await _fence(session, message):
-                continue  # the lost account's worker already took it
+            if message.status == "queued":
+                if not await _fence(session, message):
+                    continue  # the lost account's worker already took it
+                # A new key even if it comes back to an account that had it: the old one is fenced.
+                message.attempts = (message.attempts or 0) + 1
             message.idempotency_key = None
             if conversation.account_id is None:  # an operator decides, as for any held draft
                 message.reason = "no active manager account left in the campaign"

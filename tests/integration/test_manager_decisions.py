@@ -18,6 +18,7 @@ from core.bus import PermanentError
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.models import (
+    Account,
     Campaign,
     Contact,
     Conversation,
@@ -379,3 +380,31 @@ async def test_a_send_handed_back_by_a_long_flood_wait_goes_again_later_under_a_
     assert keys == [queued.idempotency_key, f"{queued.idempotency_key}-t1"]
     [conversation] = await world.conversations_of(512)
     assert conversation.account_id == queued.account_id, "the same account, once allowed"
+
+
+async def test_a_message_moved_back_to_an_account_that_lost_it_is_sent_under_a_fresh_key(
+    world: World,
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=513))
+    await world.dispatcher.dispatch_due()
+    [first] = await world.outbound(513)
+    assert first.account_id is not None
+    await world.delivery.on_account_lost(first.account_id)  # moved to the other account
+    await world.dispatcher.dispatch_due()
+    [second] = await world.outbound(513)
+    assert second.account_id not in (None, first.account_id)
+    async with world.db.transaction() as session:  # the first account comes back, the second goes
+        await session.execute(
+            update(Account).where(Account.id == first.account_id).values(status="active")
+        )
+    assert second.account_id is not None
+    await world.delivery.on_account_lost(second.account_id)
+    await world.dispatcher.dispatch_due()
+
+    [third] = await world.outbound(513)
+    assert third.account_id == first.account_id and third.status == "queued"
+    keys = [c["idempotency_key"] for _, c in await world.events("command.send")]
+    assert len(set(keys)) == 3 and keys[-1] == third.idempotency_key
+    async with world.db.session() as session:
+        fences = set(await session.scalars(select(SentKey.idempotency_key)))
+    assert third.idempotency_key not in fences, "its worker would drop a fenced key unsent"
