@@ -144,9 +144,9 @@ class Sender:
         self._flood_until = 0.0  # loop time before which Telegram said this account must not send
         self._busy: dict[str, asyncio.Event] = {}
         # Commands and reports that arrive together share one transaction each.
-        self._recording: Batcher[SendMessage, bool] = Batcher(self._record_keys, name="keys")
+        self._recording: Batcher[SendMessage, bool] = Batcher(self._record_keys, name="worker.keys")
         self._reporting: Batcher[tuple[_Job, _Delivered, bool], None] = Batcher(
-            self._record_sent_batch, name="sent"
+            self._record_sent_batch, name="worker.sent"
         )
 
     async def send(self, command: SendMessage, *, cause: uuid.UUID) -> None:

@@ -18,7 +18,18 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from prometheus_client import Counter, Histogram
+
 log = logging.getLogger(__name__)
+BATCH_SIZE = Histogram(
+    "coolthing_batch_items",
+    "Items handled per group-commit batch",
+    ["batch"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+)
+BATCH_SPLITS = Counter(
+    "coolthing_batch_splits_total", "Batches that failed and were run again item by item", ["batch"]
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,6 +70,7 @@ class Batcher(Generic[T, R]):
             self._pending.clear()
 
     async def _run_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        BATCH_SIZE.labels(self._name).observe(len(batch))
         try:
             try:
                 outcomes = await self._run([item for item, _ in batch])
@@ -67,6 +79,7 @@ class Batcher(Generic[T, R]):
                     _settle(batch[0][1], exc)
                     return
                 size = len(batch)
+                BATCH_SPLITS.labels(self._name).inc()
                 log.warning("%s: a batch of %d failed (%r); each alone", self._name, size, exc)
                 for entry in batch:
                     await self._run_batch([entry])

@@ -107,7 +107,7 @@ class Conversations:
         self._drafts = DraftStore(
             db, relay, paced=paced, queue=queue, wake_dispatcher=wake_dispatcher
         )
-        self._opening: Batcher[LeadFound, _Turn | None] = Batcher(self._open, name="leads")
+        self._opening: Batcher[LeadFound, _Turn | None] = Batcher(self._open, name="manager.leads")
         self._resuming: asyncio.Task[None] | None = None
         self._resume_again = False
 

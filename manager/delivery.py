@@ -39,7 +39,7 @@ class Delivery:
         self._db = db
         self._conversations = conversations
         self._paced = paced
-        self._sent: Batcher[MessageSent, None] = Batcher(self._record_sent, name="sent")
+        self._sent: Batcher[MessageSent, None] = Batcher(self._record_sent, name="manager.sent")
 
     async def on_sent(self, sent: MessageSent) -> None:
         """Mark the message sent and write its audit row (every DM passes here, so reports that

@@ -57,7 +57,7 @@ class DraftStore:
         self._paced = paced
         self._queue = queue
         self._wake_dispatcher = wake_dispatcher
-        self._batcher: Batcher[Written, None] = Batcher(self._store_batch, name="drafts")
+        self._batcher: Batcher[Written, None] = Batcher(self._store_batch, name="manager.drafts")
 
     async def store(self, written: Written) -> None:
         await self._batcher.submit(written)
