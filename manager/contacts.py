@@ -14,18 +14,23 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Contact
-from core.db.upsert import insert_ignore, insert_ignore_many
+from core.db.upsert import insert_ignore_many
 
 
-async def _locked(session: AsyncSession, user_id: int) -> Contact:
-    await insert_ignore(session, Contact, {"telegram_user_id": user_id, "do_not_contact": False})
+async def _locked(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Contact]:
+    """The users' rows, made if missing and locked in user id order, so that two transactions
+    never wait on each other in a circle."""
+    users = sorted(set(user_ids))
+    rows = [{"telegram_user_id": user, "do_not_contact": False} for user in users]
+    await insert_ignore_many(session, Contact, rows)
     query = (
         select(Contact)
-        .where(Contact.telegram_user_id == user_id)
+        .where(Contact.telegram_user_id.in_(users))
+        .order_by(Contact.telegram_user_id)
         .with_for_update()
         .execution_options(populate_existing=True)  # fresh values, read under the lock
     )
-    return (await session.scalars(query)).one()
+    return {contact.telegram_user_id: contact for contact in await session.scalars(query)}
 
 
 @dataclass(frozen=True)
@@ -40,20 +45,9 @@ class Claim:
 async def reserve_first_contacts(
     session: AsyncSession, claims: Sequence[Claim], *, now: datetime
 ) -> list[str | None]:
-    """Settle the claims in order, each with the reason it may not write first (None: it may).
-    The users' rows are made and locked in user id order, so batches never deadlock, and a user
-    claimed twice in one batch is given to the first claim only."""
-    users = sorted({claim.user_id for claim in claims})
-    rows = [{"telegram_user_id": user, "do_not_contact": False} for user in users]
-    await insert_ignore_many(session, Contact, rows)
-    query = (
-        select(Contact)
-        .where(Contact.telegram_user_id.in_(users))
-        .order_by(Contact.telegram_user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # fresh values, read under the lock
-    )
-    locked = {contact.telegram_user_id: contact for contact in await session.scalars(query)}
+    """Settle the claims in order, each with the reason it may not write first (None: it may);
+    a user claimed twice in one batch is given to the first claim only."""
+    locked = await _locked(session, (claim.user_id for claim in claims))
     return [_claim(locked[claim.user_id], claim, now) for claim in claims]
 
 
@@ -86,7 +80,7 @@ async def release_first_contact(session: AsyncSession, user_id: int, campaign_id
 
 async def mark_do_not_contact(session: AsyncSession, user_id: int, reason: str) -> bool:
     """Put the user on the do-not-contact list; True when they were not on it before."""
-    contact = await _locked(session, user_id)
+    contact = (await _locked(session, [user_id]))[user_id]
     if contact.do_not_contact:
         return False
     contact.do_not_contact = True

@@ -121,17 +121,10 @@ class Delivery:
         async with self._db.transaction() as session:
             # All of them locked first, in id order, before any account row: a concurrent
             # send_failed (one conversation, then an account) can then wait, not deadlock.
-            conversations = list(
-                await session.scalars(
-                    select(Conversation)
-                    .where(
-                        Conversation.account_id == account_id,
-                        Conversation.status.in_(store.LIVE),
-                    )
-                    .order_by(Conversation.id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
+            conversations = await store.lock_conversations(
+                session,
+                Conversation.account_id == account_id,
+                Conversation.status.in_(store.LIVE),
             )
             move = _Move(session, lost=account_id, paced=self._paced)
             for conversation in conversations:
@@ -144,7 +137,7 @@ def _retry_later(message: ConversationMessage, failed: SendFailed) -> None:
     """Telegram made the account wait: the same account sends it when allowed, under a new key
     (the old one is ``failed`` at the worker, so that command can never send)."""
     now = datetime.now(UTC)
-    message.attempts = (message.attempts or 0) + 1
+    message.attempts += 1
     message.idempotency_key = None
     message.status = "scheduled"
     message.send_after = max(failed.retry_after or now, now) + timedelta(seconds=1)
@@ -211,10 +204,14 @@ class _Move:
         self._lost = lost
         self._planner = SendPlanner(session, paced=paced, now=datetime.now(UTC))
         self._accounts: dict[int, store.LeastBusy] = {}
+        self._views: dict[int, store.CampaignView] = {}
 
     async def move(self, conversation: Conversation) -> None:
         session = self._session
-        view = await store.campaign(session, conversation.campaign_id)
+        campaign_id = conversation.campaign_id
+        if campaign_id not in self._views:  # a lost account's conversations share campaigns
+            self._views[campaign_id] = await store.campaign(session, campaign_id)
+        view = self._views[campaign_id]
         if conversation.account_id == self._lost:
             others = await self._others(view.id)
             conversation.account_id = others.take() if others else None
@@ -233,7 +230,7 @@ class _Move:
                 if not await _fence(session, message):
                     continue  # the lost account's worker already took it
                 # A new key even if it comes back to an account that had it: the old one is fenced.
-                message.attempts = (message.attempts or 0) + 1
+                message.attempts += 1
             message.idempotency_key = None
             if conversation.account_id is None:  # an operator decides, as for any held draft
                 message.reason = "no active manager account left in the campaign"

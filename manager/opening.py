@@ -60,16 +60,9 @@ async def open_conversations(
     leads = {
         lead.id: lead for lead in await session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))
     }
-    existing = {
-        c.lead_id: c
-        for c in await session.scalars(
-            select(Conversation)  # locked: two managers resuming one waiting lead take turns
-            .where(Conversation.lead_id.in_(lead_ids))
-            .order_by(Conversation.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    # Locked: two managers resuming one waiting lead take turns.
+    locked = await store.lock_conversations(session, Conversation.lead_id.in_(lead_ids))
+    existing = {conversation.lead_id: conversation for conversation in locked}
     outcomes: list[Outcome] = [None] * len(batch)
     candidates: list[_Candidate] = []
     parked: list[_Candidate] = []

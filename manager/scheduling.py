@@ -58,6 +58,21 @@ class _Plan:
 
     created_at: datetime
     planned: list[tuple[datetime, str]] = field(default_factory=list)  # (send time, kind)
+    _first_by_day: dict[str, Counter[datetime]] = field(default_factory=dict)  # by zone name
+
+    def first_by_day(self, zone: ZoneInfo) -> Counter[datetime]:
+        """New DMs per local day in ``zone``: counted once, then kept up to date by ``add``."""
+        counted = self._first_by_day.get(zone.key)
+        if counted is None:
+            counted = Counter(day_start(at, zone) for at, kind in self.planned if kind == FIRST)
+            self._first_by_day[zone.key] = counted
+        return counted
+
+    def add(self, at: datetime, kind: str) -> None:
+        self.planned.append((at, kind))
+        if kind == FIRST:
+            for zone, counted in self._first_by_day.items():
+                counted[day_start(at, ZoneInfo(zone))] += 1
 
 
 class SendPlanner:
@@ -88,8 +103,7 @@ class SendPlanner:
         recent = [at for at, _ in plan.planned if at >= now - RECENT]
         if kind == FIRST:
             quiet = quiet_hours(policy)
-            zone = quiet.zone if quiet is not None else ZoneInfo("UTC")
-            by_day = Counter(day_start(at, zone) for at, k in plan.planned if k == FIRST)
+            by_day = plan.first_by_day(quiet.zone if quiet is not None else ZoneInfo("UTC"))
             account_caps = caps(policy)
         else:
             # A reply to someone who just wrote: gaps and the per-minute cap, but no daily cap of
@@ -106,7 +120,7 @@ class SendPlanner:
             min_gap_seconds=policy.min_gap_seconds,
             max_gap_seconds=policy.max_gap_seconds,
         )
-        plan.planned.append((at, kind))
+        plan.add(at, kind)
         return at
 
     async def _load(self, account_id: int) -> _Plan:

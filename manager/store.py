@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import event, func, select
+from sqlalchemy import ColumnElement, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import PermanentError
@@ -122,29 +122,31 @@ class LeastBusy:
         self._load.pop(account_id, None)
 
 
-async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+async def lock_conversations(
+    session: AsyncSession, *criteria: ColumnElement[bool]
+) -> list[Conversation]:
+    """The conversations that match, locked in id order (two transactions never wait on each
+    other in a circle) and read fresh under the lock."""
     query = (
         select(Conversation)
-        .where(Conversation.id == conversation_id)
+        .where(*criteria)
+        .order_by(Conversation.id)
         .with_for_update()
-        .execution_options(populate_existing=True)  # fresh values, read under the lock
+        .execution_options(populate_existing=True)
     )
-    return (await session.scalars(query)).one()
+    return list(await session.scalars(query))
+
+
+async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    (conversation,) = await lock_conversations(session, Conversation.id == conversation_id)
+    return conversation
 
 
 async def locked_conversations(
     session: AsyncSession, conversation_ids: Iterable[int]
 ) -> dict[int, Conversation]:
-    """The conversations, locked in id order (two batches never wait on each other in a
-    circle) and read fresh under the lock."""
-    query = (
-        select(Conversation)
-        .where(Conversation.id.in_(set(conversation_ids)))
-        .order_by(Conversation.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {conversation.id: conversation for conversation in await session.scalars(query)}
+    locked = await lock_conversations(session, Conversation.id.in_(set(conversation_ids)))
+    return {conversation.id: conversation for conversation in locked}
 
 
 async def history(session: AsyncSession, conversation_id: int) -> list[ConversationMessage]:
