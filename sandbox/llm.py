@@ -5,7 +5,9 @@ request asks for JSON (``response_format`` json_object / json_schema), the reply
 for a schema, every required property gets a value of its type (strings from the same
 deterministic text, booleans false, enums their first value, except that an enum property named
 ``stage`` takes the value at the index of the number of assistant messages, clamped to the last:
-a conversation advances one stage per turn). ``/_sandbox/llm`` sets a latency and
+a conversation advances one stage per turn). The one judgement the model makes: a boolean
+property named ``opted_out`` is true when a user message contains one of ``OPT_OUT_CUES`` (see
+there). ``/_sandbox/llm`` sets a latency and
 queues failures (429 with Retry-After, 500, a hang past the client's timeout, a garbage body) for
 the tests of retries and fallbacks.
 """
@@ -30,6 +32,13 @@ PHRASES = (
     "Здравствуйте! Увидел ваше сообщение, мы как раз этим занимаемся.",
     "Спасибо, понял задачу. Удобно обсудить детали?",
 )
+
+OPT_OUT_CUES = ("lose my number", "забудьте мой номер")
+"""Words the sandbox model reads as "never contact me again": its ``opted_out`` is true when any
+user message of the request (where prompts put the lead's words) contains one, case aside. They
+are deliberately not in the manager's default opt-out phrases, so tests can make an opt-out that
+only the model notices. The reply text stays an ordinary sales phrase, as a careless model's
+would: what the manager does with that turn is the manager's business."""
 
 
 class ChatMessage(BaseModel):
@@ -106,15 +115,30 @@ def assistant_turns(messages: list[ChatMessage]) -> int:
     return sum(1 for m in messages if m.role == "assistant")
 
 
-def json_reply(response_format: dict[str, Any], text: str, *, turn: int = 0) -> str:
-    """The JSON answer; ``turn`` (assistant messages so far) picks the ``stage`` enum value."""
+def judges_opted_out(messages: list[ChatMessage]) -> bool:
+    """Whether the lead's words (any user message) contain one of ``OPT_OUT_CUES``."""
+    said = [_text_of(m).casefold() for m in messages if m.role == "user"]
+    return any(cue in text for text in said for cue in OPT_OUT_CUES)
+
+
+def json_reply(
+    response_format: dict[str, Any],
+    text: str,
+    *,
+    turn: int = 0,
+    true_flags: frozenset[str] = frozenset(),
+) -> str:
+    """The JSON answer; ``turn`` (assistant messages so far) picks the ``stage`` enum value, and
+    boolean properties named in ``true_flags`` are true (the others false)."""
     schema = (response_format.get("json_schema") or {}).get("schema")
     if not isinstance(schema, dict):
         return json.dumps({"reply": text}, ensure_ascii=False)
-    return json.dumps(_value_for(schema, text, turn), ensure_ascii=False)
+    return json.dumps(_value_for(schema, text, turn, true_flags), ensure_ascii=False)
 
 
-def _value_for(schema: dict[str, Any], text: str, turn: int, name: str = "") -> Any:
+def _value_for(
+    schema: dict[str, Any], text: str, turn: int, true_flags: frozenset[str], name: str = ""
+) -> Any:
     if "enum" in schema:
         values = schema["enum"]
         return values[min(turn, len(values) - 1)] if name == "stage" and values else values[0]
@@ -124,12 +148,14 @@ def _value_for(schema: dict[str, Any], text: str, turn: int, name: str = "") -> 
     if kind == "object":
         props: dict[str, Any] = schema.get("properties", {})
         required = schema.get("required", list(props))
-        return {key: _value_for(props.get(key, {}), text, turn, key) for key in required}
+        return {
+            key: _value_for(props.get(key, {}), text, turn, true_flags, key) for key in required
+        }
     if kind == "array":
         return []
-    return {"string": text, "boolean": False, "integer": 0, "number": 0, "null": None}.get(
-        str(kind), text
-    )
+    if kind == "boolean":
+        return name in true_flags
+    return {"string": text, "integer": 0, "number": 0, "null": None}.get(str(kind), text)
 
 
 def _tokens(text: str) -> int:
@@ -179,7 +205,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             return failed
     text = reply_text(body.messages)
     turn = assistant_turns(body.messages)
-    content = json_reply(body.response_format, text, turn=turn) if body.response_format else text
+    flags = frozenset({"opted_out"}) if judges_opted_out(body.messages) else frozenset()
+    content = (
+        json_reply(body.response_format, text, turn=turn, true_flags=flags)
+        if body.response_format
+        else text
+    )
     if body.response_format and body.response_format.get("type") == "text":
         content = text
     return web.json_response(_completion(body, content))
