@@ -10,13 +10,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 P = TypeVar("P", bound="Payload")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _unset(value: object) -> bool:
+    return value is None
 
 
 class Payload(BaseModel):
@@ -28,7 +32,11 @@ class Payload(BaseModel):
 
 
 class Event(BaseModel):
-    """The envelope: id, name, version, occurred_at, correlation_id, payload."""
+    """The envelope: id, name, version, occurred_at, correlation_id, payload.
+
+    A request (``Bus.request``) also carries ``reply_to``, where its answer goes, and ``deadline``,
+    after which nobody waits for that answer any more; other events leave both unset.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -38,6 +46,9 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=utcnow)
     correlation_id: uuid.UUID | None = None
     payload: dict[str, object]
+    # Left out of the JSON when unset: every other event stays byte for byte what it was.
+    reply_to: str | None = Field(default=None, exclude_if=_unset)
+    deadline: AwareDatetime | None = Field(default=None, exclude_if=_unset)
 
     @classmethod
     def of(cls, payload: Payload, *, correlation_id: uuid.UUID | None = None) -> Event:
