@@ -105,7 +105,12 @@ class Conversations:
         self._relay = relay
         self._writer = writer
         self._drafts = DraftStore(
-            db, relay, paced=paced, queue=queue, wake_dispatcher=wake_dispatcher
+            db,
+            relay,
+            paced=paced,
+            queue=queue,
+            wake_dispatcher=wake_dispatcher,
+            opt_out=self.opt_out,
         )
         self._opening: Batcher[LeadFound, _Turn | None] = Batcher(self._open, name="manager.leads")
         self._resuming: asyncio.Task[None] | None = None
@@ -258,8 +263,11 @@ class Conversations:
         policy: OutreachPolicy,
         *,
         reason: str,
+        confirm: bool = True,
     ) -> None:
-        """Do-not-contact for every campaign, one confirmation, nothing else ever again."""
+        """Do-not-contact for every campaign, one confirmation (none when ``confirm`` is false
+        or they blocked us), nothing else ever again. Phrases, the model's ``opted_out``
+        (``manager.drafts``) and a block all come here."""
         first_time = conversation.status != "opted_out"
         user_id = conversation.telegram_user_id
         await contacts.mark_do_not_contact(session, user_id, reason)
@@ -280,7 +288,7 @@ class Conversations:
             reason=reason,
         )
         await add_to_outbox(session, Event.of(payload))
-        if reason != "blocked us":
+        if confirm and reason != "blocked us":
             await self._confirm_opt_out(session, conversation, policy)
         self._relay.poke()
 

@@ -3,7 +3,8 @@
 Drafts that come back from the writer together are stored in one transaction: their
 conversations locked in one query, send times from one planner, the due ones queued with one
 insert of their commands. A draft whose conversation moved on meanwhile (another turn was
-written, the lead opted out, a person took over) is dropped.
+written, the lead opted out, a person took over) is dropped, except that an opt-out the model
+read in it still counts: it goes the way of an opt-out phrase, never out as a message.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,13 +24,29 @@ from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from manager import store
 from manager.handoff import handoff
-from manager.scheduling import SendPlanner
+from manager.scheduling import FIRST, SendPlanner
 from manager.writers import Draft
 
 SYSTEM = "manager"
+MODEL_OPT_OUT = "asked to stop (read by the model)"
 # Queue due messages in the caller's transaction; returns how many may go.
 Due = Sequence[tuple[Conversation, ConversationMessage]]
 QueueDue = Callable[[AsyncSession, Due], Awaitable[int]]
+
+
+class OptOut(Protocol):
+    """Opt the conversation's user out in the caller's transaction (``Conversations.opt_out``,
+    the one path every opt-out takes)."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        policy: OutreachPolicy,
+        *,
+        reason: str,
+        confirm: bool = ...,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,9 +69,11 @@ class DraftStore:
         paced: bool,
         queue: QueueDue | None,
         wake_dispatcher: Callable[[], None],
+        opt_out: OptOut,
     ) -> None:
         self._db = db
         self._relay = relay
+        self._opt_out = opt_out
         self._paced = paced
         self._queue = queue
         self._wake_dispatcher = wake_dispatcher
@@ -74,6 +94,10 @@ class DraftStore:
                 conversation = conversations.get(written.conversation_id)
                 if conversation is None:
                     continue  # deleted meanwhile (its campaign or lead was removed)
+                if written.draft.opted_out:  # even if it moved on: an opt-out is never lost
+                    stored += 1  # its confirmation, if any, waits for the dispatcher
+                    await self._model_opt_out(session, conversation, written, now)
+                    continue
                 if conversation.status != "drafting" or conversation.turns != written.slot:
                     continue  # someone else wrote this turn, or the conversation moved on
                 stored += 1
@@ -85,6 +109,27 @@ class DraftStore:
         if queued < stored:
             self._wake_dispatcher()
         return [None] * len(batch)
+
+    async def _model_opt_out(
+        self, session: AsyncSession, conversation: Conversation, written: Written, now: datetime
+    ) -> None:
+        """The model read an opt-out the phrase list missed: the same path as a detected phrase
+        (do-not-contact for every campaign, nothing unsent goes, ``contact.opted_out``).
+
+        The draft's own text is dropped, never sent nor held: it was written as the next sales
+        turn, and a lead who asked to be left alone expects one short acknowledgement, not a
+        pitch. So they get only the campaign's fixed confirmation, once, in this turn's slot; and
+        none at all when this was to be the first message (they never wrote to us, so even "I
+        won't write again" would be an unsolicited DM).
+        """
+        conversation.updated_at = now
+        await self._opt_out(
+            session,
+            conversation,
+            written.policy,
+            reason=MODEL_OPT_OUT,
+            confirm=written.kind != FIRST,
+        )
 
     async def _place(
         self,
