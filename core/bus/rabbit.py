@@ -10,16 +10,17 @@ Dead letters go to ``<queue>.dlq`` with headers ``x-dead-reason``, ``x-deliverie
 ``x-original-routing-key``, ``x-dead-at``: published with a confirm, and only then is the original
 acked (a crash in between duplicates a dead letter, never loses one). The DLQ is a classic queue:
 reading it (get, then requeue) raises a quorum queue's delivery count, and RabbitMQ 4's default
-quorum delivery limit would drop dead letters after they were looked at twenty times.
+quorum delivery limit would drop dead letters after they were looked at twenty times. Writing and
+reading them lives in ``core.bus.rabbit_dead_letters``, publishing with confirms in
+``core.bus.rabbit_publish``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -32,28 +33,21 @@ from aio_pika.abc import (
     DeliveryMode,
     ExchangeType,
 )
-from aio_pika.exceptions import (
-    ChannelInvalidStateError,
-    ChannelNotFoundEntity,
-    ChannelPreconditionFailed,
-    PublishError,
-)
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from aio_pika.exceptions import ChannelPreconditionFailed
 
-from core.bus.base import DeadLetter, Handler, UnroutableError
-from core.bus.delivery import (
-    Verdict,
-    broker_reason,
-    check_limits,
-    judge,
-    retry_pause,
+from core.bus.base import DeadLetter, Handler
+from core.bus.delivery import Verdict, check_limits, judge, retry_pause
+from core.bus.rabbit_dead_letters import (
+    as_dead_letter,
+    dead_letter_copy,
+    dlq_name,
+    int_header,
+    peek,
 )
-from core.events import Event, utcnow
+from core.bus.rabbit_publish import CONNECTION_ERRORS, Confirmer, event_message
+from core.events import Event
 
 logger = logging.getLogger(__name__)
-
-# What a lost or not yet restored connection raises; anything else (unroutable, nack) is final.
-CONNECTION_ERRORS = (ConnectionError, ChannelInvalidStateError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +88,7 @@ class RabbitBus:
         self.publish_timeout, self.reconnect_interval = publish_timeout, reconnect_interval
         self._link: _Link | None = None
         self._subscriptions: list[_Subscription] = []
-        self._publishing: dict[str, asyncio.Event | None] = {}
+        self._confirmer = Confirmer(publish_timeout)
         self._start_lock = asyncio.Lock()
         self._peek_lock = asyncio.Lock()
         self._closing = False
@@ -157,50 +151,14 @@ class RabbitBus:
 
     async def publish(self, event: Event, *, routing_key: str | None = None) -> None:
         link = await self._ready()
-        await self._confirm(link.exchange, routing_key or event.name, _event_message(event))
+        message = event_message(event)
+        await self._confirmer.publish(link.exchange, routing_key or event.name, message)
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         """Publish bytes as they are (tests use it to send what no publisher should)."""
         link = await self._ready()
         message = aio_pika.Message(body, delivery_mode=DeliveryMode.PERSISTENT)
-        await self._confirm(link.exchange, routing_key, message)
-
-    async def _confirm(
-        self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message
-    ) -> None:
-        """Publish, mandatory, and wait for the confirm; retry connection errors for a while."""
-        # aiormq pairs a returned (unroutable) message with its publish by message_id: two
-        # publishes of one event in flight at once could swap outcomes, so they take turns.
-        message_id = message.message_id
-        if message_id is None:  # aiormq gives it a random one
-            return await self._confirm_once(exchange, routing_key, message)
-        while message_id in self._publishing:
-            turn = self._publishing[message_id]
-            if turn is None:  # made only when someone has to wait: the common case is free
-                turn = self._publishing[message_id] = asyncio.Event()
-            await turn.wait()
-        self._publishing[message_id] = None
-        try:
-            await self._confirm_once(exchange, routing_key, message)
-        finally:
-            if (turn := self._publishing.pop(message_id)) is not None:
-                turn.set()
-
-    async def _confirm_once(
-        self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message
-    ) -> None:
-        deadline = asyncio.get_running_loop().time() + self.publish_timeout
-        try:
-            try:
-                await _publish(exchange, routing_key, message, deadline)
-            except CONNECTION_ERRORS as exc:
-                logger.warning("bus: publish to %s failed (%s), retrying", routing_key, exc)
-                await _publish_retrying(exchange, routing_key, message, deadline)
-        except PublishError as exc:
-            raise UnroutableError(
-                f"no queue is bound to routing key {routing_key!r} "
-                f"on exchange {exchange.name or '(default)'!r}"
-            ) from exc
+        await self._confirmer.publish(link.exchange, routing_key, message)
 
     # ---- consuming -----------------------------------------------------------------------------
 
@@ -279,7 +237,7 @@ class RabbitBus:
             sub.inflight.discard(task)
 
     async def _handle(self, sub: _Subscription, message: AbstractIncomingMessage) -> None:
-        deliveries = _int(message.headers.get("x-delivery-count"), 0) + 1
+        deliveries = int_header(message.headers.get("x-delivery-count"), 0) + 1
         verdict = await judge(
             sub.handler,
             message.body,
@@ -299,24 +257,10 @@ class RabbitBus:
     async def _dead_letter(
         self, queue: str, message: AbstractIncomingMessage, verdict: Verdict, deliveries: int
     ) -> None:
-        headers = {k: v for k, v in message.headers.items() if k != "x-delivery-count"}
-        headers["x-dead-reason"] = verdict.reason
-        headers["x-deliveries"] = deliveries
-        headers["x-original-routing-key"] = message.routing_key or ""
-        headers["x-dead-at"] = utcnow().isoformat()
-        copy = aio_pika.Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            delivery_mode=DeliveryMode.PERSISTENT,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            timestamp=message.timestamp,
-            type=message.type,
-        )
+        copy = dead_letter_copy(message, verdict.reason, deliveries)
         # Not _ready(): handlers still draining during close() may dead-letter.
         assert self._link is not None  # noqa: S101 - consumers exist only once connected
-        await self._confirm(self._link.channel.default_exchange, dlq_name(queue), copy)
+        await self._confirmer.publish(self._link.channel.default_exchange, dlq_name(queue), copy)
 
     # ---- dead letters --------------------------------------------------------------------------
 
@@ -331,100 +275,13 @@ class RabbitBus:
         async with self._peek_lock:
             channel = await link.connection.channel(publisher_confirms=False)
             try:
-                messages = await _peek(channel, dlq_name(queue), limit)
+                messages = await peek(channel, dlq_name(queue), limit)
             finally:
                 await _quietly(channel.close(), "close the peek channel")
-        return [_as_dead_letter(queue, m, self.max_deliveries) for m in messages]
+        return [as_dead_letter(queue, m, self.max_deliveries) for m in messages]
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-
-
-def dlq_name(queue: str) -> str:
-    return f"{queue}.dlq"
-
-
-def _event_message(event: Event) -> aio_pika.Message:
-    # Only what a consumer may route or trace on without decoding the body: every property costs
-    # encoding and decoding on each message.
-    headers: dict[str, Any] = {"event-name": event.name, "event-version": event.version}
-    if event.correlation_id is not None:
-        headers["correlation-id"] = str(event.correlation_id)
-    return aio_pika.Message(
-        event.model_dump_json().encode(),
-        headers=headers,
-        content_type="application/json",
-        delivery_mode=DeliveryMode.PERSISTENT,
-        message_id=str(event.id),
-    )
-
-
-async def _publish(
-    exchange: AbstractExchange, routing_key: str, message: aio_pika.Message, deadline: float
-) -> None:
-    # Bounded: during an outage a robust exchange waits for the reconnection before publishing.
-    async with asyncio.timeout_at(deadline):
-        await exchange.publish(message, routing_key, mandatory=True)
-
-
-async def _publish_retrying(
-    exchange: AbstractExchange, routing_key: str, message: aio_pika.Message, deadline: float
-) -> None:
-    # The robust connection restores the channel in the background but never replays a publish;
-    # we do, until the deadline. A lost confirm can duplicate a message: handlers are idempotent.
-    remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(CONNECTION_ERRORS),
-        stop=stop_after_delay(remaining),
-        wait=wait_exponential(multiplier=0.1, max=2.0),
-        reraise=True,
-    ):
-        with attempt:
-            await _publish(exchange, routing_key, message, deadline)
-
-
-async def _peek(
-    channel: AbstractRobustChannel, queue: str, limit: int
-) -> list[AbstractIncomingMessage]:
-    try:
-        amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
-    except ChannelNotFoundEntity:
-        return []
-    messages: list[AbstractIncomingMessage] = []
-    try:
-        while len(messages) < limit:
-            message = await amqp_queue.get(no_ack=False, fail=False)
-            if message is None:
-                break
-            messages.append(message)
-    finally:
-        if messages:
-            await messages[-1].nack(multiple=True, requeue=True)
-    return messages
-
-
-def _as_dead_letter(
-    queue: str, message: AbstractIncomingMessage, max_deliveries: int
-) -> DeadLetter:
-    headers = message.headers
-    deaths = headers.get("x-death")
-    first = deaths[0] if isinstance(deaths, list) and deaths else None
-    death: Mapping[str, Any] = first if isinstance(first, Mapping) else {}
-    keys = death.get("routing-keys") or [""]
-    dead_at = headers.get("x-dead-at")
-    return DeadLetter(
-        queue=queue,
-        routing_key=_text(headers.get("x-original-routing-key", keys[0])),
-        body=message.body.decode("utf-8", errors="replace"),
-        # Without our reason the broker moved it: its consumer died on every delivery.
-        reason=_text(headers.get("x-dead-reason", broker_reason(death.get("reason")))),
-        deliveries=_int(headers.get("x-deliveries"), max_deliveries),
-        dead_at=(
-            datetime.fromisoformat(_text(dead_at))
-            if dead_at
-            else _aware(death.get("time") or message.timestamp)
-        ),
-    )
 
 
 async def _quietly(action: Awaitable[object], what: str) -> None:
@@ -433,17 +290,3 @@ async def _quietly(action: Awaitable[object], what: str) -> None:
         await action
     except Exception as exc:
         logger.debug("bus: %s failed: %s", what, exc)
-
-
-def _int(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _text(value: object) -> str:
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def _aware(value: object) -> datetime:
-    if not isinstance(value, datetime):
-        return utcnow()
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
