@@ -5,8 +5,19 @@ from core.bus.base import (
     DeadLetter,
     Handler,
     PermanentError,
+    RequestTimeout,
+    Responder,
     UnroutableError,
     decode_payload,
 )
 
-__all__ = ["Bus", "DeadLetter", "Handler", "PermanentError", "UnroutableError", "decode_payload"]
+__all__ = [
+    "Bus",
+    "DeadLetter",
+    "Handler",
+    "PermanentError",
+    "RequestTimeout",
+    "Responder",
+    "UnroutableError",
+    "decode_payload",
+]

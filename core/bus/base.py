@@ -11,6 +11,9 @@ Semantics both must honour (the contract suite in tests/integration/test_bus_con
   ``Event`` are dead-lettered at once: retrying cannot fix them.
 - A consumer process that dies mid-handler gets the message redelivered to the next consumer.
 - At most ``prefetch`` unacked messages per consumer.
+- ``request`` publishes like ``publish`` and waits for the one reply whose ``correlation_id`` is the
+  request's id; ``serve`` consumes like ``subscribe`` and sends the responder's answer to the
+  request's ``reply_to`` before the ack. A request past its ``deadline`` is acked unanswered.
 """
 
 from __future__ import annotations
@@ -24,10 +27,15 @@ from pydantic import BaseModel, ValidationError
 from core.events import Event, P
 
 Handler = Callable[[Event], Awaitable[None]]
+Responder = Callable[[Event], Awaitable[Event]]
 
 
 class UnroutableError(Exception):
     """``publish`` found no queue bound to the routing key (RabbitMQ's NO_ROUTE)."""
+
+
+class RequestTimeout(Exception):
+    """``request`` got no reply within its timeout (nobody served it, or not in time)."""
 
 
 class PermanentError(Exception):
@@ -76,6 +84,40 @@ class Bus(Protocol):
         prefetch: int | None = None,
     ) -> None:
         """Declare a durable queue bound to the routing patterns and consume it with ``handler``."""
+
+    async def request(
+        self,
+        event: Event,
+        *,
+        routing_key: str | None = None,
+        timeout: float,  # noqa: ASYNC109 - also the request's deadline, which travels with it
+    ) -> Event:
+        """Send ``event`` as a request and return its reply.
+
+        The event goes out with this bus's reply address in ``reply_to`` and ``deadline = now +
+        timeout``, with confirms like ``publish`` (``UnroutableError`` when no queue is bound).
+        The reply is the event whose ``correlation_id`` is the request's ``id``; none within
+        ``timeout`` seconds raises ``RequestTimeout``, and a reply that comes later is dropped.
+        Concurrent requests each get their own reply; requesting an event whose id is still
+        waiting for its reply raises ``ValueError``; ``close()`` ends a wait with ``RuntimeError``.
+        """
+
+    async def serve(
+        self,
+        queue: str,
+        bindings: Sequence[str],
+        responder: Responder,
+        *,
+        prefetch: int | None = None,
+    ) -> None:
+        """Consume a durable queue like ``subscribe``, answering each request with ``responder``.
+
+        The responder's event goes to the request's ``reply_to`` with ``correlation_id`` set to
+        the request's id, and only then is the request acked; a responder that raises is retried
+        and dead-lettered like a handler. A request whose ``deadline`` has passed is acked without
+        calling the responder; one without ``reply_to`` is answered into the void. A reply whose
+        requester is gone is dropped.
+        """
 
     async def declare(self, queue: str, bindings: Sequence[str]) -> None:
         """Declare a durable queue and its bindings without consuming, so commands published

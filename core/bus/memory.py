@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from urllib.parse import urlsplit
 
-from core.bus.base import DeadLetter, Handler, UnroutableError
+from core.bus.base import DeadLetter, Handler, Responder, UnroutableError
 from core.bus.delivery import broker_reason, check_limits, judge, retry_pause, topic_matches
+from core.bus.rpc import PendingReplies, answering, reply_address, stamp
 from core.events import Event, utcnow
 
 # ---- the in-process broker ---------------------------------------------------------------------
@@ -57,6 +58,7 @@ class MemoryBroker:
 
     def __init__(self) -> None:
         self._queues: dict[str, _Queue] = {}
+        self._reply_queues: dict[str, Callable[[bytes], None]] = {}
 
     def declare(self, name: str, bindings: tuple[str, ...]) -> _Queue:
         queue = self._queues.setdefault(name, _Queue(name))
@@ -76,6 +78,18 @@ class MemoryBroker:
 
     def queue(self, name: str) -> _Queue | None:
         return self._queues.get(name)
+
+    def open_replies(self, address: str, deliver: Callable[[bytes], None]) -> None:
+        """A bus's reply queue: what is sent to ``address`` goes to ``deliver``, unqueued."""
+        self._reply_queues[address] = deliver
+
+    def close_replies(self, address: str) -> None:
+        self._reply_queues.pop(address, None)
+
+    def reply(self, address: str, body: bytes) -> None:
+        """Like RabbitMQ's default exchange, not mandatory: nobody at ``address``, no reply."""
+        if (deliver := self._reply_queues.get(address)) is not None:
+            deliver(body)
 
 
 # One broker per (event loop, url, exchange): every service of `coolthing demo` builds its own bus
@@ -181,6 +195,8 @@ class InMemoryBus:
         self.retry_delay, self.close_timeout = retry_delay, close_timeout
         self._broker = broker
         self._consumers: list[_Consumer] = []
+        self._reply_to = reply_address()
+        self._replies = PendingReplies()
         self._closed = False
 
     async def start(self) -> None:
@@ -201,6 +217,37 @@ class InMemoryBus:
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         """Publish bytes as they are (tests use it to send what no publisher should)."""
         (await self._ready()).route(routing_key, body)
+
+    async def request(
+        self,
+        event: Event,
+        *,
+        routing_key: str | None = None,
+        timeout: float,  # noqa: ASYNC109 - also the request's deadline, which travels with it
+    ) -> Event:
+        request = stamp(event, reply_to=self._reply_to, timeout=timeout)
+
+        async def send() -> None:
+            broker = await self._ready()
+            broker.open_replies(self._reply_to, self._replies.deliver)
+            await self.publish(request, routing_key=routing_key)
+
+        return await self._replies.wait(request, send, within=timeout)
+
+    async def serve(
+        self,
+        queue: str,
+        bindings: Sequence[str],
+        responder: Responder,
+        *,
+        prefetch: int | None = None,
+    ) -> None:
+        handler = answering(responder, queue=queue, send_reply=self._send_reply)
+        await self.subscribe(queue, bindings, handler, prefetch=prefetch)
+
+    async def _send_reply(self, reply_to: str, reply: Event) -> None:
+        assert self._broker is not None  # noqa: S101 - consumers exist only once started
+        self._broker.reply(reply_to, reply.model_dump_json().encode())
 
     async def subscribe(
         self,
@@ -228,6 +275,9 @@ class InMemoryBus:
         if self._closed:
             return
         self._closed = True
+        self._replies.close()
+        if self._broker is not None:
+            self._broker.close_replies(self._reply_to)
         for consumer in self._consumers:
             consumer.fetcher.cancel()
         await asyncio.gather(*(c.fetcher for c in self._consumers), return_exceptions=True)

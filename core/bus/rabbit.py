@@ -12,7 +12,7 @@ acked (a crash in between duplicates a dead letter, never loses one). The DLQ is
 reading it (get, then requeue) raises a quorum queue's delivery count, and RabbitMQ 4's default
 quorum delivery limit would drop dead letters after they were looked at twenty times. Writing and
 reading them lives in ``core.bus.rabbit_dead_letters``, publishing with confirms in
-``core.bus.rabbit_publish``.
+``core.bus.rabbit_publish`` and the reply queue of ``request`` in ``core.bus.rabbit_rpc``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import ChannelPreconditionFailed
 
-from core.bus.base import DeadLetter, Handler
+from core.bus.base import DeadLetter, Handler, Responder
 from core.bus.delivery import Verdict, check_limits, judge, retry_pause
 from core.bus.rabbit_dead_letters import (
     as_dead_letter,
@@ -45,6 +45,8 @@ from core.bus.rabbit_dead_letters import (
     peek,
 )
 from core.bus.rabbit_publish import CONNECTION_ERRORS, Confirmer, event_message
+from core.bus.rabbit_rpc import ReplyQueue
+from core.bus.rpc import answering, stamp
 from core.events import Event
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class RabbitBus:
         self._confirmer = Confirmer(publish_timeout)
         self._start_lock = asyncio.Lock()
         self._peek_lock = asyncio.Lock()
+        self._replies = ReplyQueue()
         self._closing = False
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -134,6 +137,7 @@ class RabbitBus:
             if self._closing:
                 return
             self._closing = True
+        self._replies.close()
         if self._link is None:
             return
         for sub in self._subscriptions:
@@ -159,6 +163,43 @@ class RabbitBus:
         link = await self._ready()
         message = aio_pika.Message(body, delivery_mode=DeliveryMode.PERSISTENT)
         await self._confirmer.publish(link.exchange, routing_key, message)
+
+    # ---- request / reply -----------------------------------------------------------------------
+
+    async def request(
+        self,
+        event: Event,
+        *,
+        routing_key: str | None = None,
+        timeout: float,  # noqa: ASYNC109 - also the request's deadline, which travels with it
+    ) -> Event:
+        link = await self._ready()
+        request = stamp(event, reply_to=self._replies.name, timeout=timeout)
+        message = event_message(request)
+
+        async def send() -> None:
+            await self._replies.open(link.connection)  # before the request: no reply gets lost
+            await self._confirmer.publish(link.exchange, routing_key or request.name, message)
+
+        return await self._replies.pending.wait(request, send, within=timeout)
+
+    async def serve(
+        self,
+        queue: str,
+        bindings: Sequence[str],
+        responder: Responder,
+        *,
+        prefetch: int | None = None,
+    ) -> None:
+        handler = answering(responder, queue=queue, send_reply=self._send_reply)
+        await self.subscribe(queue, bindings, handler, prefetch=prefetch)
+
+    async def _send_reply(self, reply_to: str, reply: Event) -> None:
+        # Straight to the requester's queue, not mandatory: if it is gone, the broker drops it.
+        assert self._link is not None  # noqa: S101 - consumers exist only once connected
+        message = event_message(reply, persistent=False)  # its queue dies with its requester
+        exchange = self._link.channel.default_exchange
+        await self._confirmer.publish(exchange, reply_to, message, mandatory=False)
 
     # ---- consuming -----------------------------------------------------------------------------
 

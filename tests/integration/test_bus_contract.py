@@ -8,9 +8,11 @@ that something does *not* happen.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import aio_pika
@@ -18,14 +20,15 @@ import aiosqlite
 import pytest
 from pydantic_core import PydanticSerializationError
 
-from core.bus import UnroutableError
+from core.bus import RequestTimeout, UnroutableError
 from core.bus.base import Bus, DeadLetter, PermanentError
 from core.bus.factory import make_bus
-from core.events import Event
+from core.events import Event, utcnow
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 PING = "test.ping"
+PONG = "test.pong"
 MAX_DELIVERIES = 3
 
 
@@ -471,6 +474,215 @@ async def test_a_declared_queue_holds_events_published_before_its_first_consumer
     await eventually(lambda: handler.ns() == [1], "the event published before the consumer")
 
 
+# ---- request / reply ---------------------------------------------------------------------------
+
+
+class Answerer:
+    """A responder that records the requests it got and answers each with ``n * 10``; it can be
+    told how to behave per request first (wait, fail)."""
+
+    def __init__(self, behave: Callable[[Event, int], Awaitable[None]] | None = None) -> None:
+        self.requests: list[Event] = []
+        self.answered: list[object] = []
+        self._behave = behave
+
+    async def __call__(self, request: Event) -> Event:
+        self.requests.append(request)
+        if self._behave is not None:
+            await self._behave(request, len(self.requests))
+        n = request.payload["n"]
+        self.answered.append(n)
+        return Event(name=PONG, payload={"n": n * 10 if isinstance(n, int) else None})
+
+    def ns(self) -> list[object]:
+        return [request.payload["n"] for request in self.requests]
+
+
+async def test_request_gets_the_reply_of_a_responder_on_another_bus(harness: Harness) -> None:
+    server, client = await harness.bus(), await harness.bus()
+    answerer = Answerer()
+    await server.serve(harness.queue("rpc"), [PING], answerer)
+
+    sent = ping(4, text="привет")
+    before = utcnow()
+    reply = await client.request(sent, timeout=10)
+
+    assert reply.name == PONG and reply.payload == {"n": 40}
+    assert reply.correlation_id == sent.id
+    [seen] = answerer.requests
+    assert seen.id == sent.id and seen.payload == sent.payload
+    assert seen.reply_to is not None
+    assert seen.deadline is not None
+    assert before + timedelta(seconds=10) <= seen.deadline <= utcnow() + timedelta(seconds=10)
+    assert await server.dead_letters(harness.queue("rpc")) == []
+
+
+async def test_concurrent_requests_from_one_bus_each_get_their_own_reply(
+    harness: Harness,
+) -> None:
+    async def shuffle(request: Event, _: int) -> None:
+        n = request.payload["n"]
+        assert isinstance(n, int)
+        await asyncio.sleep((19 - n) * 0.005)  # the last asked is answered first
+
+    server, client = await harness.bus(), await harness.bus()
+    await server.serve(harness.queue("rpc"), [PING], Answerer(shuffle), prefetch=20)
+
+    sent = [ping(n) for n in range(20)]
+    replies = await asyncio.gather(*(client.request(event, timeout=15) for event in sent))
+
+    assert [reply.correlation_id for reply in replies] == [event.id for event in sent]
+    assert [reply.payload["n"] for reply in replies] == [n * 10 for n in range(20)]
+
+
+async def test_request_to_a_responder_slower_than_the_timeout_raises_request_timeout(
+    harness: Harness, bus: Bus
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow(request: Event, _: int) -> None:
+        await gate.wait()
+
+    answerer = Answerer(slow)
+    await bus.serve(harness.queue("rpc"), [PING], answerer)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    asked = asyncio.create_task(bus.request(ping(1), timeout=1))
+    await eventually(lambda: answerer.ns() == [1], "the request at the responder")
+    with pytest.raises(RequestTimeout):
+        await asked
+    assert loop.time() - started < 5
+    gate.set()
+
+
+async def test_request_past_its_deadline_is_acked_without_reaching_the_responder(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="core.bus")
+    queue = harness.queue("rpc")
+    client = await harness.bus()
+    await client.declare(queue, [PING])
+    expired = ping(1, secret="private text")
+    with pytest.raises(RequestTimeout):
+        await client.request(expired, timeout=0.2)  # nobody serves the queue yet
+
+    answerer = Answerer()
+    server = await harness.bus()
+    await server.serve(queue, [PING], answerer, prefetch=1)
+    reply = await client.request(ping(2), timeout=10)
+
+    assert reply.payload == {"n": 20}
+    assert answerer.ns() == [2]
+    assert await server.dead_letters(queue) == []
+    [dropped] = [r for r in caplog.records if str(expired.id) in r.getMessage()]
+    assert dropped.levelno == logging.INFO and PING in dropped.getMessage()
+    assert "private text" not in caplog.text
+
+
+async def test_responder_that_raises_is_retried_then_dead_lettered_and_the_requester_times_out(
+    harness: Harness, bus: Bus
+) -> None:
+    async def always_fail(request: Event, _: int) -> None:
+        raise ValueError(f"cannot answer {request.payload['n']}")
+
+    answerer = Answerer(always_fail)
+    queue = harness.queue("rpc")
+    await bus.serve(queue, [PING], answerer)
+
+    sent = ping(7)
+    asked = asyncio.create_task(bus.request(sent, timeout=3))
+    [letter] = await dead_letters_eventually(bus, queue, 1)
+
+    assert len(answerer.requests) == MAX_DELIVERIES
+    assert letter.reason == "ValueError: cannot answer 7"
+    assert letter.deliveries == MAX_DELIVERIES
+    assert Event.model_validate_json(letter.body).id == sent.id
+    with pytest.raises(RequestTimeout):
+        await asked
+
+
+async def test_request_with_no_bound_queue_raises_unroutable_and_the_bus_keeps_answering(
+    harness: Harness, bus: Bus
+) -> None:
+    await bus.serve(harness.queue("rpc"), [PING], Answerer())
+
+    with pytest.raises(UnroutableError, match="nobody.listens"):
+        await bus.request(ping(1), routing_key="nobody.listens", timeout=10)
+
+    reply = await bus.request(ping(2), timeout=10)
+    assert reply.payload == {"n": 20}
+
+
+async def test_reply_arriving_after_its_request_timed_out_does_not_reach_the_next_request(
+    harness: Harness,
+) -> None:
+    gate = asyncio.Event()
+
+    async def first_is_slow(request: Event, attempt: int) -> None:
+        if attempt == 1:
+            await gate.wait()
+
+    answerer = Answerer(first_is_slow)
+    server, client = await harness.bus(), await harness.bus()
+    # prefetch 1: the second request is taken only once the late reply to the first has gone out
+    await server.serve(harness.queue("rpc"), [PING], answerer, prefetch=1)
+
+    late = asyncio.create_task(client.request(ping(1), timeout=1))
+    await eventually(lambda: answerer.ns() == [1], "the first request at the responder")
+    with pytest.raises(RequestTimeout):
+        await late
+    gate.set()
+    second = ping(2)
+    reply = await client.request(second, timeout=10)
+
+    assert answerer.answered == [1, 2]
+    assert reply.correlation_id == second.id and reply.payload == {"n": 20}
+
+
+async def test_reply_to_a_requester_that_is_gone_is_dropped_and_the_request_acked(
+    harness: Harness,
+) -> None:
+    gate = asyncio.Event()
+
+    async def first_waits(request: Event, attempt: int) -> None:
+        if attempt == 1:
+            await gate.wait()
+
+    answerer = Answerer(first_waits)
+    queue = harness.queue("rpc")
+    server = await harness.bus()
+    await server.serve(queue, [PING], answerer, prefetch=1)
+
+    gone = await harness.bus()
+    asked = asyncio.create_task(gone.request(ping(1), timeout=30))
+    await eventually(lambda: answerer.ns() == [1], "the first request at the responder")
+    await gone.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await asked
+    gate.set()
+
+    reply = await (await harness.bus()).request(ping(2), timeout=10)
+    assert reply.payload == {"n": 20}
+    assert answerer.answered == [1, 2]
+    assert await server.dead_letters(queue) == []
+
+
+async def test_event_published_to_a_served_queue_without_reply_to_is_answered_into_the_void(
+    harness: Harness, bus: Bus
+) -> None:
+    answerer = Answerer()
+    queue = harness.queue("rpc")
+    await bus.serve(queue, [PING], answerer, prefetch=1)
+
+    await bus.publish(ping(1))
+    reply = await bus.request(ping(2), timeout=10)
+
+    assert answerer.answered == [1, 2]
+    assert reply.payload == {"n": 20}
+    assert await bus.dead_letters(queue) == []
+
+
 # ---- the factory -------------------------------------------------------------------------------
 
 
@@ -518,3 +730,22 @@ async def test_subscriber_and_publisher_recover_after_a_broker_restart(
     await bus.publish(ping(3))
 
     await eventually(lambda: handler.ns() == [1, 2, 3], "the events after the restart", within=25)
+
+
+@pytest.mark.slow
+async def test_requests_are_answered_again_after_a_broker_restart(harness: Harness) -> None:
+    if harness.kind != "rabbit":
+        pytest.skip("a broker restart only exists for RabbitMQ")
+    server, client = await harness.bus(), await harness.bus()
+    await server.serve(harness.queue("rpc"), [PING], Answerer())
+    assert (await client.request(ping(1), timeout=10)).payload == {"n": 10}
+
+    try:
+        await _rabbitmqctl("stop_app")
+    finally:
+        await _rabbitmqctl("start_app")
+        await _rabbitmqctl("await_startup")
+
+    # The reply queue went with the broker: the robust channel must have declared it again.
+    reply = await client.request(ping(2), timeout=25)
+    assert reply.payload == {"n": 20}
