@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -19,21 +21,30 @@ from core.logging import configure_logging
 from core.settings import Settings
 from core.yamlspec import SpecError
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 keywords_app = typer.Typer(no_args_is_help=True, help="Try keyword sets on sample messages.")
 workspace_app = typer.Typer(no_args_is_help=True, help="Configuration as code (YAML).")
 app.add_typer(keywords_app, name="keywords")
 app.add_typer(workspace_app, name="workspace")
+users_app = typer.Typer(no_args_is_help=True, help="People who use the panel and the API.")
+token_app = typer.Typer(no_args_is_help=True, help="A user's API tokens.")
+users_app.add_typer(token_app, name="token")
+app.add_typer(users_app, name="users")
 
 
 def main(args: list[str] | None = None) -> None:
     """The console entry point: known start-up problems become one clear line, not a traceback."""
-    from core.security import SecretKeyMissing, SecretUnreadable
+    from core.security import InsecureSettings, SecretKeyMissing, SecretUnreadable
 
     try:
         app(args)
     # OSError: e.g. the database or the broker refused the connection, a file cannot be written.
-    except (SecretKeyMissing, SecretUnreadable, OSError) as exc:
+    except (SecretKeyMissing, SecretUnreadable, InsecureSettings, OSError) as exc:
         typer.echo(f"coolthing: {exc}", err=True)
         raise SystemExit(2) from None
 
@@ -174,3 +185,108 @@ def workspace_export(
         typer.echo(text, nl=False)
     else:
         file.write_text(text, encoding="utf-8")
+
+
+class RoleName(StrEnum):
+    viewer = "viewer"
+    operator = "operator"
+    admin = "admin"
+    owner = "owner"
+
+
+def _users(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from admin.access.users import AccessError
+    from coolthing.users_cmd import in_transaction
+
+    settings = _settings()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades are not news here
+    try:
+        return asyncio.run(in_transaction(settings, work))
+    except AccessError as exc:
+        raise _fail(f"coolthing users: {exc}") from None
+
+
+def _read_password() -> str:
+    """From a hidden prompt (asked twice), or the first line of standard input when piped."""
+    if sys.stdin.isatty():
+        password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_app.command("create")
+def users_create(
+    login: str,
+    role: Annotated[RoleName, typer.Option(help="what the user may do")] = RoleName.viewer,
+    email: Annotated[str | None, typer.Option(help="optional, unique")] = None,
+) -> None:
+    """Add a user; the password is read from a prompt or from stdin, never from arguments."""
+    from coolthing.users_cmd import create
+    from core.access import Role
+
+    password = _read_password()
+    typer.echo(
+        _users(lambda s: create(s, login=login, password=password, role=Role(role), email=email))
+    )
+
+
+@users_app.command("list")
+def users_list() -> None:
+    from coolthing.users_cmd import listing
+
+    for line in _users(listing):
+        typer.echo(line)
+
+
+@users_app.command("set-role")
+def users_set_role(login: str, role: RoleName) -> None:
+    from coolthing.users_cmd import set_role
+    from core.access import Role
+
+    typer.echo(_users(lambda s: set_role(s, login=login, role=Role(role))))
+
+
+@users_app.command("disable")
+def users_disable(login: str) -> None:
+    """Sign the user out everywhere and stop their tokens, at once."""
+    from coolthing.users_cmd import disable
+
+    typer.echo(_users(lambda s: disable(s, login=login)))
+
+
+@users_app.command("enable")
+def users_enable(login: str) -> None:
+    from coolthing.users_cmd import enable
+
+    typer.echo(_users(lambda s: enable(s, login=login)))
+
+
+@users_app.command("reset-password")
+def users_reset_password(login: str) -> None:
+    """A new password (prompt or stdin); the user's sessions end."""
+    from coolthing.users_cmd import reset_password
+
+    password = _read_password()
+    typer.echo(_users(lambda s: reset_password(s, login=login, password=password)))
+
+
+@token_app.command("create")
+def token_create(
+    login: str,
+    name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+) -> None:
+    """Print a new API token for LOGIN; it is shown this once."""
+    from coolthing.users_cmd import create_token
+
+    token_id, token = _users(lambda s: create_token(s, login=login, name=name))
+    typer.echo(f"token {token_id} for {login} (shown once, keep it safe):", err=True)
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(min=1, max=2**31 - 1)],
+) -> None:
+    from coolthing.users_cmd import revoke_token
+
+    typer.echo(_users(lambda s: revoke_token(s, token_id=token_id)))

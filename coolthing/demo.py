@@ -22,6 +22,7 @@ from admin.workspace.apply import apply_workspace
 from admin.workspace.spec import WorkspaceSpec
 from bots.bootstrap import build_worker
 from coolthing.services import serve_admin
+from coolthing.users_cmd import FirstOwner, ensure_first_owner
 from core.db.models import Account
 from core.events import Event, LeadFound, MessageIncoming, MessageSent
 from core.platform import Platform, open_platform
@@ -43,6 +44,8 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
     try:
         async with open_platform(settings, migrate=True) as platform:
             await _seed(platform, sandbox)
+            async with platform.db.transaction() as session:
+                first_owner = await ensure_first_owner(session)
             await start_parser(platform)
             manager = await start_manager(platform)
             await platform.bus.subscribe("demo.lead-printer", [LeadFound.NAME], _print_lead)
@@ -54,7 +57,7 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
                 for account_id in await _worker_accounts(platform)
             ]
             asyncio.create_task(_start_audience(sandbox, rate))
-            _banner(settings, sandbox)
+            _banner(settings, sandbox, first_owner)
             try:
                 await serve_admin(platform)
             finally:
@@ -137,9 +140,18 @@ async def _print_dm(event: Event) -> None:
         log.info(f"reply from {reply.sender.first_name or reply.sender.user_id}: {text}")
 
 
-def _banner(settings: Settings, sandbox: RunningSandbox) -> None:
+def _banner(settings: Settings, sandbox: RunningSandbox, owner: FirstOwner | None) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     log.info(
         f"CoolThing demo is up. API: {api}/docs  leads: {api}/api/v1/leads  "
         f"sandbox Telegram: {sandbox.url}  (Ctrl-C stops)"
     )
+    if owner is not None:  # printed once: only hashes are stored
+        print(
+            f"\n  First owner created (shown once, keep it):\n"
+            f"    login:     {owner.login}\n"
+            f"    password:  {owner.password}\n"
+            f"    API token: {owner.token}\n"
+            f"  Try: curl -H 'Authorization: Bearer {owner.token}' {api}/api/v1/leads\n",
+            flush=True,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -67,9 +68,16 @@ async def run_admin(settings: Settings) -> None:
 
 
 async def serve_admin(platform: Platform) -> None:
+    from admin.access.users import count_users
     from admin.app import create_app
 
-    app = create_app(db=platform.db, bus=platform.bus)
+    async with platform.db.session() as session:
+        if not await count_users(session):
+            logging.getLogger("coolthing.admin").warning(
+                "no users yet: create the first owner with `coolthing users create --role owner "
+                "LOGIN`, then an API token with `coolthing users token create LOGIN`"
+            )
+    app = create_app(db=platform.db, bus=platform.bus, settings=platform.settings, box=platform.box)
     config = uvicorn.Config(
         app,
         host=platform.settings.api_host,

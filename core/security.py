@@ -6,6 +6,8 @@ Outside the demo a missing key stops the service at start-up with a message sayi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -18,6 +20,20 @@ class SecretKeyMissing(RuntimeError):
     """Raised at start-up when no encryption key is configured outside the demo."""
 
 
+class InsecureSettings(RuntimeError):
+    """The settings would serve sign-in cookies in a way production must not."""
+
+
+def check_cookie_settings(settings: Settings) -> None:
+    """Production serves sign-in cookies only over HTTPS unless told explicitly otherwise."""
+    if settings.env == "production" and not settings.cookie_secure:
+        if not settings.allow_insecure_cookies:
+            raise InsecureSettings(
+                "production needs COOLTHING_COOKIE_SECURE=true (the panel behind HTTPS); set "
+                "COOLTHING_ALLOW_INSECURE_COOKIES=true only if sign-in never crosses a network"
+            )
+
+
 class SecretUnreadable(RuntimeError):
     """A stored secret does not decrypt with the configured key (wrong or rotated key)."""
 
@@ -27,6 +43,11 @@ class SecretBox:
 
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = key
+
+    def derive(self, purpose: str) -> str:
+        """A secret for one purpose (signing CSRF tokens, …) derived from the key, never the key."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

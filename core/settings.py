@@ -45,6 +45,16 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Host headers the API answers (DNS rebinding defence); the API's own host is always allowed.
+    allowed_hosts: list[str] = ["127.0.0.1", "localhost", "[::1]"]
+    cookie_secure: bool = False  # sign-in cookies only over HTTPS; production requires it ...
+    allow_insecure_cookies: bool = False  # ... unless this says the deployment knows why not
+    session_idle_minutes: int = 120  # a session unused this long ends
+    session_max_hours: int = 12  # and every session ends this long after sign-in
+    login_max_failures: int = 5  # per login within the window, then locked for the window
+    login_max_failures_per_client: int = 20  # per client address within the window
+    login_window_minutes: int = 15
+    metrics_token: SecretStr | None = None  # /metrics off loopback needs "Bearer <token>"
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8081
 

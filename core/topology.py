@@ -8,6 +8,7 @@ MANAGER_LEADS = "manager.leads"  # lead.found → conversations, first drafts
 MANAGER_REPLIES = "manager.replies"  # DMs to our accounts → next turn, opt-out, handoff
 MANAGER_RESULTS = "manager.results"  # message.sent / message.send_failed → conversation state
 MANAGER_CONTROL = "manager.control"  # config.changed → resume waiting leads; account lost → move
+MANAGER_OPERATOR = "manager.operator"  # command.operator (request/reply) → approve, take over, …
 SERVICE_QUEUES = (
     PARSER_MESSAGES,
     PARSER_CONTROL,
@@ -15,6 +16,7 @@ SERVICE_QUEUES = (
     MANAGER_REPLIES,
     MANAGER_RESULTS,
     MANAGER_CONTROL,
+    MANAGER_OPERATOR,
 )
 DM_ROUTING_KEY = "message.incoming.dm"  # private messages; chat messages keep "message.incoming"
 

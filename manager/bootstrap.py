@@ -13,11 +13,13 @@ from core.events import (
     MessageSent,
     SendFailed,
 )
+from core.operator_commands import OPERATOR_COMMAND
 from core.platform import Platform
 from core.topology import (
     DM_ROUTING_KEY,
     MANAGER_CONTROL,
     MANAGER_LEADS,
+    MANAGER_OPERATOR,
     MANAGER_REPLIES,
     MANAGER_RESULTS,
 )
@@ -25,6 +27,7 @@ from manager.conversations import Conversations
 from manager.delivery import Delivery
 from manager.dispatcher import Dispatcher
 from manager.handlers import ManagerHandlers
+from manager.operator import OperatorDesk
 from manager.writers import Writer, make_writer
 
 
@@ -58,7 +61,8 @@ async def start_manager(platform: Platform, *, writer: Writer | None = None) -> 
         queue=dispatcher.queue,
     )
     delivery = Delivery(platform.db, conversations, paced=paced)
-    handlers = ManagerHandlers(conversations, delivery)
+    desk = OperatorDesk(platform.db, wake=dispatcher.poke, paced=paced)
+    handlers = ManagerHandlers(conversations, delivery, desk)
     task = asyncio.create_task(dispatcher.run(), name="manager-dispatcher")
     bus = platform.bus
     await bus.subscribe(
@@ -67,6 +71,7 @@ async def start_manager(platform: Platform, *, writer: Writer | None = None) -> 
         handlers.on_control,
         prefetch=1,
     )
+    await bus.serve(MANAGER_OPERATOR, [OPERATOR_COMMAND], handlers.on_operator_command, prefetch=1)
     await bus.subscribe(MANAGER_RESULTS, [MessageSent.NAME, SendFailed.NAME], handlers.on_result)
     await bus.subscribe(MANAGER_REPLIES, [DM_ROUTING_KEY], handlers.on_reply)
     await bus.subscribe(MANAGER_LEADS, [LeadFound.NAME], handlers.on_lead)

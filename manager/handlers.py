@@ -13,14 +13,24 @@ from core.events import (
     MessageSent,
     SendFailed,
 )
+from core.operator_commands import OperatorCommand
 from manager.conversations import Conversations
 from manager.delivery import Delivery
+from manager.operator import OperatorDesk
 
 
 class ManagerHandlers:
-    def __init__(self, conversations: Conversations, delivery: Delivery) -> None:
+    def __init__(
+        self, conversations: Conversations, delivery: Delivery, desk: OperatorDesk
+    ) -> None:
         self._conversations = conversations
         self._delivery = delivery
+        self._desk = desk
+
+    async def on_operator_command(self, event: Event) -> Event:
+        """A person's action from the panel, the API or the bot; the answer goes back to them."""
+        result = await self._desk.handle(decode_payload(event, OperatorCommand))
+        return Event.of(result, correlation_id=event.id)
 
     async def on_lead(self, event: Event) -> None:
         await self._conversations.on_lead(decode_payload(event, LeadFound))

@@ -28,9 +28,16 @@ def asks_for_human(text: str, phrases: Iterable[str]) -> bool:
 
 
 async def handoff(
-    session: AsyncSession, conversation: Conversation, *, reason: str, by: str
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    reason: str,
+    by: str,
+    user_id: int | None = None,
+    channel: str | None = None,
 ) -> None:
-    """Stop automatic replies; a person takes the conversation from here."""
+    """Stop automatic replies; a person takes the conversation from here. ``user_id`` and
+    ``channel`` name the authenticated person when an operator took it over."""
     if conversation.status == "handoff":
         return
     conversation.status = "handoff"
@@ -46,7 +53,15 @@ async def handoff(
         by=by,
     )
     await add_to_outbox(session, Event.of(payload))
-    await store.audit(session, "handoff", actor=by, conversation=conversation, reason=reason)
+    await store.audit(
+        session,
+        "handoff",
+        actor=by,
+        user_id=user_id,
+        channel=channel,
+        conversation=conversation,
+        reason=reason,
+    )
 
 
 async def cancel_pending(

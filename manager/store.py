@@ -197,12 +197,17 @@ async def audit(
     actor: str,
     conversation: Conversation,
     message: ConversationMessage | None = None,
+    user_id: int | None = None,
+    channel: str | None = None,
     **detail: Any,
 ) -> None:
-    """Append one audit row; the outbound message's own row carries writer, version and tokens."""
+    """Append one audit row; the outbound message's own row carries writer, version and tokens.
+    ``user_id`` and ``channel`` name the authenticated person behind an operator's action."""
     session.add(
         AuditEntry(
             actor=actor,
+            user_id=user_id,
+            channel=channel,
             action=action,
             campaign_id=conversation.campaign_id,
             account_id=message.account_id if message is not None else conversation.account_id,

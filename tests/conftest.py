@@ -5,14 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from admin.access import users
+from admin.app import create_app
+from core.access import Role
+from core.bus import Bus
 from core.db import Database
 from core.db.migrate import upgrade
 from core.security import SecretBox
+from core.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +64,29 @@ async def reset_postgres(url: str) -> None:
 @pytest.fixture
 def secret_box() -> SecretBox:
     return SecretBox(Fernet.generate_key())
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def add_people(db: Database) -> dict[Role, str]:
+    """One user per role (login = the role's name, password ``PASSWORD``) and an API token each."""
+    tokens: dict[Role, str] = {}
+    async with db.transaction() as session:
+        for role in Role:
+            user = await users.create_user(
+                session=session, login=role.value, password=PASSWORD, role=role
+            )
+            _, tokens[role] = await users.create_token(session=session, user=user, name="tests")
+    return tokens
+
+
+def admin_app(db: Database, bus: Bus, **settings: Any) -> FastAPI:
+    """The admin app as `coolthing run admin` builds it, with test settings."""
+    return create_app(
+        db=db, bus=bus, settings=Settings(**settings), box=SecretBox(Fernet.generate_key())
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
+from admin.access.deps import Viewer
 from admin.api.deps import SessionDep
 from admin.api.schemas import AccountRead, CampaignRead, ChatRead
 from core.db.models import Account, Campaign, Chat, ChatAssignment, Lead
@@ -13,7 +14,7 @@ router = APIRouter(tags=["configuration"])
 
 
 @router.get("/accounts", response_model=list[AccountRead])
-async def list_accounts(session: SessionDep) -> list[AccountRead]:
+async def list_accounts(_: Viewer, session: SessionDep) -> list[AccountRead]:
     per_account = select(ChatAssignment.account_id, func.count()).group_by(
         ChatAssignment.account_id
     )
@@ -36,7 +37,7 @@ async def list_accounts(session: SessionDep) -> list[AccountRead]:
 
 
 @router.get("/chats", response_model=list[ChatRead])
-async def list_chats(session: SessionDep) -> list[ChatRead]:
+async def list_chats(_: Viewer, session: SessionDep) -> list[ChatRead]:
     rows = await session.execute(
         select(Chat, ChatAssignment.account_id)
         .outerjoin(ChatAssignment, ChatAssignment.chat_id == Chat.id)
@@ -55,7 +56,7 @@ async def list_chats(session: SessionDep) -> list[ChatRead]:
 
 
 @router.get("/campaigns", response_model=list[CampaignRead])
-async def list_campaigns(session: SessionDep) -> list[CampaignRead]:
+async def list_campaigns(_: Viewer, session: SessionDep) -> list[CampaignRead]:
     per_campaign = select(Lead.campaign_id, func.count()).group_by(Lead.campaign_id)
     leads: dict[int, int] = dict((await session.execute(per_campaign)).all())
     campaigns = await session.scalars(select(Campaign).order_by(Campaign.id))

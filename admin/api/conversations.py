@@ -1,15 +1,16 @@
-"""Conversations, drafts waiting for approval, and the operator's actions on them."""
+"""Conversations and drafts waiting for approval, as they are (actions: ``operator_actions``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select
 
+from admin.access.deps import Viewer
 from admin.api.deps import PageDep, SessionDep
 from admin.api.schemas import (
+    DB_INT_MAX,
     ConversationDetail,
     ConversationRead,
     DraftRead,
@@ -17,10 +18,7 @@ from admin.api.schemas import (
     OutreachUsage,
     Page,
 )
-from core.db import Database
 from core.db.models import Campaign, Conversation, ConversationMessage
-from manager import operator
-from manager.operator import OperatorError
 
 router = APIRouter(tags=["conversations"])
 Status = Literal[
@@ -38,38 +36,16 @@ Status = Literal[
 ]
 
 
-class Operator(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Field(min_length=1, max_length=64, description="who does it (audit log)")
-
-
-class Approval(Operator):
-    text: str | None = Field(None, min_length=1, max_length=4096, description="edited text")
-
-
-class Rejection(Operator):
-    reason: str = Field("", max_length=500)
-
-
-class ManualMessage(Operator):
-    text: str = Field(min_length=1, max_length=4096)
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _refused(exc: OperatorError) -> HTTPException:
-    return HTTPException(404 if exc.missing else 409, str(exc))
+Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+CampaignFilter = Annotated[int | None, Query(ge=1, le=DB_INT_MAX)]
 
 
 @router.get("/conversations", response_model=Page[ConversationRead])
 async def list_conversations(
+    _: Viewer,
     session: SessionDep,
     page: PageDep,
-    campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    campaign_id: CampaignFilter = None,
     status: Status | None = None,
 ) -> Page[ConversationRead]:
     """Conversations, the most recently active first."""
@@ -89,7 +65,9 @@ async def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
-async def get_conversation(session: SessionDep, conversation_id: int) -> ConversationDetail:
+async def get_conversation(
+    _: Viewer, session: SessionDep, conversation_id: Id
+) -> ConversationDetail:
     """The whole dialogue: what the lead wrote, what we sent, drafts, and why."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
@@ -104,32 +82,12 @@ async def get_conversation(session: SessionDep, conversation_id: int) -> Convers
     return ConversationDetail(**head, messages=messages)
 
 
-@router.post("/conversations/{conversation_id}/takeover", status_code=204)
-async def take_over(request: Request, conversation_id: int, body: Operator) -> None:
-    """Stop automatic replies; publishes conversation.handoff."""
-    try:
-        await operator.take_over(_db(request), conversation_id, by=body.by)
-    except OperatorError as exc:
-        raise _refused(exc) from exc
-
-
-@router.post("/conversations/{conversation_id}/messages", response_model=MessageRead)
-async def write_by_hand(request: Request, conversation_id: int, body: ManualMessage) -> MessageRead:
-    """Send an operator's own message in a conversation they took over."""
-    try:
-        message = await operator.send_manual(
-            _db(request), conversation_id, by=body.by, text=body.text
-        )
-    except OperatorError as exc:
-        raise _refused(exc) from exc
-    return MessageRead.model_validate(message)
-
-
 @router.get("/drafts", response_model=Page[DraftRead])
 async def list_drafts(
+    _: Viewer,
     session: SessionDep,
     page: PageDep,
-    campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    campaign_id: CampaignFilter = None,
 ) -> Page[DraftRead]:
     """Drafts waiting for approval, oldest first (they expire)."""
     query = select(ConversationMessage).where(ConversationMessage.status == "pending_approval")
@@ -144,26 +102,8 @@ async def list_drafts(
     return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
 
-@router.post("/drafts/{message_id}/approve", response_model=MessageRead)
-async def approve(request: Request, message_id: int, body: Approval) -> MessageRead:
-    """Send the draft, or the edited text when given, at the account's next allowed time."""
-    try:
-        message = await operator.approve(_db(request), message_id, by=body.by, text=body.text)
-    except OperatorError as exc:
-        raise _refused(exc) from exc
-    return MessageRead.model_validate(message)
-
-
-@router.post("/drafts/{message_id}/reject", status_code=204)
-async def reject(request: Request, message_id: int, body: Rejection) -> None:
-    try:
-        await operator.reject(_db(request), message_id, by=body.by, reason=body.reason)
-    except OperatorError as exc:
-        raise _refused(exc) from exc
-
-
 @router.get("/campaigns/{campaign_id}/outreach", response_model=OutreachUsage)
-async def outreach_usage(session: SessionDep, campaign_id: int) -> OutreachUsage:
+async def outreach_usage(_: Viewer, session: SessionDep, campaign_id: Id) -> OutreachUsage:
     """Conversations by status, messages sent, drafts waiting, LLM tokens and cost."""
     if await session.get(Campaign, campaign_id) is None:
         raise HTTPException(404, f"campaign {campaign_id} not found")

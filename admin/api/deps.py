@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.api.schemas import DB_INT_MAX
 from core.bus import Bus
 from core.db import Database
 
@@ -29,6 +30,7 @@ async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+DbDep = Annotated[Database, Depends(get_db)]
 BusDep = Annotated[Bus, Depends(get_bus)]
 
 
@@ -39,7 +41,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="rows per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX, description="rows to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select
 
+from admin.access.deps import Viewer
 from admin.api.deps import PageDep, SessionDep
-from admin.api.schemas import LeadRead, Page
+from admin.api.schemas import DB_INT_MAX, ErrorRead, LeadRead, Page
 from core.db.models import Lead
 
 router = APIRouter(prefix="/leads", tags=["leads"])
@@ -15,9 +16,10 @@ router = APIRouter(prefix="/leads", tags=["leads"])
 
 @router.get("", response_model=Page[LeadRead])
 async def list_leads(
+    _: Viewer,
     session: SessionDep,
     page: PageDep,
-    campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    campaign_id: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
     since: Annotated[
         datetime | None, Query(description="first seen at or after (ISO 8601)")
     ] = None,
@@ -36,8 +38,10 @@ async def list_leads(
     return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
 
-@router.get("/{lead_id}", response_model=LeadRead)
-async def get_lead(session: SessionDep, lead_id: int) -> LeadRead:
+@router.get("/{lead_id}", response_model=LeadRead, responses={404: {"model": ErrorRead}})
+async def get_lead(
+    _: Viewer, session: SessionDep, lead_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+) -> LeadRead:
     lead = await session.get(Lead, lead_id)
     if lead is None:
         raise HTTPException(404, f"lead {lead_id} not found")

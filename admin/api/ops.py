@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from admin.access.deps import Admin
 from admin.api.deps import BusDep, SessionDep
 from admin.api.schemas import DeadLetterRead
 from core.db.models import Account
@@ -17,6 +18,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/dead-letters", response_model=list[DeadLetterRead])
 async def dead_letters(
+    _: Admin,
     bus: BusDep,
     session: SessionDep,
     queue: Annotated[str | None, Query(min_length=1, max_length=200)] = None,

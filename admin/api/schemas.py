@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from core.access import Role
 
 T = TypeVar("T")
+DB_INT_MAX = 2**31 - 1  # ids and counts are 32-bit columns on PostgreSQL
+
+
+def _with_zone(value: datetime) -> datetime:
+    # SQLite returns naive datetimes; every stored time is UTC, so say so (RFC 3339 needs it).
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _no_control_characters(value: str, *, allowed: str) -> str:
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in allowed:
+            raise ValueError(f"control character U+{ord(ch):04X} is not allowed here")
+    return value
+
+
+def _one_line(value: str) -> str:
+    return _no_control_characters(value, allowed="")
+
+
+def _message_text(value: str) -> str:
+    return _no_control_characters(value, allowed="\n\t\u200d")  # ZWJ: composed emoji
+
+
+Timestamp = Annotated[datetime, AfterValidator(_with_zone)]
+OneLine = Annotated[str, AfterValidator(_one_line)]
+MessageText = Annotated[str, AfterValidator(_message_text)]
+
+
+class ErrorRead(BaseModel):
+    """Every 4xx/5xx answer except 422: one sentence saying what went wrong."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="the parameter or body field, dotted (text, items.0.name)")
+    reason: str
+
+
+class ValidationErrorRead(BaseModel):
+    """A 422: each field that is wrong and why."""
+
+    detail: list[FieldError]
 
 
 class Page(BaseModel, Generic[T]):
@@ -35,8 +81,8 @@ class LeadRead(_Read):
     keywords: list[str]
     hits: int
     status: str
-    first_seen_at: datetime
-    last_seen_at: datetime
+    first_seen_at: Timestamp
+    last_seen_at: Timestamp
 
 
 class AccountRead(_Read):
@@ -76,7 +122,7 @@ class DeadLetterRead(BaseModel):
     routing_key: str
     reason: str
     deliveries: int
-    dead_at: datetime
+    dead_at: Timestamp
     body: str
 
 
@@ -98,10 +144,10 @@ class MessageRead(_Read):
     cost: float
     approved_by: str | None
     reason: str | None
-    created_at: datetime
-    send_after: datetime | None
-    expires_at: datetime | None
-    sent_at: datetime | None
+    created_at: Timestamp
+    send_after: Timestamp | None
+    expires_at: Timestamp | None
+    sent_at: Timestamp | None
 
 
 class ConversationRead(_Read):
@@ -115,8 +161,8 @@ class ConversationRead(_Read):
     stage: str | None
     turns: int
     reason: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ConversationDetail(ConversationRead):
@@ -137,3 +183,25 @@ class OutreachUsage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cost: float
+
+
+class UserRead(_Read):
+    id: int
+    login: str
+    email: str | None
+    role: Role
+    disabled_at: Timestamp | None
+    created_at: Timestamp
+
+
+class TokenRead(_Read):
+    id: int
+    name: str
+    hint: str = Field(description="the token's first characters, to tell tokens apart")
+    created_at: Timestamp
+    last_used_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class TokenCreated(TokenRead):
+    token: str = Field(description="shown this once; only its hash is kept")

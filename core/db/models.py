@@ -280,6 +280,11 @@ class ConversationMessage(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[float] = mapped_column(default=0.0)
     approved_by: Mapped[str | None] = mapped_column(String(64))
+    draft_text: Mapped[str | None] = mapped_column(
+        Text
+    )  # the model's text, when a person edited it
+    decided_by: Mapped[str | None] = mapped_column(String(64))  # who approved or rejected it
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     send_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
@@ -309,6 +314,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = _now()
     actor: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(Integer)  # the authenticated user, when a person
+    channel: Mapped[str | None] = mapped_column(String(16))  # panel, api, telegram, cli, system
     action: Mapped[str] = mapped_column(String(32))
     campaign_id: Mapped[int | None] = mapped_column(Integer, index=True)
     account_id: Mapped[int | None] = mapped_column(Integer)
@@ -319,3 +326,60 @@ class AuditEntry(Base):
     writer: Mapped[str | None] = mapped_column(String(100))
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[dict[str, Any]]
+
+
+# ---- people and access -------------------------------------------------------------------------
+
+
+class User(Base):
+    """A person who may use the panel or the API, with one role (``core.access.Role``)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)  # stored lower-case
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id
+    role: Mapped[str] = mapped_column(String(16))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    password_changed_at: Mapped[datetime] = _now()
+
+
+class UserSession(Base):
+    """A signed-in browser; the cookie holds a random token, the row only its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute expiry
+    client: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    """A per-user API token, shown once; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """A failed sign-in, keyed by login and by client address, for throttling across processes."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

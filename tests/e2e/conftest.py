@@ -26,6 +26,7 @@ SERVICE_QUEUES = [
     "manager.replies",
     "manager.results",
     "manager.control",
+    "manager.operator",
     *(f"bots.account.{n}" for n in range(1, 5)),
 ]
 
@@ -56,6 +57,14 @@ class Stack:
             timeout=120,
             check=False,
         )
+
+    def add_user(self, login: str, role: str) -> str:
+        """A user made with the real CLI (password on stdin), and an API token for them."""
+        made = self.command("users", "create", login, "--role", role, stdin=b"e2e-password-123\n")
+        assert made.returncode == 0, made.stderr.decode()
+        token = self.command("users", "token", "create", login, "--name", "e2e")
+        assert token.returncode == 0, token.stderr.decode()
+        return token.stdout.decode().strip()
 
     def start(self, name: str, *args: str) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:
@@ -170,6 +179,7 @@ async def boot_parser_mode(
     """Sandbox with ``chats`` and two parser accounts, the workspace applied, parser, admin and
     one worker per account running and listening. Returns the accounts' Telegram user ids."""
     assert stack.command("migrate").returncode == 0
+    http.headers["Authorization"] = f"Bearer {stack.add_user('alice', 'operator')}"
     stack.start("sandbox", "sandbox")
     await wait_for(
         lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
@@ -204,6 +214,7 @@ async def boot_outreach_mode(
     answers off (tests script the replies); parser, manager, admin and a worker per account
     running. Returns the accounts' Telegram user ids."""
     assert stack.command("migrate").returncode == 0
+    http.headers["Authorization"] = f"Bearer {stack.add_user('alice', 'operator')}"
     stack.env["COOLTHING_LLM_BASE_URL"] = f"{stack.sandbox_url}/v1"
     stack.env["COOLTHING_LLM_API_KEY"] = "sandbox-key"
     stack.start("sandbox", "sandbox")

@@ -195,12 +195,12 @@ async def test_approval_holds_drafts_until_approved_and_rejected_ones_never_go(
     edited = "Hi! We build SaaS products in four weeks. Want to see examples?"
     response = await http.post(
         f"{stack.api_url}/api/v1/drafts/{by_user[approved_lead]}/approve",
-        json={"by": "alice", "text": edited},
+        json={"text": edited},
     )
     assert response.status_code == 200, response.text
     response = await http.post(
         f"{stack.api_url}/api/v1/drafts/{by_user[rejected_lead]}/reject",
-        json={"by": "alice", "reason": "not our client"},
+        json={"reason": "not our client"},
     )
     assert response.status_code == 204, response.text
 
@@ -209,9 +209,10 @@ async def test_approval_holds_drafts_until_approved_and_rejected_ones_never_go(
     await asyncio.sleep(2)
     assert await dms_to(http, stack, rejected_lead) == []
     again = await http.post(
-        f"{stack.api_url}/api/v1/drafts/{by_user[rejected_lead]}/approve", json={"by": "bob"}
+        f"{stack.api_url}/api/v1/drafts/{by_user[rejected_lead]}/approve", json={}
     )
     assert again.status_code == 409, "a rejected draft cannot be approved later"
+    assert "already rejected by alice at" in again.json()["detail"]
     conversation = await conversation_of(http, stack, approved_lead)
     assert conversation["messages"][0]["approved_by"] == "alice"
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from admin.app import create_app
 from admin.workspace.apply import apply_workspace, read_workspace
+from core.access import Role
 from core.bus import PermanentError
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.events import Event
 from core.security import SecretBox
+from tests.conftest import add_people, admin_app, bearer
 
 WORKSPACE = """\
 accounts:
@@ -44,10 +45,14 @@ async def client(
     spec, located = read_workspace(path)
     async with database.transaction() as session:
         await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
-    app = create_app(db=database, bus=bus)
+    tokens = await add_people(database)
+    app = admin_app(database, bus)
     app.exception_handlers.pop(Exception)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+    headers = bearer(tokens[Role.admin])
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1", headers=headers
+    ) as http:
         yield http
 
 

@@ -159,7 +159,7 @@ async def test_a_lead_found_while_no_account_can_write_waits_and_is_written_to_l
         await session.execute(
             update(Account).where(Account.name == "manager-2").values(status="active")
         )
-    handlers = ManagerHandlers(world.conversations, world.delivery)
+    handlers = ManagerHandlers(world.conversations, world.delivery, world.desk)
     await handlers.on_control(Event.of(ConfigChanged(reason="workspace applied")))
     for _ in range(100):
         [conversation] = await world.conversations_of(780)

@@ -27,12 +27,16 @@ from core.db.models import (
     SentKey,
 )
 from core.events import LeadFound, MessageIncoming, Profile, SendFailed, SendFailure
+from core.operator_commands import OPERATOR_COMMAND
 from core.outbox import OutboxRelay
 from core.security import SecretBox
 from core.settings import Settings
+from core.topology import MANAGER_OPERATOR
 from manager.conversations import Conversations
 from manager.delivery import Delivery
 from manager.dispatcher import Dispatcher, expire_drafts
+from manager.handlers import ManagerHandlers
+from manager.operator import OperatorDesk
 from manager.writers import TemplateWriter, make_writer
 from parser.leads import record_hits
 from parser.matcher import Hit
@@ -76,7 +80,14 @@ class World:
         self.conversations = Conversations(db, self.relay, TemplateWriter())
         self.delivery = Delivery(db, self.conversations)
         self.dispatcher = Dispatcher(db, self.bus, self.relay)
+        self.desk = OperatorDesk(db, wake=self.dispatcher.poke)
         self.next_message = 1
+
+    async def serve_operator_commands(self) -> None:
+        """What the manager's bootstrap does: answer operator commands from the bus."""
+        await self.bus.start()
+        handlers = ManagerHandlers(self.conversations, self.delivery, self.desk)
+        await self.bus.serve(MANAGER_OPERATOR, [OPERATOR_COMMAND], handlers.on_operator_command)
 
     async def lead(self, user: int, campaign: int = 1, text: str = "Ищу разработчика") -> LeadFound:
         """What the parser does for a matching chat message: a lead row and its event."""

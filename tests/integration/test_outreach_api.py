@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from admin.app import create_app
 from admin.workspace.apply import apply_workspace, read_workspace
+from core.access import Role
 from core.db import Database
 from core.security import SecretBox
+from tests.conftest import add_people, admin_app, bearer
 from tests.integration.test_manager_decisions import World, workspace
 
 
@@ -29,11 +30,19 @@ async def world(database: Database, secret_box: SecretBox, tmp_path: Path) -> Wo
 
 @pytest.fixture
 async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(db=world.db, bus=world.bus)
+    """The API as the operator "operator" uses it, with the manager serving its commands."""
+    tokens = await add_people(world.db)
+    await world.serve_operator_commands()
+    app = admin_app(world.db, world.bus)
     app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api/api/v1") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://127.0.0.1/api/v1",
+        headers=bearer(tokens[Role.operator]),
+    ) as http:
         yield http
+    await world.bus.close()
 
 
 async def _draft_of(api: httpx.AsyncClient, user: int) -> int:
@@ -53,18 +62,19 @@ async def test_an_edited_approval_is_what_gets_sent_and_only_once(
     assert await world.dispatcher.dispatch_due() == 0, "nothing goes before approval"
 
     edited = "Добрый день! Делаем сайты за месяц. Удобно созвониться?"
-    response = await api.post(f"/drafts/{draft}/approve", json={"by": "alice", "text": edited})
+    response = await api.post(f"/drafts/{draft}/approve", json={"text": edited})
     assert response.status_code == 200, response.text
-    assert response.json()["approved_by"] == "alice"
+    assert response.json()["approved_by"] == "operator"
     assert await world.dispatcher.dispatch_due() == 1
     [(_, command)] = await world.events("command.send")
     assert command["text"] == edited
 
-    again = await api.post(f"/drafts/{draft}/approve", json={"by": "bob"})
-    assert again.status_code == 409 and "queued" in again.json()["detail"]
-    assert (await api.post("/drafts/99999/approve", json={"by": "bob"})).status_code == 404
-    audit = [m["approved_by"] for m in (await api.get("/conversations/1")).json()["messages"]]
-    assert audit == ["alice"]
+    again = await api.post(f"/drafts/{draft}/approve", json={})
+    assert again.status_code == 409
+    assert "already approved by operator at 20" in again.json()["detail"]
+    assert (await api.post("/drafts/99999/approve", json={})).status_code == 404
+    [message] = (await api.get("/conversations/1")).json()["messages"]
+    assert message["approved_by"] == "operator" and message["text"] == edited
 
 
 async def test_a_rejected_draft_never_goes_and_frees_the_person_for_other_campaigns(
@@ -72,7 +82,7 @@ async def test_a_rejected_draft_never_goes_and_frees_the_person_for_other_campai
 ) -> None:
     await world.conversations.on_lead(await world.lead(user=602))
     draft = await _draft_of(api, 602)
-    response = await api.post(f"/drafts/{draft}/reject", json={"by": "alice", "reason": "spam"})
+    response = await api.post(f"/drafts/{draft}/reject", json={"reason": "spam"})
     assert response.status_code == 204, response.text
     assert await world.dispatcher.dispatch_due() == 0
     [conversation] = await world.conversations_of(602)
@@ -87,23 +97,19 @@ async def test_takeover_stops_the_machine_and_the_operator_writes_by_hand(
 ) -> None:
     await world.conversations.on_lead(await world.lead(user=603))
     [conversation] = await world.conversations_of(603)
-    early = await api.post(
-        f"/conversations/{conversation.id}/messages", json={"by": "alice", "text": "Hi"}
-    )
+    early = await api.post(f"/conversations/{conversation.id}/messages", json={"text": "Hi"})
     assert early.status_code == 409 and "take the conversation over" in early.json()["detail"]
 
-    response = await api.post(f"/conversations/{conversation.id}/takeover", json={"by": "alice"})
+    response = await api.post(f"/conversations/{conversation.id}/takeover", json={})
     assert response.status_code == 204, response.text
     [(_, handoff)] = await world.events("conversation.handoff")
-    assert handoff["by"] == "alice"
+    assert handoff["by"] == "operator"
     detail = (await api.get(f"/conversations/{conversation.id}")).json()
     assert detail["status"] == "handoff"
     assert detail["messages"][0]["status"] == "cancelled", "the pending draft will not go"
 
     text = "Это Алиса, менеджер. Чем могу помочь?"
-    manual = await api.post(
-        f"/conversations/{conversation.id}/messages", json={"by": "alice", "text": text}
-    )
+    manual = await api.post(f"/conversations/{conversation.id}/messages", json={"text": text})
     assert manual.status_code == 200, manual.text
     assert await world.dispatcher.dispatch_due() == 1
     [(_, command)] = await world.events("command.send")
@@ -111,11 +117,11 @@ async def test_takeover_stops_the_machine_and_the_operator_writes_by_hand(
 
 
 async def test_bad_operator_input_is_named(api: httpx.AsyncClient) -> None:
-    missing = await api.post("/conversations/12345/takeover", json={"by": "alice"})
+    missing = await api.post("/conversations/12345/takeover", json={})
     assert missing.status_code == 404 and "12345" in missing.json()["detail"]
-    no_name = await api.post("/drafts/1/approve", json={"by": ""})
-    assert no_name.status_code == 422
-    assert no_name.json()["detail"][0]["field"] == "by"
+    typo = await api.post("/drafts/1/approve", json={"txt": "hello"})
+    assert typo.status_code == 422
+    assert typo.json()["detail"][0]["field"] == "txt"
     bad_status = await api.get("/conversations", params={"status": "sleeping"})
     assert bad_status.status_code == 422
     assert bad_status.json()["detail"][0]["field"] == "status"

@@ -1,0 +1,1 @@
+"""People and access: users and roles, passwords, sessions, API tokens, throttling, CSRF."""

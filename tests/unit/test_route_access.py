@@ -1,0 +1,51 @@
+"""Every route of the admin app declares who may call it; a route without one breaks the build."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from admin.access.deps import endpoints
+from core.bus.memory import InMemoryBus
+from core.db import Database
+from tests.conftest import admin_app
+
+OPEN = {"/healthz", "/api/v1/auth/login", "/api/v1/openapi.json", "/docs"}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[FastAPI]:
+    yield admin_app(Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"), InMemoryBus())
+
+
+def test_the_app_has_routes_to_check(app: FastAPI) -> None:
+    assert len(endpoints(app)) > 20
+
+
+def test_every_route_declares_who_may_call_it(app: FastAPI) -> None:
+    undeclared = [f"{sorted(e.methods)} {e.path}" for e in endpoints(app) if e.access is None]
+    assert undeclared == [], "routes without a declared role: " + ", ".join(undeclared)
+
+
+def test_only_health_sign_in_and_the_api_description_are_open(app: FastAPI) -> None:
+    assert {e.path for e in endpoints(app) if e.access == "public"} == OPEN
+
+
+def test_every_change_needs_at_least_an_operator(app: FastAPI) -> None:
+    own = ("/api/v1/auth/logout", "/api/v1/auth/tokens")  # your own session and tokens
+    loose = [
+        f"{sorted(e.methods)} {e.path}"
+        for e in endpoints(app)
+        if e.methods - {"GET", "HEAD"}
+        and e.path != "/api/v1/auth/login"
+        and not e.path.startswith(own)
+        and e.access in ("public", "viewer")
+    ]
+    assert loose == []
+
+
+def test_users_are_managed_by_owners_only(app: FastAPI) -> None:
+    assert {e.access for e in endpoints(app) if e.path.startswith("/api/v1/users")} == {"owner"}
