@@ -9,10 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
 from core.db import Database
+from core.db.models import Account, AuditEntry, ConversationMessage
 from core.security import SecretBox
 from tests.conftest import add_people, admin_app, bearer
 from tests.integration.test_manager_decisions import World, workspace
@@ -137,3 +139,81 @@ async def test_usage_counts_conversations_drafts_and_sends(
     assert usage["conversations"] == {"awaiting_approval": 2}
     assert usage["drafts_pending"] == 2 and usage["messages_sent"] == 0
     assert (await api.get("/campaigns/99/outreach")).status_code == 404
+
+
+async def test_an_edit_is_checked_like_a_draft_and_an_override_is_audited(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=606))
+    draft = await _draft_of(api, 606)
+    phishing = "Оплатите заказ картой по ссылке https://pay.evil.click/x — это быстро!"
+    held = await api.post(f"/drafts/{draft}/approve", json={"text": phishing})
+    assert held.status_code == 422, held.text
+    reasons = {e["field"]: e["reason"] for e in held.json()["detail"]}
+    assert "pay.evil.click is not allowed" in reasons["text"]
+    assert "override_checks" in reasons
+    assert await world.dispatcher.dispatch_due() == 0, "nothing goes while the check fails"
+
+    sent = await api.post(
+        f"/drafts/{draft}/approve", json={"text": phishing, "override_checks": True}
+    )
+    assert sent.status_code == 200, sent.text
+    assert await world.dispatcher.dispatch_due() == 1
+    async with world.db.session() as session:
+        message = await session.get(ConversationMessage, draft)
+        actions = list(
+            await session.scalars(select(AuditEntry.action).where(AuditEntry.message_id == draft))
+        )
+    assert message is not None and message.text == phishing
+    assert message.draft_text and message.draft_text != phishing, "the model's draft is kept"
+    assert actions[-2:] == ["checks_overridden", "edited_and_approved"]
+
+
+async def test_a_draft_for_someone_who_opted_out_meanwhile_is_refused_with_the_reason(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=607))
+    draft = await _draft_of(api, 607)
+    added = await api.post("/do-not-contact", json={"telegram_user_id": 607, "reason": "asked"})
+    assert added.status_code == 204, added.text
+    refused = await api.post(f"/drafts/{draft}/approve", json={})
+    assert refused.status_code == 409
+    assert "cancelled" in refused.json()["detail"]
+    listed = (await api.get("/do-not-contact")).json()
+    assert [c["telegram_user_id"] for c in listed["items"]] == [607]
+    assert (await api.delete("/do-not-contact/607")).status_code == 204
+    assert (await api.delete("/do-not-contact/607")).status_code == 404
+    assert (await api.get("/do-not-contact")).json()["total"] == 0
+
+
+async def test_a_banned_account_refuses_a_send_with_the_reason(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=608))
+    draft = await _draft_of(api, 608)
+    [conversation] = await world.conversations_of(608)
+    async with world.db.transaction() as session:
+        await session.execute(
+            update(Account)
+            .where(Account.id == conversation.account_id)
+            .values(status="banned", status_reason="USER_DEACTIVATED_BAN")
+        )
+    refused = await api.post(f"/drafts/{draft}/approve", json={})
+    assert refused.status_code == 409
+    assert "is banned (USER_DEACTIVATED_BAN)" in refused.json()["detail"]
+
+
+async def test_a_conversation_handed_back_is_answered_by_automation_again(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=609))
+    [conversation] = await world.conversations_of(609)
+    path = f"/conversations/{conversation.id}"
+    early = await api.post(f"{path}/handback", json={})
+    assert early.status_code == 409 and "not with a person" in early.json()["detail"]
+    assert (await api.post(f"{path}/takeover", json={})).status_code == 204
+    again = await api.post(f"{path}/takeover", json={})
+    assert again.status_code == 409 and "taken over by operator" in again.json()["detail"]
+    assert (await api.post(f"{path}/handback", json={})).status_code == 204
+    detail = (await api.get(path)).json()
+    assert detail["status"] == "active" and detail["reason"] == "handed back by operator"
