@@ -96,3 +96,33 @@ def test_production_without_a_secret_key_is_a_clear_start_up_error(tmp_path: Pat
     assert result.returncode == 2
     assert "COOLTHING_SECRET_KEY" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
+
+
+def test_users_are_managed_from_the_command_line_with_passwords_never_in_arguments(
+    tmp_path: Path,
+) -> None:
+    weak = _run(tmp_path, "users", "create", "alice", "--role", "owner", stdin="short\n")
+    assert weak.returncode == 2
+    assert weak.stderr.decode().strip() == (
+        "coolthing users: the password needs at least 10 characters"
+    )
+    made = _run(tmp_path, "users", "create", "Alice", "--role", "owner", stdin="a long secret\n")
+    assert made.returncode == 0 and made.stdout.decode().strip() == "created alice (owner)"
+    assert _run(tmp_path, "users", "create", "bob", stdin="another secret\n").returncode == 0
+    token = _run(tmp_path, "users", "token", "create", "bob", "--name", "ci")
+    assert token.returncode == 0 and token.stdout.decode().startswith("ct_")
+
+    last_owner = _run(tmp_path, "users", "disable", "alice")
+    assert last_owner.returncode == 2
+    assert "last active owner" in last_owner.stderr.decode()
+    listed = _run(tmp_path, "users", "list").stdout.decode()
+    assert "alice" in listed and "owner" in listed and "bob" in listed and "viewer" in listed
+    assert "Traceback" not in listed + last_owner.stderr.decode()
+
+    assert _run(tmp_path, "users", "set-role", "bob", "operator").returncode == 0
+    assert _run(tmp_path, "users", "disable", "bob").returncode == 0
+    assert "disabled" in _run(tmp_path, "users", "list").stdout.decode()
+    gone = _run(tmp_path, "users", "token", "revoke", "99")
+    assert gone.returncode == 2 and "there is no token 99" in gone.stderr.decode()
+    help_text = _run(tmp_path, "users", "create", "--help").stdout.decode()
+    assert "--password" not in help_text

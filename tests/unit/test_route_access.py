@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from admin.access.deps import endpoints
+from admin.api.access_table import render
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from tests.conftest import admin_app
@@ -49,3 +50,8 @@ def test_every_change_needs_at_least_an_operator(app: FastAPI) -> None:
 
 def test_users_are_managed_by_owners_only(app: FastAPI) -> None:
     assert {e.access for e in endpoints(app) if e.path.startswith("/api/v1/users")} == {"owner"}
+
+
+def test_the_committed_access_table_is_what_the_app_declares(app: FastAPI) -> None:
+    committed = (Path(__file__).parents[2] / "docs" / "api-access.md").read_text("utf-8")
+    assert committed == render(app), "run: python -m admin.api.access_table > docs/api-access.md"
