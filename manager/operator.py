@@ -25,7 +25,9 @@ from core.db.models import (
     ConversationMessage,
     Lead,
 )
+from core.events import ContactOptedOut, Event
 from core.operator_commands import OperatorCommand, OperatorResult, Outcome
+from core.outbox import add_to_outbox
 from core.outreach import OutreachPolicy
 from manager import contacts, store
 from manager.checks import check_output
@@ -233,7 +235,12 @@ class OperatorDesk:
         """No campaign writes to this person again; nothing pending goes; no confirmation."""
         user_id = _user(command)
         reason = command.reason or f"added by {command.actor.login}"
-        await contacts.mark_do_not_contact(session, user_id, reason)
+        if await contacts.mark_do_not_contact(session, user_id, reason):
+            # Announced like an opt-out the lead asked for; no confirmation is sent.
+            opted = ContactOptedOut(
+                telegram_user_id=user_id, campaign_id=None, conversation_id=None, reason=reason
+            )
+            await add_to_outbox(session, Event.of(opted))
         await cancel_pending(session, user_id, reason="do-not-contact list")
         await session.execute(
             update(Conversation)

@@ -176,6 +176,8 @@ async def test_a_draft_for_someone_who_opted_out_meanwhile_is_refused_with_the_r
     draft = await _draft_of(api, 607)
     added = await api.post("/do-not-contact", json={"telegram_user_id": 607, "reason": "asked"})
     assert added.status_code == 204, added.text
+    [(_, announced)] = await world.events("contact.opted_out")
+    assert announced["telegram_user_id"] == 607 and announced["reason"] == "asked"
     refused = await api.post(f"/drafts/{draft}/approve", json={})
     assert refused.status_code == 409
     assert "cancelled" in refused.json()["detail"]
