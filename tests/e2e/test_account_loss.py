@@ -39,7 +39,7 @@ async def test_banned_account_chats_move_to_the_other_account(
     stack: Stack, http: httpx.AsyncClient
 ) -> None:
     user_ids = await boot_parser_mode(stack, http, CHATS, _workspace)
-    chats = await wait_for(lambda: _api(http, stack, "chats"), seconds=20, what="the API")
+    chats = await wait_for(lambda: _api(http, stack, "chats"), seconds=30, what="the API")
     assert isinstance(chats, list)
     first_account_chats = [c["ref"] for c in chats if c["listener_account_id"] == 1]
     assert first_account_chats, "both accounts should listen somewhere before the ban"
