@@ -109,13 +109,7 @@ class OperatorDesk:
         view = await store.campaign(session, conversation.campaign_id)
         edited = command.text.strip() if command.text is not None else None
         if edited is not None and edited != message.text:
-            problems = await _check_edit(session, conversation, view.policy, edited)
-            if problems and not command.override_checks:
-                raise Refused(
-                    "the edited text fails the output checks; fix it or override them",
-                    outcome="checks_failed",
-                    problems=problems,
-                )
+            problems = await _check_edit(session, conversation, view.policy, edited, command)
             message.draft_text = message.text  # the model's draft, kept beside the edit
             message.text = edited
             if problems:
@@ -197,13 +191,7 @@ class OperatorDesk:
             raise Refused("take the conversation over before writing in it by hand")
         await _still_writable(session, conversation)
         view = await store.campaign(session, conversation.campaign_id)
-        problems = await _check_edit(session, conversation, view.policy, text)
-        if problems and not command.override_checks:
-            raise Refused(
-                "the message fails the output checks; fix it or override them",
-                outcome="checks_failed",
-                problems=problems,
-            )
+        problems = await _check_edit(session, conversation, view.policy, text, command)
         by = command.actor.login
         message = ConversationMessage(
             conversation_id=conversation.id,
@@ -300,9 +288,14 @@ async def _still_writable(session: AsyncSession, conversation: Conversation) -> 
 
 
 async def _check_edit(
-    session: AsyncSession, conversation: Conversation, policy: OutreachPolicy, text: str
+    session: AsyncSession,
+    conversation: Conversation,
+    policy: OutreachPolicy,
+    text: str,
+    command: OperatorCommand,
 ) -> list[str]:
-    """The output checks a model's draft gets, applied to what a person wrote."""
+    """The output checks a model's draft gets, applied to what a person wrote: refused when they
+    fail, unless the command overrides them (then the problems are returned, for the audit)."""
     lead = await session.get(Lead, conversation.lead_id)
     earlier = await session.scalars(
         select(ConversationMessage.text).where(
@@ -311,7 +304,7 @@ async def _check_edit(
             ConversationMessage.status.in_(("queued", "sent")),
         )
     )
-    return check_output(
+    problems = check_output(
         text,
         policy=output_policy(policy, lead.chat_ref or "" if lead else ""),
         system_prompt="",
@@ -319,6 +312,13 @@ async def _check_edit(
         previous=list(earlier),
         allowed_quotes=(policy.offer,),
     )
+    if problems and not command.override_checks:
+        raise Refused(
+            "the text fails the output checks: fix it, or override them",
+            outcome="checks_failed",
+            problems=problems,
+        )
+    return problems
 
 
 async def _conversation(session: AsyncSession, conversation_id: int | None) -> Conversation:
