@@ -20,7 +20,8 @@ from admin.access.signin import (
     sign_out,
 )
 from admin.api.deps import DbDep, SessionDep
-from admin.api.schemas import DB_INT_MAX, OneLine, Timestamp, TokenCreated, TokenRead
+from admin.api.fields import DB_INT_MAX, Name, OneLine
+from admin.api.schemas import Timestamp, TokenCreated, TokenRead
 from core.access import Channel, Role
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/auth", tags=["access"])
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    login: str = Field(min_length=1, max_length=254, description="login or e-mail")
+    login: OneLine = Field(min_length=1, max_length=254, description="login or e-mail")
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -50,7 +51,7 @@ class MeRead(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: OneLine = Field(min_length=1, max_length=64, description="what the token is for")
+    name: Name = Field(min_length=1, max_length=64, description="what the token is for")
 
 
 TokenId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]

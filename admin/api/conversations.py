@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from admin.access.deps import Viewer
 from admin.api.deps import PageDep, SessionDep
+from admin.api.fields import DB_INT_MAX
 from admin.api.schemas import (
-    DB_INT_MAX,
     ConversationDetail,
     ConversationRead,
     DraftRead,

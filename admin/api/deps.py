@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.api.schemas import DB_INT_MAX
+from admin.api.fields import DB_INT_MAX
 from core.bus import Bus
 from core.db import Database
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -8,7 +7,8 @@ from sqlalchemy import func, select
 
 from admin.access.deps import Viewer
 from admin.api.deps import PageDep, SessionDep
-from admin.api.schemas import DB_INT_MAX, ErrorRead, LeadRead, Page
+from admin.api.fields import DB_INT_MAX, RFC3339Time
+from admin.api.schemas import ErrorRead, LeadRead, Page
 from core.db.models import Lead
 
 router = APIRouter(prefix="/leads", tags=["leads"])
@@ -21,7 +21,7 @@ async def list_leads(
     page: PageDep,
     campaign_id: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
     since: Annotated[
-        datetime | None, Query(description="first seen at or after (ISO 8601)")
+        RFC3339Time | None, Query(description="first seen at or after (RFC 3339, with offset)")
     ] = None,
 ) -> Page[LeadRead]:
     """Leads, newest first."""

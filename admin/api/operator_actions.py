@@ -6,27 +6,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import func, select
 
 from admin.access.deps import Operator, Viewer
 from admin.api.deps import BusDep, PageDep, SessionDep
-from admin.api.schemas import (
-    DB_INT_MAX,
-    MessageRead,
-    MessageText,
-    OneLine,
-    Page,
-    Timestamp,
-    ValidationErrorRead,
-)
+from admin.api.fields import DB_INT_MAX, TELEGRAM_ID_MAX, JsonInt, MessageText, OneLine
+from admin.api.schemas import MessageRead, Page, Timestamp, ValidationErrorRead
 from core.access import Actor
 from core.db.models import Contact, ConversationMessage
 from core.operator_commands import Action, OperatorCommand, OperatorResult, send_operator_command
 
 router = APIRouter(tags=["conversations"])
 Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
-TelegramUserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TelegramUserId = Annotated[int, Path(ge=1, le=TELEGRAM_ID_MAX)]
 _STATUS = {"missing": 404, "conflict": 409, "unavailable": 503}
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such draft, conversation or user"},
@@ -52,7 +45,9 @@ class _Body(BaseModel):
 
 class Approval(_Body):
     text: MessageText | None = Field(None, min_length=1, max_length=4096, description="edited")
-    override_checks: bool = Field(False, description="send although the edit fails the checks")
+    override_checks: StrictBool = Field(
+        False, description="send although the edit fails the checks"
+    )
 
 
 class Rejection(_Body):
@@ -61,13 +56,13 @@ class Rejection(_Body):
 
 class ManualMessage(_Body):
     text: MessageText = Field(min_length=1, max_length=4096)
-    override_checks: bool = False
+    override_checks: StrictBool = False
 
 
 class DoNotContact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    telegram_user_id: int = Field(ge=1, le=2**63 - 1)
+    telegram_user_id: JsonInt = Field(ge=1, le=TELEGRAM_ID_MAX)
     reason: OneLine = Field("", max_length=500)
 
 

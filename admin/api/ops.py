@@ -14,6 +14,7 @@ from core.db.models import Account
 from core.topology import SERVICE_QUEUES, account_queue
 
 router = APIRouter(tags=["operations"])
+QUEUE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # our queue names; a broker takes 255 bytes at most
 
 
 @router.get("/dead-letters", response_model=list[DeadLetterRead])
@@ -21,7 +22,10 @@ async def dead_letters(
     _: Admin,
     bus: BusDep,
     session: SessionDep,
-    queue: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    queue: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, pattern=QUEUE, description="a queue, as listed"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeadLetterRead]:
     """Dead letters of one queue, or of every service and account queue when none is named."""

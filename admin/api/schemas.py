@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.access import Role
 
 T = TypeVar("T")
-DB_INT_MAX = 2**31 - 1  # ids and counts are 32-bit columns on PostgreSQL
 
 
 def _with_zone(value: datetime) -> datetime:
@@ -19,24 +17,7 @@ def _with_zone(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _no_control_characters(value: str, *, allowed: str) -> str:
-    for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in allowed:
-            raise ValueError(f"control character U+{ord(ch):04X} is not allowed here")
-    return value
-
-
-def _one_line(value: str) -> str:
-    return _no_control_characters(value, allowed="")
-
-
-def _message_text(value: str) -> str:
-    return _no_control_characters(value, allowed="\n\t\u200d")  # ZWJ: composed emoji
-
-
 Timestamp = Annotated[datetime, AfterValidator(_with_zone)]
-OneLine = Annotated[str, AfterValidator(_one_line)]
-MessageText = Annotated[str, AfterValidator(_message_text)]
 
 
 class ErrorRead(BaseModel):
@@ -54,6 +35,11 @@ class ValidationErrorRead(BaseModel):
     """A 422: each field that is wrong and why."""
 
     detail: list[FieldError]
+
+
+class HealthRead(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str | None = Field(None, description="why the database did not answer (503)")
 
 
 class Page(BaseModel, Generic[T]):

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from admin.access import users
 from admin.access.audit import record
 from admin.access.deps import Owner
 from admin.api.deps import DbDep, SessionDep
+from admin.api.fields import Email
 from admin.api.schemas import UserRead
 from core.access import Role
 
 router = APIRouter(prefix="/users", tags=["access"])
-Login = Annotated[str, Path(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]+$")]
+LOGIN = r"^[A-Za-z0-9][A-Za-z0-9._-]+$"  # users.LOGIN_RULE before lower-casing
+Login = Annotated[str, Path(min_length=2, max_length=64, pattern=LOGIN)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such user"},
     409: {"description": "refused: a taken login, a weak password, the last owner"},
@@ -25,17 +27,17 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    login: str = Field(min_length=2, max_length=64)
+    login: str = Field(min_length=2, max_length=64, pattern=LOGIN)
     password: str = Field(min_length=1, max_length=256)
     role: Role
-    email: str | None = Field(None, max_length=254)
+    email: Email | None = Field(None, max_length=254)
 
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
-    disabled: bool | None = Field(None, description="true ends the user's sessions at once")
+    disabled: StrictBool | None = Field(None, description="true ends the user's sessions at once")
 
 
 def _refused(exc: users.AccessError) -> HTTPException:
