@@ -6,6 +6,8 @@ configured host names (DNS rebinding), and cookie-authenticated changes need a C
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -13,10 +15,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from admin.access.csrf import CsrfGuard
 from admin.access.deps import AccessConfig, MetricsReader, Public
@@ -24,6 +29,7 @@ from admin.access.signin import AccessPolicy
 from admin.access.throttle import ThrottlePolicy
 from admin.api import auth, config, conversations, leads, operator_actions, ops, users
 from admin.api.openapi import document_errors
+from admin.api.schemas import HealthRead
 from core.bus import Bus
 from core.db import Database
 from core.security import SecretBox, check_cookie_settings
@@ -60,15 +66,30 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
     )
     for module in (auth, users, leads, conversations, operator_actions, config, ops):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"])
-    app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        tags=["operations"],
+        response_model=HealthRead,
+        response_model_exclude_none=True,
+        responses={503: {"model": HealthRead, "description": "the database does not answer"}},
+    )
+    app.add_api_route(
+        "/metrics",
+        metrics,
+        methods=["GET"],
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+    )
     app.add_api_route(OPENAPI_PATH, openapi_document, methods=["GET"], include_in_schema=False)
     app.add_api_route("/docs", docs_page, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(CsrfGuard, secret=box.derive("csrf"), cookie_secure=settings.cookie_secure)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
+    app.add_middleware(HostCheck, allowed_hosts=allowed_hosts(settings))
     document_errors(app)
     return app
 
@@ -93,15 +114,49 @@ def allowed_hosts(settings: Settings) -> list[str]:
     return hosts
 
 
-async def healthz(_: Public, request: Request) -> JSONResponse:
+class HostCheck:
+    """Serves only the configured host names (DNS rebinding defence), with the rules of
+    Starlette's TrustedHostMiddleware ("*", "*.example.com"), refusing in our error shape. The app
+    has no WebSocket routes, so only HTTP is checked."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.allowed = [host.lower() for host in allowed_hosts]
+
+    def allows(self, host: str) -> bool:
+        return any(
+            pattern in ("*", host) or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+            for pattern in self.allowed
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.allows(_host_name(scope)):
+            refusal = {"detail": "this service does not answer for that host name"}
+            await JSONResponse(refusal, status_code=400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[^\s:\[\]@/]+)(?::[0-9]{1,5})?")
+
+
+def _host_name(scope: Scope) -> str:
+    """The Host header without its port ("" when it is no host): an IPv6 address keeps its
+    brackets, as allowed_hosts writes it ("[::1]")."""
+    host = _HOST.fullmatch(Headers(scope=scope).get("host", "").lower())
+    return host[1] if host else ""
+
+
+async def healthz(_: Public, request: Request) -> HealthRead | JSONResponse:
     """200 when the database answers, 503 otherwise."""
     db: Database = request.app.state.db
     try:
         async with db.session() as session:
             await session.execute(text("select 1"))
     except Exception as exc:  # any failure means "not healthy", with the reason
-        return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
-    return JSONResponse({"status": "ok"})
+        down = HealthRead(status="unavailable", database=str(exc)[:200])
+        return JSONResponse(down.model_dump(), status_code=503)
+    return HealthRead(status="ok")
 
 
 async def metrics(_: MetricsReader) -> Response:
@@ -119,11 +174,16 @@ async def docs_page(_: Public) -> HTMLResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
-    errors = [
-        {"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "reason": e["msg"]}
-        for e in exc.errors()
-    ]
+    errors = [_field_error(e) for e in exc.errors()]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _field_error(error: Any) -> dict[str, str]:
+    where = [str(part) for part in error["loc"]]
+    if error["type"] == "json_invalid":  # the location is a character position in the body
+        reason = error.get("ctx", {}).get("error", "")
+        return {"field": where[0], "reason": f"not valid JSON: {reason} at character {where[-1]}"}
+    return {"field": ".".join(where[1:]) or where[0], "reason": error["msg"]}
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
@@ -131,11 +191,22 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     detail: Any = exc.detail
     if exc.status_code == 404 and detail == "Not Found":
         detail = "there is nothing at this address"
-    elif exc.status_code == 405 and detail == "Method Not Allowed":
+    headers = exc.headers
+    if exc.status_code == 405:
         detail = "this address does not take that method"
+        headers = {**(headers or {}), "Allow": _allowed_methods(_request)}
     if not isinstance(detail, list):  # a list is a 422's field errors
         detail = str(detail)
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.path_format and compile_path(route.path_format)[0].match(request.url.path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

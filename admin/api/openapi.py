@@ -13,7 +13,7 @@ from admin.api.schemas import ErrorRead, ValidationErrorRead
 
 _REF = "#/components/schemas/"
 _ERRORS = {
-    "400": "bad request",
+    "400": "bad request: a body that is not JSON, or a host name this service does not serve",
     "401": "no valid credential: sign in or send a bearer token",
     "403": "the role is too low, or a cookie request without a valid CSRF token",
     "404": "not found",
@@ -64,7 +64,7 @@ def _describe(operation: dict[str, Any], endpoint: Endpoint, method: str) -> Non
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if "422" in responses:
         responses["422"] = {"description": "invalid input", "content": _json("ValidationErrorRead")}
-    codes: set[str] = {code for code in responses if code in _ERRORS}
+    codes: set[str] = {"400"} | {code for code in responses if code in _ERRORS}
     if access not in ("public", "metrics", None):
         operation["security"] = [{"token": []}, {"session": []}]
         operation["description"] = f"{operation.get('description', '')}\n\nNeeds: {access}."
@@ -77,7 +77,9 @@ def _describe(operation: dict[str, Any], endpoint: Endpoint, method: str) -> Non
         codes.add("404")
     for code in codes:
         current = responses.get(code, {})
+        declared = current.get("content", {}).get("application/json", {}).get("schema", {})
         responses[code] = {
             "description": current.get("description") or _ERRORS[code],
-            "content": _json("ErrorRead"),
+            # a model the route names stays (health's 503); otherwise the error shape
+            "content": current["content"] if "$ref" in declared else _json("ErrorRead"),
         }
