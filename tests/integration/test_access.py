@@ -44,7 +44,9 @@ async def tokens(world: World) -> dict[Role, str]:
 
 @pytest.fixture
 def app(world: World) -> FastAPI:
-    built = admin_app(world.db, world.bus, metrics_token="scrape-me")
+    built = admin_app(
+        world.db, world.bus, metrics_token="scrape-me", login_max_failures_per_client=8
+    )
     built.exception_handlers.pop(Exception)  # a 500 fails the test loudly
     return built
 
@@ -159,6 +161,8 @@ async def test_a_revoked_token_is_refused_at_once(
     owner = bearer(tokens[Role.owner])
     made = (await http.post("/api/v1/auth/tokens", json={"name": "temp"}, headers=owner)).json()
     assert (await http.get("/api/v1/leads", headers=bearer(made["token"]))).status_code == 200
+    used = (await http.get("/api/v1/auth/tokens", headers=owner)).json()
+    assert [t["last_used_at"] is not None for t in used if t["id"] == made["id"]] == [True]
     revoked = await http.delete(f"/api/v1/auth/tokens/{made['id']}", headers=owner)
     assert revoked.status_code == 204
     assert (await http.get("/api/v1/leads", headers=bearer(made["token"]))).status_code == 401
@@ -203,6 +207,26 @@ async def test_sign_out_and_idle_time_end_the_session_on_the_server(
         )
     idle = await http.get("/api/v1/leads")
     assert idle.status_code == 401 and "idle" in idle.json()["detail"]
+
+    http.cookies.clear()
+    await _sign_in(http, "viewer")
+    async with world.db.transaction() as session:
+        await session.execute(
+            update(UserSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    expired = await http.get("/api/v1/leads")
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+
+
+async def test_one_address_trying_many_logins_is_locked_too(
+    http: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    for n in range(8):  # the app allows 8 per address here, 5 per login
+        body = {"login": f"guess{n}", "password": "hunter2"}
+        assert (await http.post("/api/v1/auth/login", json=body)).status_code == 401
+    body = {"login": "viewer", "password": PASSWORD}
+    locked = await http.post("/api/v1/auth/login", json=body)
+    assert locked.status_code == 429 and "try again in" in locked.json()["detail"]
 
 
 async def test_the_audit_log_names_the_signed_in_operator_not_the_body(
