@@ -23,11 +23,13 @@ TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix that marks our tokens in logs and 
 
 
 class AccessError(Exception):
-    """A refusal a person can act on: a taken login, a weak password, the last owner."""
+    """A refusal a person can act on: a taken login, a weak password, the last owner.
+    ``field`` names the input at fault (invalid input, not a conflict with what exists)."""
 
-    def __init__(self, message: str, *, missing: bool = False) -> None:
+    def __init__(self, message: str, *, missing: bool = False, field: str | None = None) -> None:
         super().__init__(message)
         self.missing = missing
+        self.field = field
 
 
 def normalise_login(login: str) -> str:
@@ -35,7 +37,8 @@ def normalise_login(login: str) -> str:
     if not LOGIN_RULE.fullmatch(clean):
         raise AccessError(
             "a login is 2-64 characters: latin letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            field="login",
         )
     return clean
 
@@ -68,11 +71,11 @@ async def create_user(
 ) -> User:
     login = normalise_login(login)
     if (problem := check_strength(password, login=login)) is not None:
-        raise AccessError(problem)
+        raise AccessError(problem, field="password")
     if email is not None:
         email = email.strip().lower()
         if not EMAIL_RULE.fullmatch(email):
-            raise AccessError(f"{email!r} is not an e-mail address")
+            raise AccessError(f"{email!r} is not an e-mail address", field="email")
         if await find_user(session, email) is not None:
             raise AccessError(f"the e-mail {email} belongs to another user")
     if await find_user(session, login) is not None:
@@ -124,7 +127,7 @@ async def reset_password(*, session: AsyncSession, login: str, password: str) ->
     """A new password ends every session of the user (tokens stay: revoke them separately)."""
     user = await get_user(session, login)
     if (problem := check_strength(password, login=user.login)) is not None:
-        raise AccessError(problem)
+        raise AccessError(problem, field="password")
     user.password_hash = hash_password(password)
     user.password_changed_at = datetime.now(UTC)
     await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
@@ -135,7 +138,7 @@ async def create_token(*, session: AsyncSession, user: User, name: str) -> tuple
     """A new token for ``user``: the row, and the token itself, which is never stored."""
     name = name.strip()
     if not 1 <= len(name) <= 64:
-        raise AccessError("a token's name is 1-64 characters (what it is for)")
+        raise AccessError("a token's name is 1-64 characters (what it is for)", field="name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name, token_hash=token_digest(token), hint=token[:10])
     session.add(row)

@@ -22,6 +22,7 @@ from admin.access.signin import (
 from admin.api.deps import DbDep, SessionDep
 from admin.api.fields import DB_INT_MAX, Name, OneLine
 from admin.api.schemas import Timestamp, TokenCreated, TokenRead
+from admin.api.users import access_refusal
 from core.access import Channel, Role
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -132,7 +133,10 @@ async def create_token(actor: CurrentUser, body: TokenCreate, db: DbDep) -> Toke
     """A new API token with your role; the token is in this answer only."""
     async with db.transaction() as session:
         user = await users.get_user(session, actor.login)
-        row, token = await users.create_token(session=session, user=user, name=body.name)
+        try:
+            row, token = await users.create_token(session=session, user=user, name=body.name)
+        except users.AccessError as exc:
+            raise access_refusal(exc) from None
         record(session, "token_created", actor=actor, token_id=row.id, name=row.name)
         read = TokenRead.model_validate(row)
     return TokenCreated(**read.model_dump(), token=token)

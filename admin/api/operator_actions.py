@@ -79,15 +79,10 @@ async def _run(bus: BusDep, actor: Actor, action: Action, **fields: Any) -> Oper
     if result.outcome == "checks_failed":
         reasons = [{"field": "text", "reason": p} for p in result.problems]
         hint = {"field": "override_checks", "reason": f"{result.detail} (override_checks: true)"}
-        raise _Unprocessable([*reasons, hint])
+        raise HTTPException(422, [*reasons, hint])
     if result.outcome != "done":
         raise HTTPException(_STATUS[result.outcome], result.detail)
     return result
-
-
-class _Unprocessable(HTTPException):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__(422, errors)
 
 
 async def _message(session: SessionDep, message_id: int | None) -> MessageRead:

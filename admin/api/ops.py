@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
 from admin.access.deps import Admin
@@ -17,7 +17,11 @@ router = APIRouter(tags=["operations"])
 QUEUE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # our queue names; a broker takes 255 bytes at most
 
 
-@router.get("/dead-letters", response_model=list[DeadLetterRead])
+@router.get(
+    "/dead-letters",
+    response_model=list[DeadLetterRead],
+    responses={503: {"description": "the message broker did not answer"}},
+)
 async def dead_letters(
     _: Admin,
     bus: BusDep,
@@ -35,7 +39,10 @@ async def dead_letters(
         account_ids = (await session.scalars(select(Account.id).order_by(Account.id))).all()
         queues = [*SERVICE_QUEUES, *(account_queue(a) for a in account_ids)]
     out: list[DeadLetterRead] = []
-    for name in queues:
-        letters = await bus.dead_letters(name, limit=limit)
-        out += [DeadLetterRead.model_validate(d.model_dump()) for d in letters]
+    try:
+        for name in queues:
+            letters = await bus.dead_letters(name, limit=limit)
+            out += [DeadLetterRead.model_validate(d.model_dump()) for d in letters]
+    except (ConnectionError, RuntimeError) as exc:  # the broker is down or reconnecting
+        raise HTTPException(503, f"the message broker did not answer: {exc}") from None
     return out

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from admin.access import users
 from admin.access.audit import record
 from admin.access.deps import Owner
+from admin.access.passwords import MAX_LENGTH, MIN_LENGTH
 from admin.api.deps import DbDep, SessionDep
 from admin.api.fields import Email
 from admin.api.schemas import UserRead
@@ -20,7 +21,7 @@ LOGIN = r"^[A-Za-z0-9][A-Za-z0-9._-]+$"  # users.LOGIN_RULE before lower-casing
 Login = Annotated[str, Path(min_length=2, max_length=64, pattern=LOGIN)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such user"},
-    409: {"description": "refused: a taken login, a weak password, the last owner"},
+    409: {"description": "refused: a taken login or e-mail, the last owner"},
 }
 
 
@@ -28,7 +29,11 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     login: str = Field(min_length=2, max_length=64, pattern=LOGIN)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(
+        min_length=MIN_LENGTH,
+        max_length=MAX_LENGTH,
+        description="not the login; sent once, stored as an argon2 hash",
+    )
     role: Role
     email: Email | None = Field(None, max_length=254)
 
@@ -40,8 +45,13 @@ class UserUpdate(BaseModel):
     disabled: StrictBool | None = Field(None, description="true ends the user's sessions at once")
 
 
-def _refused(exc: users.AccessError) -> HTTPException:
-    return HTTPException(404 if exc.missing else 409, str(exc))
+def access_refusal(exc: users.AccessError) -> HTTPException:
+    """404 for what does not exist, 422 naming the field at fault, 409 for a conflict."""
+    if exc.missing:
+        return HTTPException(404, str(exc))
+    if exc.field is not None:
+        return HTTPException(422, [{"field": exc.field, "reason": str(exc)}])
+    return HTTPException(409, str(exc))
 
 
 @router.get("", response_model=list[UserRead])
@@ -61,7 +71,7 @@ async def create_user(actor: Owner, body: UserCreate, db: DbDep) -> UserRead:
                 email=body.email,
             )
         except users.AccessError as exc:
-            raise _refused(exc) from None
+            raise access_refusal(exc) from None
         record(session, "user_created", actor=actor, target=user.login, role=user.role)
         return UserRead.model_validate(user)
 
@@ -82,5 +92,5 @@ async def update_user(actor: Owner, login: Login, body: UserUpdate, db: DbDep) -
                 record(session, "user_enabled", actor=actor, target=user.login)
             user = await users.get_user(session, login)
         except users.AccessError as exc:
-            raise _refused(exc) from None
+            raise access_refusal(exc) from None
         return UserRead.model_validate(user)

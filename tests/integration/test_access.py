@@ -283,3 +283,23 @@ async def _audit(world: World, actor: str) -> list[str]:
             select(AuditEntry.action).where(AuditEntry.actor == actor).order_by(AuditEntry.id)
         )
         return list(rows)
+
+
+async def test_the_owner_adds_people_and_bad_input_names_the_field(
+    http: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    owner = bearer(tokens[Role.owner])
+    body = {"login": "carol", "password": "short", "role": "operator"}
+    weak = await http.post("/api/v1/users", json=body, headers=owner)
+    assert weak.status_code == 422
+    assert weak.json()["detail"][0]["field"] == "password"
+    body["password"] = "carol"
+    assert (await http.post("/api/v1/users", json=body, headers=owner)).status_code == 422
+    body["password"] = "a proper passphrase"
+    made = await http.post("/api/v1/users", json=body, headers=owner)
+    assert made.status_code == 201 and made.json()["role"] == "operator"
+    taken = await http.post("/api/v1/users", json=body, headers=owner)
+    assert taken.status_code == 409 and "taken" in taken.json()["detail"]
+    await _sign_in(http, "carol", "a proper passphrase")
+    last_owner = await http.patch("/api/v1/users/owner", json={"role": "admin"}, headers=owner)
+    assert last_owner.status_code == 409 and "last active owner" in last_owner.json()["detail"]
