@@ -129,6 +129,9 @@ class MessageRead(_Read):
     completion_tokens: int
     cost: float
     approved_by: str | None
+    decided_by: str | None = Field(description="who approved or rejected it")
+    decided_at: Timestamp | None
+    draft_text: str | None = Field(description="the model's text, when an operator edited it")
     reason: str | None
     created_at: Timestamp
     send_after: Timestamp | None

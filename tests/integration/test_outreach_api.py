@@ -166,6 +166,9 @@ async def test_an_edit_is_checked_like_a_draft_and_an_override_is_audited(
         )
     assert message is not None and message.text == phishing
     assert message.draft_text and message.draft_text != phishing, "the model's draft is kept"
+    shown = (await api.get(f"/conversations/{message.conversation_id}")).json()["messages"][0]
+    assert (shown["text"], shown["draft_text"]) == (phishing, message.draft_text)
+    assert shown["decided_by"] == "operator" and shown["decided_at"].endswith("Z")
     assert actions[-2:] == ["checks_overridden", "edited_and_approved"]
 
 
