@@ -1,11 +1,30 @@
-"""Integration-tier fixtures and markers."""
+"""Integration-tier fixtures and markers, and ``World``: the manager's parts on a real database."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from core.bus.memory import InMemoryBus
+from core.db import Database
+from core.db.models import Conversation, ConversationMessage, OutboxMessage
+from core.events import LeadFound, MessageIncoming, Profile
+from core.operator_commands import OPERATOR_COMMAND
+from core.outbox import OutboxRelay
+from core.topology import MANAGER_OPERATOR
+from manager.conversations import Conversations
+from manager.delivery import Delivery
+from manager.dispatcher import Dispatcher
+from manager.handlers import ManagerHandlers
+from manager.operator import OperatorDesk
+from manager.writers import TemplateWriter
+from parser.leads import record_hits
+from parser.matcher import Hit
 from sandbox.bootstrap import RunningSandbox, serve
 
 
@@ -19,3 +38,107 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
     running = await serve("127.0.0.1", 0)
     yield running
     await running.stop()
+
+
+# ---- the manager on a real database, built piece by piece ------------------------------------
+
+FAST = (
+    "{quiet_hours: null, min_gap_seconds: 0, max_gap_seconds: 0, warmup_days: 0, "
+    "new_dms_per_day: 1000, messages_per_minute: 1000, max_turns: 3"
+)
+
+
+def workspace(extra: str = "") -> str:
+    return f"""\
+accounts:
+  - {{name: parser-1, role: parser, session: s1}}
+  - {{name: manager-1, role: manager, session: s2}}
+  - {{name: manager-2, role: manager, session: s3}}
+keyword_sets:
+  - {{name: web-dev, keywords: [разработчик]}}
+campaigns:
+  - name: web
+    keyword_sets: [web-dev]
+    chats: ["@jobs"]
+    parser_accounts: [parser-1]
+    manager_accounts: [manager-1, manager-2]
+    outreach: {FAST}, offer: "Сайты за месяц."{extra}}}
+  - name: other
+    keyword_sets: [web-dev]
+    chats: ["@jobs"]
+    parser_accounts: [parser-1]
+    manager_accounts: [manager-2]
+    outreach: {FAST}}}
+"""
+
+
+class World:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.bus = InMemoryBus(f"memory://manager-{id(self)}")
+        self.relay = OutboxRelay(db, self.bus)
+        self.conversations = Conversations(db, self.relay, TemplateWriter())
+        self.delivery = Delivery(db, self.conversations)
+        self.dispatcher = Dispatcher(db, self.bus, self.relay)
+        self.desk = OperatorDesk(db, wake=self.dispatcher.poke)
+        self.next_message = 1
+
+    async def serve_operator_commands(self) -> None:
+        """What the manager's bootstrap does: answer operator commands from the bus."""
+        await self.bus.start()
+        handlers = ManagerHandlers(self.conversations, self.delivery, self.desk)
+        await self.bus.serve(MANAGER_OPERATOR, [OPERATOR_COMMAND], handlers.on_operator_command)
+
+    async def lead(self, user: int, campaign: int = 1, text: str = "Ищу разработчика") -> LeadFound:
+        """What the parser does for a matching chat message: a lead row and its event."""
+        self.next_message += 1
+        message = MessageIncoming(
+            account_id=1,
+            chat_id=-100,
+            chat_ref="@jobs",
+            message_id=self.next_message,
+            text=text,
+            date=datetime.now(UTC),
+            sender=Profile(user_id=user, first_name="Анна", username=f"user{user}"),
+        )
+        async with self.db.transaction() as session:
+            found = await record_hits(
+                session,
+                message,
+                [Hit(1, "web-dev", campaign, ("разработчик",))],
+                correlation_id=None,
+            )
+        return found[0]
+
+    async def reply(self, user: int, account: int, text: str) -> None:
+        self.next_message += 1
+        message = MessageIncoming(
+            account_id=account,
+            chat_id=user,
+            is_private=True,
+            message_id=self.next_message,
+            text=text,
+            date=datetime.now(UTC),
+            sender=Profile(user_id=user, first_name="Анна"),
+        )
+        await self.conversations.on_reply(message)
+
+    async def conversations_of(self, user: int) -> list[Conversation]:
+        async with self.db.session() as session:
+            query = select(Conversation).where(Conversation.telegram_user_id == user)
+            return list(await session.scalars(query.order_by(Conversation.id)))
+
+    async def outbound(self, user: int) -> list[ConversationMessage]:
+        async with self.db.session() as session:
+            ids = select(Conversation.id).where(Conversation.telegram_user_id == user)
+            query = select(ConversationMessage).where(
+                ConversationMessage.conversation_id.in_(ids),
+                ConversationMessage.direction == "out",
+            )
+            return list(await session.scalars(query.order_by(ConversationMessage.id)))
+
+    async def events(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            bodies = [(r.routing_key, json.loads(r.body)) for r in rows]
+        return [(key, body["payload"]) for key, body in bodies if body["name"] == name]

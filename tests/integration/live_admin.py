@@ -33,7 +33,7 @@ from manager.bootstrap import start_manager
 from parser.leads import record_hits
 from parser.matcher import Hit
 from tests.conftest import add_people, reset_postgres
-from tests.integration.test_manager_decisions import workspace
+from tests.integration.conftest import workspace
 
 T = TypeVar("T")
 START_TIMEOUT = 60.0  # seconds; migrations on a busy PostgreSQL take most of it

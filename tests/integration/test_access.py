@@ -19,7 +19,7 @@ from core.db.models import AuditEntry, UserSession
 from core.security import InsecureSettings, SecretBox, check_cookie_settings
 from core.settings import Settings
 from tests.conftest import PASSWORD, add_people, admin_app, bearer
-from tests.integration.test_manager_decisions import World, workspace
+from tests.integration.conftest import World, workspace
 
 BASE = "http://127.0.0.1"
 

@@ -24,7 +24,7 @@ from manager.optout import OptOutDetector
 from manager.writers import LlmWriter
 from sandbox.bootstrap import RunningSandbox
 from sandbox.llm import PHRASES
-from tests.integration.test_manager_decisions import World, workspace
+from tests.integration.conftest import World, workspace
 
 ONLY_THE_MODEL_NOTICES = "Please lose my number, we found a team last week."
 

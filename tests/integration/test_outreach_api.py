@@ -17,7 +17,7 @@ from core.db import Database
 from core.db.models import Account, AuditEntry, ConversationMessage
 from core.security import SecretBox
 from tests.conftest import add_people, admin_app, bearer
-from tests.integration.test_manager_decisions import World, workspace
+from tests.integration.conftest import World, workspace
 
 
 @pytest.fixture
