@@ -26,7 +26,7 @@ from core.bus import Bus, PermanentError, UnroutableError, decode_payload
 from core.chatref import normalize_chat_ref
 from core.db import Database
 from core.db.models import Account, Chat, ChatAssignment
-from core.events import Event, JoinChats, Profile, SendMessage, account_routing_key
+from core.events import Event, JoinChats, Profile, SendMessage
 from core.outbox import OutboxRelay
 from core.telegram import (
     AccountBannedError,
@@ -38,7 +38,7 @@ from core.telegram import (
     SessionRevokedError,
     TelegramUnavailable,
 )
-from core.topology import DM_ROUTING_KEY, account_queue
+from core.topology import DM_ROUTING_KEY, account_bindings, account_queue
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class AccountWorker:
             )
             await self._bus.subscribe(
                 account_queue(self.account_id),
-                [account_routing_key(self.account_id, "#")],
+                account_bindings(self.account_id),
                 self.on_command,
             )
             async with asyncio.TaskGroup() as group:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.bus import Bus
+
 PARSER_MESSAGES = "parser.messages"  # message.incoming → leads
 PARSER_CONTROL = "parser.control"  # config.changed, account.banned/revoked → reload, reassign chats
 MANAGER_LEADS = "manager.leads"  # lead.found → conversations, first drafts
@@ -24,3 +26,14 @@ DM_ROUTING_KEY = "message.incoming.dm"  # private messages; chat messages keep "
 def account_queue(account_id: int) -> str:
     """The command queue of one account's worker (bound to ``account.<id>.#``)."""
     return f"bots.account.{account_id}"
+
+
+def account_bindings(account_id: int) -> list[str]:
+    """What an account's queue is bound to: every command addressed to that account."""
+    return [f"account.{account_id}.#"]
+
+
+async def declare_account_queue(bus: Bus, account_id: int) -> None:
+    """Declare the account worker's queue before a command to it is written: a worker that has
+    never run (a new account, a restart in progress) finds its commands waiting, none dropped."""
+    await bus.declare(account_queue(account_id), account_bindings(account_id))

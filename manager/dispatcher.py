@@ -22,7 +22,7 @@ from core.db import Database
 from core.db.models import Conversation, ConversationMessage
 from core.events import Event, SendMessage, account_routing_key
 from core.outbox import OutboxRelay, add_many_to_outbox
-from core.topology import account_queue
+from core.topology import declare_account_queue
 from manager import contacts, store
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,7 @@ class Dispatcher:
         """The worker's queue may not exist yet (never started): declare it so the command
         waits there instead of being unroutable."""
         if account_id not in self._declared:
-            queue = account_queue(account_id)
-            await self._bus.declare(queue, [account_routing_key(account_id, "#")])
+            await declare_account_queue(self._bus, account_id)
             self._declared.add(account_id)
 
 

@@ -14,23 +14,30 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.sharding import assign_chats
+from core.bus import Bus
 from core.db import Database
 from core.db.models import Account, Campaign, Chat, ChatAssignment
 from core.events import Event, JoinChats, account_routing_key
 from core.outbox import OutboxRelay, add_to_outbox
+from core.topology import declare_account_queue
 
 log = logging.getLogger(__name__)
 
 
 class ChatAssigner:
-    def __init__(self, db: Database, relay: OutboxRelay) -> None:
+    def __init__(self, db: Database, bus: Bus, relay: OutboxRelay) -> None:
         self._db = db
+        self._bus = bus
         self._relay = relay
 
     async def rebalance(self) -> dict[int, list[int]]:
-        """Recompute assignments; returns account id → chat ids for accounts that changed."""
+        """Recompute assignments; returns account id → chat ids for accounts that changed. Each
+        changed account's queue is declared before its command commits, so a worker that never
+        ran gets it when it starts instead of the command being unroutable."""
         async with self._db.transaction() as session:
             changed = await rebalance(session)
+            for account_id in changed:
+                await declare_account_queue(self._bus, account_id)
         if changed:
             self._relay.poke()
         return changed

@@ -14,7 +14,7 @@ from parser.service import ParserService
 async def start_parser(platform: Platform) -> ParserService:
     """Compile the rules, settle chat assignments, then start consuming."""
     service = ParserService(platform.db, platform.relay)
-    assigner = ChatAssigner(platform.db, platform.relay)
+    assigner = ChatAssigner(platform.db, platform.bus, platform.relay)
     outreach = OutreachQueue(platform.db, platform.bus)
     handlers = ParserHandlers(service, assigner, outreach)
     await service.reload()
