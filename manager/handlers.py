@@ -50,6 +50,7 @@ class ManagerHandlers:
 
     async def on_control(self, event: Event) -> None:
         if event.name == ConfigChanged.NAME:
+            decode_payload(event, ConfigChanged)  # a malformed one is refused, not acted on
             # A campaign may have a manager account now; in the background, as it may write long.
             self._conversations.resume_waiting_soon()
         elif event.name in (AccountBanned.NAME, AccountRevoked.NAME):

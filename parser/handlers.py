@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from core.bus import decode_payload
-from core.events import Event, MessageIncoming
+from core.bus import PermanentError, decode_payload
+from core.events import (
+    AccountBanned,
+    AccountRevoked,
+    ConfigChanged,
+    Event,
+    MessageIncoming,
+    Payload,
+)
 from parser.assignments import ChatAssigner
 from parser.handoff_queue import OutreachQueue
 from parser.service import ParserService
+
+CONTROL_EVENTS: dict[str, type[Payload]] = {
+    kind.NAME: kind for kind in (ConfigChanged, AccountBanned, AccountRevoked)
+}
 
 
 class ParserHandlers:
@@ -20,8 +31,13 @@ class ParserHandlers:
     async def on_message(self, event: Event) -> None:
         await self._service.handle_message(event, decode_payload(event, MessageIncoming))
 
-    async def on_config_changed(self, _event: Event) -> None:
-        """Configuration changed or an account was lost: recompile and move chats."""
+    async def on_config_changed(self, event: Event) -> None:
+        """Configuration changed or an account was lost: recompile and move chats. The payload
+        is checked against its contract first: a malformed one is refused, not acted on."""
+        kind = CONTROL_EVENTS.get(event.name)
+        if kind is None:
+            raise PermanentError(f"the parser does not handle {event.name} here")
+        decode_payload(event, kind)
         await self._service.reload()
         await self._assigner.rebalance()
         await self._outreach.ensure()
