@@ -191,7 +191,8 @@ class LeadHit(Base):
 
 
 class OutboxMessage(Base):
-    """An event written in the same transaction as the change it announces; a relay publishes it."""
+    """An event written in the same transaction as the change it announces; a relay publishes it
+    (or, when it cannot be published, moves it aside as a dead letter)."""
 
     __tablename__ = "outbox"
 
@@ -201,6 +202,11 @@ class OutboxMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # A row the relay could not publish: tries so far, why the last one failed, and when it was
+    # moved aside for good (a dead letter, listed beside the bus's own; never published).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # ---- outreach ----------------------------------------------------------------------------------
