@@ -3,12 +3,20 @@
 YAML is composed into nodes first so every value keeps the line it came from; pydantic's error
 locations are then mapped back to those lines. Duplicate keys, which YAML would silently accept, are
 errors too.
+
+Loading is bounded: a file over ``MAX_BYTES`` is refused before it is parsed, aliases are refused
+(so nothing can expand: no "billion laughs", no self-referencing node), nesting deeper than
+``MAX_DEPTH`` is refused by the composer before its recursion gets anywhere near Python's limit,
+and text holding control characters (PostgreSQL refuses NUL in text) is refused with its line.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import yaml
@@ -16,6 +24,15 @@ from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[str | int, ...]
+
+MAX_BYTES = 1024 * 1024  # hundreds of times a real file; a full one parses in ~3 s, <100 MB
+MAX_DEPTH = 32  # a workspace nests 5 deep; composing recurses ~3 frames a level
+MAX_REPORTED = 20  # problems of one kind listed before the rest are summed up
+
+# Characters YAML itself refuses in a file (its "printable" set, inverted) ...
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# ... and what text may not hold once escapes ("\u0000", "\e") are read: only tab and line breaks.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -40,7 +57,8 @@ class SpecError(Exception):
 
 @dataclass
 class LocatedData:
-    """Plain data from YAML plus the 1-based line of every value by its path."""
+    """Plain data from YAML plus the 1-based line of every value by its path (for a mapping's
+    entry, the line of its key)."""
 
     file: str
     data: object
@@ -64,9 +82,39 @@ def format_path(path: Path_) -> str:
     return out
 
 
-def load_yaml(text: str, file: str) -> LocatedData:
+def _too_large(file: str, line: int, size: int) -> SpecProblem:
+    reason = f"the file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit (reached on this line)"
+    return SpecProblem(file, line, "", reason)
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 file of at most ``MAX_BYTES``, never more than that into memory."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+            if len(raw) > MAX_BYTES:
+                size = os.fstat(stream.fileno()).st_size
+                line = raw.count(b"\n", 0, MAX_BYTES) + 1
+                raise SpecError([_too_large(str(path), line, max(size, len(raw)))])
+    except OSError as exc:
+        reason = f"cannot read: {exc.strerror or exc}"
+        raise SpecError([SpecProblem(str(path), None, "", reason)]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SpecError([SpecProblem(str(path), line, "", "not UTF-8 text")]) from None
+
+
+def load_yaml(text: str, file: str) -> LocatedData:
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        cut = text.encode("utf-8", "surrogatepass")[:MAX_BYTES]
+        raise SpecError([_too_large(file, cut.count(b"\n") + 1, len(text.encode()))])
+    if unprintable := _unprintable(text, file):
+        raise SpecError(unprintable)
+    loader = _BoundedLoader(text)
+    try:
+        root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
@@ -74,11 +122,69 @@ def load_yaml(text: str, file: str) -> LocatedData:
         raise SpecError([SpecProblem(file, line, "", reason)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([SpecProblem(file, None, "", f"bad YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
     converter = _Converter(file)
     data = converter.convert(root, ()) if root is not None else {}
     if converter.problems:
-        raise SpecError(converter.problems)
+        raise SpecError(_capped(converter.problems, file, "problems"))
     return LocatedData(file, data, converter.lines)
+
+
+def _unprintable(text: str, file: str) -> list[SpecProblem]:
+    """One problem per line holding a character YAML refuses (NUL, other controls)."""
+    problems: list[SpecProblem] = []
+    line, counted_to = 1, 0
+    for match in _UNPRINTABLE.finditer(text):
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        if problems and problems[-1].line == line:
+            continue
+        column = match.start() - text.rfind("\n", 0, match.start())
+        reason = f"{_describe(match.group())} in column {column}; remove it"
+        problems.append(SpecProblem(file, line, "", reason))
+    return _capped(problems, file, "lines with control characters")
+
+
+def _capped(problems: list[SpecProblem], file: str, what: str) -> list[SpecProblem]:
+    if len(problems) <= MAX_REPORTED:
+        return problems
+    more = SpecProblem(file, None, "", f"and {len(problems) - MAX_REPORTED:,} more {what}")
+    return [*problems[:MAX_REPORTED], more]
+
+
+def _describe(char: str) -> str:
+    if "\ud800" <= char <= "\udfff":
+        return f"U+{ord(char):04X}, half of a surrogate pair, which is not text"
+    return f"the control character U+{ord(char):04X}"
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader whose composer refuses aliases and deep nesting."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stub
+        mark = event.start_mark if isinstance(event.start_mark, yaml.error.Mark) else None
+        if isinstance(event, yaml.AliasEvent):
+            problem = (
+                f"an alias ('*{event.anchor}'): aliases are not supported, write the value out"
+                " (quote text that starts with '*')"
+            )
+            raise yaml.composer.ComposerError(None, None, problem, mark)
+        if self._depth >= MAX_DEPTH:
+            problem = f"nested more than {MAX_DEPTH} levels deep"
+            raise yaml.composer.ComposerError(None, None, problem, mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_COLLECTION_TAGS = {yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, "tag:yaml.org,2002:seq"}
+_KINDS = {"int": "a number", "float": "a number", "timestamp": "a date", "bool": "true or false"}
 
 
 class _Converter:
@@ -90,24 +196,54 @@ class _Converter:
         self.problems: list[SpecProblem] = []
         self._loader = yaml.SafeLoader("")
 
+    def _problem(self, node: yaml.Node, path: Path_, reason: str) -> None:
+        self.problems.append(SpecProblem(self.file, _line(node), format_path(path), reason))
+
     def convert(self, node: yaml.Node, path: Path_) -> object:
-        self.lines[path] = node.start_mark.line + 1
+        self.lines[path] = _line(node)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            self._problem(node, path, f"the tag '{node.tag}' is not supported")
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(v, (*path, i)) for i, v in enumerate(node.value)]
-        return self._loader.construct_object(node, deep=True)
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> object:
+        try:
+            value = self._loader.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            self._problem(node, path, f"bad YAML: {exc.problem}")
+            return None
+        except ValueError:  # an implicit date or number YAML recognised but cannot build
+            kind = _KINDS.get(str(node.tag).rpartition(":")[2], "a value")
+            shown = f"{node.value[:40]}…" if len(node.value) > 40 else node.value
+            self._problem(node, path, f"'{shown}' is not valid as {kind}; quote it if it is text")
+            return None
+        if isinstance(value, bytes):
+            self._problem(node, path, "binary values are not supported")
+            return None
+        if isinstance(value, str) and (bad := _CONTROL.search(value)):
+            reason = f"contains {_describe(bad.group())}; only tabs and line breaks may be in text"
+            self._problem(node, path, reason)
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, object]:
         out: dict[str, object] = {}
         for key_node, value_node in node.value:
-            key = str(self._loader.construct_object(key_node, deep=True))
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._problem(key_node, path, "a key must be plain text, not a list or mapping")
+                continue
+            key = str(self._scalar(key_node, path))
             if key in out:
-                line = key_node.start_mark.line + 1
-                field = format_path((*path, key))
-                self.problems.append(SpecProblem(self.file, line, field, "duplicate key"))
+                self._problem(key_node, (*path, key), "duplicate key")
             out[key] = self.convert(value_node, (*path, key))
+            self.lines[(*path, key)] = _line(key_node)
         return out
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
 
 
 _HINTS = (

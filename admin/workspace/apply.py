@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.workspace.spec import AccountSpec, CampaignSpec, WorkspaceSpec
+from core.chatref import normalize_chat_ref
 from core.db.models import (
     Account,
     Campaign,
@@ -22,7 +23,14 @@ from core.db.models import (
 from core.events import ConfigChanged, Event
 from core.outbox import add_to_outbox
 from core.security import SecretBox
-from core.yamlspec import LocatedData, SpecError, SpecProblem, load_yaml, validate
+from core.yamlspec import (
+    LocatedData,
+    SpecError,
+    SpecProblem,
+    load_yaml,
+    read_text,
+    validate,
+)
 
 
 @dataclass
@@ -32,17 +40,18 @@ class ApplySummary:
 
 
 def read_workspace(path: Path) -> tuple[WorkspaceSpec, LocatedData]:
-    """Parse and validate a workspace file; SpecError names file, line and field."""
+    """Parse and validate a workspace file; SpecError names file, line and field of every
+    problem at once, duplicate names included even where an item has other errors."""
+    located = load_yaml(read_text(path), str(path))
+    duplicates = _raw_duplicates(located)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(
-            [SpecProblem(str(path), None, "", f"cannot read: {exc.strerror}")]
-        ) from None
-    except UnicodeDecodeError:
-        raise SpecError([SpecProblem(str(path), None, "", "not UTF-8 text")]) from None
-    located = load_yaml(text, str(path))
-    return validate(WorkspaceSpec, located), located
+        spec = validate(WorkspaceSpec, located)
+    except SpecError as exc:
+        problems = sorted([*exc.problems, *duplicates], key=lambda p: p.line or 0)
+        raise SpecError(problems) from None
+    if duplicates:
+        raise SpecError(duplicates)
+    return spec, located
 
 
 async def apply_workspace(
@@ -66,14 +75,16 @@ def _check(
     spec: WorkspaceSpec, located: LocatedData, accounts: dict[str, Account], set_names: set[str]
 ) -> None:
     problems = [
-        *_duplicates(located, "accounts", (a.name for a in spec.accounts)),
-        *_duplicates(located, "chats", (c.ref for c in spec.chats)),
-        *_duplicates(located, "keyword_sets", (k.name for k in spec.keyword_sets)),
-        *_duplicates(located, "campaigns", (c.name for c in spec.campaigns)),
+        *_duplicates(located, "accounts", enumerate(a.name for a in spec.accounts)),
+        *_duplicates(located, "chats", enumerate(c.ref for c in spec.chats)),
+        *_duplicates(located, "keyword_sets", enumerate(k.name for k in spec.keyword_sets)),
+        *_duplicates(located, "campaigns", enumerate(c.name for c in spec.campaigns)),
     ]
-    roles = {name: acc.role for name, acc in accounts.items()}
+    in_file: dict[str, str] = {}  # the first definition counts, as the duplicate problem says
+    for acc_spec in spec.accounts:
+        in_file.setdefault(acc_spec.name, acc_spec.role)
+    roles = {name: acc.role for name, acc in accounts.items()} | in_file
     for i, acc_spec in enumerate(spec.accounts):
-        roles[acc_spec.name] = acc_spec.role
         if acc_spec.session is None and acc_spec.name not in accounts:
             problems.append(located.problem(("accounts", i), "a new account needs a session"))
     known_sets = set_names | {k.name for k in spec.keyword_sets}
@@ -83,10 +94,38 @@ def _check(
         raise SpecError(problems)
 
 
-def _duplicates(located: LocatedData, section: str, names: Iterable[str]) -> list[SpecProblem]:
+_KEYS = {"accounts": "name", "chats": "ref", "keyword_sets": "name", "campaigns": "name"}
+
+
+def _raw_duplicates(located: LocatedData) -> list[SpecProblem]:
+    """Duplicate names read from the data before validation, so that an item with another
+    error still counts: names stripped, chat references normalized where they parse."""
+    data = located.data if isinstance(located.data, dict) else {}
+    problems = []
+    for section, key in _KEYS.items():
+        items = data.get(section)
+        names = []
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get(key) if isinstance(item, dict) else None
+            if isinstance(name, str) and name.strip():
+                names.append((i, _same_chat(name) if section == "chats" else name.strip()))
+        problems += _duplicates(located, section, names)
+    return problems
+
+
+def _same_chat(ref: str) -> str:
+    try:
+        return normalize_chat_ref(ref)
+    except ValueError:
+        return ref.strip()
+
+
+def _duplicates(
+    located: LocatedData, section: str, names: Iterable[tuple[int, str]]
+) -> list[SpecProblem]:
     seen: dict[str, int] = {}
     problems = []
-    for i, name in enumerate(names):
+    for i, name in names:
         if name in seen:
             reason = f"'{name}' is already defined in {section}[{seen[name]}]"
             problems.append(located.problem((section, i), reason))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -21,9 +22,18 @@ from manager.prompts import validate_template as validate_prompt
 from manager.spintax import validate_template as validate_spintax
 from parser.matcher import normalize_keyword
 
+
+def _one_line(name: str) -> str:
+    """Names are keys in the database and in logs: one line, no tabs or control characters."""
+    if bad := next((c for c in name if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")), ""):
+        raise ValueError(f"a name is one line of text; U+{ord(bad):04X} is not allowed in it")
+    return name
+
+
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\s].*$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_one_line),
 ]
 ChatRef = Annotated[str, AfterValidator(normalize_chat_ref)]
 
@@ -58,7 +68,7 @@ class AccountSpec(_Spec):
 
 class ChatSpec(_Spec):
     ref: ChatRef
-    title: str | None = None
+    title: str | None = Field(default=None, max_length=255)  # the column's size
 
 
 class KeywordSetSpec(_Spec):
