@@ -48,7 +48,9 @@ def decode_payload(event: Event, kind: type[P]) -> P:
     try:
         return event.payload_as(kind)
     except ValidationError as exc:
-        raise PermanentError(f"malformed {event.name}: {exc.errors()[0]['msg']}") from exc
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        raise PermanentError(f"malformed {event.name}: {where}: {first['msg']}") from exc
 
 
 class DeadLetter(BaseModel):

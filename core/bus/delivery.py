@@ -61,8 +61,10 @@ async def judge(
     try:
         await handler(event)
     except PermanentError as exc:
-        logger.error("bus: %s gave up on %s %s", queue, event.name, event.id, exc_info=True)
-        return Verdict("dead", describe(exc))
+        # No traceback: its cause (a pydantic error) would quote the payload, personal data.
+        reason = describe(exc)
+        logger.error("bus: %s gave up on %s %s: %s", queue, event.name, event.id, reason)
+        return Verdict("dead", reason)
     except Exception as exc:
         if deliveries >= max_deliveries:
             logger.error(

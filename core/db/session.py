@@ -50,11 +50,16 @@ def _make_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
         # Connections beyond the pool are opened and closed per burst (a TLS handshake each with
         # the default sslmode=prefer), so the pool is sized for a burst and overflow stays small.
         return create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=5, pool_pre_ping=True
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=5,
+            pool_pre_ping=True,
+            hide_parameters=True,  # an error's text must not carry lead texts into the logs
         )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

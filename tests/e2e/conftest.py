@@ -93,6 +93,14 @@ class Stack:
                 proc.wait(timeout=10)
         self.procs.clear()
 
+    def service_logs(self, *, exclude: tuple[str, ...] = ()) -> dict[str, str]:
+        """Each service's whole log so far, by file name."""
+        return {
+            path.name: path.read_text(errors="replace")
+            for path in self.logs.glob("*.log")
+            if path.stem not in exclude
+        }
+
     def log_tail(self) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"

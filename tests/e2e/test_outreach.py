@@ -139,6 +139,19 @@ async def test_a_lead_gets_one_dm_and_each_reply_gets_the_next_turn(
     assert [m["stage"] for m in out] == ["introduction", "qualification"]
     assert conversation["stage"] == "qualification"
 
+    # What passed through the services never lands in their logs (ids only): not the lead's
+    # posts, not their reply, not the DMs, not their name. The sandbox plays Telegram: not ours.
+    said = [
+        "Ищу разработчика для интернет-магазина",
+        "Всё ещё нужен разработчик",
+        "Сколько это будет стоить?",
+        *(dm["text"][:40] for dm in second),
+    ]
+    logs = stack.service_logs(exclude=("sandbox",))
+    assert "parser.log" in logs and "manager.log" in logs and "admin.log" in logs
+    leaked = [(text, name) for text in said for name, log in logs.items() if text in log]
+    assert leaked == []
+
 
 async def test_opt_out_is_confirmed_once_then_no_campaign_writes_again(
     stack: Stack, http: httpx.AsyncClient
