@@ -164,6 +164,13 @@ class _BoundedLoader(yaml.SafeLoader):
 
     _depth = 0
 
+    def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:
+        # the scanner looks ahead over every open bracket on a line (quadratic), so stop it too
+        if self.flow_level >= MAX_DEPTH:
+            problem = f"nested more than {MAX_DEPTH} levels deep"
+            raise yaml.scanner.ScannerError(None, None, problem, self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stub
         mark = event.start_mark if isinstance(event.start_mark, yaml.error.Mark) else None

@@ -47,7 +47,7 @@ def read_workspace(path: Path) -> tuple[WorkspaceSpec, LocatedData]:
     try:
         spec = validate(WorkspaceSpec, located)
     except SpecError as exc:
-        problems = sorted([*exc.problems, *duplicates], key=lambda p: p.line or 0)
+        problems = sorted([*duplicates, *exc.problems], key=lambda p: p.line or 0)
         raise SpecError(problems) from None
     if duplicates:
         raise SpecError(duplicates)
