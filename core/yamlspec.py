@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,6 +63,8 @@ class LocatedData:
     file: str
     data: object
     lines: dict[Path_, int]
+    problems: list[SpecProblem] = field(default_factory=list)  # values that could not be read
+    bad_paths: set[Path_] = field(default_factory=set)  # ... and where they are
 
     def line_of(self, path: Path_) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
@@ -107,6 +109,16 @@ def read_text(path: Path) -> str:
 
 
 def load_yaml(text: str, file: str) -> LocatedData:
+    """Read YAML into located data; SpecError for anything wrong in it, all at once."""
+    located = read_yaml(text, file)
+    if located.problems:
+        raise SpecError(_capped(located.problems, file, "problems"))
+    return located
+
+
+def read_yaml(text: str, file: str) -> LocatedData:
+    """Like ``load_yaml``, but a value that cannot be read (a duplicate key, control characters,
+    an impossible date) is left in ``problems`` so ``validate`` reports it with the rest."""
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         cut = text.encode("utf-8", "surrogatepass")[:MAX_BYTES]
         raise SpecError([_too_large(file, cut.count(b"\n") + 1, len(text.encode()))])
@@ -126,9 +138,7 @@ def load_yaml(text: str, file: str) -> LocatedData:
         loader.dispose()
     converter = _Converter(file)
     data = converter.convert(root, ()) if root is not None else {}
-    if converter.problems:
-        raise SpecError(_capped(converter.problems, file, "problems"))
-    return LocatedData(file, data, converter.lines)
+    return LocatedData(file, data, converter.lines, converter.problems, converter.bad_paths)
 
 
 def _unprintable(text: str, file: str) -> list[SpecProblem]:
@@ -201,10 +211,12 @@ class _Converter:
         self.file = file
         self.lines: dict[Path_, int] = {}
         self.problems: list[SpecProblem] = []
+        self.bad_paths: set[Path_] = set()
         self._loader = yaml.SafeLoader("")
 
     def _problem(self, node: yaml.Node, path: Path_, reason: str) -> None:
         self.problems.append(SpecProblem(self.file, _line(node), format_path(path), reason))
+        self.bad_paths.add(path)
 
     def convert(self, node: yaml.Node, path: Path_) -> object:
         self.lines[path] = _line(node)
@@ -267,12 +279,25 @@ def _plain(problem: str) -> str:
     return next((hint for marker, hint in _HINTS if marker in problem), problem.strip())
 
 
-def validate(model: type[M], located: LocatedData) -> M:
-    """Validate located data as ``model``; every pydantic error becomes a SpecProblem."""
+def validate(model: type[M], located: LocatedData, also: Sequence[SpecProblem] = ()) -> M:
+    """Validate located data as ``model``; every pydantic error becomes a SpecProblem, reported
+    with the problems found while reading and ``also`` (the caller's own checks), by line."""
+    problems = [*located.problems, *also]
     try:
-        return model.model_validate(located.data)
+        result = model.model_validate(located.data)
     except ValidationError as exc:
-        raise SpecError([_problem(located, err) for err in exc.errors()]) from None
+        problems += [
+            _problem(located, err) for err in exc.errors() if not _under_bad(located, err["loc"])
+        ]
+    if problems:
+        ordered = sorted(problems, key=lambda p: p.line or 0)
+        raise SpecError(_capped(ordered, located.file, "problems"))
+    return result
+
+
+def _under_bad(located: LocatedData, loc: tuple[str | int, ...]) -> bool:
+    """An error in a value already reported as unreadable is a consequence, not news."""
+    return any(loc[:end] in located.bad_paths for end in range(len(loc) + 1))
 
 
 def _problem(located: LocatedData, err: object) -> SpecProblem:

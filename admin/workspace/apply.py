@@ -27,8 +27,8 @@ from core.yamlspec import (
     LocatedData,
     SpecError,
     SpecProblem,
-    load_yaml,
     read_text,
+    read_yaml,
     validate,
 )
 
@@ -42,16 +42,8 @@ class ApplySummary:
 def read_workspace(path: Path) -> tuple[WorkspaceSpec, LocatedData]:
     """Parse and validate a workspace file; SpecError names file, line and field of every
     problem at once, duplicate names included even where an item has other errors."""
-    located = load_yaml(read_text(path), str(path))
-    duplicates = _raw_duplicates(located)
-    try:
-        spec = validate(WorkspaceSpec, located)
-    except SpecError as exc:
-        problems = sorted([*duplicates, *exc.problems], key=lambda p: p.line or 0)
-        raise SpecError(problems) from None
-    if duplicates:
-        raise SpecError(duplicates)
-    return spec, located
+    located = read_yaml(read_text(path), str(path))
+    return validate(WorkspaceSpec, located, _raw_duplicates(located)), located
 
 
 async def apply_workspace(

@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 
 from admin.workspace.apply import apply_workspace, read_workspace
 from admin.workspace.export import export_workspace
+from admin.workspace.spec import WorkspaceSpec
 from core.db import Database
 from core.db.models import Account, Campaign, Chat, KeywordSet, OutboxMessage
 from core.security import SecretBox
-from core.yamlspec import SpecError
+from core.yamlspec import SpecError, load_yaml, validate
 
 WORKSPACE = """\
 accounts:
@@ -105,3 +106,35 @@ async def test_export_round_trips_without_secrets(
         account = await session.scalar(select(Account).where(Account.name == "parser-2"))
     assert account is not None
     assert secret_box.decrypt(account.session_secret) == "secret-session-2"
+
+
+async def test_a_duplicate_account_is_judged_by_its_first_definition(
+    database: Database, secret_box: SecretBox
+) -> None:
+    """Applied without ``read_workspace`` (as the demo does), the duplicate is still refused, and
+    the role check reads the definition the duplicate problem points to, not the last one."""
+    text = WORKSPACE.replace(
+        '  - {name: manager-1, role: manager, session: "secret-session-3"}\n',
+        '  - {name: manager-1, role: manager, session: "secret-session-3"}\n'
+        '  - {name: parser-1, role: manager, session: "secret-session-4"}\n',
+    )
+    located = load_yaml(text, "ws.yaml")
+    spec = validate(WorkspaceSpec, located)
+    with pytest.raises(SpecError) as caught:
+        async with database.transaction() as session:
+            await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    assert (
+        str(caught.value) == "ws.yaml:5: accounts[3]: 'parser-1' is already defined in accounts[0]"
+    )
+    assert await _count(database, Account) == 0
+
+
+async def test_a_name_with_an_escaped_nul_never_reaches_the_database(
+    database: Database, secret_box: SecretBox, tmp_path: Path
+) -> None:
+    path = tmp_path / "ws.yaml"
+    path.write_text(WORKSPACE.replace("{name: parser-2,", '{name: "parser\\u00002",'))
+    with pytest.raises(SpecError) as caught:
+        await _apply(database, secret_box, path)
+    assert str(caught.value).startswith(f"{path}:3: accounts[1].name: contains the control char")
+    assert await _count(database, Account) == 0

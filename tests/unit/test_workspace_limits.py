@@ -162,3 +162,22 @@ def test_bytes_that_are_not_utf8_are_reported_with_their_line(tmp_path: Path) ->
 def test_a_mapping_as_a_key_is_refused(tmp_path: Path) -> None:
     [problem] = _refused(tmp_path, "? {a: 1}\n: x\n")
     assert problem == "1: a key must be plain text, not a list or mapping"
+
+
+def test_unreadable_values_are_reported_with_the_validation_errors(tmp_path: Path) -> None:
+    text = ACCOUNT.replace("parser-1", '"parser\\u0000-1"').replace("role:", "rol:")
+    text += "  - name: parser-1\n    role: parser\n    role: manager\n"
+    problems = _refused(tmp_path, text)
+    assert problems == [
+        "2: accounts[0].name: contains the control character U+0000; "
+        "only tabs and line breaks may be in text",
+        "2: accounts[0].role: Field required",
+        "3: accounts[0].rol: unknown field",
+        "7: accounts[1].role: duplicate key",
+    ]
+
+
+def test_hundreds_of_problems_are_summed_up_after_the_first_twenty(tmp_path: Path) -> None:
+    problems = _refused(tmp_path, "accounts:\n" + "  - {name: a, role: x}\n" * 100)
+    assert len(problems) == 21
+    assert problems[-1] == " and 179 more problems"  # 100 bad roles, 99 duplicate names
