@@ -103,3 +103,16 @@ async def test_matching_messages_become_leads_exactly_once_despite_a_killed_work
         raise AssertionError(
             f"missing {dict(missing)}, extra {dict(extra)}\n{stack.log_tail()}"
         ) from None
+
+    # 300 chat messages went through workers and the parser: none of them is in a service log.
+    texts = {
+        message["text"]
+        for chat in CHATS
+        for message in (await sandbox_call(http, stack, f"/_sandbox/messages?chat={chat}"))[
+            "messages"
+        ]
+        if len(message["text"]) >= 12  # a short text may be a word any log has
+    }
+    logs = stack.service_logs(exclude=("sandbox",))
+    leaked = sorted(t for t in texts if any(t in log for log in logs.values()))
+    assert len(texts) > 50 and leaked == []
