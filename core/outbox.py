@@ -21,6 +21,7 @@ from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Bus, UnroutableError
+from core.bus.base import DeadLetter
 from core.db import Database
 from core.db.models import OutboxMessage
 from core.events import Event
@@ -43,6 +44,7 @@ DEAD = Counter("coolthing_outbox_dead_total", "Outbox rows moved aside as dead l
 
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
+OUTBOX_QUEUE = "outbox"  # what the dead-letter view calls the relay's dead rows
 Claimed = Row[int, str, str, str, int]  # id, event_id, routing_key, body, attempts
 
 
@@ -67,6 +69,28 @@ async def add_many_to_outbox(
     ]
     if rows:
         await session.execute(insert(OUTBOX), rows)
+
+
+async def dead_letters(session: AsyncSession, *, limit: int = 100) -> list[DeadLetter]:
+    """Rows the relay moved aside, oldest first, as dead letters of the queue named ``outbox``."""
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.dead_at.is_not(None))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return [
+        DeadLetter(
+            queue=OUTBOX_QUEUE,
+            routing_key=row.routing_key,
+            body=row.body,
+            reason=row.last_error or "",
+            deliveries=row.attempts,
+            dead_at=row.dead_at,
+        )
+        for row in rows
+        if row.dead_at is not None
+    ]
 
 
 def pending() -> Any:

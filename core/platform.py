@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from core.bus import Bus
 from core.bus.factory import make_bus
@@ -38,7 +39,7 @@ async def open_platform(settings: Settings, *, migrate: bool = False) -> AsyncIt
         prefetch=settings.bus_prefetch,
     )
     await bus.start()
-    relay = OutboxRelay(db, bus)
+    relay = OutboxRelay(db, bus, retention=timedelta(days=settings.outbox_retention_days))
     relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
     try:
         yield Platform(settings, db, bus, box, relay)

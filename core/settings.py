@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     bus_url: str = "memory://"
     bus_prefetch: int = 200
     bus_max_deliveries: int = 5
+    outbox_retention_days: float = 7.0  # published outbox rows are deleted after this long
 
     secret_key: SecretStr | None = None
     secret_key_file: Path = Path(".coolthing/secret.key")

@@ -1,4 +1,5 @@
-"""Operational views: dead letters (messages that gave up, with the reason)."""
+"""Operational views: dead letters (messages that gave up, with the reason): the bus's, and the
+outbox rows the relay could not publish (queue ``outbox``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from admin.access.deps import Admin
 from admin.api.deps import BusDep, SessionDep
 from admin.api.schemas import DeadLetterRead
 from core.db.models import Account
+from core.outbox import OUTBOX_QUEUE
+from core.outbox import dead_letters as outbox_dead_letters
 from core.topology import SERVICE_QUEUES, account_queue
 
 router = APIRouter(tags=["operations"])
@@ -32,13 +35,19 @@ async def dead_letters(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeadLetterRead]:
-    """Dead letters of one queue, or of every service and account queue when none is named."""
+    """Dead letters of one queue, or of every service and account queue and of the outbox when
+    none is named."""
+    out: list[DeadLetterRead] = []
+    if queue in (None, OUTBOX_QUEUE):
+        letters = await outbox_dead_letters(session, limit=limit)
+        out += [DeadLetterRead.model_validate(d.model_dump()) for d in letters]
+    if queue == OUTBOX_QUEUE:
+        return out  # in the database: answered even while the broker is down
     if queue:
         queues = [queue]
     else:
         account_ids = (await session.scalars(select(Account.id).order_by(Account.id))).all()
         queues = [*SERVICE_QUEUES, *(account_queue(a) for a in account_ids)]
-    out: list[DeadLetterRead] = []
     try:
         for name in queues:
             letters = await bus.dead_letters(name, limit=limit)
