@@ -5,9 +5,10 @@ locations are then mapped back to those lines. Duplicate keys, which YAML would 
 errors too.
 
 Loading is bounded: a file over ``MAX_BYTES`` is refused before it is parsed, aliases are refused
-(so nothing can expand: no "billion laughs", no self-referencing node), nesting deeper than
-``MAX_DEPTH`` is refused by the composer before its recursion gets anywhere near Python's limit,
-and text holding control characters (PostgreSQL refuses NUL in text) is refused with its line.
+(so nothing can expand: no "billion laughs", no self-referencing node), so are more than
+``MAX_NODES`` values and nesting deeper than ``MAX_DEPTH`` (before the composer's recursion gets
+anywhere near Python's limit), and text holding control characters (PostgreSQL refuses NUL in
+text) is refused with its line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pydantic import BaseModel, ValidationError
 M = TypeVar("M", bound=BaseModel)
 Path_ = tuple[str | int, ...]
 
-MAX_BYTES = 1024 * 1024  # hundreds of times a real file; a full one parses in ~3 s, <100 MB
+MAX_BYTES = 1024 * 1024  # hundreds of times a real file; any file under it loads in <4 s, <50 MB
+MAX_NODES = 50_000  # values and keys: 1,000 accounts and their campaigns are ~20,000
 MAX_DEPTH = 32  # a workspace nests 5 deep; composing recurses ~3 frames a level
 MAX_REPORTED = 20  # problems of one kind listed before the rest are summed up
 
@@ -173,6 +175,7 @@ class _BoundedLoader(yaml.SafeLoader):
     """PyYAML's safe loader whose composer refuses aliases and deep nesting."""
 
     _depth = 0
+    _nodes = 0
 
     def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:
         # the scanner looks ahead over every open bracket on a line (quadratic), so stop it too
@@ -192,6 +195,10 @@ class _BoundedLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(None, None, problem, mark)
         if self._depth >= MAX_DEPTH:
             problem = f"nested more than {MAX_DEPTH} levels deep"
+            raise yaml.composer.ComposerError(None, None, problem, mark)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            problem = f"more than {MAX_NODES:,} values and keys; split the file in several"
             raise yaml.composer.ComposerError(None, None, problem, mark)
         self._depth += 1
         try:

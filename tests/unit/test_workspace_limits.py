@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from admin.workspace.apply import read_workspace
-from core.yamlspec import MAX_BYTES, MAX_DEPTH, SpecError, load_yaml
+from core.yamlspec import MAX_BYTES, MAX_DEPTH, MAX_NODES, SpecError, load_yaml
 
 ACCOUNT = """\
 accounts:
@@ -181,3 +181,14 @@ def test_hundreds_of_problems_are_summed_up_after_the_first_twenty(tmp_path: Pat
     problems = _refused(tmp_path, "accounts:\n" + "  - {name: a, role: x}\n" * 100)
     assert len(problems) == 21
     assert problems[-1] == " and 179 more problems"  # 100 bad roles, 99 duplicate names
+
+
+def test_a_file_of_too_many_values_is_refused_at_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "workspace.yaml"
+    items = ",".join(["a"] * MAX_NODES)  # 100 KB, far under the size limit
+    path.write_text(f"keyword_sets:\n  - name: k\n    keywords: [{items}]\n", encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        read_workspace(path)
+    assert str(caught.value) == (
+        f"{path}:3: bad YAML: more than {MAX_NODES:,} values and keys; split the file in several"
+    )
