@@ -144,18 +144,23 @@ def read_yaml(text: str, file: str) -> LocatedData:
 
 
 def _unprintable(text: str, file: str) -> list[SpecProblem]:
-    """One problem per line holding a character YAML refuses (NUL, other controls)."""
+    """One problem per line holding a character YAML refuses (NUL, other controls), for the
+    first ``MAX_REPORTED`` such lines."""
     problems: list[SpecProblem] = []
-    line, counted_to = 1, 0
-    for match in _UNPRINTABLE.finditer(text):
-        line += text.count("\n", counted_to, match.start())
-        counted_to = match.start()
-        if problems and problems[-1].line == line:
-            continue
+    line, position = 1, 0
+    while match := _UNPRINTABLE.search(text, position):
+        if len(problems) == MAX_REPORTED:
+            problems.append(SpecProblem(file, None, "", "and more lines like these"))
+            break
+        line += text.count("\n", position, match.start())
         column = match.start() - text.rfind("\n", 0, match.start())
         reason = f"{_describe(match.group())} in column {column}; remove it"
         problems.append(SpecProblem(file, line, "", reason))
-    return _capped(problems, file, "lines with control characters")
+        position = text.find("\n", match.start()) + 1
+        if position == 0:
+            break
+        line += 1
+    return problems
 
 
 def _capped(problems: list[SpecProblem], file: str, what: str) -> list[SpecProblem]:

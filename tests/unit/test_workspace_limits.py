@@ -192,3 +192,10 @@ def test_a_file_of_too_many_values_is_refused_at_the_limit(tmp_path: Path) -> No
     assert str(caught.value) == (
         f"{path}:3: bad YAML: more than {MAX_NODES:,} values and keys; split the file in several"
     )
+
+
+def test_a_file_full_of_nul_bytes_lists_twenty_lines_and_stops(tmp_path: Path) -> None:
+    problems = _refused(tmp_path, "\x00\n" * 500_000)
+    assert len(problems) == 21
+    assert problems[19] == "20: the control character U+0000 in column 1; remove it"
+    assert problems[20] == " and more lines like these"
