@@ -121,9 +121,11 @@ def load_yaml(text: str, file: str) -> LocatedData:
 def read_yaml(text: str, file: str) -> LocatedData:
     """Like ``load_yaml``, but a value that cannot be read (a duplicate key, control characters,
     an impossible date) is left in ``problems`` so ``validate`` reports it with the rest."""
-    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        cut = text.encode("utf-8", "surrogatepass")[:MAX_BYTES]
-        raise SpecError([_too_large(file, cut.count(b"\n") + 1, len(text.encode()))])
+    if len(text) > MAX_BYTES // 4:  # a UTF-8 character is at most 4 bytes
+        encoded = text.encode("utf-8", "surrogatepass")
+        if len(encoded) > MAX_BYTES:
+            over_on = encoded.count(b"\n", 0, MAX_BYTES) + 1
+            raise SpecError([_too_large(file, over_on, len(encoded))])
     if unprintable := _unprintable(text, file):
         raise SpecError(unprintable)
     loader = _BoundedLoader(text)
@@ -177,13 +179,14 @@ def _describe(char: str) -> str:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader whose composer refuses aliases and deep nesting."""
+    """PyYAML's safe loader refusing aliases, too many nodes and deep nesting (the scanner for
+    brackets, the composer for everything)."""
 
     _depth = 0
     _nodes = 0
 
     def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:
-        # the scanner looks ahead over every open bracket on a line (quadratic), so stop it too
+        # the scanner keeps a possible key per open bracket and rechecks them all on every token
         if self.flow_level >= MAX_DEPTH:
             problem = f"nested more than {MAX_DEPTH} levels deep"
             raise yaml.scanner.ScannerError(None, None, problem, self.get_mark())
