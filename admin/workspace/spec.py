@@ -35,7 +35,15 @@ Name = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
     AfterValidator(_one_line),
 ]
-ChatRef = Annotated[str, AfterValidator(normalize_chat_ref)]
+
+
+def _fits_column(ref: str) -> str:
+    if len(ref) > 255:  # chats.ref; PostgreSQL would refuse the whole apply
+        raise ValueError(f"a chat reference is at most 255 characters, this one is {len(ref)}")
+    return ref
+
+
+ChatRef = Annotated[str, AfterValidator(normalize_chat_ref), AfterValidator(_fits_column)]
 
 
 def _checked_keyword(raw: str) -> str:

@@ -199,3 +199,12 @@ def test_a_file_full_of_nul_bytes_lists_twenty_lines_and_stops(tmp_path: Path) -
     assert len(problems) == 21
     assert problems[19] == "20: the control character U+0000 in column 1; remove it"
     assert problems[20] == " and more lines like these"
+
+
+def test_text_longer_than_its_database_column_is_refused(tmp_path: Path) -> None:
+    chats = f'chats:\n  - ref: "t.me/+{"a" * 300}"\n    title: "{"t" * 256}"\n'
+    problems = _refused(tmp_path, ACCOUNT + chats)
+    assert problems == [
+        "6: chats[0].ref: a chat reference is at most 255 characters, this one is 314",
+        "7: chats[0].title: String should have at most 255 characters",
+    ]
