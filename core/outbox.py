@@ -4,19 +4,20 @@ event id, so the rare republish after a crash is harmless.
 
 The relay keeps a failure with its row (docs/architecture.md, Outbox): a malformed row is dead at
 once, a row whose publish fails is tried again on later passes and dead after ``max_attempts``,
-and the rows around it go on. A broker outage pauses the relay: one row at a time, with backoff,
-until the broker answers; then the backlog drains in order. Logs name rows, event ids, routing
-keys and reasons, never bodies."""
+and the rows around it go on. A broker outage pauses the relay: the two oldest rows at a time,
+with backoff, until the broker answers; then the backlog drains in order. Logs name rows, event
+ids, routing keys and reasons, never bodies."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence, Set
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from prometheus_client import Counter
+from prometheus_client import Counter as Metric
 from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,16 +35,18 @@ from core.outbox_failures import (
     decode_row,
     describe,
     judge,
+    settle,
 )
 
 log = logging.getLogger(__name__)
-UNROUTABLE = Counter(
+UNROUTABLE = Metric(
     "coolthing_outbox_unroutable_total", "Outbox events no queue was bound for", ["event"]
 )
-DEAD = Counter("coolthing_outbox_dead_total", "Outbox rows moved aside as dead letters")
+DEAD = Metric("coolthing_outbox_dead_total", "Outbox rows moved aside as dead letters")
 
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
+PROBE = 2  # rows per try during a broker outage: two, so one bad oldest row cannot hold it
 OUTBOX_QUEUE = "outbox"  # what the dead-letter view calls the relay's dead rows
 Claimed = Row[int, str, str, str, int]  # id, event_id, routing_key, body, attempts
 
@@ -158,13 +161,14 @@ class OutboxRelay:
 
     async def drain(self) -> None:
         """Publish until nothing is pending. A row that failed waits for the next drain (its next
-        try) instead of holding back the rows behind it; during a broker outage one row is tried
-        at a time, with growing pauses, until the broker answers."""
+        try) instead of holding back the rows behind it; during a broker outage ``PROBE`` rows are
+        tried at a time, with growing pauses, until the broker answers."""
         tried: set[int] = set()
         while True:
-            size = 1 if self._outage.active else self._batch
+            size = PROBE if self._outage.active else self._batch
             claimed = await self.publish_pending(limit=size, skip=tried)
             if self._broker_down:
+                tried.clear()  # after the outage, the oldest rows first
                 delay = self._outage.next()
                 level = logging.WARNING if self._outage.failures == 1 else logging.DEBUG
                 log.log(level, "outbox relay: broker unavailable, next try in %.1fs", delay)
@@ -234,10 +238,12 @@ class OutboxRelay:
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_(done)).values(published_at=now)
             )
-        for row, outcome in zip(rows, outcomes, strict=True):
-            if outcome.verdict is Verdict.OUTAGE:
-                self._broker_down = True
-            elif outcome.verdict is not Verdict.PUBLISHED:
+        recorded, self._broker_down = settle(outcomes)
+        if log.isEnabledFor(logging.DEBUG):
+            tally = Counter(o.verdict.value for o in outcomes)
+            log.debug("outbox pass of %d rows from %d: %s", len(rows), rows[0].id, dict(tally))
+        for row, outcome in zip(rows, recorded, strict=True):
+            if outcome.verdict in (Verdict.MALFORMED, Verdict.FAILED):
                 await self._record_failure(session, row, outcome, now)
 
     async def _record_failure(

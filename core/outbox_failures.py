@@ -8,6 +8,7 @@ fault: no try is counted, the relay pauses). Reasons name the error, never the b
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -55,6 +56,19 @@ def judge(exc: BaseException) -> Outcome:
     """What a publish that raised means for its row."""
     verdict = Verdict.OUTAGE if is_outage(exc) else Verdict.FAILED
     return Outcome(verdict, describe(exc))
+
+
+def settle(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], bool]:
+    """A pass's outcomes as they are recorded, and whether the broker is down. An outage error of
+    a row in a pass where other rows went out is that row's own failure (a try is counted), or one
+    row whose publish always raised one would hold the relay in its pause for ever."""
+    worked = any(o.verdict is Verdict.PUBLISHED for o in outcomes)
+    down = not worked and any(o.verdict is Verdict.OUTAGE for o in outcomes)
+    if not worked:
+        return list(outcomes), down
+    return [
+        Outcome(Verdict.FAILED, o.reason) if o.verdict is Verdict.OUTAGE else o for o in outcomes
+    ], False
 
 
 def describe(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ import pytest
 from core.bus import UnroutableError
 from core.events import Event
 from core.outbox_failures import (
+    PUBLISHED,
     REASON_LENGTH,
     Backoff,
     Outcome,
@@ -15,6 +16,7 @@ from core.outbox_failures import (
     decode_row,
     describe,
     judge,
+    settle,
 )
 
 SECRET = "Анна, +7 900 123-45-67"  # what must never reach a reason (and so a log)
@@ -102,3 +104,22 @@ def test_backoff_stays_at_its_ceiling_through_a_long_outage() -> None:
     for _ in range(5_000):
         backoff.next()
     assert backoff.next() == 10.0
+
+
+def test_an_outage_error_while_other_rows_went_out_is_the_rows_own_failure() -> None:
+    down = Outcome(Verdict.OUTAGE, "RuntimeError: channel closed")
+    recorded, broker_down = settle([PUBLISHED, down, PUBLISHED])
+    assert not broker_down
+    assert recorded == [
+        PUBLISHED,
+        Outcome(Verdict.FAILED, "RuntimeError: channel closed"),
+        PUBLISHED,
+    ]
+
+
+def test_outage_errors_alone_mean_the_broker_is_down_and_count_no_try() -> None:
+    down = Outcome(Verdict.OUTAGE, "ConnectionError")
+    malformed = Outcome(Verdict.MALFORMED, "not a valid event")
+    assert settle([down, malformed, down]) == ([down, malformed, down], True)
+    assert settle([malformed]) == ([malformed], False)
+    assert settle([]) == ([], False)
