@@ -15,10 +15,10 @@ import logging
 from collections import Counter
 from collections.abc import Sequence, Set
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from prometheus_client import Counter as Metric
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Bus, UnroutableError
@@ -96,9 +96,9 @@ async def dead_letters(session: AsyncSession, *, limit: int = 100) -> list[DeadL
     ]
 
 
-def pending() -> Any:
+def pending() -> ColumnElement[bool]:
     """Rows still to publish: neither published nor dead."""
-    return OutboxMessage.published_at.is_(None) & OutboxMessage.dead_at.is_(None)
+    return and_(OutboxMessage.published_at.is_(None), OutboxMessage.dead_at.is_(None))
 
 
 class OutboxRelay:
