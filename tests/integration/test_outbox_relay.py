@@ -1,192 +1,60 @@
 """The outbox relay under failure (issue 9), on real databases and a real RabbitMQ.
 
 A row the relay cannot publish is moved aside without holding back, or republishing, the rows
-around it; a broker outage pauses the relay and it drains afterwards without a storm. Deliveries
-are counted per event id at a consumer; waiting is polling with a deadline.
+around it (the broker outage is in test_outbox_outage.py); dead rows are listed with the bus's dead
+letters; published rows are pruned. Deliveries are counted per event id at a consumer; waiting is
+polling with a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
 import httpx
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from core.access import Role
-from core.bus import Bus
 from core.bus.factory import make_bus
 from core.bus.memory import InMemoryBus
-from core.bus.rabbit import RabbitBus
 from core.db import Database
 from core.db.models import OutboxMessage
 from core.events import Event
-from core.outbox import OUTBOX, OutboxRelay, add_many_to_outbox
+from core.outbox import OutboxRelay
 from core.outbox_failures import Backoff
 from tests.conftest import add_people, admin_app, bearer
+from tests.integration.outbox_harness import (
+    ROUTE,
+    SECRET,
+    Broker,
+    Consumer,
+    all_rows,
+    dead_eventually,
+    eventually,
+    good,
+    open_broker,
+    relays,
+    row,
+    write,
+    write_raw,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-ROUTE = "test.outbox"
-SECRET = "Анна +7 900 123-45-67"  # personal data: in bodies, never in logs
-
-
-@dataclass
-class Consumer:
-    """Records every delivery: the event's id and its number, in the order they came."""
-
-    got: list[tuple[uuid.UUID, int]] = field(default_factory=list)
-
-    async def __call__(self, event: Event) -> None:
-        self.got.append((event.id, int(str(event.payload["n"]))))
-
-    def ns(self) -> list[int]:
-        return [n for _, n in self.got]
-
-    def has(self, n: int) -> Callable[[], bool]:
-        return lambda: n in self.ns()
-
-    def per_event(self) -> Counter[uuid.UUID]:
-        return Counter(event_id for event_id, _ in self.got)
-
-
-@dataclass
-class Broker:
-    kind: str
-    url: str
-    exchange: str = field(default_factory=lambda: f"test-outbox-{uuid.uuid4().hex[:12]}")
-    buses: list[Bus] = field(default_factory=list)
-
-    @property
-    def queue(self) -> str:
-        return f"{self.exchange}.q"
-
-    async def consumer(self, *, prefetch: int = 50) -> Consumer:
-        bus = await self.bus()
-        consumer = Consumer()
-        await bus.subscribe(self.queue, [ROUTE, f"{ROUTE}.#"], consumer, prefetch=prefetch)
-        return consumer
-
-    async def bus(self, *, publish_timeout: float = 30.0) -> Bus:
-        bus: Bus
-        if self.kind == "rabbit":
-            bus = CountingRabbitBus(
-                self.url, exchange=self.exchange, publish_timeout=publish_timeout
-            )
-        else:
-            bus = make_bus("memory://outbox-tests", exchange=self.exchange)
-        await bus.start()
-        self.buses.append(bus)
-        return bus
-
-
-class CountingRabbitBus(RabbitBus):
-    """The real RabbitMQ bus, counting publish calls per event id (what the relay attempted)."""
-
-    def __init__(self, url: str, *, exchange: str, publish_timeout: float) -> None:
-        super().__init__(url, exchange=exchange, publish_timeout=publish_timeout)
-        self.calls: Counter[uuid.UUID] = Counter()
-        self.confirmed: Counter[uuid.UUID] = Counter()  # publish calls that returned
-        self.failed = 0  # publish calls that raised (the broker was away)
-
-    async def publish(self, event: Event, *, routing_key: str | None = None) -> None:
-        self.calls[event.id] += 1
-        try:
-            await super().publish(event, routing_key=routing_key)
-        except Exception:
-            self.failed += 1
-            raise
-        self.confirmed[event.id] += 1
 
 
 @pytest.fixture(params=["memory", "rabbit"])
 async def broker(request: pytest.FixtureRequest, amqp_url: str) -> AsyncIterator[Broker]:
-    kind: str = request.param
-    b = Broker(kind, amqp_url if kind == "rabbit" else "memory://")
-    try:
+    async with open_broker(request.param, amqp_url) as b:
         yield b
-    finally:
-        for bus in b.buses:
-            await bus.close()
-        if kind == "rabbit":
-            connection = await aio_pika.connect(amqp_url)
-            async with connection:
-                channel = await connection.channel()
-                await channel.queue_delete(b.queue)
-                await channel.queue_delete(f"{b.queue}.dlq")
-                await channel.exchange_delete(b.exchange)
 
 
 @pytest.fixture
 async def running() -> AsyncIterator[Callable[[OutboxRelay], None]]:
-    """Starts relays in the background and stops them after the test."""
-    tasks: list[asyncio.Task[None]] = []
-
-    def start(relay: OutboxRelay) -> None:
-        tasks.append(asyncio.create_task(relay.run()))
-
-    yield start
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-# ---- helpers -----------------------------------------------------------------------------------
-
-
-def good(n: int) -> Event:
-    return Event(name=ROUTE, payload={"n": n, "who": SECRET})
-
-
-async def write(db: Database, events: list[Event]) -> None:
-    async with db.transaction() as session:
-        await add_many_to_outbox(session, [(e, None) for e in events])
-
-
-async def write_raw(db: Database, body: str, routing_key: str = ROUTE) -> str:
-    event_id = str(uuid.uuid4())
-    async with db.transaction() as session:
-        await session.execute(
-            insert(OUTBOX), [{"event_id": event_id, "routing_key": routing_key, "body": body}]
-        )
-    return event_id
-
-
-async def row(db: Database, event_id: str) -> OutboxMessage:
-    async with db.session() as session:
-        found = await session.scalar(
-            select(OutboxMessage).where(OutboxMessage.event_id == event_id)
-        )
-    assert found is not None
-    return found
-
-
-async def eventually(check: Callable[[], bool], what: str, within: float = 30.0) -> float:
-    """Waits until ``check()``; returns how long that took."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    while not check():
-        if loop.time() - start > within:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return loop.time() - start
-
-
-async def dead_eventually(db: Database, event_id: str, within: float = 30.0) -> OutboxMessage:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while (found := await row(db, event_id)).dead_at is None:
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out: outbox row of {event_id} is not dead")
-        await asyncio.sleep(0.05)
-    return found
+    async with relays() as start:
+        yield start
 
 
 # ---- a poison row ------------------------------------------------------------------------------
@@ -299,100 +167,6 @@ async def test_a_row_failing_like_an_outage_while_others_go_out_is_dead_and_stal
     assert dead.last_error == "RuntimeError: channel closed by the broker"
 
 
-# ---- a broker outage ---------------------------------------------------------------------------
-
-
-async def _rabbitmqctl(*args: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl",
-        "-q",
-        *args,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {err.decode()}"
-
-
-@pytest.mark.slow
-async def test_a_broker_restart_pauses_the_relay_and_it_drains_after_without_loss_or_storm(
-    database: Database,
-    broker: Broker,
-    running: Callable[[OutboxRelay], None],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    if broker.kind != "rabbit":
-        pytest.skip("a broker restart only exists for RabbitMQ")
-    if database.is_sqlite:
-        pytest.skip("one restart of the shared broker is enough: the relay's logic is the same")
-    total, batch = 3000, 100
-    consumer = await broker.consumer(prefetch=10)
-    bus = await broker.bus(publish_timeout=2.0)
-    assert isinstance(bus, CountingRabbitBus)
-    caplog.set_level(logging.DEBUG, logger="core.outbox")
-    relay = OutboxRelay(database, bus, poll=0.5, batch=batch, backoff=Backoff(0.2, 2.0))
-    running(relay)
-
-    async def writer() -> None:  # services keep committing through the outage
-        for start in range(0, total, 10):
-            await write(database, [good(n) for n in range(start, start + 10)])
-            relay.poke()
-            await asyncio.sleep(0.01)
-
-    writing = asyncio.create_task(writer())
-    loop = asyncio.get_running_loop()
-    await eventually(lambda: len(consumer.got) >= 300, "deliveries before the outage")
-    try:
-        await _rabbitmqctl("stop_app")
-        stopped = loop.time()
-        await asyncio.sleep(6.0)  # three times the bus's publish timeout: the relay must pause
-    finally:
-        await _rabbitmqctl("start_app")
-        await _rabbitmqctl("await_startup")
-    started = loop.time()
-    await asyncio.wait_for(writing, 60)
-    expected = {uuid.UUID(r.event_id) for r in await _all_rows(database)}
-    await eventually(lambda: expected <= set(consumer.per_event()), "every event", within=60)
-    await asyncio.sleep(1.5)  # more than one poll: nothing is published again
-
-    deliveries = consumer.per_event()
-    duplicates = sum(deliveries.values()) - len(deliveries)
-    late = _out_of_order(consumer)
-    print(
-        f"outage {started - stopped:.1f}s: {len(deliveries)} events, {duplicates} duplicate"
-        f" deliveries (most per event {max(deliveries.values())}), {sum(bus.calls.values())}"
-        f" publish calls (most per event {max(bus.calls.values())}, confirmed at most"
-        f" {max(bus.confirmed.values())}),"
-        f" {bus.failed} of them failed; {late} first deliveries out of order"
-    )
-    assert len(expected) == total and set(deliveries) == expected  # nothing lost
-    assert set(bus.confirmed.values()) == {1}  # no row the broker confirmed was published again
-    assert sum(bus.calls.values()) <= total + 2 * batch
-    # No storm: the passes in flight when the broker went away (the one that met it, and one more
-    # when some of its rows had gone out), then two rows per try.
-    assert bus.failed <= 2 * batch + 20
-    assert max(deliveries.values()) <= 3
-    assert late <= batch  # only rows in flight when the broker went away can come late
-    assert duplicates <= 2 * batch
-
-
-def _out_of_order(consumer: Consumer) -> int:
-    """How many events were first delivered after an event written later than them."""
-    seen: set[uuid.UUID] = set()
-    highest, late = -1, 0
-    for event_id, n in consumer.got:
-        if event_id not in seen:
-            seen.add(event_id)
-            late += n < highest
-            highest = max(highest, n)
-    return late
-
-
-async def _all_rows(db: Database) -> list[OutboxMessage]:
-    async with db.session() as session:
-        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-
-
 # ---- retention ---------------------------------------------------------------------------------
 
 
@@ -400,7 +174,7 @@ async def test_published_rows_are_pruned_after_the_retention_but_pending_and_dea
     database: Database,
 ) -> None:
     await write(database, [good(n) for n in range(4)])
-    rows = await _all_rows(database)
+    rows = await all_rows(database)
     long_ago = datetime.now(UTC) - timedelta(days=8)
     async with database.transaction() as session:
         await session.execute(
@@ -421,7 +195,7 @@ async def test_published_rows_are_pruned_after_the_retention_but_pending_and_dea
     relay = OutboxRelay(database, make_bus("memory://prune"), retention=timedelta(days=7))
 
     assert await relay.prune() == 1
-    assert [r.id for r in await _all_rows(database)] == [r.id for r in rows[1:]]
+    assert [r.id for r in await all_rows(database)] == [r.id for r in rows[1:]]
 
 
 # ---- the dead-letter view ----------------------------------------------------------------------
