@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -90,3 +91,17 @@ def admin_app(db: Database, bus: Bus, **settings: Any) -> FastAPI:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def rabbitmqctl(*args: str) -> None:
+    """Run ``rabbitmqctl`` (stop_app, start_app, …) against the test broker; fails the test on
+    an error, with what the tool said."""
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl",
+        "-q",
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {err.decode()}"

@@ -24,6 +24,7 @@ from core.bus import RequestTimeout, UnroutableError
 from core.bus.base import Bus, DeadLetter, PermanentError
 from core.bus.factory import make_bus
 from core.events import Event, utcnow
+from tests.conftest import rabbitmqctl
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -695,18 +696,6 @@ def test_make_bus_refuses_an_unknown_scheme_without_echoing_the_password() -> No
 # ---- RabbitMQ only -----------------------------------------------------------------------------
 
 
-async def _rabbitmqctl(*args: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl",
-        "-q",
-        *args,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {err.decode()}"
-
-
 @pytest.mark.slow
 async def test_subscriber_and_publisher_recover_after_a_broker_restart(
     harness: Harness, bus: Bus
@@ -720,11 +709,11 @@ async def test_subscriber_and_publisher_recover_after_a_broker_restart(
 
     during_outage: asyncio.Task[None] | None = None
     try:
-        await _rabbitmqctl("stop_app")
+        await rabbitmqctl("stop_app")
         during_outage = asyncio.create_task(bus.publish(ping(2)))  # retried until it is back
     finally:
-        await _rabbitmqctl("start_app")
-        await _rabbitmqctl("await_startup")
+        await rabbitmqctl("start_app")
+        await rabbitmqctl("await_startup")
     assert during_outage is not None
     await asyncio.wait_for(during_outage, 25)
     await bus.publish(ping(3))
@@ -741,10 +730,10 @@ async def test_requests_are_answered_again_after_a_broker_restart(harness: Harne
     assert (await client.request(ping(1), timeout=10)).payload == {"n": 10}
 
     try:
-        await _rabbitmqctl("stop_app")
+        await rabbitmqctl("stop_app")
     finally:
-        await _rabbitmqctl("start_app")
-        await _rabbitmqctl("await_startup")
+        await rabbitmqctl("start_app")
+        await rabbitmqctl("await_startup")
 
     # The reply queue went with the broker: the robust channel must have declared it again.
     reply = await client.request(ping(2), timeout=25)

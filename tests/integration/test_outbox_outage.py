@@ -14,6 +14,7 @@ import pytest
 from core.db import Database
 from core.outbox import OutboxRelay
 from core.outbox_failures import Backoff
+from tests.conftest import rabbitmqctl
 from tests.integration.outbox_harness import (
     Broker,
     Consumer,
@@ -39,18 +40,6 @@ async def broker(amqp_url: str) -> AsyncIterator[Broker]:
 async def running() -> AsyncIterator[Callable[[OutboxRelay], None]]:
     async with relays() as start:
         yield start
-
-
-async def _rabbitmqctl(*args: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl",
-        "-q",
-        *args,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {err.decode()}"
 
 
 @pytest.mark.slow
@@ -80,12 +69,12 @@ async def test_a_broker_restart_pauses_the_relay_and_it_drains_after_without_los
     loop = asyncio.get_running_loop()
     await eventually(lambda: len(consumer.got) >= 300, "deliveries before the outage")
     try:
-        await _rabbitmqctl("stop_app")
+        await rabbitmqctl("stop_app")
         stopped = loop.time()
         await asyncio.sleep(6.0)  # three times the bus's publish timeout: the relay must pause
     finally:
-        await _rabbitmqctl("start_app")
-        await _rabbitmqctl("await_startup")
+        await rabbitmqctl("start_app")
+        await rabbitmqctl("await_startup")
     started = loop.time()
     await asyncio.wait_for(writing, 60)
     expected = {uuid.UUID(r.event_id) for r in await all_rows(database)}
