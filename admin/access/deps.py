@@ -56,15 +56,16 @@ async def authenticate(request: Request) -> Actor:
             "sign in first: POST /api/v1/auth/login, or send Authorization: Bearer <API token>"
         )
     now = datetime.now(UTC)
-    try:
-        async with db.transaction() as session:
+    async with db.transaction() as session:  # committed either way: an ended session is deleted
+        try:
             if token is not None:
                 return await by_token(session, token=token, now=now)
             assert cookie is not None  # noqa: S101 - checked above
             policy = access_config(request).policy
             return await by_session(session, token=cookie, policy=policy, now=now)
-    except NotAuthenticated as exc:
-        raise _unauthenticated(str(exc)) from None
+        except NotAuthenticated as exc:
+            refusal = str(exc)
+    raise _unauthenticated(refusal)
 
 
 class RequireRole:

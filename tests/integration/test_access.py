@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
@@ -208,6 +208,9 @@ async def test_sign_out_and_idle_time_end_the_session_on_the_server(
         )
     idle = await http.get("/api/v1/leads")
     assert idle.status_code == 401 and "idle" in idle.json()["detail"]
+    async with world.db.session() as session:
+        left = await session.scalar(select(func.count()).select_from(UserSession))
+    assert left == 0, "an ended session is deleted, not only refused"
 
     http.cookies.clear()
     await _sign_in(http, "viewer")
