@@ -14,8 +14,8 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.access import users
-from admin.access.audit import record
 from core.access import Actor, Role
+from core.audit import record
 from core.db import Database
 from core.db.migrate import upgrade
 from core.settings import Settings

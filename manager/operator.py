@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import Actor
+from core.audit import record
 from core.db import Database
 from core.db.models import (
     Account,
-    AuditEntry,
     Contact,
     Conversation,
     ConversationMessage,
@@ -235,7 +235,9 @@ class OperatorDesk:
             .where(Conversation.telegram_user_id == user_id, Conversation.status.in_(store.LIVE))
             .values(status="opted_out", reason=f"do-not-contact list: {reason}")
         )
-        _audit_contact(session, "do_not_contact", command, user_id, reason=reason)
+        record(
+            session, "do_not_contact", actor=command.actor, telegram_user_id=user_id, reason=reason
+        )
         done = f"user {user_id} is on the do-not-contact list"
         return OperatorResult(outcome="done", detail=done)
 
@@ -249,7 +251,7 @@ class OperatorDesk:
             raise Refused(f"user {user_id} is not on the do-not-contact list", outcome="missing")
         contact.do_not_contact = False
         contact.dnc_reason = contact.dnc_at = None
-        _audit_contact(session, "allow_contact", command, user_id)
+        record(session, "allow_contact", actor=command.actor, telegram_user_id=user_id)
         return OperatorResult(outcome="done", detail=f"user {user_id} may be contacted again")
 
 
@@ -362,19 +364,4 @@ async def _audit(
         conversation=conversation,
         message=message,
         **extra,
-    )
-
-
-def _audit_contact(
-    session: AsyncSession, action: str, command: OperatorCommand, user_id: int, **detail: str
-) -> None:
-    session.add(
-        AuditEntry(
-            actor=command.actor.login,
-            user_id=command.actor.user_id,
-            channel=command.actor.channel,
-            action=action,
-            tokens=0,
-            detail={"telegram_user_id": user_id, **detail},
-        )
     )

@@ -11,10 +11,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.access import throttle
-from admin.access.audit import printable, record
 from admin.access.passwords import verify_password
 from admin.access.users import find_user, token_digest
 from core.access import Actor, Role
+from core.audit import printable, record
 from core.db.models import ApiToken, LoginFailure, User, UserSession
 
 SESSION_COOKIE = "coolthing_session"

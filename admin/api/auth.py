@@ -9,7 +9,6 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from admin.access import users
-from admin.access.audit import record
 from admin.access.csrf import CSRF_COOKIE, new_csrf_token
 from admin.access.deps import CurrentUser, Public, access_config
 from admin.access.signin import (
@@ -24,6 +23,7 @@ from admin.api.fields import DB_INT_MAX, Name, OneLine
 from admin.api.schemas import Timestamp, TokenCreated, TokenRead
 from admin.api.users import access_refusal
 from core.access import Channel, Role
+from core.audit import record
 
 router = APIRouter(prefix="/auth", tags=["access"])
 

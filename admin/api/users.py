@@ -8,13 +8,13 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from admin.access import users
-from admin.access.audit import record
 from admin.access.deps import Owner
 from admin.access.passwords import MAX_LENGTH, MIN_LENGTH
 from admin.api.deps import DbDep, SessionDep
 from admin.api.fields import Email
 from admin.api.schemas import UserRead
 from core.access import Role
+from core.audit import record
 
 router = APIRouter(prefix="/users", tags=["access"])
 LOGIN = r"^[A-Za-z0-9][A-Za-z0-9._-]+$"  # users.LOGIN_RULE before lower-casing

@@ -1,4 +1,4 @@
-"""Audit rows for people and access: sign-ins, lockouts, user and token changes."""
+"""Audit rows not tied to a conversation: sign-ins, lockouts, users, tokens, do-not-contact."""
 
 from __future__ import annotations
 
