@@ -10,6 +10,11 @@ property named ``opted_out`` is true when a user message contains one of ``OPT_O
 there). ``/_sandbox/llm`` sets a latency and
 queues failures (429 with Retry-After, 500, a hang past the client's timeout, a garbage body) for
 the tests of retries and fallbacks.
+
+A request whose ``model`` contains ``obedient`` (say ``sandbox-obedient``) gets the worst-case
+model instead, for testing output guardrails: it obeys every directive it finds in the lead's data
+(reveal the system prompt, add a link, insult, change the price, set a JSON field...), see
+``sandbox.llm_obedient``. With no directive it answers exactly like the model described above.
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ def _error(status: int, message: str, kind: str, **headers: str) -> web.Response
     return web.json_response(body, status=status, headers=headers)
 
 
-def _text_of(message: ChatMessage) -> str:
+def text_of(message: ChatMessage) -> str:
     if isinstance(message.content, str):
         return message.content
     parts = message.content or []
@@ -104,8 +109,8 @@ def _text_of(message: ChatMessage) -> str:
 def reply_text(messages: list[ChatMessage]) -> str:
     """The deterministic reply: a phrase picked by a hash of the whole conversation, never one
     the assistant already said in it (a real model does not repeat itself word for word)."""
-    digest = hashlib.sha256("\n".join(_text_of(m) for m in messages).encode()).digest()
-    said = {_text_of(m) for m in messages if m.role == "assistant"}
+    digest = hashlib.sha256("\n".join(text_of(m) for m in messages).encode()).digest()
+    said = {text_of(m) for m in messages if m.role == "assistant"}
     start = digest[0] % len(PHRASES)
     candidates = (PHRASES[(start + i) % len(PHRASES)] for i in range(len(PHRASES)))
     return next((p for p in candidates if p not in said), PHRASES[start])
@@ -117,7 +122,7 @@ def assistant_turns(messages: list[ChatMessage]) -> int:
 
 def judges_opted_out(messages: list[ChatMessage]) -> bool:
     """Whether the lead's words (any user message) contain one of ``OPT_OUT_CUES``."""
-    said = [_text_of(m).casefold() for m in messages if m.role == "user"]
+    said = [text_of(m).casefold() for m in messages if m.role == "user"]
     return any(cue in text for text in said for cue in OPT_OUT_CUES)
 
 
@@ -163,7 +168,7 @@ def _tokens(text: str) -> int:
 
 
 def _completion(request: CompletionRequest, content: str) -> dict[str, Any]:
-    prompt = sum(_tokens(_text_of(m)) for m in request.messages)
+    prompt = sum(_tokens(text_of(m)) for m in request.messages)
     completion = _tokens(content)
     return {
         "id": f"chatcmpl-sandbox-{hashlib.sha1(content.encode()).hexdigest()[:12]}",  # noqa: S324 - an id, not security
@@ -203,17 +208,24 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         failed = await _fail(state.failures.popleft())
         if failed is not None:
             return failed
-    text = reply_text(body.messages)
-    turn = assistant_turns(body.messages)
-    flags = frozenset({"opted_out"}) if judges_opted_out(body.messages) else frozenset()
-    content = (
-        json_reply(body.response_format, text, turn=turn, true_flags=flags)
-        if body.response_format
-        else text
-    )
-    if body.response_format and body.response_format.get("type") == "text":
-        content = text
+    if "obedient" in body.model:
+        # imported here: llm_obedient builds on this module's functions
+        from sandbox.llm_obedient import obey
+
+        content = obey(body.messages, body.response_format)
+    else:
+        content = normal_content(body.messages, body.response_format)
     return web.json_response(_completion(body, content))
+
+
+def normal_content(messages: list[ChatMessage], response_format: dict[str, Any] | None) -> str:
+    """The normal model's completion content: the reply text, or the JSON answer carrying it."""
+    text = reply_text(messages)
+    if not response_format or response_format.get("type") == "text":
+        return text
+    turn = assistant_turns(messages)
+    flags = frozenset({"opted_out"}) if judges_opted_out(messages) else frozenset()
+    return json_reply(response_format, text, turn=turn, true_flags=flags)
 
 
 async def _fail(failure: Failure) -> web.StreamResponse | None:
