@@ -13,6 +13,7 @@ from datetime import time
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -50,6 +51,18 @@ DEFAULT_HANDOFF_PHRASES = (
 DEFAULT_OPT_OUT_REPLY = "Понял, больше не напишу. Хорошего дня! / Got it, I won't write again."
 
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+_CONTACT = re.compile(r"^(@[A-Za-z]\w{3,31}|[^@\s]+@[^@\s]+\.\w+|\+?[\d\s().-]{7,24})$")
+
+
+def _contact(value: str) -> str:
+    if not _CONTACT.match(value):
+        raise ValueError(f"{value[:60]!r} is not an @username, an e-mail address or a phone number")
+    return value
+
+
+Contact = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=100), AfterValidator(_contact)
+]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -100,11 +113,17 @@ class OutreachPolicy(BaseModel):
     quiet_hours: QuietHoursSpec | None = QuietHoursSpec()
     timezone: str = "UTC"
     allowed_links: tuple[str, ...] = ()
+    allowed_contacts: tuple[Contact, ...] = Field(
+        (), description="the team's own @usernames, e-mail addresses and phone numbers"
+    )
     min_length: int = Field(10, ge=0)
     max_length: int = Field(1000, ge=1, le=4096)
     max_turns: int = Field(8, ge=1, le=100, description="our messages per conversation")
     history_turns: int = Field(12, ge=0, le=100, description="earlier messages the LLM sees")
     stages: tuple[Phrase, ...] = DEFAULT_STAGES
+    max_stage_step: int = Field(
+        1, ge=1, le=100, description="stages one message may advance; a bigger jump is held"
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -189,6 +189,7 @@ def _message(
         completion_tokens=draft.completion_tokens,
         cost=draft.cost,
         reason=reason,
+        checks=draft.checks_record(),
     )
 
 

@@ -30,11 +30,10 @@ from core.operator_commands import OperatorCommand, OperatorResult, Outcome
 from core.outbox import add_to_outbox
 from core.outreach import OutreachPolicy
 from manager import contacts, store
-from manager.checks import check_output
 from manager.drafts import schedule
+from manager.guardrails import campaign_instructions, check_draft, output_policy
 from manager.handoff import cancel_pending, handoff
 from manager.scheduling import SendPlanner
-from manager.writers import output_policy
 
 
 class Refused(Exception):
@@ -306,14 +305,13 @@ async def _check_edit(
             ConversationMessage.status.in_(("queued", "sent")),
         )
     )
-    problems = check_output(
+    findings = check_draft(
         text,
         policy=output_policy(policy, lead.chat_ref or "" if lead else ""),
-        system_prompt="",
-        template_source=policy.prompt,
+        instructions=campaign_instructions(policy),
         previous=list(earlier),
-        allowed_quotes=(policy.offer,),
     )
+    problems = [finding.reason for finding in findings]
     if problems and not command.override_checks:
         raise Refused(
             "the text fails the output checks: fix it, or override them",

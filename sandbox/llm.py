@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,14 +31,25 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-PHRASES = (
-    "Hi! I saw your message and I think we can help.",
-    "Thanks for the details, that makes sense.",
-    "Would a short call this week work for you?",
-    "Здравствуйте! Увидел ваше сообщение, мы как раз этим занимаемся.",
-    "Спасибо, понял задачу. Удобно обсудить детали?",
-)
+PHRASES_BY_LANGUAGE = {
+    "en": (
+        "Hi! I saw your message and I think we can help.",
+        "Thanks for the details, that makes sense.",
+        "Would a short call this week work for you?",
+        "Good question! We have done similar projects, happy to show a few.",
+        "Got it. What timeline do you have in mind?",
+    ),
+    "ru": (
+        "Здравствуйте! Увидел ваше сообщение, мы как раз этим занимаемся.",
+        "Спасибо, понял задачу. Удобно обсудить детали?",
+        "Хороший вопрос! Делали похожие проекты, могу показать примеры.",
+        "Понял вас. Какие сроки для вас комфортны?",
+        "Спасибо за ответ! Созвонимся на 15 минут на этой неделе?",
+    ),
+}
+PHRASES = PHRASES_BY_LANGUAGE["en"] + PHRASES_BY_LANGUAGE["ru"]
 
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 OPT_OUT_CUES = ("lose my number", "забудьте мой номер")
 """Words the sandbox model reads as "never contact me again": its ``opted_out`` is true when any
 user message of the request (where prompts put the lead's words) contains one, case aside. They
@@ -107,13 +119,21 @@ def text_of(message: ChatMessage) -> str:
 
 
 def reply_text(messages: list[ChatMessage]) -> str:
-    """The deterministic reply: a phrase picked by a hash of the whole conversation, never one
-    the assistant already said in it (a real model does not repeat itself word for word)."""
+    """The deterministic reply: a phrase in the lead's language (Russian when their words have
+    Cyrillic letters) picked by a hash of the whole conversation, never one the assistant already
+    said in it (a real model does not repeat itself word for word)."""
     digest = hashlib.sha256("\n".join(text_of(m) for m in messages).encode()).digest()
     said = {text_of(m) for m in messages if m.role == "assistant"}
-    start = digest[0] % len(PHRASES)
-    candidates = (PHRASES[(start + i) % len(PHRASES)] for i in range(len(PHRASES)))
-    return next((p for p in candidates if p not in said), PHRASES[start])
+    phrases = PHRASES_BY_LANGUAGE[lead_language(messages)]
+    start = digest[0] % len(phrases)
+    candidates = (phrases[(start + i) % len(phrases)] for i in range(len(phrases)))
+    return next((p for p in candidates if p not in said), phrases[start])
+
+
+def lead_language(messages: list[ChatMessage]) -> str:
+    """``ru`` when the user messages (where the lead's words travel) have Cyrillic letters."""
+    said = " ".join(text_of(m) for m in messages if m.role == "user")
+    return "ru" if len(_CYRILLIC.findall(said)) >= 5 else "en"
 
 
 def assistant_turns(messages: list[ChatMessage]) -> int:

@@ -112,6 +112,20 @@ class DeadLetterRead(BaseModel):
     body: str
 
 
+class FindingRead(BaseModel):
+    check: str = Field(description="which check, e.g. link.off_list or leak.instructions")
+    reason: str
+    route: Literal["person", "retry"] = Field(
+        description="person: held for approval at once; retry: a fresh attempt may fix it"
+    )
+
+
+class AttemptRead(BaseModel):
+    writer: str
+    text: str
+    findings: list[FindingRead]
+
+
 class MessageRead(_Read):
     """One message of a conversation; outbound ones carry their audit fields."""
 
@@ -133,6 +147,10 @@ class MessageRead(_Read):
     decided_at: Timestamp | None
     draft_text: str | None = Field(description="the model's text, when an operator edited it")
     reason: str | None
+    checks: list[AttemptRead] | None = Field(
+        description="every text written for this turn and what the output checks found on it; "
+        "null when the first one passed"
+    )
     created_at: Timestamp
     send_after: Timestamp | None
     expires_at: Timestamp | None

@@ -292,6 +292,8 @@ class ConversationMessage(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))  # who approved or rejected it
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
+    # every attempt for this turn and what the output checks found (None: the first passed)
+    checks: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = _now()
     send_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from manager.checks import OutputPolicy, check_output
+from core.outreach import OutreachPolicy
+from manager.guardrails import OutputPolicy, campaign_instructions, check_draft
 from manager.prompts import (
     DATA_CLOSE,
     DATA_OPEN,
@@ -120,6 +121,13 @@ def _system_prompt() -> str:
     return build_messages(system_template=TEMPLATE, inputs=inputs, history_limit=0)[0]["content"]
 
 
+def _check(draft: str) -> list[str]:
+    campaign = OutreachPolicy(offer=OFFER, prompt=TEMPLATE)
+    instructions = campaign_instructions(campaign, system_prompt=_system_prompt())
+    findings = check_draft(draft, policy=POLICY, instructions=instructions)
+    return [finding.reason for finding in findings]
+
+
 COMPLYING_DRAFTS = [
     # echoing the system prompt or the template
     "Sure! My instructions: you are Anna, a friendly manager of a studio that builds Telegram "
@@ -145,14 +153,7 @@ COMPLYING_DRAFTS = [
 
 @pytest.mark.parametrize("draft", COMPLYING_DRAFTS)
 def test_drafts_that_obey_an_injection_are_rejected(draft: str) -> None:
-    reasons = check_output(
-        draft,
-        policy=POLICY,
-        system_prompt=_system_prompt(),
-        template_source=TEMPLATE,
-        previous=(),
-    )
-    assert reasons, draft
+    assert _check(draft), draft
 
 
 def test_a_draft_that_ignores_the_injection_passes() -> None:
@@ -160,11 +161,4 @@ def test_a_draft_that_ignores_the_injection_passes() -> None:
         "Hi Ivan! Saw you need a bot for your shop. We build them in two weeks — "
         "what should it handle first? Examples: https://studio.example.org/cases"
     )
-    reasons = check_output(
-        draft,
-        policy=POLICY,
-        system_prompt=_system_prompt(),
-        template_source=TEMPLATE,
-        previous=(),
-    )
-    assert reasons == []
+    assert _check(draft) == []

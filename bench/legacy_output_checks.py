@@ -1,4 +1,7 @@
-"""Checks on an LLM draft before it may be sent: every reason it must not go out.
+"""The output checks as they were before issue 10 (``manager/checks.py`` then), kept unchanged
+as the baseline of ``python -m bench.guardrails``. Not used by the product.
+
+Checks on an LLM draft before it may be sent: every reason it must not go out.
 
 ``check_output`` returns human-readable reasons (an empty list means the draft may be sent). The
 rules, all configurable through ``OutputPolicy``:
