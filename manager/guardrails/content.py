@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from manager.guardrails import lexicon
 from manager.guardrails.findings import Finding, person, retry
-from manager.guardrails.text import nfkc, unleet
+from manager.guardrails.text import fold, nfkc, unleet
 
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 _MIXED = re.compile(r"[a-z][а-я]|[а-я][a-z]")
@@ -146,8 +146,20 @@ def _prepared(text: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
             normal = _INVISIBLE.sub("", normal)
         if _MIXED.search(normal):
             normal = _WORD.sub(_one_script, normal)
+        if normal.encode("utf-8").translate(None, _NOT_OTHER_LEADS):
+            normal = _WORD.sub(_skeleton, normal)  # Greek ο in "idiοt", and other look-alikes
     words = tuple([token.strip(_PUNCT) for token in normal.split()])
     return normal, words, frozenset([word[:3] for word in words])
+
+
+def _skeleton(match: re.Match[str]) -> str:
+    """A word with letters of another script than Latin or Cyrillic, in its TS #39 skeleton
+    (which maps look-alikes to Latin), when that makes it Latin; else the word as it is."""
+    word = match.group(0)
+    if word.isascii() or _CYRILLIC_LETTER.search(word):
+        return word
+    skeleton = fold(word)
+    return skeleton if skeleton.isascii() else word
 
 
 def _one_script(match: re.Match[str]) -> str:
@@ -210,8 +222,9 @@ def _insult(normal: str, words: tuple[str, ...], keys: frozenset[str]) -> str | 
     for candidate in _disguised(words):
         if _is_insult(candidate):
             return candidate
-    if match := _INSULTING.search(normal):
-        return match.group(0)
+    for match in _INSULTING.finditer(normal):
+        if match.start() == 0 or not _NOT_A_WORD_START.match(normal, match.start() - 1):
+            return match.group(0)
     return None
 
 

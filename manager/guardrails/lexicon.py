@@ -44,8 +44,8 @@ INSULTING_ADJECTIVES = (
     "тупые", "тупица", "глупый", "глупая", "глупые", "никчемный", "никчемная", "ничтожество",
     "клоун", "бездарь", "бездарность",
 )  # fmt: skip
-YOU_ARE = (
-    r"(?<![^\W\d_])(?:you(?:'re| are| r)?|u r|ur|ты|вы)\s+"
+YOU_ARE = (  # the word start is checked by the caller: a lookbehind first slows the scan
+    r"(?:you(?:'re| are| r)?|u r|ur|ты|вы)\s+"
     r"(?:so\s+|such\s+an?\s+|an?\s+|такой\s+|такая\s+|просто\s+|реально\s+)?"
 )
 
@@ -64,7 +64,7 @@ PAYMENT_REQUEST = (
     # ru: an imperative that means "pay" with money as its object
     r"(?:переведите|переведи|перечислите|перечисли|скиньте|скинь|закиньте|закинь|киньте|кинь"
     r"|отправьте|отправь|пришлите|пришли|внесите|внеси|пополните|пополни)[\s,]"
-    r"[^.!?\n]{0,40}?(?:деньг|денег|оплат|предоплат|аванс|сумм|перевод|на карт|на сч[её]т"
+    r"[^.!?\n]{0,40}?(?:деньг|денег|бабк|бабл|оплат|предоплат|аванс|сумм|перевод|на карт|на сч[её]т"
     r"|на кошел|на номер|по номеру|₽|руб|\$|€|usd|долл)",
     # ru: "нужно оплатить", "прошу перевести предоплату"
     r"(?:нужно|надо|необходимо|требуется|прошу|просим|попрошу)\s(?:вас\s|бы\s)?"
@@ -121,8 +121,7 @@ CREDENTIALS = {
     "a password": (
         r"(?:ваш\w*|сво\w+)\s(?:\w+\s)?парол",
         r"парол\w*\s(?:от|к|для)\s",
-        r"(?:your|the)\s(?:\w+\s)?(?:password|passcode|passphrase)",
-        r"(?:password|passcode)\s(?:for|to)\s",
+        r"(?:password|passcode|passphrase)(?![^\W\d_])",
     ),
     "a PIN": (r"pin[-\s]?(?:code|код)", r"your pin\b", r"пин[-\s]?код", r"пин\b"),
     "a seed phrase or private key": (
@@ -145,8 +144,8 @@ CREDENTIALS = {
 # As PAYMENT_REQUEST_KEYS, for the CREDENTIALS patterns.
 CREDENTIAL_KEYS = frozenset(
     "ном дан рек car cvv cvc cvn свв свс тре 3 3-з код cod sec сро exp sms смс one ver con "
-    "log aut 2fa otp пар pas pin you пин see rec mne pri сид мне сек при ban лог дос ваш сво "
-    "the".split()
+    "log aut 2fa otp пар pas pin you пин see rec mne pri сид мне сек при ban лог дос ваш "
+    "сво".split()
 )
 
 # A credential counts when the sentence asks for it: a request word before it in the sentence,

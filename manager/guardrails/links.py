@@ -52,7 +52,7 @@ _AT_SPELLED = re.compile(
     re.IGNORECASE,
 )
 _URL = re.compile(
-    rf"(?<![\w.])(?:[a-z][a-z0-9+.\-]{{1,15}}://|www{_DOTS})[^\s<>\"'«»]+", re.IGNORECASE
+    rf"(?<![\w.])(?:[a-z][a-z0-9+.\-]{{1,15}}://|www{_DOTS})[^\s<>\"'«»()\[\]]+", re.IGNORECASE
 )
 _EMAIL = re.compile(rf"(?<![\w.+-])[\w.+-]+@{_HOST}")
 _DOMAIN = re.compile(

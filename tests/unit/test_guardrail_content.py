@@ -30,6 +30,7 @@ def abuse_checks(text: str) -> list[str]:
         "Send $50 to my PayPal and we start.",
         "You need to pay the deposit first.",
         "Just transfer the payment to my card.",
+        "Закинь бабки на карту, братан.",
         "Переведитe 100 руб на кaрту",  # Latin е and а in Russian words
     ],
 )
@@ -117,6 +118,7 @@ def test_mentioning_credentials_without_asking_for_them_passes(text: str) -> Non
         ("Вы тупой?", "вы тупой"),
         ("ＩＤＩＯＴ", "idiot"),  # full-width letters
         ("id\u200biot", "idiot"),  # a zero-width space
+        ("you are an idiοt", "idiot"),  # a Greek ο
     ],
 )
 def test_insults_and_obscenities_are_found_in_disguise(text: str, word: str) -> None:

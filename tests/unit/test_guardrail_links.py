@@ -177,6 +177,13 @@ def test_a_mention_with_a_look_alike_letter_is_not_the_allowed_one() -> None:
     assert checks("пишите @wеbstudio_pm") == ["contact.mention"]  # a Cyrillic е
 
 
+def test_a_markdown_link_reports_the_host_without_the_brackets() -> None:
+    assert reasons("[click](https://evil.click) or (see https://evil.store/a)") == [
+        "link to evil.click is not on the campaign's list",
+        "link to evil.store is not on the campaign's list",
+    ]
+
+
 def test_a_domain_after_an_at_sign_is_still_a_link() -> None:
     assert checks("@evil.click") == ["link.off_list"]
 
