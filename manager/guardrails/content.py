@@ -21,6 +21,7 @@ from manager.guardrails.text import fold, nfkc, unleet
 
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 _MIXED = re.compile(r"[a-z][а-я]|[а-я][a-z]")
+_INVISIBLE_OR_MIXED = re.compile(rf"{_INVISIBLE.pattern}|{_MIXED.pattern}")
 _WORD = re.compile(r"[^\W\d_]+")
 _LATIN_LETTER = re.compile(r"[a-z]")
 _CYRILLIC_LETTER = re.compile(r"[а-я]")
@@ -142,10 +143,10 @@ def _prepared(text: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
     keys (first three letters) for the look-ups."""
     normal = nfkc(text).casefold().replace("ё", "е")
     if not normal.isascii():
-        if _INVISIBLE.search(normal):
+        if _INVISIBLE_OR_MIXED.search(normal):  # one scan for the usual draft with neither
             normal = _INVISIBLE.sub("", normal)
-        if _MIXED.search(normal):
-            normal = _WORD.sub(_one_script, normal)
+            if _MIXED.search(normal):
+                normal = _WORD.sub(_one_script, normal)
         if normal.encode("utf-8").translate(None, _NOT_OTHER_LEADS):
             normal = _WORD.sub(_skeleton, normal)  # Greek ο in "idiοt", and other look-alikes
     words = tuple([token.strip(_PUNCT) for token in normal.split()])

@@ -77,7 +77,7 @@ PAYMENT_REQUEST = (
     r"pay\s(?:now|today|immediately|right away|asap|me|us|in full now)",
     r"(?:send|transfer|wire)\s(?:me\s|us\s)?(?:the\s|your\s)?(?:money|payment|funds|deposit"
     r"|prepayment|fee|\$\s?\d|\d+\s?(?:usd|\$|eur|€))",
-    r"(?:you (?:need|have|must|should) to|i need you to|we need you to)\s(?:pay|prepay|transfer"
+    r"(?:you (?:need|have|must|should) to|need you to)\s(?:pay|prepay|transfer"
     r"|wire|send (?:the )?(?:money|payment)|make (?:a|the) payment)",
     r"(?:send|transfer|wire|pay)\s[^.!?\n]{0,40}?(?:to|into|on) (?:my|our|this) "
     r"(?:card|account|wallet|paypal)",
@@ -87,7 +87,7 @@ PAYMENT_REQUEST = (
 # pattern can begin with: only where such a word begins is the pattern tried.
 PAYMENT_REQUEST_KEYS = frozenset(
     "опл пре доп зап пер ски зак кин отп при вне поп нуж над нео тре про ple kin jus now pay "
-    "sen tra wir you i we".split()
+    "sen tra wir you nee".split()
 )
 
 # Asking for what lets someone take the lead's money: label -> patterns.
