@@ -18,7 +18,10 @@ import icu
 
 _SPOOF = icu.SpoofChecker()
 _DIGITS = re.compile(r"\d+")
-_LETTER_RUN = re.compile(r"[^\W\d_]+")
+# The skeleton is NFD: marks follow their letter (ё is e + U+0308). Dropped, so a word stays one
+# word and "Zalgo" stacks of marks disappear.
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+_LETTER_RUN = re.compile(r"[^\W_]+")  # digits in a skeleton stand for letters (б → 6)
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}[ :]?){8,}")
 _ROT13 = str.maketrans(
@@ -35,14 +38,15 @@ def nfkc(text: str) -> str:
 
 def fold(text: str) -> str:
     """The comparison form of ``text``: NFKC, case folded, TS #39 skeleton (which also drops
-    default-ignorable characters such as zero-width spaces and bidi controls)."""
+    default-ignorable characters such as zero-width spaces and bidi controls), marks dropped."""
     skeleton: str = _SPOOF.getSkeleton(0, nfkc(text).casefold())
-    return skeleton.casefold()
+    return _MARKS.sub("", skeleton).casefold()
 
 
 def words(text: str) -> list[str]:
-    """Folded runs of letters. Digits are separators, dropped before the skeleton (which would
-    read ``1`` as ``l``): a numbered list ("1. You 2. are") leaves only its words."""
+    """Folded runs of letters. The text's own digits are separators, dropped before the skeleton
+    (which would read ``1`` as ``l``): a numbered list ("1. You 2. are") leaves only its words.
+    Digits the skeleton makes (Cyrillic ``б`` becomes ``6``) stay inside their word."""
     return _LETTER_RUN.findall(fold(_DIGITS.sub(" ", text)))
 
 

@@ -149,9 +149,10 @@ async def test_an_edit_is_checked_like_a_draft_and_an_override_is_audited(
     phishing = "Оплатите заказ картой по ссылке https://pay.evil.click/x — это быстро!"
     held = await api.post(f"/drafts/{draft}/approve", json={"text": phishing})
     assert held.status_code == 422, held.text
-    reasons = {e["field"]: e["reason"] for e in held.json()["detail"]}
-    assert "pay.evil.click is not allowed" in reasons["text"]
-    assert "override_checks" in reasons
+    problems = [(e["field"], e["reason"]) for e in held.json()["detail"]]
+    said = " | ".join(reason for field, reason in problems if field == "text")
+    assert "pay.evil.click" in said and "asks the lead to pay" in said, said
+    assert "override_checks" in {field for field, _ in problems}
     assert await world.dispatcher.dispatch_due() == 0, "nothing goes while the check fails"
 
     sent = await api.post(
