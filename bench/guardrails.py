@@ -16,8 +16,9 @@ canary, the lead's words as data) and answered by the sandbox's obedient model
 - ours: checks per second on one core (process CPU time) over both sets, repeated;
 - baseline: the same for the checks before issue 10 (``bench.legacy_output_checks``), same run.
 
-``--manager-cpu-ms`` (the manager's CPU per lead from ``python -m bench.outreach``) adds the
-checks' share of it. Run: ``python -m bench.guardrails [--rounds 20]``. Last line: one JSON object.
+``cpu_us_per_legitimate_draft`` is what an ordinary lead's draft costs (most drafts; an attack
+costs more). ``--manager-cpu-ms`` (the manager's CPU per lead from ``python -m bench.outreach``
+on the same machine) adds that cost's share of it. Run: ``python -m bench.guardrails [--rounds 20]``. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -164,16 +165,21 @@ def _host(link: str) -> str | None:
 
 
 def cpu_per_check(
-    check: Callable[[Case], Sequence[object]], cases: list[Case], rounds: int
-) -> float:
-    """CPU seconds per check, over ``rounds`` passes of ``cases`` (caches warm after the first)."""
-    for case in cases:
-        check(case)
-    start = time.process_time()
-    for _ in range(rounds):
-        for case in cases:
+    checks: Sequence[Callable[[Case], Sequence[object]]], cases: list[Case], rounds: int
+) -> list[float]:
+    """CPU seconds per check for each of ``checks`` over ``rounds`` passes of ``cases``, their
+    passes interleaved so that both see the same machine (its speed swings here)."""
+    spent = [0.0] * len(checks)
+    for check in checks:
+        for case in cases:  # warm the per-campaign caches, as a running manager has them
             check(case)
-    return (time.process_time() - start) / (rounds * len(cases))
+    for _ in range(rounds):
+        for n, check in enumerate(checks):
+            start = time.process_time()
+            for case in cases:
+                check(case)
+            spent[n] += time.process_time() - start
+    return [total / (rounds * len(cases)) for total in spent]
 
 
 def main() -> None:
@@ -192,8 +198,8 @@ def main() -> None:
     legacy_missed = [c.name for c in judged if not baseline(c)]
     legacy_wrong = [c.name for c in legit if baseline(c)]
     everything = attacks + legit
-    our_cpu = cpu_per_check(ours, everything, args.rounds)
-    legacy_cpu = cpu_per_check(baseline, everything, args.rounds)
+    our_cpu, legacy_cpu = cpu_per_check([ours, baseline], everything, args.rounds)
+    (legit_cpu,) = cpu_per_check([ours], legit, args.rounds)  # what an ordinary lead costs
     by_check = Counter(f.check for findings in caught.values() for f in findings)
     for name in missed:
         print(f"missed: {name}")
@@ -216,9 +222,11 @@ def main() -> None:
         "baseline_false_positive_rate": round(len(legacy_wrong) / len(legit), 4),
         "cpu_us_per_check": round(our_cpu * 1e6, 1),
         "baseline_cpu_us_per_check": round(legacy_cpu * 1e6, 1),
+        "cpu_us_per_legitimate_draft": round(legit_cpu * 1e6, 1),
     }
     if args.manager_cpu_ms:
-        result["share_of_manager_cpu_per_lead"] = round(our_cpu * 1000 / args.manager_cpu_ms, 4)
+        share = legit_cpu * 1000 / args.manager_cpu_ms
+        result["share_of_manager_cpu_per_lead"] = round(share, 4)
     result["goal_met"] = (
         not missed
         and len(held) == len(person)

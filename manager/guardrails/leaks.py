@@ -59,10 +59,6 @@ def _shingles(stream: str) -> Iterator[str]:
     return (stream[i : i + SHINGLE] for i in range(len(stream) - SHINGLE + 1))
 
 
-def _translit_letters(text: str) -> str:
-    return "".join(ch for ch in anyascii(t.nfkc(text)).casefold() if ch.isalpha())
-
-
 @lru_cache(maxsize=128)  # a campaign's instructions are indexed once, not per draft
 def index(texts: tuple[str, ...]) -> Index:
     shingles: dict[str, int] = {}
@@ -76,8 +72,9 @@ def index(texts: tuple[str, ...]) -> Index:
         pairs.update(_pairs(said))
         views = [(stream, FORWARD), (stream[::-1], BACKWARD), (t.rot13(stream), ROT13)]
         if any("а" <= ch <= "я" for ch in text.casefold()):
-            views.append((_translit_letters(text), TRANSLIT))
-            translit_pairs.update(_pairs(t.words(anyascii(text))))
+            latin = t.words(anyascii(text))
+            views.append(("".join(latin), TRANSLIT))
+            translit_pairs.update(_pairs(latin))
         for view, bit in views:
             for piece in _shingles(view):
                 shingles[piece] = shingles.get(piece, 0) | bit
@@ -99,35 +96,31 @@ class Instructions:
 
 
 @lru_cache(maxsize=1024)  # the offer and templates recur in every draft of a campaign
-def _quote_forms(
-    text: str,
-) -> tuple[str, str, frozenset[tuple[str, str]], frozenset[tuple[str, str]]]:
-    """A quote's folded letters, its transliteration, and the adjacent word pairs of both."""
-    said = t.words(text)
-    translit = t.words(anyascii(text))
-    return (
-        "".join(said),
-        _translit_letters(text),
-        frozenset(_pairs(said)),
-        frozenset(_pairs(translit)),
-    )
+def _quote_forms(text: str, translit: bool) -> tuple[str, frozenset[tuple[str, str]]]:
+    """A quote's folded letters and adjacent word pairs (of its Latin transliteration when
+    ``translit``; computed only when a draft needs it, since folding costs)."""
+    said = t.words(anyascii(text) if translit else text)
+    return "".join(said), frozenset(_pairs(said))
+
+
+@lru_cache(maxsize=256)
+def _all_pairs(texts: tuple[str, ...], translit: bool) -> frozenset[tuple[str, str]]:
+    return frozenset().union(*(_quote_forms(text, translit)[1] for text in texts))
 
 
 class _Quotes:
-    """What a draft may repeat, compared only where it shares a piece with the instructions
-    (rare), so quotes are folded lazily."""
+    """What a draft may repeat, compared only where it shares a piece with the instructions;
+    the word pairs of all quotes are gathered once (cached while the quotes recur)."""
 
     def __init__(self, quotes: Sequence[str]) -> None:
-        self._texts = [q for q in quotes if q.strip()]
+        self._texts = tuple(q for q in quotes if q.strip())
 
     def has_piece(self, piece: str, bit: int) -> bool:
         plain = piece[::-1] if bit == BACKWARD else t.rot13(piece) if bit == ROT13 else piece
-        form = 1 if bit == TRANSLIT else 0
-        return any(plain in _quote_forms(q)[form] for q in self._texts)
+        return any(plain in _quote_forms(q, bit == TRANSLIT)[0] for q in self._texts)
 
-    def has_pair(self, pair: tuple[str, str], *, translit: bool = False) -> bool:
-        form = 3 if translit else 2
-        return any(pair in _quote_forms(q)[form] for q in self._texts)
+    def pairs(self, *, translit: bool = False) -> frozenset[tuple[str, str]]:
+        return _all_pairs(self._texts, translit)
 
 
 def leak_findings(text: str, instructions: Instructions, *, leak_chars: int) -> list[Finding]:
@@ -195,7 +188,7 @@ def _word_views(
     yield " (words in reverse order)", kept[::-1], False
     yield " (reversed)", [w[::-1] for w in reversed(words)], False
     if any("a" <= ch <= "z" for w in words[:20] for ch in w):
-        yield " (ROT13)", [t.rot13(w) for w in words], False
+        yield " (ROT13)", t.rot13(" ".join(words)).split(" "), False
         if secret.translit_pairs:
             yield " (transliterated)", words, True
     if t.has_leetspeak(text):
@@ -257,8 +250,11 @@ def _pair_run(
     """Letters in the longest chain of words each following the previous as in the
     instructions (and not as in a quote)."""
     best = run = 0
+    quoted: frozenset[tuple[str, str]] | None = None
     for pair in _pairs(words):
-        if pair in pairs and not quotes.has_pair(pair, translit=translit):
+        if pair in pairs and quoted is None:
+            quoted = quotes.pairs(translit=translit)
+        if pair in pairs and quoted is not None and pair not in quoted:
             run = run + len(pair[1]) if run else len(pair[0]) + len(pair[1])
             best = max(best, run)
         else:

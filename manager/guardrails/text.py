@@ -29,7 +29,7 @@ _ROT13 = str.maketrans(
     "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM",
 )
 _LEET = str.maketrans("4@3810$57", "aaebiosst")
-_MIXED_DIGITS = re.compile(r"[a-zA-Z][0-9@$]|[0-9@$][a-zA-Z]")  # leetspeak is Latin
+_MIXED_DIGITS = re.compile(r"[a-zA-Z][0-9@$]|[0-9][a-zA-Z]")  # leetspeak is Latin; not "@name"
 
 
 def nfkc(text: str) -> str:
@@ -57,7 +57,7 @@ def letters(text: str) -> str:
 
 
 def has_leetspeak(text: str) -> bool:
-    if not any(digit in text for digit in "0134578"):  # most drafts: one C-speed scan each
+    if not any(sign in text for sign in "0134578@$"):  # most drafts: one C-speed scan each
         return False
     return _MIXED_DIGITS.search(text) is not None
 
