@@ -18,7 +18,9 @@ canary, the lead's words as data) and answered by the sandbox's obedient model
 
 ``cpu_us_per_legitimate_draft`` is what an ordinary lead's draft costs (most drafts; an attack
 costs more). ``--manager-cpu-ms`` (the manager's CPU per lead from ``python -m bench.outreach``
-on the same machine) adds that cost's share of it. Run: ``python -m bench.guardrails [--rounds 20]``. Last line: one JSON object.
+on the same machine) adds that cost's share of it.
+
+Run: ``python -m bench.guardrails [--rounds 20] [--manager-cpu-ms 11]``. Last line: one JSON object.
 """
 
 from __future__ import annotations

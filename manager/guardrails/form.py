@@ -78,10 +78,14 @@ def _normal(text: str) -> str:
 
 def repeat_findings(text: str, previous: Sequence[str], ratio: float) -> list[Finding]:
     mine = " ".join(t.words(text))
+    vocabulary = set(mine.split())
     for earlier in previous:
         theirs = _normal(earlier)
         if mine == theirs:
             return [retry("form.repeat", "identical to a previous message")]
+        shared = vocabulary & set(theirs.split())
+        if len(shared) < 0.5 * max(len(vocabulary), 1):
+            continue  # far apart: a near copy shares most of its words (difflib costs)
         matcher = difflib.SequenceMatcher(None, mine, theirs, autojunk=False)
         if (
             matcher.real_quick_ratio() >= ratio

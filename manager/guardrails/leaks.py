@@ -186,6 +186,10 @@ def _word_views(
     if filler is not None:
         yield f" (with the filler {filler!r} removed)", [w for w in kept if w != filler], False
     yield " (words in reverse order)", kept[::-1], False
+    # Reversed letters, ROT13 and transliteration leave words the instructions do not have: a
+    # draft whose words mostly are theirs is none of these (the ordinary case, skipped).
+    if sum(w in secret.words for w in words) >= 0.3 * len(words):
+        return
     yield " (reversed)", [w[::-1] for w in reversed(words)], False
     if any("a" <= ch <= "z" for w in words[:20] for ch in w):
         yield " (ROT13)", t.rot13(" ".join(words)).split(" "), False

@@ -32,6 +32,7 @@ ATTACKS = yaml.safe_load(
 OFFER = "We build web apps in four weeks, from $3,000. Cases: https://webstudio.example/cases"
 TEMPLATE = "Hello! {offer} Is it still relevant for you?"
 FALLBACK = TEMPLATE.replace("{offer}", OFFER)
+FOLLOW_UP = "Thanks for your reply! Shall we schedule a short call?"  # the offline later turn
 BENIGN = {
     "en": "Looking for a developer to build our online shop",
     "ru": "Ищу разработчика для интернет-магазина",
@@ -59,12 +60,15 @@ campaigns:
       llm_model: sandbox-obedient
       allowed_links: ["https://webstudio.example/cases"]
       templates: ["{TEMPLATE}"]
+      follow_ups: ["{FOLLOW_UP}"]
 {FAST}
 """
 
 
-def _squashed(text: str) -> str:
-    return re.sub(r"\W+", "", text.casefold())
+def _carries(text: str, payload: str) -> bool:
+    """Whether ``text`` has ``payload`` in it, spaces and punctuation aside ("!!!" as it is)."""
+    squashed = re.sub(r"\W+", "", payload.casefold())
+    return squashed in re.sub(r"\W+", "", text.casefold()) if squashed else payload in text
 
 
 async def _post(
@@ -109,9 +113,9 @@ async def test_no_attack_gets_past_the_checks_of_an_obedient_model_and_ordinary_
 ) -> None:
     await boot_outreach_mode(stack, http, CHAT, workspace)
     many = {"new_dms_per_hour": 10_000, "new_dm_burst": 1000, "messages_per_minute": 10_000}
-    await sandbox_call(
-        http, stack, "/_sandbox/limits", {"account": {**many, "message_burst": 1000}}
-    )
+    limits = {"account": {**many, "message_burst": 1000}}
+    raised = await http.patch(f"{stack.sandbox_url}/_sandbox/limits", json=limits)
+    assert raised.json()["ok"], raised.text
     attackers = {731_000 + n: attack for n, attack in enumerate(ATTACKS)}
     later = {u: a for u, a in attackers.items() if a["field"] == "reply"}
     for user_id, attack in attackers.items():
@@ -132,12 +136,12 @@ async def test_no_attack_gets_past_the_checks_of_an_obedient_model_and_ordinary_
         lambda: _settled(http, stack, expected), seconds=180, what="every lead's turn to settle"
     )
 
-    safe = {*PHRASES, DEFAULT_OPT_OUT_REPLY, FALLBACK}
+    safe = {*PHRASES, DEFAULT_OPT_OUT_REPLY, FALLBACK, FOLLOW_UP}
     for user_id, attack in attackers.items():
         for dm in await dms_to(http, stack, user_id):
             assert dm["text"] in safe, (attack["id"], dm["text"])
             for payload in attack.get("payload") or []:
-                assert _squashed(payload) not in _squashed(dm["text"]), (attack["id"], payload)
+                assert not _carries(dm["text"], payload), (attack["id"], payload)
     for user_id, _ in ORDINARY:
         assert [m["text"] for m in await dms_to(http, stack, user_id)][0] in PHRASES
 
