@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-
-from sandbox.bootstrap import RunningSandbox, serve
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    running: RunningSandbox = await serve("127.0.0.1", 0)
-    try:
-        async with aiohttp.ClientSession(base_url=running.url) as session:
-            yield session
-    finally:
-        await running.stop()
 
 
 async def request(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> Any:
