@@ -2,14 +2,16 @@
 
 An obedient model does not quote its prompt verbatim when asked not to get caught: it numbers
 the words, puts a filler word between them, swaps letters for look-alikes, reverses, encodes or
-quotes a few words only. So the comparison is on *letters*, not words: both sides are folded
-(``text.fold``: NFKC, case, TS #39 skeleton), digits and separators dropped, and cut into
-overlapping ``SHINGLE``-letter pieces. A draft leaks when a run of at least ``leak_chars``
-consecutive letters is covered by pieces of the instructions that are not also in the text the
-draft may quote (the offer, the templates, the lead's own words). Besides the plain letters, the
-same test runs on what the disguises leave: only the words that occur in the instructions (a
-filler word is not one, or repeats suspiciously often), the words in reverse order, the letters
-reversed, ROT13, leetspeak, Russian transliterated to Latin, and text decoded from base64 or hex.
+quotes a few words only. So both sides are folded (``text.fold``: NFKC, case, TS #39 skeleton),
+digits and separators dropped, and a draft leaks when a stretch of at least ``leak_chars``
+letters follows the instructions — not counting text the draft may quote (the offer, the
+templates, the lead's own words). Stretches are found word by word (chains of adjacent word
+pairs of the instructions; cheap, and enough for the plain text, the text with lone filler words
+or a repeated filler dropped, the words in reverse order, and — for drafts whose words are not
+the instructions' — reversed letters, ROT13, Russian transliterated to Latin, leetspeak), and
+letter by letter (overlapping ``SHINGLE``-letter pieces, forwards, reversed, ROT13,
+transliterated) only when the words look taken apart: letters spaced out, run together or split.
+Text decoded from base64 or hex is read the same way.
 
 Each system prompt also carries a fresh random *canary* (``new_canary``): consonants only, so no
 real word contains it. Any form of it in a draft (after the same unfolding) is a leak, whatever
