@@ -41,6 +41,7 @@ e2e: install services
 	$(BIN)/pytest -q tests/e2e
 
 test: install services lint typecheck
+	./compose/ensure-browser.sh
 	$(BIN)/pytest -q tests
 
 bench: install services
