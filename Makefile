@@ -8,7 +8,9 @@ export COOLTHING_TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/coolthing_te
 export COOLTHING_BENCH_DATABASE_URL ?= postgresql+asyncpg://coolthing:coolthing@127.0.0.1:5432/coolthing_bench
 export COOLTHING_BENCH_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/coolthing_bench
 
-.PHONY: run test install services lint typecheck unit integration e2e bench
+ASSETS := admin/static/vendor/.built
+
+.PHONY: run test install assets services lint typecheck unit integration e2e bench
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +20,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 install: $(VENV)/.installed
 
-run: install
+# The panel's CSS/JS from the npm registry (admin/web/package-lock.json) and its translations.
+$(ASSETS): admin/web/package.json admin/web/package-lock.json admin/web/build.sh $(wildcard admin/locale/*/LC_MESSAGES/messages.po) | $(VENV)/.installed
+	./admin/web/build.sh
+	$(BIN)/pybabel -q compile -d admin/locale
+	touch $@
+
+assets: $(ASSETS)
+
+run: install assets
 	$(BIN)/coolthing demo
 
 services:
@@ -31,16 +41,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+unit: install assets
 	$(BIN)/pytest -q tests/unit
 
-integration: install services
+integration: install assets services
 	$(BIN)/pytest -q tests/integration
 
-e2e: install services
+e2e: install assets services
 	$(BIN)/pytest -q tests/e2e
 
-test: install services lint typecheck
+test: install assets services lint typecheck
 	./compose/ensure-browser.sh
 	$(BIN)/pytest -q tests
 

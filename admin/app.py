@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from admin import pages
 from admin.access.csrf import CsrfGuard
 from admin.access.deps import AccessConfig, MetricsReader, Public
 from admin.access.signin import AccessPolicy
@@ -30,6 +31,7 @@ from admin.access.throttle import ThrottlePolicy
 from admin.api import auth, config, conversations, leads, operator_actions, ops, users
 from admin.api.openapi import document_errors
 from admin.api.schemas import HealthRead
+from admin.pages import errors as page_errors
 from core.bus import Bus
 from core.db import Database
 from core.security import SecretBox, check_cookie_settings
@@ -66,6 +68,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
     )
     for module in (auth, users, leads, conversations, operator_actions, config, ops):
         app.include_router(module.router, prefix=API_PREFIX)
+    pages.install(app)
     app.add_api_route(
         "/healthz",
         healthz,
@@ -172,9 +175,14 @@ async def docs_page(_: Public) -> HTMLResponse:
     return get_swagger_ui_html(openapi_url=OPENAPI_PATH, title="CoolThing API")
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
     errors = [_field_error(e) for e in exc.errors()]
+    if page_errors.is_page(request):
+        said = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        in_address = any(e["loc"][:1] == ("path",) for e in exc.errors())
+        status = 404 if in_address else 400  # a malformed id in the address names nothing
+        return page_errors.page_error(request, status, said)
     return JSONResponse({"detail": errors}, status_code=422)
 
 
@@ -197,6 +205,8 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
         headers = {**(headers or {}), "Allow": _allowed_methods(_request)}
     if not isinstance(detail, list):  # a list is a 422's field errors
         detail = str(detail)
+    if page_errors.is_page(_request):
+        return page_errors.page_error(_request, exc.status_code, str(exc.detail))
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
 
@@ -209,8 +219,10 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(_request: Request, exc: Exception) -> Response:
     # The reason is logged by uvicorn; the client gets a message, never a traceback.
+    if page_errors.is_page(_request):
+        return page_errors.page_error(_request, 500, f"internal error ({type(exc).__name__})")
     return JSONResponse(
         {"detail": f"internal error ({type(exc).__name__}); see the service log"}, status_code=500
     )

@@ -23,6 +23,7 @@ from admin.access.signin import SESSION_COOKIE
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
 SIGN_IN_PATH = "/api/v1/auth/login"
+SIGN_IN_PAGE = "/login"
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
@@ -40,7 +41,7 @@ class CsrfGuard(CSRFMiddleware):
             app,
             secret,
             sensitive_cookies={SESSION_COOKIE},
-            exempt_urls=[re.compile(re.escape(SIGN_IN_PATH) + "$")],
+            exempt_urls=[re.compile(f"^({re.escape(SIGN_IN_PATH)}|{SIGN_IN_PAGE})$")],
             cookie_name=CSRF_COOKIE,
             header_name=CSRF_HEADER,
             cookie_secure=cookie_secure,

@@ -15,7 +15,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
+from starlette.routing import Mount
 
 from admin.access.signin import SESSION_COOKIE, AccessPolicy, NotAuthenticated, by_session, by_token
 from core.access import Actor, Role
@@ -148,11 +150,13 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         api = isinstance(route, APIRoute)
+        static = isinstance(route, Mount) and isinstance(route.app, StaticFiles)
+        access = declared_access(context.dependant) if api else None
         found.append(
             Endpoint(
                 path=context.path_format or str(getattr(route, "path", route)),
                 methods=frozenset(context.methods or ()),
-                access=declared_access(context.dependant) if api else None,
+                access="public (the panel's CSS and scripts)" if static else access,
                 in_schema=api and bool(context.include_in_schema),
                 has_path_params="{" in (context.path_format or ""),
             )

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from admin.access import users
-from admin.access.csrf import CSRF_COOKIE, new_csrf_token
-from admin.access.deps import CurrentUser, Public, access_config
-from admin.access.signin import (
-    SESSION_COOKIE,
-    SignInRefused,
-    end_session,
-    sign_in,
-    sign_out,
-)
+from admin.access.cookies import close_session, open_session
+from admin.access.deps import CurrentUser, Public
+from admin.access.signin import SignInRefused
 from admin.api.deps import DbDep, SessionDep
 from admin.api.fields import DB_INT_MAX, Name, OneLine
 from admin.api.schemas import Timestamp, TokenCreated, TokenRead
@@ -71,50 +64,26 @@ async def login(
     _: Public, request: Request, response: Response, body: Credentials, db: DbDep
 ) -> SignedInRead:
     """Start a session: an HttpOnly cookie, and a CSRF token for the changes that follow."""
-    config = access_config(request)
-    refused: SignInRefused | None = None
-    async with db.transaction() as session:
-        try:
-            signed = await sign_in(
-                session,
-                login=body.login,
-                password=body.password,
-                client=_client(request),
-                policy=config.policy,
-                now=datetime.now(UTC),
-            )
-        except SignInRefused as exc:
-            refused = exc  # committed below all the same: the failure is counted and audited
-        old = request.cookies.get(SESSION_COOKIE)
-        if refused is None and old:
-            await end_session(session, token=old)  # sign-in rotates the session
-    if refused is not None:
+    try:
+        opened = await open_session(request, response, db, login=body.login, password=body.password)
+    except SignInRefused as refused:
         if refused.retry_after is not None:
-            raise HTTPException(429, str(refused), {"Retry-After": str(refused.retry_after)})
-        raise HTTPException(401, str(refused))
-    max_age = int(config.policy.max_age.total_seconds())
-    secure = config.cookie_secure
-    response.set_cookie(
-        SESSION_COOKIE, signed.session_token, max_age, httponly=True, secure=secure, samesite="lax"
-    )
-    csrf = new_csrf_token(config.csrf_secret)
-    response.set_cookie(CSRF_COOKIE, csrf, httponly=False, secure=secure, samesite="lax")
+            retry = {"Retry-After": str(refused.retry_after)}
+            raise HTTPException(429, str(refused), retry) from None
+        raise HTTPException(401, str(refused)) from None
+    signed = opened.signed
     return SignedInRead(
         login=signed.actor.login,
         role=signed.actor.role,
         expires_at=signed.expires_at,
-        csrf_token=csrf,
+        csrf_token=opened.csrf_token,
     )
 
 
 @router.post("/logout", status_code=204)
 async def logout(actor: CurrentUser, request: Request, response: Response, db: DbDep) -> None:
     """End this session on the server (a bearer token stays valid: revoke it instead)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    async with db.transaction() as session:
-        if cookie and actor.channel == "panel":
-            await sign_out(session, token=cookie, actor=actor)
-    response.delete_cookie(SESSION_COOKIE)
+    await close_session(request, response, db, actor)
 
 
 @router.get("/me", response_model=MeRead)

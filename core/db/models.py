@@ -352,6 +352,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     password_changed_at: Mapped[datetime] = _now()
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")  # panel
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
 
 class UserSession(Base):

@@ -14,7 +14,7 @@ from core.bus.memory import InMemoryBus
 from core.db import Database
 from tests.conftest import admin_app
 
-OPEN = {"/healthz", "/api/v1/auth/login", "/api/v1/openapi.json", "/docs"}
+OPEN = {"/healthz", "/api/v1/auth/login", "/api/v1/openapi.json", "/docs", "/login"}
 
 
 @pytest.fixture
@@ -31,17 +31,18 @@ def test_every_route_declares_who_may_call_it(app: FastAPI) -> None:
     assert undeclared == [], "routes without a declared role: " + ", ".join(undeclared)
 
 
-def test_only_health_sign_in_and_the_api_description_are_open(app: FastAPI) -> None:
+def test_only_health_the_sign_in_forms_and_the_api_description_are_open(app: FastAPI) -> None:
     assert {e.path for e in endpoints(app) if e.access == "public"} == OPEN
 
 
 def test_every_change_needs_at_least_an_operator(app: FastAPI) -> None:
-    own = ("/api/v1/auth/logout", "/api/v1/auth/tokens")  # your own session and tokens
+    # your own session, tokens and preferences
+    own = ("/api/v1/auth/logout", "/api/v1/auth/tokens", "/logout", "/me/preferences")
     loose = [
         f"{sorted(e.methods)} {e.path}"
         for e in endpoints(app)
         if e.methods - {"GET", "HEAD"}
-        and e.path != "/api/v1/auth/login"
+        and e.path not in ("/api/v1/auth/login", "/login")
         and not e.path.startswith(own)
         and e.access in ("public", "viewer")
     ]

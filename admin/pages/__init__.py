@@ -1,0 +1,24 @@
+"""The panel: server-rendered pages (Jinja2, HTMX) beside the JSON API, one router module per page
+group (``auth``, ``inbox``), templates under ``admin/templates`` mirroring them.
+
+Pages use the same access dependencies as the API (every route declares its role) and the same
+services (operator commands, read models in ``admin.reads``); a page a role may not open answers
+403 in the panel's look, and one that needs a signed-in user leads to the sign-in form.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from admin.pages import auth, inbox
+from admin.pages.assets import STATIC, check_assets
+
+
+def install(app: FastAPI) -> None:
+    """Mount the static files and the page routers; refuses (``AssetsMissing``) without the
+    built front-end files."""
+    check_assets()
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, inbox):
+        app.include_router(module.router)

@@ -1,0 +1,33 @@
+"""The left navigation: groups of pages, each shown to the roles that may open it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.access import Role
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str  # translated in the template
+    path: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str
+    entries: tuple[Entry, ...]
+
+
+NAVIGATION = (Group("Work", (Entry("Inbox", "/inbox", Role.viewer),)),)
+
+
+def navigation_for(role: Role | None) -> list[Group]:
+    if role is None:
+        return []
+    groups = [
+        Group(group.label, tuple(e for e in group.entries if role.allows(e.role)))
+        for group in NAVIGATION
+    ]
+    return [group for group in groups if group.entries]

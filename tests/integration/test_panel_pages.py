@@ -1,0 +1,153 @@
+"""The panel's pages through the real app: signing in and out, the inbox for each role, a draft
+approved or refused from the page, errors in the panel's look (never JSON or a traceback), and the
+interface switched to Russian."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from admin.workspace.apply import apply_workspace, read_workspace
+from core.access import Role
+from core.db import Database
+from core.security import SecretBox
+from tests.conftest import PASSWORD, add_people, admin_app
+from tests.integration.conftest import World, workspace
+
+
+@pytest.fixture
+async def world(database: Database, secret_box: SecretBox, tmp_path: Path) -> World:
+    path = tmp_path / "ws.yaml"
+    path.write_text(workspace(", approval: true"), encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    await add_people(database)
+    return World(database)
+
+
+@pytest.fixture
+async def browser(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client of the panel, with the manager serving operator commands."""
+    await world.serve_operator_commands()
+    app = admin_app(world.db, world.bus)
+    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        yield http
+    await world.bus.close()
+
+
+async def sign_in(http: httpx.AsyncClient, login: str) -> None:
+    answer = await http.post("/login", data={"login": login, "password": PASSWORD, "next": "/"})
+    assert answer.status_code == 303, answer.text
+    http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
+
+
+async def test_a_page_needs_a_signed_in_user_and_the_sign_in_leads_back_to_it(
+    browser: httpx.AsyncClient,
+) -> None:
+    away = await browser.get("/inbox")
+    assert away.status_code == 303 and away.headers["location"] == "/login?next=/inbox"
+    form = await browser.get(away.headers["location"])
+    assert form.status_code == 200 and 'name="password"' in form.text
+    wrong = await browser.post("/login", data={"login": "operator", "password": "nope"})
+    assert wrong.status_code == 400 and "Wrong login or password." in wrong.text
+    assert "coolthing_session" not in browser.cookies
+    right = await browser.post(
+        "/login", data={"login": "operator", "password": PASSWORD, "next": "/inbox"}
+    )
+    assert right.status_code == 303 and right.headers["location"] == "/inbox"
+    page = await browser.get("/inbox")
+    assert page.status_code == 200 and 'data-testid="current-user">operator<' in page.text
+
+
+async def test_a_foreign_next_address_never_leaves_the_site(browser: httpx.AsyncClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        data = {"login": "operator", "password": PASSWORD, "next": target}
+        answer = await browser.post("/login", data=data)
+        assert answer.headers["location"] == "/inbox", target
+
+
+async def test_a_held_draft_is_approved_from_the_inbox_and_a_second_press_says_who_did(
+    world: World, browser: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=801))
+    await sign_in(browser, "operator")
+    inbox = await browser.get("/inbox?need=needs_approval")
+    assert inbox.status_code == 200 and 'data-testid="draft"' not in inbox.text
+    conversation_id = int(inbox.text.split('data-conversation="')[1].split('"')[0])
+    page = await browser.get(f"/inbox/{conversation_id}")
+    assert 'data-testid="draft"' in page.text and "the campaign requires approval" in page.text
+    draft_id = int(page.text.split('data-message="')[1].split('"')[0])
+    headers = {"HX-Request": "true", "HX-Target": "dialogue"}
+    approved = await browser.post(f"/inbox/drafts/{draft_id}/approve", headers=headers)
+    assert approved.status_code == 200 and 'data-testid="draft"' not in approved.text
+    assert await world.dispatcher.dispatch_due() == 1
+    again = await browser.post(f"/inbox/drafts/{draft_id}/approve", headers=headers)
+    assert again.status_code == 409 and "already approved by operator" in again.text
+
+
+async def test_an_edit_that_fails_the_checks_is_refused_next_to_the_text_and_kept(
+    world: World, browser: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=802))
+    await sign_in(browser, "operator")
+    inbox = await browser.get("/inbox")
+    conversation_id = int(inbox.text.split('data-conversation="')[1].split('"')[0])
+    page = await browser.get(f"/inbox/{conversation_id}")
+    draft_id = int(page.text.split('data-message="')[1].split('"')[0])
+    edit = "Pay here: https://pay.evil.click/x"
+    refused = await browser.post(f"/inbox/drafts/{draft_id}/approve", data={"text": edit})
+    assert refused.status_code == 422
+    assert "pay.evil.click" in refused.text and edit in refused.text  # what they typed stays
+    assert await world.dispatcher.dispatch_due() == 0
+
+
+async def test_a_viewer_reads_the_inbox_but_gets_no_buttons_and_may_not_decide(
+    world: World, browser: httpx.AsyncClient
+) -> None:
+    await world.conversations.on_lead(await world.lead(user=803))
+    await sign_in(browser, "viewer")
+    inbox = await browser.get("/inbox")
+    conversation_id = int(inbox.text.split('data-conversation="')[1].split('"')[0])
+    page = await browser.get(f"/inbox/{conversation_id}")
+    assert page.status_code == 200 and "/approve" not in page.text
+    draft_id = int(page.text.split('data-message="')[1].split('"')[0])
+    refused = await browser.post(f"/inbox/drafts/{draft_id}/approve")
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+
+
+@pytest.mark.parametrize("address", ["/inbox/999999", "/inbox/abc", "/inbox/-1", "/nowhere"])
+async def test_a_missing_or_malformed_address_is_a_page_not_json(
+    browser: httpx.AsyncClient, address: str
+) -> None:
+    await sign_in(browser, "operator")
+    answer = await browser.get(address)
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Traceback" not in answer.text and 'data-testid="error-reason"' in answer.text
+
+
+async def test_the_interface_switches_to_russian_for_that_user(browser: httpx.AsyncClient) -> None:
+    await sign_in(browser, "operator")
+    switched = await browser.post("/me/preferences", data={"language": "ru"})
+    assert switched.status_code == 204
+    page = await browser.get("/inbox")
+    assert page.headers["content-language"] == "ru" and "Входящие" in page.text
+    bad = await browser.post("/me/preferences", data={"language": "xx"})
+    assert bad.status_code == 400
+
+
+async def test_the_app_refuses_to_start_without_the_built_assets(
+    monkeypatch: pytest.MonkeyPatch, world: World, tmp_path: Path
+) -> None:
+    from admin.pages import assets
+
+    monkeypatch.setattr(assets, "STATIC", tmp_path)
+    with pytest.raises(assets.AssetsMissing, match="make assets"):
+        admin_app(world.db, world.bus)
+    assert Role.owner  # the people exist; only the files are missing
