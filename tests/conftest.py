@@ -1,13 +1,20 @@
-"""Shared fixtures: where the real PostgreSQL and RabbitMQ live (`make test` starts them)."""
+"""Shared fixtures: where the real PostgreSQL and RabbitMQ live (`make test` starts them), and the
+stack of `coolthing` processes the e2e and browser tiers run against."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aio_pika
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
@@ -105,3 +112,223 @@ async def rabbitmqctl(*args: str) -> None:
     )
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {err.decode()}"
+
+
+# The stack: each service as its own `coolthing` process (the e2e and browser tiers).
+
+SERVICE_QUEUES = [
+    "parser.messages",
+    "parser.control",
+    "manager.leads",
+    "manager.replies",
+    "manager.results",
+    "manager.control",
+    "manager.operator",
+    *(f"bots.account.{n}" for n in range(1, 5)),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    """Starts `coolthing` processes with one shared environment and stops them all at the end."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.slow_to_stop: list[str] = []
+        self.sandbox_url = f"http://127.0.0.1:{env['COOLTHING_SANDBOX_PORT']}"
+        self.api_url = f"http://127.0.0.1:{env['COOLTHING_API_PORT']}"
+
+    def command(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "coolthing", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+    def add_user(self, login: str, role: str) -> str:
+        """A user made with the real CLI (password on stdin), and an API token for them."""
+        made = self.command("users", "create", login, "--role", role, stdin=b"e2e-password-123\n")
+        assert made.returncode == 0, made.stderr.decode()
+        token = self.command("users", "token", "create", login, "--name", "e2e")
+        assert token.returncode == 0, token.stderr.decode()
+        return token.stdout.decode().strip()
+
+    def start(self, name: str, *args: str) -> None:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "coolthing", "run", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        """SIGTERM, then SIGKILL for what has not stopped in 15 s (named in ``slow_to_stop``)."""
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.slow_to_stop.append(name)
+                proc.kill()
+                proc.wait(timeout=10)
+        self.procs.clear()
+
+    def service_logs(self, *, exclude: tuple[str, ...] = ()) -> dict[str, str]:
+        """Each service's whole log so far, by file name."""
+        return {
+            path.name: path.read_text(errors="replace")
+            for path in self.logs.glob("*.log")
+            if path.stem not in exclude
+        }
+
+    def log_tail(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in self.logs.glob("*.log")
+        )
+
+
+async def delete_queues(amqp_url: str, names: list[str]) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in names:
+            for queue in (name, f"{name}.dlq"):
+                await channel.queue_delete(queue)
+
+
+@pytest.fixture
+async def stack(postgres_url: str, amqp_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    await reset_postgres(postgres_url)
+    await delete_queues(amqp_url, SERVICE_QUEUES)
+    env = {
+        **os.environ,
+        "COOLTHING_ENV": "test",
+        "COOLTHING_DATABASE_URL": postgres_url,
+        "COOLTHING_BUS_URL": amqp_url,
+        "COOLTHING_SECRET_KEY": Fernet.generate_key().decode(),
+        "COOLTHING_SANDBOX_PORT": str(free_port()),
+        "COOLTHING_API_PORT": str(free_port()),
+        "COOLTHING_JOIN_INTERVAL": "0",
+        "COOLTHING_LOG_LEVEL": "INFO",
+    }
+    env["COOLTHING_SANDBOX_URL"] = f"http://127.0.0.1:{env['COOLTHING_SANDBOX_PORT']}"
+    stack = Stack(env, tmp_path)
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+    # Containers get SIGTERM and a grace period: every service must stop well within it.
+    assert not stack.slow_to_stop, f"needed SIGKILL after 15 s: {stack.slow_to_stop}"
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[object]], *, seconds: float, what: str, interval: float = 0.25
+) -> object:
+    """Poll ``check`` until it returns something truthy or ``seconds`` run out."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    last: object = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            last = await check()
+            if last:
+                return last
+        except (httpx.HTTPError, OSError) as exc:
+            last = exc
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+async def sandbox_call(
+    http: httpx.AsyncClient, stack: Stack, path: str, body: object = None
+) -> Any:
+    """GET (no body) or POST a sandbox test endpoint; fails the test on a refusal."""
+    if body is None:
+        response = await http.get(stack.sandbox_url + path)
+    else:
+        response = await http.post(stack.sandbox_url + path, json=body)
+    payload = response.json()
+    assert payload["ok"], payload
+    return payload
+
+
+async def boot_outreach_mode(
+    stack: Stack, http: httpx.AsyncClient, chat: str, workspace: Callable[[list[str]], str]
+) -> list[int]:
+    """Sandbox with ``chat``, one parser and two manager accounts (sessions passed to
+    ``workspace`` in that order), the LLM served by the sandbox, the simulated users' own DM
+    answers off (tests script the replies); parser, manager, admin and a worker per account
+    running. Returns the accounts' Telegram user ids."""
+    assert stack.command("migrate").returncode == 0
+    http.headers["Authorization"] = f"Bearer {stack.add_user('alice', 'operator')}"
+    stack.env["COOLTHING_LLM_BASE_URL"] = f"{stack.sandbox_url}/v1"
+    stack.env["COOLTHING_LLM_API_KEY"] = "sandbox-key"
+    stack.start("sandbox", "sandbox")
+    await wait_for(
+        lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
+    )
+    response = await http.put(f"{stack.sandbox_url}/_sandbox/responder", json={"enabled": False})
+    assert response.json()["ok"]
+    await sandbox_call(http, stack, "/_sandbox/chats", {"ref": chat, "title": chat})
+    names = ["Parser", "Manager1", "Manager2"]
+    created = [
+        await sandbox_call(http, stack, "/_sandbox/accounts", {"first_name": name})
+        for name in names
+    ]
+    (stack.logs / "ws.yaml").write_text(workspace([a["session"] for a in created]), "utf-8")
+    applied = stack.command("workspace", "apply", str(stack.logs / "ws.yaml"))
+    assert applied.returncode == 0, applied.stderr.decode()
+    for name, args in {
+        "parser": ["parser"],
+        "manager": ["manager"],
+        "admin": ["admin"],
+        **{f"bots-{n}": ["bots", "--account", str(n)] for n in (1, 2, 3)},
+    }.items():
+        stack.start(name, *args)
+
+    async def parser_listens() -> bool:
+        listed = (await sandbox_call(http, stack, "/_sandbox/chats"))["chats"]
+        return any(c["members"] for c in listed if c["ref"] == chat)
+
+    await wait_for(parser_listens, seconds=60, what="the parser account to join the chat")
+    await wait_for(lambda: http.get(f"{stack.api_url}/healthz"), seconds=30, what="the admin API")
+    # The queues were deleted for a clean start: a lead found before the manager subscribes
+    # would have nowhere to go.
+    await wait_for(
+        lambda: consuming(stack.env["COOLTHING_BUS_URL"], ["manager.leads", "manager.replies"]),
+        seconds=30,
+        what="the manager to consume its queues",
+    )
+    return [int(a["user_id"]) for a in created]
+
+
+async def consuming(amqp_url: str, queues: list[str]) -> bool:
+    """Every queue exists and has a consumer."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for name in queues:
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return False
+            if not queue.declaration_result.consumer_count:
+                return False
+    return True

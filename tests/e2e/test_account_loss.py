@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack, boot_parser_mode, sandbox_call, wait_for
+from tests.conftest import Stack, sandbox_call, wait_for
+from tests.e2e.conftest import boot_parser_mode
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,8 @@ import yaml
 
 from core.outreach import DEFAULT_OPT_OUT_REPLY
 from sandbox.llm import PHRASES
-from tests.e2e.conftest import Stack, boot_outreach_mode, sandbox_call, wait_for
-from tests.e2e.test_outreach import CHAT, FAST, api, dms_to, reply_as, wait_for_dms
+from tests.conftest import Stack, boot_outreach_mode, sandbox_call, wait_for
+from tests.e2e.conftest import CHAT, FAST, api, dms_to, reply_as, wait_for_dms
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ import pytest
 
 from core.outreach import DEFAULT_OPT_OUT_REPLY
 from manager.optout import OptOutDetector
-from tests.e2e.conftest import Stack, boot_outreach_mode, wait_for
-from tests.e2e.test_outreach import (
+from tests.conftest import Stack, boot_outreach_mode, wait_for
+from tests.e2e.conftest import (
     CHAT,
     api,
     dms_to,

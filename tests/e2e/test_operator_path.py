@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Stack, boot_outreach_mode, wait_for
-from tests.e2e.test_outreach import CHAT, api, dms_to, post_as, wait_for_dms, workspace
+from tests.conftest import Stack, boot_outreach_mode, wait_for
+from tests.e2e.conftest import CHAT, api, dms_to, post_as, wait_for_dms, workspace
 
 
 async def test_two_operators_approving_one_draft_send_one_dm_and_the_loser_hears_who_won(

@@ -12,95 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack, boot_outreach_mode, sandbox_call, wait_for
+from tests.conftest import Stack, boot_outreach_mode, sandbox_call, wait_for
+from tests.e2e.conftest import CHAT, api, dms_to, post_as, reply_as, wait_for_dms, workspace
 
 pytestmark = pytest.mark.e2e
-
-CHAT = "web_jobs"
-FAST = """\
-      quiet_hours: null
-      min_gap_seconds: 0
-      max_gap_seconds: 0
-      warmup_days: 0
-      new_dms_per_day: 10000
-      messages_per_minute: 1000"""
-
-
-def workspace(
-    *, approval: bool = False, second_campaign: bool = False, sites_managers: str = "[manager-2]"
-) -> Any:
-    def render(sessions: list[str]) -> str:
-        text = f"""\
-accounts:
-  - {{name: parser-1, role: parser, session: "{sessions[0]}"}}
-  - {{name: manager-1, role: manager, session: "{sessions[1]}"}}
-  - {{name: manager-2, role: manager, session: "{sessions[2]}"}}
-keyword_sets:
-  - {{name: web-dev, keywords: [разработчик, developer]}}
-  - {{name: sites, keywords: [сайт, website]}}
-campaigns:
-  - name: web
-    keyword_sets: [web-dev]
-    chats: ["@{CHAT}"]
-    parser_accounts: [parser-1]
-    manager_accounts: [manager-1, manager-2]
-    outreach:
-      offer: "We build web apps in four weeks."
-      approval: {str(approval).lower()}
-{FAST}
-"""
-        if second_campaign:
-            text += f"""\
-  - name: sites
-    keyword_sets: [sites]
-    chats: ["@{CHAT}"]
-    parser_accounts: [parser-1]
-    manager_accounts: {sites_managers}
-    outreach:
-      offer: "Landing pages in a week."
-{FAST}
-"""
-        return text
-
-    return render
-
-
-async def post_as(
-    http: httpx.AsyncClient, stack: Stack, user_id: int, text: str, name: str = "Lead"
-) -> None:
-    body = {"chat": f"@{CHAT}", "text": text, "user": {"user_id": user_id, "first_name": name}}
-    await sandbox_call(http, stack, "/_sandbox/post", body)
-
-
-async def dms_to(http: httpx.AsyncClient, stack: Stack, user_id: int) -> list[dict[str, Any]]:
-    """DMs the user received (from any of our accounts), oldest first."""
-    listed = await sandbox_call(http, stack, f"/_sandbox/dms?user={user_id}")
-    return [m for m in listed["messages"] if m["to"]["user_id"] == user_id]
-
-
-async def reply_as(
-    http: httpx.AsyncClient, stack: Stack, user_id: int, account_user_id: int, text: str
-) -> None:
-    body = {"user_id": user_id, "to": account_user_id, "text": text}
-    await sandbox_call(http, stack, "/_sandbox/dm", body)
-
-
-async def api(http: httpx.AsyncClient, stack: Stack, path: str) -> Any:
-    response = await http.get(f"{stack.api_url}/api/v1/{path}")
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def wait_for_dms(
-    http: httpx.AsyncClient, stack: Stack, user_id: int, count: int, seconds: float = 30
-) -> list[dict[str, Any]]:
-    async def arrived() -> list[dict[str, Any]] | None:
-        got = await dms_to(http, stack, user_id)
-        return got if len(got) >= count else None
-
-    found = await wait_for(arrived, seconds=seconds, what=f"{count} DM(s) to user {user_id}")
-    assert isinstance(found, list)
-    return found
 
 
 async def conversation_of(http: httpx.AsyncClient, stack: Stack, user_id: int) -> dict[str, Any]:

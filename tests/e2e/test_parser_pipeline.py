@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from parser.matcher import KeywordSetRules, Matcher
-from tests.e2e.conftest import Stack, boot_parser_mode, sandbox_call, wait_for
+from tests.conftest import Stack, sandbox_call, wait_for
+from tests.e2e.conftest import boot_parser_mode
 
 pytestmark = pytest.mark.e2e
 
