@@ -14,6 +14,7 @@ Semantics both must honour (the contract suite in tests/integration/test_bus_con
 - ``request`` publishes like ``publish`` and waits for the one reply whose ``correlation_id`` is the
   request's id; ``serve`` consumes like ``subscribe`` and sends the responder's answer to the
   request's ``reply_to`` before the ack. A request past its ``deadline`` is acked unanswered.
+- ``watch`` is the exception to all of the above: transient and at most once, for live views.
 """
 
 from __future__ import annotations
@@ -119,6 +120,19 @@ class Bus(Protocol):
         and dead-lettered like a handler. A request whose ``deadline`` has passed is acked without
         calling the responder; one without ``reply_to`` is answered into the void. A reply whose
         requester is gone is dropped.
+        """
+
+    async def watch(self, bindings: Sequence[str], handler: Handler) -> None:
+        """Hand ``handler`` the events whose routing key matches a pattern, while this bus runs.
+
+        For live views (one per process, say): nothing is kept while nobody watches, so events
+        published before the watch started, or while the connection was down, never arrive. At
+        most once: nothing is retried or dead-lettered; a handler that raises, or a body that is
+        not an ``Event``, is logged and the event dropped. Handlers may run concurrently. The
+        watch's queue disappears with the connection (``close()`` ends the watch) and holds at
+        most 10,000 events, dropping the oldest, when its handler falls behind. Like a queue, a
+        watch makes its routing keys routable for ``publish``. Several watches per bus are
+        allowed, each getting its own copy.
         """
 
     async def declare(self, queue: str, bindings: Sequence[str]) -> None:

@@ -1,5 +1,6 @@
 """What both bus implementations share, so they cannot drift apart on what a failure means:
-the verdict on a finished delivery, dead-letter reasons, retry pauses and AMQP topic matching."""
+the verdict on a finished delivery, dead-letter reasons, retry pauses, AMQP topic matching and
+running a watcher."""
 
 from __future__ import annotations
 
@@ -87,6 +88,25 @@ async def judge(
         )
         return Verdict("retry", describe(exc))
     return ACK
+
+
+async def run_watcher(handler: Handler, body: bytes, *, bindings: tuple[str, ...]) -> None:
+    """Decode ``body`` and run a watch's ``handler``: at most once, so whatever fails is logged
+    and the event dropped."""
+    try:
+        event = Event.model_validate_json(body)
+    except ValidationError as exc:
+        # Not the body nor str(exc), which quotes it: it may be personal data.
+        logger.warning(
+            "bus: watch on %s dropped a message that is not an Event: %s", bindings, _malformed(exc)
+        )
+        return
+    try:
+        await handler(event)
+    except Exception:
+        logger.warning(
+            "bus: watch on %s failed %s %s, dropped", bindings, event.name, event.id, exc_info=True
+        )
 
 
 def broker_reason(cause: object) -> str:

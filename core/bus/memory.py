@@ -1,5 +1,5 @@
 """The in-process bus: RabbitBus semantics (topic bindings, prefetch, ack after the handler returns,
-retries, dead letters) inside one event loop, for the demo and the contract suite.
+retries, dead letters, watches) inside one event loop, for the demo and the contract suite.
 
 What it shares with RabbitBus (verdicts, reasons, topic matching) lives in ``core.bus.delivery``.
 """
@@ -15,7 +15,14 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from core.bus.base import DeadLetter, Handler, Responder, UnroutableError
-from core.bus.delivery import broker_reason, check_limits, judge, retry_pause, topic_matches
+from core.bus.delivery import (
+    broker_reason,
+    check_limits,
+    judge,
+    retry_pause,
+    run_watcher,
+    topic_matches,
+)
 from core.bus.rpc import PendingReplies, answering, reply_address, stamp
 from core.events import Event, utcnow
 
@@ -53,12 +60,24 @@ class _Queue:
         return self.ready.popleft()
 
 
+@dataclass(eq=False, frozen=True)
+class _Watcher:
+    """A watch: gets what matches its bindings as it is routed, and keeps nothing."""
+
+    bindings: tuple[str, ...]
+    deliver: Callable[[bytes], None]
+
+    def matches(self, routing_key: str) -> bool:
+        return any(topic_matches(pattern, routing_key) for pattern in self.bindings)
+
+
 class MemoryBroker:
     """Queues and bindings of one exchange; outlives the buses (clients) attached to it."""
 
     def __init__(self) -> None:
         self._queues: dict[str, _Queue] = {}
         self._reply_queues: dict[str, Callable[[bytes], None]] = {}
+        self._watchers: list[_Watcher] = []
 
     def declare(self, name: str, bindings: tuple[str, ...]) -> _Queue:
         queue = self._queues.setdefault(name, _Queue(name))
@@ -71,10 +90,20 @@ class MemoryBroker:
             for queue in self._queues.values()
             if any(topic_matches(pattern, routing_key) for pattern in queue.bindings)
         ]
-        if not targets:
+        watchers = [watcher for watcher in self._watchers if watcher.matches(routing_key)]
+        if not targets and not watchers:
             raise UnroutableError(f"no queue is bound to routing key {routing_key!r}")
         for queue in targets:
             queue.put(_Message(routing_key, body))
+        for watcher in watchers:
+            watcher.deliver(body)
+
+    def watch(self, watcher: _Watcher) -> None:
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: _Watcher) -> None:
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
 
     def queue(self, name: str) -> _Queue | None:
         return self._queues.get(name)
@@ -195,6 +224,8 @@ class InMemoryBus:
         self.retry_delay, self.close_timeout = retry_delay, close_timeout
         self._broker = broker
         self._consumers: list[_Consumer] = []
+        self._watchers: list[_Watcher] = []
+        self._watching: set[asyncio.Task[None]] = set()  # referenced, or they could be collected
         self._reply_to = reply_address()
         self._replies = PendingReplies()
         self._closed = False
@@ -262,6 +293,18 @@ class InMemoryBus:
         declared = (await self._ready()).declare(queue, tuple(bindings))
         self._consumers.append(_Consumer(self, declared, handler, prefetch))
 
+    async def watch(self, bindings: Sequence[str], handler: Handler) -> None:
+        broker, patterns = await self._ready(), tuple(bindings)
+
+        def deliver(body: bytes) -> None:  # called by the publisher: must not wait for handler
+            task = asyncio.create_task(run_watcher(handler, body, bindings=patterns))
+            self._watching.add(task)
+            task.add_done_callback(self._watching.discard)
+
+        watcher = _Watcher(patterns, deliver)
+        broker.watch(watcher)
+        self._watchers.append(watcher)
+
     async def declare(self, queue: str, bindings: Sequence[str]) -> None:
         (await self._ready()).declare(queue, tuple(bindings))
 
@@ -278,6 +321,12 @@ class InMemoryBus:
         self._replies.close()
         if self._broker is not None:
             self._broker.close_replies(self._reply_to)
+            for watcher in self._watchers:
+                self._broker.unwatch(watcher)
+        self._watchers.clear()
+        for task in self._watching:
+            task.cancel()
+        await asyncio.gather(*self._watching, return_exceptions=True)
         for consumer in self._consumers:
             consumer.fetcher.cancel()
         await asyncio.gather(*(c.fetcher for c in self._consumers), return_exceptions=True)

@@ -12,7 +12,8 @@ acked (a crash in between duplicates a dead letter, never loses one). The DLQ is
 reading it (get, then requeue) raises a quorum queue's delivery count, and RabbitMQ 4's default
 quorum delivery limit would drop dead letters after they were looked at twenty times. Writing and
 reading them lives in ``core.bus.rabbit_dead_letters``, publishing with confirms in
-``core.bus.rabbit_publish`` and the reply queue of ``request`` in ``core.bus.rabbit_rpc``.
+``core.bus.rabbit_publish``, the reply queue of ``request`` in ``core.bus.rabbit_rpc`` and the
+transient queues of ``watch`` in ``core.bus.rabbit_watch``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from core.bus.rabbit_dead_letters import (
 )
 from core.bus.rabbit_publish import CONNECTION_ERRORS, Confirmer, event_message
 from core.bus.rabbit_rpc import ReplyQueue
+from core.bus.rabbit_watch import Watch, open_watch
 from core.bus.rpc import answering, stamp
 from core.events import Event
 
@@ -90,6 +92,7 @@ class RabbitBus:
         self.publish_timeout, self.reconnect_interval = publish_timeout, reconnect_interval
         self._link: _Link | None = None
         self._subscriptions: list[_Subscription] = []
+        self._watches: list[Watch] = []
         self._confirmer = Confirmer(publish_timeout)
         self._start_lock = asyncio.Lock()
         self._peek_lock = asyncio.Lock()
@@ -142,6 +145,8 @@ class RabbitBus:
             return
         for sub in self._subscriptions:
             await _quietly(sub.amqp_queue.cancel(sub.consumer_tag), "cancel consumer")
+        for watch in self._watches:
+            await watch.close()
         await asyncio.sleep(0)  # deliveries already received start, see _closing and requeue
         inflight = {task for sub in self._subscriptions for task in sub.inflight}
         if inflight:
@@ -227,6 +232,10 @@ class RabbitBus:
 
         sub.consumer_tag = await amqp_queue.consume(on_message, no_ack=False)
         self._subscriptions.append(sub)
+
+    async def watch(self, bindings: Sequence[str], handler: Handler) -> None:
+        link = await self._ready()
+        self._watches.append(await open_watch(link.connection, self.exchange, bindings, handler))
 
     async def declare(self, queue: str, bindings: Sequence[str]) -> None:
         link = await self._ready()

@@ -8,12 +8,14 @@ that something does *not* happen.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import aiosqlite
@@ -684,6 +686,149 @@ async def test_event_published_to_a_served_queue_without_reply_to_is_answered_in
     assert await bus.dead_letters(queue) == []
 
 
+# ---- watches -----------------------------------------------------------------------------------
+
+
+async def rabbitmqctl_rows(harness: Harness, *args: str) -> list[dict[str, str]]:
+    """``rabbitmqctl list_…`` of the test's vhost, as JSON rows."""
+    vhost = unquote(urlsplit(harness.url).path[1:]) or "/"
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl",
+        "-q",
+        *args,
+        "-p",
+        vhost,
+        "--formatter",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {err.decode()}"
+    rows: list[dict[str, str]] = json.loads(out)
+    return rows
+
+
+async def watch_queues(harness: Harness) -> list[str]:
+    """The server-named queues bound to the test's exchange: the watches' queues."""
+    rows = await rabbitmqctl_rows(harness, "list_bindings", "source_name", "destination_name")
+    return sorted(
+        {
+            row["destination_name"]
+            for row in rows
+            if row["source_name"] == harness.exchange
+            and row["destination_name"].startswith("amq.gen-")
+        }
+    )
+
+
+async def test_watcher_gets_the_matching_events_and_no_others(harness: Harness, bus: Bus) -> None:
+    await bus.declare(harness.queue("all"), ["#"])  # every key routable, watched or not
+    watcher = Recorder()
+    await bus.watch(["lead.*", "marker"], watcher)
+
+    for n, key in enumerate(["lead.found", "account.banned", "lead.found.again", "lead.sent"]):
+        await bus.publish(ping(n, key=key), routing_key=key)
+    await publish_and_await_marker(bus, [watcher])
+
+    assert watcher.ns() == [0, 3, -1]
+    assert [event.payload.get("key") for event in watcher.events[:-1]] == [
+        "lead.found",
+        "lead.sent",
+    ]
+
+
+async def test_two_watchers_on_one_bus_each_get_the_event(harness: Harness, bus: Bus) -> None:
+    a, b = Recorder(), Recorder()
+    await bus.watch([PING], a)
+    await bus.watch(["test.#"], b)
+
+    sent = ping(1)
+    await bus.publish(sent)
+    await eventually(lambda: a.ns() == [1] and b.ns() == [1], "the event at both watchers")
+
+    assert a.events[0] == sent and b.events[0] == sent
+    assert a.events[0] is not b.events[0]
+
+
+async def test_watch_handler_that_raises_is_logged_and_not_retried_and_later_events_arrive(
+    harness: Harness, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="core.bus")
+
+    async def fail_first(event: Event, attempt: int) -> None:
+        if attempt == 1:
+            raise RuntimeError("the panel went away")
+
+    watcher = Recorder(fail_first)
+    await bus.watch([PING, "marker"], watcher)
+    await bus.publish(ping(1))
+    await bus.publish(ping(2))
+    await publish_and_await_marker(bus, [watcher])
+
+    assert watcher.ns() == [1, 2, -1]
+    [failed] = [r for r in caplog.records if "the panel went away" in str(r.exc_info)]
+    assert failed.levelno == logging.WARNING
+
+
+async def test_watch_drops_a_body_that_is_not_an_event_with_a_warning_that_does_not_quote_it(
+    harness: Harness, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="core.bus")
+    watcher = Recorder()
+    await bus.watch([PING], watcher)
+
+    await bus.publish_raw(PING, b'{"secret": "private text"}')
+    await bus.publish(ping(1))
+    await eventually(lambda: watcher.ns() == [1], "the good event")
+
+    [dropped] = [r for r in caplog.records if "not an Event" in r.getMessage()]
+    assert dropped.levelno == logging.WARNING
+    assert "private text" not in caplog.text
+
+
+async def test_watch_gets_nothing_published_before_it_started(harness: Harness) -> None:
+    publisher = await harness.bus()
+    await publisher.declare(harness.queue("all"), ["#"])
+    await publisher.publish(ping(1))
+
+    watcher = Recorder()
+    await (await harness.bus()).watch([PING, "marker"], watcher)
+    await publisher.publish(ping(2))
+    await publish_and_await_marker(publisher, [watcher])
+
+    assert watcher.ns() == [2, -1]
+
+
+async def test_closing_the_bus_ends_its_watch_and_leaves_no_queue_behind(
+    harness: Harness,
+) -> None:
+    watching, publisher = await harness.bus(), await harness.bus()
+    watcher = Recorder()
+    await watching.watch([PING], watcher)
+    await publisher.publish(ping(1))  # routable: the watch's queue is bound to PING
+    await eventually(lambda: watcher.ns() == [1], "the event while watching")
+    queues = await watch_queues(harness) if harness.kind == "rabbit" else []
+    assert len(queues) == (1 if harness.kind == "rabbit" else 0)
+
+    await watching.close()
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while True:  # the broker drops an exclusive queue as it notices the connection is gone
+        try:
+            await publisher.publish(ping(2))
+        except UnroutableError:
+            break
+        assert loop.time() < deadline, "the watch's queue outlived its bus"
+        await asyncio.sleep(0.05)
+    assert watcher.ns() == [1]
+    if harness.kind == "rabbit":
+        assert await watch_queues(harness) == []
+        listed = await rabbitmqctl_rows(harness, "list_queues", "name")
+        assert not {row["name"] for row in listed} & set(queues)
+
+
 # ---- the factory -------------------------------------------------------------------------------
 
 
@@ -738,3 +883,31 @@ async def test_requests_are_answered_again_after_a_broker_restart(harness: Harne
     # The reply queue went with the broker: the robust channel must have declared it again.
     reply = await client.request(ping(2), timeout=25)
     assert reply.payload == {"n": 20}
+
+
+@pytest.mark.slow
+async def test_watch_gets_events_again_on_a_new_queue_after_the_connection_drops(
+    harness: Harness, bus: Bus
+) -> None:
+    if harness.kind != "rabbit":
+        pytest.skip("a dropped connection only exists for RabbitMQ")
+    await bus.declare(harness.queue("all"), ["#"])  # publishes stay routable while it is gone
+    watcher = Recorder()
+    await bus.watch([PING], watcher)
+    await bus.publish(ping(1))
+    await eventually(lambda: watcher.ns() == [1], "the event before the drop")
+    [before] = await watch_queues(harness)
+
+    vhost = unquote(urlsplit(harness.url).path[1:]) or "/"
+    await rabbitmqctl("close_all_connections", "-p", vhost, "test: a dropped connection")
+
+    # At most once: what is published before the queue is declared again is lost, so keep going.
+    loop = asyncio.get_running_loop()
+    deadline, n = loop.time() + 25, 2
+    while not any(isinstance(got, int) and got >= 2 for got in watcher.ns()):
+        assert loop.time() < deadline, "no event reached the watch after the drop"
+        await bus.publish(ping(n))
+        n += 1
+        await asyncio.sleep(0.1)
+    [after] = await watch_queues(harness)
+    assert after != before  # named afresh by the server
