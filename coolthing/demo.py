@@ -143,12 +143,12 @@ async def _print_dm(event: Event) -> None:
 def _banner(settings: Settings, sandbox: RunningSandbox, owner: FirstOwner | None) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     log.info(
-        f"CoolThing demo is up. API: {api}/docs  leads: {api}/api/v1/leads  "
+        f"CoolThing demo is up. Panel: {api}/  API: {api}/docs  "
         f"sandbox Telegram: {sandbox.url}  (Ctrl-C stops)"
     )
     if owner is not None:  # printed once: only hashes are stored
         print(
-            f"\n  First owner created (shown once, keep it):\n"
+            f"\n  First owner created (shown once, keep it). Sign in at {api}/login\n"
             f"    login:     {owner.login}\n"
             f"    password:  {owner.password}\n"
             f"    API token: {owner.token}\n"

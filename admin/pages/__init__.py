@@ -1,5 +1,6 @@
-"""The panel: server-rendered pages (Jinja2, HTMX) beside the JSON API, one router module per page
-group (``auth``, ``inbox``), templates under ``admin/templates`` mirroring them.
+"""The panel: server-rendered pages (Jinja2, HTMX) beside the JSON API, one router module per
+page group (``auth``, ``inbox``, ``leads``, ``live``, ``people``), templates under
+``admin/templates`` mirroring them.
 
 Pages use the same access dependencies as the API (every route declares its role) and the same
 services (operator commands, read models in ``admin.reads``); a page a role may not open answers
@@ -11,7 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from admin.pages import auth, inbox
+from admin.pages import auth, inbox, leads, live, people
 from admin.pages.assets import STATIC, check_assets
 
 
@@ -20,5 +21,5 @@ def install(app: FastAPI) -> None:
     built front-end files."""
     check_assets()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, inbox):
+    for module in (auth, inbox, leads, live, people):
         app.include_router(module.router)

@@ -87,6 +87,7 @@ async def _page(
         "problems": [],
         "typed": "",
         "notice": "",
+        "query": request.url.query,
     }
     return render(request, viewer, "inbox/page.html", context)
 

@@ -12,6 +12,12 @@ def N_(text: str) -> str:  # the gettext convention: mark now, translate where s
 
 DATA_WORDS = (
     N_("Work"),
+    N_("System"),
+    N_("Leads"),
+    N_("Users"),
+    N_("new"),
+    N_("contacted"),
+    N_("replied"),
     N_("viewer"),
     N_("operator"),
     N_("admin"),

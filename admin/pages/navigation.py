@@ -20,7 +20,10 @@ class Group:
     entries: tuple[Entry, ...]
 
 
-NAVIGATION = (Group("Work", (Entry("Inbox", "/inbox", Role.viewer),)),)
+NAVIGATION = (
+    Group("Work", (Entry("Inbox", "/inbox", Role.viewer), Entry("Leads", "/leads", Role.viewer))),
+    Group("System", (Entry("Users", "/users", Role.owner),)),
+)
 
 
 def navigation_for(role: Role | None) -> list[Group]:

@@ -151,3 +151,50 @@ async def test_the_app_refuses_to_start_without_the_built_assets(
     with pytest.raises(assets.AssetsMissing, match="make assets"):
         admin_app(world.db, world.bus)
     assert Role.owner  # the people exist; only the files are missing
+
+
+async def test_leads_are_listed_filtered_opened_and_exported_as_csv(
+    world: World, browser: httpx.AsyncClient
+) -> None:
+    await world.lead(user=811, text="Ищу разработчика для магазина")
+    await world.lead(user=812, text='=HYPERLINK("http://evil.example") нужен разработчик')
+    await sign_in(browser, "viewer")
+    listed = await browser.get("/leads")
+    assert listed.status_code == 200 and 'data-testid="lead-total">2 leads' in listed.text
+    none = await browser.get("/leads?keyword=designer")
+    assert 'data-testid="lead-total">0 leads' in none.text and "No leads yet." in none.text
+    found = await browser.get("/leads?keyword=разработчик&chat=jobs")
+    assert 'data-testid="lead-total">2 leads' in found.text
+    lead_id = int(listed.text.split('data-lead="')[1].split('"')[0])
+    page = await browser.get(f"/leads/{lead_id}")
+    assert page.status_code == 200 and "Source messages" in page.text
+    exported = await browser.get("/leads.csv?keyword=разработчик")
+    assert exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.strip().splitlines()
+    assert lines[0].startswith("id,campaign,status") and len(lines) == 3
+    assert "'=HYPERLINK" in exported.text  # a spreadsheet will not run it
+    assert (await browser.get("/leads/999999")).status_code == 404
+    bad_day = await browser.get("/leads?since=yesterday")
+    assert bad_day.status_code == 400 and "since" in bad_day.text
+
+
+async def test_only_an_owner_opens_the_users_page_and_adds_a_user_there(
+    browser: httpx.AsyncClient,
+) -> None:
+    await sign_in(browser, "operator")
+    refused = await browser.get("/users")
+    assert refused.status_code == 403 and "Your role may not open this page." in refused.text
+    assert 'href="/users"' not in (await browser.get("/inbox")).text  # not even offered
+    await sign_in(browser, "owner")
+    page = await browser.get("/users")
+    assert page.status_code == 200 and 'data-user="operator"' in page.text
+    weak = {"login": "nina", "password": "short", "role": "viewer"}
+    refused = await browser.post("/users", data=weak)
+    assert refused.status_code == 422 and 'value="nina"' in refused.text
+    assert "invalid-feedback" in refused.text
+    added = await browser.post(
+        "/users", data={"login": "nina", "password": "a long enough secret", "role": "viewer"}
+    )
+    assert added.status_code == 200 and 'data-user="nina"' in added.text
+    demoted = await browser.post("/users/owner", data={"role": "viewer"})
+    assert demoted.status_code == 409 and "owner" in demoted.text  # the last owner stays

@@ -1,0 +1,100 @@
+"""Leads: the list with filters (live: a new lead appears without a reload), one lead with its
+source messages and conversation, and the filtered list as CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+
+from admin.access.deps import Viewer
+from admin.api.fields import DB_INT_MAX
+from admin.pages.errors import page_error
+from admin.pages.rendering import render
+from admin.pages.viewers import viewer_for
+from admin.reads.leads import PAGE_SIZE, LeadFilter, lead_page, lead_view, leads_csv
+from core.db import Database
+from core.db.models import Campaign
+
+router = APIRouter(include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+STATUSES = ("new", "contacted", "replied", "opted_out", "skipped")
+
+
+def _filter(
+    campaign: int | None,
+    status: str,
+    chat: str,
+    keyword: str,
+    since: date | None,
+    until: date | None,
+    offset: int,
+) -> LeadFilter:
+    return LeadFilter(campaign, status, chat, keyword, since, until, offset)
+
+
+CampaignId = Annotated[int | None, Query(ge=1, le=DB_INT_MAX)]
+Text = Annotated[str, Query(max_length=200)]
+Day = Annotated[date | None, Query()]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+@router.get("/leads")
+async def leads(
+    actor: Viewer,
+    request: Request,
+    campaign: CampaignId = None,
+    status: Text = "",
+    chat: Text = "",
+    keyword: Text = "",
+    since: Day = None,
+    until: Day = None,
+    offset: Offset = 0,
+) -> Response:
+    viewer = await viewer_for(request, actor)
+    wanted = _filter(campaign, status, chat, keyword, since, until, offset)
+    db: Database = request.app.state.db
+    async with db.session() as session:
+        page = await lead_page(session, wanted, viewer.zone)
+        campaigns = list(await session.scalars(select(Campaign).order_by(Campaign.name)))
+    fragment = request.headers.get("hx-target") == "lead-rows"
+    context = {
+        "page": page,
+        "campaigns": campaigns,
+        "statuses": STATUSES,
+        "page_size": PAGE_SIZE,
+        "query": request.url.query,
+    }
+    return render(request, viewer, "leads/_rows.html" if fragment else "leads/page.html", context)
+
+
+@router.get("/leads.csv")
+async def leads_export(
+    actor: Viewer,
+    request: Request,
+    campaign: CampaignId = None,
+    status: Text = "",
+    chat: Text = "",
+    keyword: Text = "",
+    since: Day = None,
+    until: Day = None,
+) -> StreamingResponse:
+    viewer = await viewer_for(request, actor)
+    wanted = _filter(campaign, status, chat, keyword, since, until, 0)
+    rows = leads_csv(request.app.state.db, wanted, viewer.zone)
+    headers = {"Content-Disposition": 'attachment; filename="leads.csv"'}
+    return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/leads/{lead_id}")
+async def lead(actor: Viewer, request: Request, lead_id: Id) -> Response:
+    viewer = await viewer_for(request, actor)
+    db: Database = request.app.state.db
+    async with db.session() as session:
+        view = await lead_view(session, lead_id)
+    if view is None:
+        return page_error(request, 404, f"lead {lead_id} does not exist")
+    return render(request, viewer, "leads/lead.html", {"view": view})

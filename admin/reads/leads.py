@@ -1,0 +1,173 @@
+"""Leads as operators look for them: filtered by campaign, status, chat, date and matched keyword,
+newest first; one lead with its source messages and conversation; all of them as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.db.models import Campaign, Conversation, Lead, LeadHit
+
+PAGE_SIZE = 50
+CSV_BATCH = 1000
+CSV_COLUMNS = (
+    "id",
+    "campaign",
+    "status",
+    "telegram_user_id",
+    "username",
+    "name",
+    "chat",
+    "keywords",
+    "text",
+    "link",
+    "hits",
+    "first_seen_at",
+    "last_seen_at",
+)
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    campaign_id: int | None = None
+    status: str = ""
+    chat: str = ""
+    keyword: str = ""
+    since: date | None = None
+    until: date | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    lead: Lead
+    campaign: str
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    rows: list[LeadRow]
+    total: int
+    filter: LeadFilter
+
+
+def _filtered(wanted: LeadFilter, zone: ZoneInfo) -> Select[Lead, str]:
+    query = select(Lead, Campaign.name).join(Campaign, Campaign.id == Lead.campaign_id)
+    if wanted.campaign_id is not None:
+        query = query.where(Lead.campaign_id == wanted.campaign_id)
+    if wanted.status:
+        query = query.where(Lead.status == wanted.status)
+    if wanted.chat.strip():
+        query = query.where(Lead.chat_ref.ilike(f"%{wanted.chat.strip()}%"))
+    if wanted.keyword.strip():  # the JSON list holds it as a quoted string, in any database
+        keyword = wanted.keyword.strip().casefold()
+        stored = func.lower(cast(Lead.keywords, String))
+        # as written (PostgreSQL's JSONB) or \u-escaped (SQLite keeps the text json.dumps made)
+        forms = {f'%"{keyword}"%', f"%{json.dumps(keyword)}%"}
+        query = query.where(or_(*(stored.like(form) for form in forms)))
+    if wanted.since is not None:
+        query = query.where(Lead.first_seen_at >= _start_of(wanted.since, zone))
+    if wanted.until is not None:
+        query = query.where(Lead.first_seen_at < _start_of(wanted.until + timedelta(days=1), zone))
+    return query
+
+
+def _start_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+async def lead_page(session: AsyncSession, wanted: LeadFilter, zone: ZoneInfo) -> LeadPage:
+    query = _filtered(wanted, zone)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.execute(
+        query.order_by(Lead.first_seen_at.desc(), Lead.id.desc())
+        .limit(PAGE_SIZE)
+        .offset(wanted.offset)
+    )
+    return LeadPage([LeadRow(lead, name) for lead, name in rows], total, wanted)
+
+
+@dataclass(frozen=True)
+class LeadView:
+    lead: Lead
+    campaign: Campaign
+    hits: list[LeadHit]
+    conversation: Conversation | None
+
+
+async def lead_view(session: AsyncSession, lead_id: int) -> LeadView | None:
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        return None
+    campaign = await session.get(Campaign, lead.campaign_id)
+    if campaign is None:
+        return None
+    hits = list(
+        await session.scalars(
+            select(LeadHit).where(LeadHit.lead_id == lead_id).order_by(LeadHit.seen_at.desc())
+        )
+    )
+    conversation = await session.scalar(select(Conversation).where(Conversation.lead_id == lead_id))
+    return LeadView(lead, campaign, hits, conversation)
+
+
+async def leads_csv(db: Database, wanted: LeadFilter, zone: ZoneInfo) -> AsyncIterator[str]:
+    """Every lead the filter matches, as CSV text in batches (a big export never sits in memory
+    whole); ids are keyset-paged so rows added meanwhile do not shift the batches."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    yield _drain(out)
+    last_id: int | None = None
+    while True:
+        query = _filtered(wanted, zone).order_by(Lead.id.desc()).limit(CSV_BATCH)
+        if last_id is not None:
+            query = query.where(Lead.id < last_id)
+        async with db.session() as session:
+            rows = list(await session.execute(query))
+        if not rows:
+            return
+        for lead, campaign in rows:
+            writer.writerow(_csv_row(lead, campaign))
+        last_id = rows[-1][0].id
+        yield _drain(out)
+
+
+def _csv_row(lead: Lead, campaign: str) -> list[str]:
+    profile = lead.profile or {}
+    return [
+        str(lead.id),
+        campaign,
+        lead.status,
+        str(lead.telegram_user_id),
+        lead.username or "",
+        str(profile.get("name") or ""),
+        lead.chat_ref or "",
+        " ".join(lead.keywords or []),
+        _no_formula(lead.text),
+        lead.link or "",
+        str(lead.hits),
+        lead.first_seen_at.isoformat(),
+        lead.last_seen_at.isoformat(),
+    ]
+
+
+def _no_formula(text: str) -> str:
+    """A spreadsheet must not run a lead's message as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _drain(out: io.StringIO) -> str:
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return text
