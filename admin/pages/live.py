@@ -1,7 +1,9 @@
 """Live pages: one server-sent-events stream per open page, fed by one bus watch per admin
 process. The stream carries only *what happened* (``lead``, ``draft``, ``sent``, ``handoff``,
 ``optout``); the page's fragments refetch themselves on the events they show (``hx-trigger=
-"sse:draft"``), so the rendering stays in one template per thing and no row is sent twice."""
+"sse:draft"``), so the rendering stays in one template per thing and no row is sent twice. They
+also refetch when the stream (re)opens (``htmx:sseOpen``): news published between rendering the
+page and connecting, or while reconnecting, is caught up that way."""
 
 from __future__ import annotations
 

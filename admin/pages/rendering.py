@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from admin.pages.navigation import navigation_for
+from admin.reads.people_names import display_name
 from core.access import Actor, Role
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -59,6 +60,7 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["display_name"] = display_name
     return Jinja2Templates(env=env)
 
 

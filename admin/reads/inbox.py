@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.reads.people_names import display_name
 from core.db.models import Account, Campaign, Conversation, ConversationMessage, Lead
 
 Need = Literal["needs_approval", "needs_human", "active", "opted_out", "finished", "all"]
@@ -69,7 +70,10 @@ async def inbox_page(session: AsyncSession, wanted: InboxFilter) -> InboxPage:
         .offset(wanted.offset)
     )
     return InboxPage(
-        rows=[InboxRow(c, _name(profile, c.username), name) for c, profile, name in rows],
+        rows=[
+            InboxRow(c, display_name(profile, c.username, c.telegram_user_id), name)
+            for c, profile, name in rows
+        ],
         total=total,
         filter=wanted,
     )
@@ -99,7 +103,8 @@ class ConversationView:
 
     @property
     def lead_name(self) -> str:
-        return _name(self.lead.profile, self.conversation.username)
+        c = self.conversation
+        return display_name(self.lead.profile, c.username, c.telegram_user_id)
 
     @property
     def pending(self) -> ConversationMessage | None:
@@ -125,8 +130,3 @@ async def conversation_view(session: AsyncSession, conversation_id: int) -> Conv
         )
     )
     return ConversationView(conversation, lead, campaign, account, messages)
-
-
-def _name(profile: dict[str, object], username: str | None) -> str:
-    name = str(profile.get("name") or profile.get("first_name") or "").strip()
-    return name or (f"@{username}" if username else "—")

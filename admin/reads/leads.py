@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.reads.people_names import display_name
 from core.db import Database
 from core.db.models import Campaign, Conversation, Lead, LeadHit
 
@@ -150,7 +151,7 @@ def _csv_row(lead: Lead, campaign: str) -> list[str]:
         lead.status,
         str(lead.telegram_user_id),
         lead.username or "",
-        str(profile.get("name") or ""),
+        display_name(profile, lead.username, lead.telegram_user_id),
         lead.chat_ref or "",
         " ".join(lead.keywords or []),
         _no_formula(lead.text),

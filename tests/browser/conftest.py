@@ -132,6 +132,11 @@ campaigns:
     manager_accounts: [manager-1, manager-2]
     outreach:
       offer: "We build web apps in four weeks."
+      approval: true  # drafts wait, so a browser test can decide on one
+      quiet_hours: null
+      min_gap_seconds: 0
+      max_gap_seconds: 0
+      warmup_days: 0
 """
 
 

@@ -1,0 +1,77 @@
+"""An operator's day in a real browser against the running stack: a lead appears on the leads
+page without a reload, its held draft is approved in the inbox and the DM reaches the person in
+the sandbox; an operator may not open the users page; the panel switches to Russian."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import CHAT, SCREENSHOTS, Panel, sign_in
+from tests.conftest import wait_for
+
+LEAD = 760_001
+
+
+async def dms_to(panel: Panel, user_id: int) -> list[str]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        listed = (await http.get(f"{panel.sandbox_url}/_sandbox/dms?user={user_id}")).json()
+    return [m["text"] for m in listed["messages"] if m["to"]["user_id"] == user_id]
+
+
+async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
+    panel: Panel, page: Page
+) -> None:
+    password = panel.create_user("olga", "operator")
+    await sign_in(page, panel, "olga", password)
+    await page.goto(f"{panel.url}/leads")
+    await expect(page.locator("[data-testid=lead-total]")).to_contain_text("0 leads")
+
+    post = {
+        "chat": f"@{CHAT}",
+        "text": "Ищу разработчика для интернет-магазина",
+        "user": {"user_id": LEAD, "first_name": "Мария"},
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        posted = await http.post(f"{panel.sandbox_url}/_sandbox/post", json=post)
+        assert posted.json()["ok"], posted.text
+    rows = page.locator("[data-testid=leads] tr[data-lead]")
+    await expect(rows).to_have_count(1, timeout=30_000)  # no reload: the live feed brought it
+    await expect(rows.first).to_contain_text("Мария")
+
+    await page.goto(f"{panel.url}/inbox?need=needs_approval")
+    conversation = page.locator("[data-testid=conversations] [data-conversation]")
+    await expect(conversation).to_have_count(1, timeout=30_000)
+    await conversation.first.click()
+    draft = page.locator("[data-testid=draft]")
+    await expect(draft).to_be_visible()
+    await expect(page.locator("[data-testid=context]")).to_contain_text("разработчик")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "inbox.png", full_page=True)  # for the README
+    await draft.get_by_role("button", name="Approve").click()
+    await expect(draft).to_have_count(0)
+
+    async def delivered() -> list[str] | None:
+        got = await dms_to(panel, LEAD)
+        return got or None
+
+    await wait_for(delivered, seconds=60, what="the approved DM in the sandbox")
+    assert len(await dms_to(panel, LEAD)) == 1
+
+
+async def test_an_operator_may_not_open_users_and_switches_the_panel_to_russian(
+    panel: Panel, page: Page
+) -> None:
+    password = panel.create_user("ivan", "operator")
+    await sign_in(page, panel, "ivan", password)
+    await expect(page.locator("a[href='/users']")).to_have_count(0)
+    refused = await page.goto(f"{panel.url}/users")
+    assert refused is not None and refused.status == 403
+    await expect(page.get_by_text("Your role may not open this page.")).to_be_visible()
+
+    await page.goto(f"{panel.url}/inbox")
+    async with page.expect_navigation():
+        await page.locator("[data-testid=language]").select_option("ru")
+    await expect(page.locator(".page-title")).to_have_text("Входящие")
+    await page.reload()
+    await expect(page.locator(".page-title")).to_have_text("Входящие")  # it is remembered
