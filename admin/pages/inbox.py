@@ -12,15 +12,19 @@ from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.access.deps import Operator, Viewer
 from admin.api.fields import DB_INT_MAX
 from admin.pages.errors import page_error
 from admin.pages.rendering import render, translations
 from admin.pages.viewers import viewer_for
+from admin.reads.guardrail_state import GuardrailState, guardrail_state
 from admin.reads.inbox import (
     PAGE_SIZE,
+    ConversationView,
     InboxFilter,
     Need,
     conversation_view,
@@ -31,6 +35,7 @@ from core.access import Actor
 from core.db import Database
 from core.db.models import Account, Campaign, ConversationMessage
 from core.operator_commands import Action, OperatorCommand, send_operator_command
+from core.outreach import OutreachPolicy
 
 router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
@@ -68,6 +73,7 @@ async def _page(
         page = await inbox_page(session, wanted)
         counts = await needs_counts(session)
         view = await conversation_view(session, selected) if selected else None
+        state = await _state(session, view) if view else None
         campaigns = list(await session.scalars(select(Campaign).order_by(Campaign.name)))
         accounts = list(
             await session.scalars(
@@ -80,6 +86,7 @@ async def _page(
         "page": page,
         "counts": counts,
         "view": view,
+        "state": state,
         "needs": NEEDS,
         "campaigns": campaigns,
         "accounts": accounts,
@@ -106,9 +113,16 @@ async def _dialogue(
     db: Database = request.app.state.db
     async with db.session() as session:
         view = await conversation_view(session, conversation_id)
+        state = await _state(session, view) if view else None
     if view is None:
         return page_error(request, 404, f"conversation {conversation_id} does not exist")
-    context = {"view": view, "problems": problems or [], "typed": typed, "notice": notice}
+    context = {
+        "view": view,
+        "state": state,
+        "problems": problems or [],
+        "typed": typed,
+        "notice": notice,
+    }
     return render(request, viewer, "inbox/_conversation.html", context, status=status)
 
 
@@ -134,6 +148,16 @@ async def _decide(
         problems.append(_('Fix the text, or tick "send anyway" to override the checks.'))
     status = {"missing": 404, "conflict": 409, "unavailable": 503}.get(result.outcome, 422)
     return await _dialogue(request, actor, shown, problems=problems, typed=typed, status=status)
+
+
+async def _state(session: AsyncSession, view: ConversationView) -> GuardrailState | None:
+    """What would stop or delay the next message; None when the campaign's settings no longer
+    read (a workspace edited by hand): the page still shows the conversation."""
+    try:
+        policy = OutreachPolicy.model_validate(view.campaign.outreach)
+    except ValidationError:
+        return None
+    return await guardrail_state(session, view.conversation, view.account, policy)
 
 
 async def _conversation_of(request: Request, message_id: int) -> int | None:

@@ -46,9 +46,12 @@ async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
     draft = page.locator("[data-testid=draft]")
     await expect(draft).to_be_visible()
     await expect(page.locator("[data-testid=context]")).to_contain_text("разработчик")
+    await expect(page.locator("[data-testid=guardrails]")).to_contain_text("New DMs left today")
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / "inbox.png", full_page=True)  # for the README
-    await draft.get_by_role("button", name="Approve").click()
+    await page.keyboard.press("?")
+    await expect(page.locator("[data-testid=keys-help]")).to_be_visible()
+    await page.keyboard.press("a")  # the operator's key for "approve"
     await expect(draft).to_have_count(0)
 
     async def delivered() -> list[str] | None:

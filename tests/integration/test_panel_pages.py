@@ -82,6 +82,7 @@ async def test_a_held_draft_is_approved_from_the_inbox_and_a_second_press_says_w
     conversation_id = int(inbox.text.split('data-conversation="')[1].split('"')[0])
     page = await browser.get(f"/inbox/{conversation_id}")
     assert 'data-testid="draft"' in page.text and "the campaign requires approval" in page.text
+    assert "New DMs left today for manager-" in page.text  # what would stop the next message
     draft_id = int(page.text.split('data-message="')[1].split('"')[0])
     headers = {"HX-Request": "true", "HX-Target": "dialogue"}
     approved = await browser.post(f"/inbox/drafts/{draft_id}/approve", headers=headers)

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
-PURE_MANAGER_HELPERS = {"manager.prompts", "manager.spintax"}
+PURE_MANAGER_HELPERS = {"manager.prompts", "manager.spintax", "manager.pacing"}
 
 
 def _imports(path: Path) -> set[str]:

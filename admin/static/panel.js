@@ -1,0 +1,49 @@
+// The panel's own few lines of script; everything else is htmx.
+// Inbox keys: j / k next / previous conversation, a approve, e edit the draft, r reject,
+// t take over, / search, ? show or hide this list. Typing in a field never triggers them.
+(function () {
+  "use strict";
+
+  function rows() {
+    return Array.from(document.querySelectorAll("[data-testid=conversations] [data-conversation]"));
+  }
+
+  function move(step) {
+    const all = rows();
+    if (!all.length) return;
+    const current = all.findIndex((row) => row.classList.contains("active"));
+    const next = all[Math.min(Math.max(current + step, 0), all.length - 1)];
+    all.forEach((row) => row.classList.remove("active"));
+    next.classList.add("active");
+    next.scrollIntoView({ block: "nearest" });
+    next.click();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!document.querySelector(".inbox")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+    const key = event.key;
+    if (key === "j" || key === "k") {
+      move(key === "j" ? 1 : -1);
+    } else if (key === "e") {
+      const text = document.querySelector("[data-testid=draft-text]");
+      if (!text) return;
+      text.focus();
+      text.setSelectionRange(text.value.length, text.value.length);
+    } else if (key === "/") {
+      const search = document.querySelector(".inbox input[name=q]");
+      if (!search) return;
+      search.focus();
+    } else if (key === "?") {
+      const help = document.getElementById("keys-help");
+      if (!help) return;
+      help.classList.toggle("d-none");
+    } else {
+      const button = document.querySelector('#dialogue [data-key="' + key + '"]');
+      if (!button) return;
+      button.click();
+    }
+    event.preventDefault();
+  });
+})();
