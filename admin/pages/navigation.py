@@ -22,7 +22,14 @@ class Group:
 
 NAVIGATION = (
     Group("Work", (Entry("Inbox", "/inbox", Role.viewer), Entry("Leads", "/leads", Role.viewer))),
-    Group("System", (Entry("Users", "/users", Role.owner),)),
+    Group(
+        "System",
+        (
+            Entry("Audit log", "/audit", Role.admin),
+            Entry("Do-not-contact", "/do-not-contact", Role.viewer),
+            Entry("Users", "/users", Role.owner),
+        ),
+    ),
 )
 
 
