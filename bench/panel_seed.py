@@ -1,0 +1,312 @@
+"""A big installation for ``bench.panel``, written with PostgreSQL's COPY (asyncpg's
+``copy_records_to_table``) after a fresh schema and the migrations.
+
+50 accounts (10 parsers, 40 managers), 500 chats, 5 campaigns of 100 chats each, 100,000 leads
+spread over the last year with 300,000 hits (three each), 20,000 conversations with 200,000
+messages (ten each) in mixed statuses: a few hundred awaiting approval (the last message is a
+held draft), a few hundred handed to a person, a few thousand active, most finished. Seeded from a
+fixed random seed, so every run sees the same data.
+
+Not seeded: the dashboard's year of daily counts per chat (500 chats × 365 days), because the
+dashboard and its table are not built yet.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+
+from core.db import Database
+from core.db.migrate import upgrade
+
+SEED = 11
+ACCOUNTS, PARSERS = 50, 10
+CHATS = 500
+CAMPAIGNS = 5
+LEADS = 100_000
+HITS_PER_LEAD = 3
+CONVERSATIONS = 20_000
+MESSAGES_PER_CONVERSATION = 10
+YEAR = timedelta(days=365)
+KEYWORDS = [
+    "developer",
+    "designer",
+    "website",
+    "online shop",
+    "telegram bot",
+    "mobile app",
+    "seo",
+    "landing page",
+    "crm",
+    "chatbot",
+    "wordpress",
+    "copywriter",
+    "marketing",
+    "python",
+    "react",
+    "1c",
+    "shopify",
+    "logo",
+    "parser",
+    "automation",
+]
+FILTER_KEYWORD = "telegram bot"  # about one lead in ten carries it
+LEAD_STATUSES = [("new", 60), ("contacted", 20), ("replied", 10), ("opted_out", 3), ("skipped", 7)]
+# conversation statuses by how many of the 20,000 have them (the rest: finished)
+CONVERSATION_STATUSES = {
+    "awaiting_approval": 300,
+    "handoff": 200,
+    "active": 2500,
+    "drafting": 100,
+    "waiting": 1400,
+    "opted_out": 800,
+    "rejected": 400,
+    "expired": 600,
+    "skipped": 300,
+    "failed": 200,
+}
+
+
+@dataclass
+class Seeded:
+    """What the benchmark needs to know about the data, and how many rows each table got."""
+
+    campaign_ids: list[int]
+    conversation_ids: list[int]  # a few with exactly MESSAGES_PER_CONVERSATION messages
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def fresh_schema(db: Database) -> None:
+    """Drop the public schema and run every migration, as ``bench.outreach`` starts each run."""
+    async with db.engine.begin() as connection:
+        await connection.execute(text("drop schema public cascade"))
+        await connection.execute(text("create schema public"))
+    await upgrade(db)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _spread(rng: random.Random, now: datetime) -> datetime:
+    """A moment in the last year, denser in recent months (an installation that grows)."""
+    return now - YEAR * rng.random() ** 1.5
+
+
+def _weighted(rng: random.Random, pairs: Sequence[tuple[str, int]], count: int) -> list[str]:
+    names, weights = zip(*pairs, strict=True)
+    return rng.choices(names, weights=weights, k=count)
+
+
+async def _copy(
+    connection: asyncpg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterator[tuple[Any, ...]],
+) -> int:
+    records = list(rows)
+    await connection.copy_records_to_table(table, records=records, columns=list(columns))
+    return len(records)
+
+
+def _small_tables(now: datetime) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    accounts = [
+        (
+            n,
+            f"{'parser' if n <= PARSERS else 'manager'}-{n}",
+            "parser" if n <= PARSERS else "manager",
+        )
+        for n in range(1, ACCOUNTS + 1)
+    ]
+    campaign_chats = [
+        (c, chat) for c in range(1, CAMPAIGNS + 1) for chat in range(c, CHATS + 1, CAMPAIGNS)
+    ]
+    managers = [a for a, _, role in accounts if role == "manager"]
+    links = [(c, a, "manager") for c in range(1, CAMPAIGNS + 1) for a in managers[c - 1 :: 5]]
+    links += [(c, a, "parser") for c in range(1, CAMPAIGNS + 1) for a in range(1, PARSERS + 1)]
+    return {
+        "accounts": (
+            ["id", "name", "role", "status", "session_secret", "created_at"],
+            [
+                (n, name, role, "active", "bench-not-a-secret", now - YEAR)
+                for n, name, role in accounts
+            ],
+        ),
+        "chats": (
+            ["id", "ref", "title", "telegram_chat_id"],
+            [
+                (n, f"bench_chat_{n}", f"Bench chat {n}", -1_000_000_000 - n)
+                for n in range(1, CHATS + 1)
+            ],
+        ),
+        "keyword_sets": (
+            ["id", "name", "keywords", "exclude"],
+            [(1, "everything", _dump(KEYWORDS), _dump([]))],
+        ),
+        "campaigns": (
+            ["id", "name", "mode", "status", "outreach", "created_at"],
+            [
+                (
+                    n,
+                    f"campaign-{n}",
+                    "outreach",
+                    "active",
+                    _dump({"approval": n % 2 == 1}),
+                    now - YEAR,
+                )
+                for n in range(1, CAMPAIGNS + 1)
+            ],
+        ),
+        "campaign_chats": (["campaign_id", "chat_id"], campaign_chats),
+        "campaign_keyword_sets": (
+            ["campaign_id", "keyword_set_id"],
+            [(c, 1) for c in range(1, CAMPAIGNS + 1)],
+        ),
+        "campaign_accounts": (["campaign_id", "account_id", "role"], links),
+    }
+
+
+LEAD_COLUMNS = [
+    "id", "campaign_id", "telegram_user_id", "username", "profile", "chat_id", "chat_ref",
+    "message_id", "text", "link", "keywords", "hits", "status", "first_seen_at", "last_seen_at",
+]  # fmt: skip
+HIT_COLUMNS = ["id", "lead_id", "chat_id", "message_id", "text", "link", "keywords", "seen_at"]
+
+
+@dataclass(frozen=True)
+class LeadFacts:
+    campaign_id: int
+    user_id: int
+    username: str
+    first_seen_at: datetime
+
+
+def _leads(
+    rng: random.Random, now: datetime
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[LeadFacts]]:
+    statuses = _weighted(rng, LEAD_STATUSES, LEADS)
+    leads, hits, facts = [], [], []
+    for n in range(1, LEADS + 1):
+        campaign = (n - 1) % CAMPAIGNS + 1
+        chat = rng.randrange(campaign, CHATS + 1, CAMPAIGNS)
+        words = rng.sample(KEYWORDS, rng.choice((1, 1, 2)))
+        first = _spread(rng, now)
+        seen = sorted(first + (now - first) * rng.random() * 0.2 for _ in range(HITS_PER_LEAD - 1))
+        user, username = 5_000_000_000 + n, f"lead_{n}"
+        profile = {
+            "user_id": user,
+            "username": username,
+            "first_name": f"Lead{n}",
+            "last_name": "Bench",
+        }
+        body = f"Hi all, looking for {' and '.join(words)} for our project #{n}, budget flexible"
+        message = 1_000_000 + n * HITS_PER_LEAD
+        link = f"https://t.me/bench_chat_{chat}/{message}"
+        leads.append((
+            n, campaign, user, username, _dump(profile), -1_000_000_000 - chat,
+            f"bench_chat_{chat}",
+            message, body, link, _dump(words), HITS_PER_LEAD, statuses[n - 1], first,
+            seen[-1] if seen else first,
+        ))  # fmt: skip
+        for k, at in enumerate([first, *seen]):
+            hit_id = (n - 1) * HITS_PER_LEAD + k + 1
+            hits.append(
+                (hit_id, n, -1_000_000_000 - chat, message + k, body, link, _dump(words), at)
+            )
+        facts.append(LeadFacts(campaign, user, username, first))
+    return leads, hits, facts
+
+
+CONVERSATION_COLUMNS = [
+    "id", "campaign_id", "lead_id", "account_id", "telegram_user_id", "username", "status",
+    "stage", "turns", "reason", "created_at", "updated_at",
+]  # fmt: skip
+MESSAGE_COLUMNS = [
+    "id", "conversation_id", "direction", "slot", "kind", "text", "status", "idempotency_key",
+    "account_id", "telegram_message_id", "stage", "writer", "prompt_tokens", "completion_tokens",
+    "cost", "created_at", "sent_at",
+]  # fmt: skip
+
+
+def _conversations(
+    rng: random.Random, now: datetime, facts: list[LeadFacts]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    statuses = [s for s, count in CONVERSATION_STATUSES.items() for _ in range(count)]
+    statuses += ["finished"] * (CONVERSATIONS - len(statuses))
+    rng.shuffle(statuses)
+    lead_ids = rng.sample(range(1, LEADS + 1), CONVERSATIONS)
+    conversations, messages = [], []
+    for n, (lead_id, status) in enumerate(zip(lead_ids, statuses, strict=True), start=1):
+        lead = facts[lead_id - 1]
+        account = PARSERS + 1 + ((lead.campaign_id - 1) + 5 * rng.randrange(8))
+        started = lead.first_seen_at + timedelta(minutes=rng.randint(1, 60))
+        gap = min((now - started) / (MESSAGES_PER_CONVERSATION + 1), timedelta(hours=6))
+        at = started
+        for k in range(MESSAGES_PER_CONVERSATION):
+            at += gap * rng.random()
+            out = k % 2 == 0
+            last = k == MESSAGES_PER_CONVERSATION - 1
+            held = last and status == "awaiting_approval"
+            row_id = (n - 1) * MESSAGES_PER_CONVERSATION + k + 1
+            messages.append((
+                row_id, n, "out" if out else "in", k if out else 9_000_000 + row_id, "turn",
+                f"{'Our' if out else 'Their'} message {k} in conversation {n}",
+                "pending_approval" if held else ("sent" if out else "received"),
+                f"bench-{row_id}" if out else None, account if out else None,
+                None if held else 50_000_000 + row_id, "qualify" if out else None,
+                "llm:bench" if out else None, 400 if out else 0, 60 if out else 0,
+                0.0004 if out else 0.0, at, None if held or not out else at,
+            ))  # fmt: skip
+        conversations.append((
+            n, lead.campaign_id, lead_id, account, lead.user_id, lead.username, status, "qualify",
+            MESSAGES_PER_CONVERSATION // 2, None, started, at,
+        ))  # fmt: skip
+    return conversations, messages
+
+
+async def seed(url: str) -> Seeded:
+    """Fresh schema, migrations, then every row; sequences set past the ids written."""
+    db = Database(url)
+    try:
+        await fresh_schema(db)
+    finally:
+        await db.close()
+    rng, now = random.Random(SEED), datetime.now(UTC)
+    rows: dict[str, int] = {}
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        async with connection.transaction():
+            for table, (columns, records) in _small_tables(now).items():
+                rows[table] = await _copy(connection, table, columns, iter(records))
+            leads, hits, facts = _leads(rng, now)
+            rows["leads"] = await _copy(connection, "leads", LEAD_COLUMNS, iter(leads))
+            rows["lead_hits"] = await _copy(connection, "lead_hits", HIT_COLUMNS, iter(hits))
+            conversations, messages = _conversations(rng, now, facts)
+            rows["conversations"] = await _copy(
+                connection, "conversations", CONVERSATION_COLUMNS, iter(conversations)
+            )
+            rows["conversation_messages"] = await _copy(
+                connection, "conversation_messages", MESSAGE_COLUMNS, iter(messages)
+            )
+            for table in ("accounts", "chats", "keyword_sets", "campaigns", "leads", "lead_hits",
+                          "conversations", "conversation_messages"):  # fmt: skip
+                await connection.execute(
+                    f"select setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - fixed names
+                    f"(select max(id) from {table}))"
+                )
+        await connection.execute("analyze")  # fresh statistics, as autovacuum would make later
+    finally:
+        await connection.close()
+    conversation_ids = [1, CONVERSATIONS // 2, CONVERSATIONS]
+    return Seeded(list(range(1, CAMPAIGNS + 1)), conversation_ids, rows)
