@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 
 from core.db import Database
@@ -74,6 +73,12 @@ CONVERSATION_STATUSES = {
 }
 
 
+SERIAL_TABLES = (
+    "accounts", "chats", "keyword_sets", "campaigns", "leads", "lead_hits", "conversations",
+    "conversation_messages",
+)  # fmt: skip
+
+
 @dataclass
 class Seeded:
     """What the benchmark needs to know about the data, and how many rows each table got."""
@@ -81,10 +86,6 @@ class Seeded:
     campaign_ids: list[int]
     conversation_ids: list[int]  # a few with exactly MESSAGES_PER_CONVERSATION messages
     rows: dict[str, int] = field(default_factory=dict)
-
-
-def asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def fresh_schema(db: Database) -> None:
@@ -101,7 +102,7 @@ def _dump(value: Any) -> str:
 
 def _spread(rng: random.Random, now: datetime) -> datetime:
     """A moment in the last year, denser in recent months (an installation that grows)."""
-    return now - YEAR * rng.random() ** 1.5
+    return now - YEAR * float(rng.random() ** 1.5)
 
 
 def _weighted(rng: random.Random, pairs: Sequence[tuple[str, int]], count: int) -> list[str]:
@@ -110,7 +111,7 @@ def _weighted(rng: random.Random, pairs: Sequence[tuple[str, int]], count: int) 
 
 
 async def _copy(
-    connection: asyncpg.Connection,
+    connection: Any,  # asyncpg's Connection (asyncpg ships no type hints)
     table: str,
     columns: Sequence[str],
     rows: Iterator[tuple[Any, ...]],
@@ -260,7 +261,8 @@ def _conversations(
             held = last and status == "awaiting_approval"
             row_id = (n - 1) * MESSAGES_PER_CONVERSATION + k + 1
             messages.append((
-                row_id, n, "out" if out else "in", k if out else 9_000_000 + row_id, "turn",
+                row_id, n, "out" if out else "in", k if out else 9_000_000 + row_id,
+                "first" if k == 0 else "turn",
                 f"{'Our' if out else 'Their'} message {k} in conversation {n}",
                 "pending_approval" if held else ("sent" if out else "received"),
                 f"bench-{row_id}" if out else None, account if out else None,
@@ -280,33 +282,35 @@ async def seed(url: str) -> Seeded:
     db = Database(url)
     try:
         await fresh_schema(db)
+        async with db.engine.connect() as sqlalchemy_connection:
+            raw = await sqlalchemy_connection.get_raw_connection()
+            return await _fill(raw.driver_connection)
     finally:
         await db.close()
+
+
+async def _fill(connection: Any) -> Seeded:
+    """Every row through asyncpg's COPY on ``connection``, in one transaction."""
     rng, now = random.Random(SEED), datetime.now(UTC)
     rows: dict[str, int] = {}
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        async with connection.transaction():
-            for table, (columns, records) in _small_tables(now).items():
-                rows[table] = await _copy(connection, table, columns, iter(records))
-            leads, hits, facts = _leads(rng, now)
-            rows["leads"] = await _copy(connection, "leads", LEAD_COLUMNS, iter(leads))
-            rows["lead_hits"] = await _copy(connection, "lead_hits", HIT_COLUMNS, iter(hits))
-            conversations, messages = _conversations(rng, now, facts)
-            rows["conversations"] = await _copy(
-                connection, "conversations", CONVERSATION_COLUMNS, iter(conversations)
+    async with connection.transaction():
+        for table, (columns, records) in _small_tables(now).items():
+            rows[table] = await _copy(connection, table, columns, iter(records))
+        leads, hits, facts = _leads(rng, now)
+        rows["leads"] = await _copy(connection, "leads", LEAD_COLUMNS, iter(leads))
+        rows["lead_hits"] = await _copy(connection, "lead_hits", HIT_COLUMNS, iter(hits))
+        conversations, messages = _conversations(rng, now, facts)
+        rows["conversations"] = await _copy(
+            connection, "conversations", CONVERSATION_COLUMNS, iter(conversations)
+        )
+        rows["conversation_messages"] = await _copy(
+            connection, "conversation_messages", MESSAGE_COLUMNS, iter(messages)
+        )
+        for table in SERIAL_TABLES:
+            await connection.execute(
+                f"select setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our names
+                f"(select max(id) from {table}))"
             )
-            rows["conversation_messages"] = await _copy(
-                connection, "conversation_messages", MESSAGE_COLUMNS, iter(messages)
-            )
-            for table in ("accounts", "chats", "keyword_sets", "campaigns", "leads", "lead_hits",
-                          "conversations", "conversation_messages"):  # fmt: skip
-                await connection.execute(
-                    f"select setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - fixed names
-                    f"(select max(id) from {table}))"
-                )
-        await connection.execute("analyze")  # fresh statistics, as autovacuum would make later
-    finally:
-        await connection.close()
+    await connection.execute("analyze")  # fresh statistics, as autovacuum would make later
     conversation_ids = [1, CONVERSATIONS // 2, CONVERSATIONS]
     return Seeded(list(range(1, CAMPAIGNS + 1)), conversation_ids, rows)

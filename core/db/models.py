@@ -155,7 +155,10 @@ class Lead(Base):
     """A Telegram user who wrote something a campaign looks for; one per user per campaign."""
 
     __tablename__ = "leads"
-    __table_args__ = (UniqueConstraint("campaign_id", "telegram_user_id"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "telegram_user_id"),
+        Index("ix_leads_first_seen_at_id", "first_seen_at", "id"),  # the panel's list (0009)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
@@ -242,7 +245,12 @@ class Conversation(Base):
     """One lead's dialogue with one manager account; its stage is stored, not guessed."""
 
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_account_status", "account_id", "status"),)
+    __table_args__ = (
+        Index("ix_conversations_account_status", "account_id", "status"),
+        # the inbox, most recently active first: every conversation, and by status (0009)
+        Index("ix_conversations_updated_at_id", "updated_at", "id"),
+        Index("ix_conversations_status_updated_at", "status", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
@@ -264,7 +272,11 @@ class ConversationMessage(Base):
     and inbound rows use Telegram's message id as their slot so a redelivery adds nothing."""
 
     __tablename__ = "conversation_messages"
-    __table_args__ = (UniqueConstraint("conversation_id", "direction", "slot"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "direction", "slot"),
+        # an account's messages by when they went out: the new DMs it sent today (0009)
+        Index("ix_conversation_messages_account_sent_at", "account_id", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
