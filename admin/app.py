@@ -28,7 +28,16 @@ from admin.access.csrf import CsrfGuard
 from admin.access.deps import AccessConfig, MetricsReader, Public
 from admin.access.signin import AccessPolicy
 from admin.access.throttle import ThrottlePolicy
-from admin.api import auth, config, conversations, leads, operator_actions, ops, users
+from admin.api import (
+    auth,
+    config,
+    conversations,
+    keyword_sets,
+    leads,
+    operator_actions,
+    ops,
+    users,
+)
 from admin.api.openapi import document_errors
 from admin.api.schemas import HealthRead
 from admin.pages import errors as page_errors
@@ -66,7 +75,16 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         cookie_secure=settings.cookie_secure,
         metrics_token=settings.metrics_token,
     )
-    for module in (auth, users, leads, conversations, operator_actions, config, ops):
+    for module in (
+        auth,
+        users,
+        leads,
+        conversations,
+        operator_actions,
+        config,
+        keyword_sets,
+        ops,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     pages.install(app)
     app.add_api_route(

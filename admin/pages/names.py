@@ -13,6 +13,8 @@ def N_(text: str) -> str:  # the gettext convention: mark now, translate where s
 DATA_WORDS = (
     N_("Work"),
     N_("System"),
+    N_("Setup"),
+    N_("Keyword sets"),
     N_("Leads"),
     N_("Users"),
     N_("Audit log"),

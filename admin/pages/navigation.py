@@ -22,6 +22,7 @@ class Group:
 
 NAVIGATION = (
     Group("Work", (Entry("Inbox", "/inbox", Role.viewer), Entry("Leads", "/leads", Role.viewer))),
+    Group("Setup", (Entry("Keyword sets", "/keyword-sets", Role.viewer),)),
     Group(
         "System",
         (
