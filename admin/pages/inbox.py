@@ -13,7 +13,6 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.access.deps import Operator, Viewer
@@ -21,6 +20,7 @@ from admin.api.fields import DB_INT_MAX
 from admin.pages.errors import page_error
 from admin.pages.rendering import render, translations
 from admin.pages.viewers import viewer_for
+from admin.reads.choices import campaign_choices, manager_account_choices
 from admin.reads.guardrail_state import GuardrailState, guardrail_state
 from admin.reads.inbox import (
     PAGE_SIZE,
@@ -33,7 +33,7 @@ from admin.reads.inbox import (
 )
 from core.access import Actor
 from core.db import Database
-from core.db.models import Account, Campaign, ConversationMessage
+from core.db.models import ConversationMessage
 from core.operator_commands import Action, OperatorCommand, send_operator_command
 from core.outreach import OutreachPolicy
 
@@ -74,12 +74,8 @@ async def _page(
         counts = await needs_counts(session)
         view = await conversation_view(session, selected) if selected else None
         state = await _state(session, view) if view else None
-        campaigns = list(await session.scalars(select(Campaign).order_by(Campaign.name)))
-        accounts = list(
-            await session.scalars(
-                select(Account).where(Account.role == "manager").order_by(Account.name)
-            )
-        )
+        campaigns = await campaign_choices(session)
+        accounts = await manager_account_choices(session)
     if selected is not None and view is None:
         return page_error(request, 404, f"conversation {selected} does not exist")
     context = {

@@ -8,16 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 
 from admin.access.deps import Viewer
 from admin.api.fields import DB_INT_MAX
 from admin.pages.errors import page_error
 from admin.pages.rendering import render
 from admin.pages.viewers import viewer_for
+from admin.reads.choices import campaign_choices
 from admin.reads.leads import PAGE_SIZE, LeadFilter, lead_page, lead_view, leads_csv
 from core.db import Database
-from core.db.models import Campaign
 
 router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
@@ -59,7 +58,7 @@ async def leads(
     db: Database = request.app.state.db
     async with db.session() as session:
         page = await lead_page(session, wanted, viewer.zone)
-        campaigns = list(await session.scalars(select(Campaign).order_by(Campaign.name)))
+        campaigns = await campaign_choices(session)
     fragment = request.headers.get("hx-target") == "lead-rows"
     context = {
         "page": page,

@@ -61,6 +61,7 @@ def _templates() -> Jinja2Templates:
     )
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["display_name"] = display_name
+    env.globals["shown_total"] = lambda page: f"{page.total}+" if page.more else str(page.total)
     return Jinja2Templates(env=env)
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.reads.leads import capped_count
 from admin.reads.people_names import display_name
 from core.db.models import Account, Campaign, Conversation, ConversationMessage, Lead
 
@@ -46,24 +47,29 @@ class InboxPage:
     rows: list[InboxRow]
     total: int
     filter: InboxFilter
+    more: bool = False  # the total was not counted to the end
 
 
 async def inbox_page(session: AsyncSession, wanted: InboxFilter) -> InboxPage:
+    where: list[ColumnElement[bool]] = []
+    if NEEDS[wanted.need]:
+        where.append(Conversation.status.in_(NEEDS[wanted.need]))
+    if wanted.campaign_id is not None:
+        where.append(Conversation.campaign_id == wanted.campaign_id)
+    if wanted.account_id is not None:
+        where.append(Conversation.account_id == wanted.account_id)
+    counted = select(Conversation.id).where(*where)  # no join unless the search needs the lead
+    if wanted.search.strip():
+        like = f"%{wanted.search.strip()}%"
+        where.append(or_(Conversation.username.ilike(like), Lead.text.ilike(like)))
+        counted = select(Conversation.id).join(Lead, Lead.id == Conversation.lead_id).where(*where)
+    total, more = await capped_count(session, counted, wanted.offset)
     query = (
         select(Conversation, Lead.profile, Campaign.name)
         .join(Lead, Lead.id == Conversation.lead_id)
         .join(Campaign, Campaign.id == Conversation.campaign_id)
+        .where(*where)
     )
-    if NEEDS[wanted.need]:
-        query = query.where(Conversation.status.in_(NEEDS[wanted.need]))
-    if wanted.campaign_id is not None:
-        query = query.where(Conversation.campaign_id == wanted.campaign_id)
-    if wanted.account_id is not None:
-        query = query.where(Conversation.account_id == wanted.account_id)
-    if wanted.search.strip():
-        like = f"%{wanted.search.strip()}%"
-        query = query.where(or_(Conversation.username.ilike(like), Lead.text.ilike(like)))
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.execute(
         query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(PAGE_SIZE)
@@ -76,6 +82,7 @@ async def inbox_page(session: AsyncSession, wanted: InboxFilter) -> InboxPage:
         ],
         total=total,
         filter=wanted,
+        more=more,
     )
 
 

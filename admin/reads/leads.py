@@ -9,9 +9,11 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.reads.people_names import display_name
@@ -19,6 +21,7 @@ from core.db import Database
 from core.db.models import Campaign, Conversation, Lead, LeadHit
 
 PAGE_SIZE = 50
+COUNT_CAP = 1000  # totals above it show as "1000+": counting 100,000 rows costs more than a page
 CSV_BATCH = 1000
 CSV_COLUMNS = (
     "id",
@@ -59,27 +62,49 @@ class LeadPage:
     rows: list[LeadRow]
     total: int
     filter: LeadFilter
+    more: bool = False  # the total was not counted to the end
 
 
-def _filtered(wanted: LeadFilter, zone: ZoneInfo) -> Select[Lead, str]:
-    query = select(Lead, Campaign.name).join(Campaign, Campaign.id == Lead.campaign_id)
+def _conditions(wanted: LeadFilter, zone: ZoneInfo, dialect: str) -> list[ColumnElement[bool]]:
+    """The filter on the leads table alone (no join: counting needs none)."""
+    where: list[ColumnElement[bool]] = []
     if wanted.campaign_id is not None:
-        query = query.where(Lead.campaign_id == wanted.campaign_id)
+        where.append(Lead.campaign_id == wanted.campaign_id)
     if wanted.status:
-        query = query.where(Lead.status == wanted.status)
+        where.append(Lead.status == wanted.status)
     if wanted.chat.strip():
-        query = query.where(Lead.chat_ref.ilike(f"%{wanted.chat.strip()}%"))
-    if wanted.keyword.strip():  # the JSON list holds it as a quoted string, in any database
-        keyword = wanted.keyword.strip().casefold()
-        stored = func.lower(cast(Lead.keywords, String))
-        # as written (PostgreSQL's JSONB) or \u-escaped (SQLite keeps the text json.dumps made)
-        forms = {f'%"{keyword}"%', f"%{json.dumps(keyword)}%"}
-        query = query.where(or_(*(stored.like(form) for form in forms)))
+        where.append(Lead.chat_ref.ilike(f"%{wanted.chat.strip()}%"))
+    if wanted.keyword.strip():
+        where.append(_has_keyword(wanted.keyword.strip(), dialect))
     if wanted.since is not None:
-        query = query.where(Lead.first_seen_at >= _start_of(wanted.since, zone))
+        where.append(Lead.first_seen_at >= _start_of(wanted.since, zone))
     if wanted.until is not None:
-        query = query.where(Lead.first_seen_at < _start_of(wanted.until + timedelta(days=1), zone))
-    return query
+        where.append(Lead.first_seen_at < _start_of(wanted.until + timedelta(days=1), zone))
+    return where
+
+
+def _has_keyword(keyword: str, dialect: str) -> ColumnElement[bool]:
+    forms = {keyword, keyword.casefold()}
+    if dialect == "postgresql":  # JSONB containment: exact, and the planner estimates it well
+        keywords = type_coerce(Lead.keywords, JSONB)  # the column is JSONB there
+        return or_(*(keywords.contains([form]) for form in forms))
+    # SQLite keeps the text json.dumps made: as written, or \u-escaped for non-ASCII
+    stored = func.lower(cast(Lead.keywords, String))
+    patterns = {f'%"{keyword.casefold()}"%', f"%{json.dumps(keyword.casefold())}%"}
+    return or_(*(stored.like(pattern) for pattern in patterns))
+
+
+def _listed(where: list[ColumnElement[bool]]) -> Select[Lead, str]:
+    return select(Lead, Campaign.name).join(Campaign, Campaign.id == Lead.campaign_id).where(*where)
+
+
+async def capped_count(session: AsyncSession, query: Select[Any], offset: int) -> tuple[int, bool]:
+    """How many rows, counted no further than ``COUNT_CAP`` (or a page past ``offset``); and
+    whether there are more: a page shows "1000+" rather than count a whole table."""
+    cap = max(COUNT_CAP, offset + 2 * PAGE_SIZE)
+    capped = query.limit(cap + 1).subquery()
+    counted = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
+    return min(counted, cap), counted > cap
 
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:
@@ -87,14 +112,15 @@ def _start_of(day: date, zone: ZoneInfo) -> datetime:
 
 
 async def lead_page(session: AsyncSession, wanted: LeadFilter, zone: ZoneInfo) -> LeadPage:
-    query = _filtered(wanted, zone)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    where = _conditions(wanted, zone, session.get_bind().dialect.name)
+    total, more = await capped_count(session, select(Lead.id).where(*where), wanted.offset)
     rows = await session.execute(
-        query.order_by(Lead.first_seen_at.desc(), Lead.id.desc())
+        _listed(where)
+        .order_by(Lead.first_seen_at.desc(), Lead.id.desc())
         .limit(PAGE_SIZE)
         .offset(wanted.offset)
     )
-    return LeadPage([LeadRow(lead, name) for lead, name in rows], total, wanted)
+    return LeadPage([LeadRow(lead, name) for lead, name in rows], total, wanted, more)
 
 
 @dataclass(frozen=True)
@@ -130,10 +156,11 @@ async def leads_csv(db: Database, wanted: LeadFilter, zone: ZoneInfo) -> AsyncIt
     yield _drain(out)
     last_id: int | None = None
     while True:
-        query = _filtered(wanted, zone).order_by(Lead.id.desc()).limit(CSV_BATCH)
-        if last_id is not None:
-            query = query.where(Lead.id < last_id)
         async with db.session() as session:
+            where = _conditions(wanted, zone, session.get_bind().dialect.name)
+            if last_id is not None:
+                where.append(Lead.id < last_id)
+            query = _listed(where).order_by(Lead.id.desc()).limit(CSV_BATCH)
             rows = list(await session.execute(query))
         if not rows:
             return
