@@ -128,7 +128,13 @@ _EMAIL = _Pattern(
     lambda value: f"{value!r} is not an e-mail address (name@example.com)",
 )
 
+_KEYWORD = _Pattern(
+    f"^[^{_CONTROLS}]*[^\\W\\d_][^{_CONTROLS}]*$",
+    lambda value: f"keyword {value!r} has no letters, or is more than one line",
+)
+
 OneLine = Annotated[str, AfterValidator(_ONE_LINE.check), _ONE_LINE]
+KeywordText = Annotated[str, AfterValidator(_KEYWORD.check), _KEYWORD]  # one line, a letter
 Name = Annotated[str, AfterValidator(_NAME.check), _NAME]  # one line, not blank
 MessageText = Annotated[str, AfterValidator(_MESSAGE.check), _MESSAGE]  # also \n, \t and ZWJ
 Email = Annotated[str, AfterValidator(_EMAIL.check), _EMAIL]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from admin.access.deps import Admin, Viewer
 from admin.api.deps import DbDep, SessionDep
-from admin.api.fields import DB_INT_MAX
+from admin.api.fields import DB_INT_MAX, KeywordText, Name
 from admin.setup.keyword_sets import SetupError, delete_set, keyword_sets, parse_set, save_set
 
 router = APIRouter(prefix="/keyword-sets", tags=["configuration"])
@@ -18,15 +18,20 @@ Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such keyword set"},
     409: {"description": "the name is taken, or a campaign uses the set"},
+    422: {"description": "a keyword that can never match (only a link or an @mention), by line"},
 }
 
 
 class KeywordSetWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200)
-    keywords: list[str] = Field(max_length=5000, description="words or phrases, matched by stem")
-    exclude: list[str] = Field([], max_length=5000, description="any of them vetoes the set")
+    name: Name = Field(max_length=64)
+    keywords: list[KeywordText] = Field(
+        min_length=1, max_length=5000, description="words or phrases, matched by stem"
+    )
+    exclude: list[KeywordText] = Field(
+        [], max_length=5000, description="any of them vetoes the set"
+    )
 
 
 class KeywordSetRead(BaseModel):

@@ -23,8 +23,8 @@ START_PAGE = "/inbox"
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: a crafted ``next`` must not send the user elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return START_PAGE
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return START_PAGE  # "/\\evil.example" is "//evil.example" to a browser
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else START_PAGE
 

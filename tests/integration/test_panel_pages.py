@@ -66,7 +66,7 @@ async def test_a_page_needs_a_signed_in_user_and_the_sign_in_leads_back_to_it(
 
 
 async def test_a_foreign_next_address_never_leaves_the_site(browser: httpx.AsyncClient) -> None:
-    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x"):
         data = {"login": "operator", "password": PASSWORD, "next": target}
         answer = await browser.post("/login", data=data)
         assert answer.headers["location"] == "/inbox", target
