@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from admin.workspace.apply import apply_workspace, read_workspace
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.models import Conversation, ConversationMessage, OutboxMessage
 from core.events import LeadFound, MessageIncoming, Profile
 from core.operator_commands import OPERATOR_COMMAND
 from core.outbox import OutboxRelay
+from core.security import SecretBox
 from core.topology import MANAGER_OPERATOR
 from manager.conversations import Conversations
 from manager.delivery import Delivery
@@ -26,6 +30,7 @@ from manager.writers import TemplateWriter
 from parser.leads import record_hits
 from parser.matcher import Hit
 from sandbox.bootstrap import RunningSandbox, serve
+from tests.conftest import PASSWORD, add_people, admin_app
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -142,3 +147,38 @@ class World:
             rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
             bodies = [(r.routing_key, json.loads(r.body)) for r in rows]
         return [(key, body["payload"]) for key, body in bodies if body["name"] == name]
+
+
+# ---- the panel --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def panel_world(database: Database, secret_box: SecretBox, tmp_path: Path) -> World:
+    """The manager's parts on a workspace whose campaign holds every draft for approval, with
+    one user per role (login = the role's name)."""
+    path = tmp_path / "ws.yaml"
+    path.write_text(workspace(", approval: true"), encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    await add_people(database)
+    return World(database)
+
+
+@pytest.fixture
+async def browser(panel_world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client of the panel, with the manager serving operator commands."""
+    await panel_world.serve_operator_commands()
+    app = admin_app(panel_world.db, panel_world.bus)
+    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        yield http
+    await panel_world.bus.close()
+
+
+async def sign_in(http: httpx.AsyncClient, login: str) -> None:
+    """Sign in through the form and send the CSRF token on every change from then on."""
+    answer = await http.post("/login", data={"login": login, "password": PASSWORD, "next": "/"})
+    assert answer.status_code == 303, answer.text
+    http.headers["X-CSRFToken"] = http.cookies["csrftoken"]

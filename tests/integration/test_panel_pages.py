@@ -4,47 +4,14 @@ interface switched to Russian."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
-from core.db import Database
-from core.security import SecretBox
-from tests.conftest import PASSWORD, add_people, admin_app
-from tests.integration.conftest import World, workspace
-
-
-@pytest.fixture
-async def world(database: Database, secret_box: SecretBox, tmp_path: Path) -> World:
-    path = tmp_path / "ws.yaml"
-    path.write_text(workspace(", approval: true"), encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
-    await add_people(database)
-    return World(database)
-
-
-@pytest.fixture
-async def browser(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client of the panel, with the manager serving operator commands."""
-    await world.serve_operator_commands()
-    app = admin_app(world.db, world.bus)
-    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        yield http
-    await world.bus.close()
-
-
-async def sign_in(http: httpx.AsyncClient, login: str) -> None:
-    answer = await http.post("/login", data={"login": login, "password": PASSWORD, "next": "/"})
-    assert answer.status_code == 303, answer.text
-    http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
+from tests.conftest import PASSWORD, admin_app
+from tests.integration.conftest import World, sign_in
 
 
 async def test_a_page_needs_a_signed_in_user_and_the_sign_in_leads_back_to_it(
@@ -73,9 +40,9 @@ async def test_a_foreign_next_address_never_leaves_the_site(browser: httpx.Async
 
 
 async def test_a_held_draft_is_approved_from_the_inbox_and_a_second_press_says_who_did(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
-    await world.conversations.on_lead(await world.lead(user=801))
+    await panel_world.conversations.on_lead(await panel_world.lead(user=801))
     await sign_in(browser, "operator")
     inbox = await browser.get("/inbox?need=needs_approval")
     assert inbox.status_code == 200 and 'data-testid="draft"' not in inbox.text
@@ -87,15 +54,15 @@ async def test_a_held_draft_is_approved_from_the_inbox_and_a_second_press_says_w
     headers = {"HX-Request": "true", "HX-Target": "dialogue"}
     approved = await browser.post(f"/inbox/drafts/{draft_id}/approve", headers=headers)
     assert approved.status_code == 200 and 'data-testid="draft"' not in approved.text
-    assert await world.dispatcher.dispatch_due() == 1
+    assert await panel_world.dispatcher.dispatch_due() == 1
     again = await browser.post(f"/inbox/drafts/{draft_id}/approve", headers=headers)
     assert again.status_code == 409 and "already approved by operator" in again.text
 
 
 async def test_an_edit_that_fails_the_checks_is_refused_next_to_the_text_and_kept(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
-    await world.conversations.on_lead(await world.lead(user=802))
+    await panel_world.conversations.on_lead(await panel_world.lead(user=802))
     await sign_in(browser, "operator")
     inbox = await browser.get("/inbox")
     conversation_id = int(inbox.text.split('data-conversation="')[1].split('"')[0])
@@ -105,13 +72,13 @@ async def test_an_edit_that_fails_the_checks_is_refused_next_to_the_text_and_kep
     refused = await browser.post(f"/inbox/drafts/{draft_id}/approve", data={"text": edit})
     assert refused.status_code == 422
     assert "pay.evil.click" in refused.text and edit in refused.text  # what they typed stays
-    assert await world.dispatcher.dispatch_due() == 0
+    assert await panel_world.dispatcher.dispatch_due() == 0
 
 
 async def test_a_viewer_reads_the_inbox_but_gets_no_buttons_and_may_not_decide(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
-    await world.conversations.on_lead(await world.lead(user=803))
+    await panel_world.conversations.on_lead(await panel_world.lead(user=803))
     await sign_in(browser, "viewer")
     inbox = await browser.get("/inbox")
     conversation_id = int(inbox.text.split('data-conversation="')[1].split('"')[0])
@@ -144,21 +111,21 @@ async def test_the_interface_switches_to_russian_for_that_user(browser: httpx.As
 
 
 async def test_the_app_refuses_to_start_without_the_built_assets(
-    monkeypatch: pytest.MonkeyPatch, world: World, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, panel_world: World, tmp_path: Path
 ) -> None:
     from admin.pages import assets
 
     monkeypatch.setattr(assets, "STATIC", tmp_path)
     with pytest.raises(assets.AssetsMissing, match="make assets"):
-        admin_app(world.db, world.bus)
+        admin_app(panel_world.db, panel_world.bus)
     assert Role.owner  # the people exist; only the files are missing
 
 
 async def test_leads_are_listed_filtered_opened_and_exported_as_csv(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
-    await world.lead(user=811, text="Ищу разработчика для магазина")
-    await world.lead(user=812, text='=HYPERLINK("http://evil.example") нужен разработчик')
+    await panel_world.lead(user=811, text="Ищу разработчика для магазина")
+    await panel_world.lead(user=812, text='=HYPERLINK("http://evil.example") нужен разработчик')
     await sign_in(browser, "viewer")
     listed = await browser.get("/leads")
     assert listed.status_code == 200 and 'data-testid="lead-total">2 leads' in listed.text

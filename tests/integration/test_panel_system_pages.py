@@ -4,51 +4,17 @@ and import a CSV through the same operator commands as the JSON API)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from core.db import Database
 from core.db.models import AuditEntry, Contact
-from core.security import SecretBox
-from tests.conftest import PASSWORD, add_people, admin_app
-from tests.integration.conftest import World, workspace
+from tests.integration.conftest import World, sign_in
 
 HTMX = {"HX-Request": "true", "HX-Target": "dnc"}
-
-
-@pytest.fixture
-async def world(database: Database, secret_box: SecretBox, tmp_path: Path) -> World:
-    path = tmp_path / "ws.yaml"
-    path.write_text(workspace(", approval: true"), encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
-    await add_people(database)
-    return World(database)
-
-
-@pytest.fixture
-async def browser(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client of the panel, with the manager serving operator commands."""
-    await world.serve_operator_commands()
-    app = admin_app(world.db, world.bus)
-    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        yield http
-    await world.bus.close()
-
-
-async def sign_in(http: httpx.AsyncClient, login: str) -> None:
-    answer = await http.post("/login", data={"login": login, "password": PASSWORD, "next": "/"})
-    assert answer.status_code == 303, answer.text
-    http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
 
 
 async def listed(db: Database) -> dict[int, str | None]:
@@ -88,10 +54,10 @@ async def test_an_owner_opens_the_audit_log_too(browser: httpx.AsyncClient) -> N
 
 
 async def test_the_audit_log_filters_pages_links_and_escapes(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
     long_ago = datetime(2020, 3, 1, 12, tzinfo=UTC)
-    async with world.db.transaction() as session:
+    async with panel_world.db.transaction() as session:
         session.add(
             AuditEntry(
                 at=long_ago,
@@ -152,7 +118,7 @@ async def test_everyone_reads_the_do_not_contact_list_and_only_operators_get_the
 
 
 async def test_a_viewer_may_not_add_remove_or_import(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
     await sign_in(browser, "viewer")
     for path, kwargs in [
@@ -162,18 +128,18 @@ async def test_a_viewer_may_not_add_remove_or_import(
     ]:
         refused = await browser.post(path, **kwargs)  # type: ignore[arg-type] # the kwargs vary
         assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
-    assert await listed(world.db) == {}
+    assert await listed(panel_world.db) == {}
 
 
 async def test_a_person_is_added_and_removed_from_the_page_and_the_api_agrees(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
     await sign_in(browser, "operator")
     data = {"telegram_user_id": " 4242 ", "reason": "asked by phone"}
     added = await browser.post("/do-not-contact", data=data, headers=HTMX)
     assert added.status_code == 200 and 'data-contact="4242"' in added.text
     assert "4242 is on the do-not-contact list." in added.text
-    assert await listed(world.db) == {4242: "asked by phone"}
+    assert await listed(panel_world.db) == {4242: "asked by phone"}
     assert await api_listed(browser) == {4242}
     found = await browser.get("/do-not-contact?q=424")
     assert 'data-contact="4242"' in found.text and 'data-testid="dnc-total">1 people' in found.text
@@ -181,7 +147,7 @@ async def test_a_person_is_added_and_removed_from_the_page_and_the_api_agrees(
     assert "Nobody on the list has an id starting with 5." in missed.text
     removed = await browser.post("/do-not-contact/4242/remove", headers=HTMX)
     assert removed.status_code == 200 and "4242 may be contacted again." in removed.text
-    assert await listed(world.db) == {} and await api_listed(browser) == set()
+    assert await listed(panel_world.db) == {} and await api_listed(browser) == set()
     again = await browser.post("/do-not-contact/4242/remove", headers=HTMX)
     assert again.status_code == 404 and "not on the do-not-contact list" in again.text
     await sign_in(browser, "admin")
@@ -190,7 +156,7 @@ async def test_a_person_is_added_and_removed_from_the_page_and_the_api_agrees(
 
 
 async def test_a_bad_entry_is_refused_next_to_its_field_with_what_was_typed(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
     await sign_in(browser, "operator")
     bad_id = await browser.post(
@@ -207,7 +173,7 @@ async def test_a_bad_entry_is_refused_next_to_its_field_with_what_was_typed(
     assert too_big.status_code == 422 and "user id" in too_big.text
     bad_search = await browser.get("/do-not-contact?q=abc")
     assert bad_search.status_code == 200 and "digits only" in bad_search.text
-    assert await listed(world.db) == {}
+    assert await listed(panel_world.db) == {}
 
 
 @pytest.mark.parametrize(
@@ -224,7 +190,7 @@ async def test_a_malformed_id_in_the_address_is_a_404_page(
 
 
 async def test_a_csv_is_imported_with_its_header_reasons_and_repeats(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
     await sign_in(browser, "operator")
     rows = 'user_id,reason\n1001,spam\n\n1002\n1003,"said stop, twice"\n1001,again\n'
@@ -234,12 +200,12 @@ async def test_a_csv_is_imported_with_its_header_reasons_and_repeats(
     assert "3 people are on the do-not-contact list." in answer.text
     assert "1 repeated rows were counted once." in answer.text
     expected = {1001: "spam", 1002: "added by operator", 1003: "said stop, twice"}
-    assert await listed(world.db) == expected
+    assert await listed(panel_world.db) == expected
     assert await api_listed(browser) == {1001, 1002, 1003}
 
 
 async def test_a_csv_with_a_bad_row_names_the_line_and_imports_nothing(
-    world: World, browser: httpx.AsyncClient
+    panel_world: World, browser: httpx.AsyncClient
 ) -> None:
     await sign_in(browser, "operator")
     rows = "2001\n2002,ok\nabc,nope\n2004,x,y\n" + "".join(f"{3000 + n}\n" for n in range(50))
@@ -248,7 +214,7 @@ async def test_a_csv_with_a_bad_row_names_the_line_and_imports_nothing(
     assert answer.status_code == 422 and 'data-testid="import-problems"' in answer.text
     assert "line 3: &#39;abc&#39; is not a Telegram user id" in answer.text
     assert "line 4: 3 columns" in answer.text and "Nothing was imported" in answer.text
-    assert await listed(world.db) == {} and await api_listed(browser) == set()
+    assert await listed(panel_world.db) == {} and await api_listed(browser) == set()
     too_many = "".join(f"{n}\n" for n in range(1, 10_002)).encode()
     refused = await browser.post(
         "/do-not-contact/import", files={"file": ("big.csv", too_many, "text/csv")}, headers=HTMX
@@ -258,7 +224,7 @@ async def test_a_csv_with_a_bad_row_names_the_line_and_imports_nothing(
         "/do-not-contact/import", files={"file": ("e.csv", b"id\n", "text/csv")}, headers=HTMX
     )
     assert empty.status_code == 422 and "no user ids" in empty.text
-    async with world.db.session() as session:
+    async with panel_world.db.session() as session:
         audited = await session.scalar(
             select(func.count()).where(AuditEntry.action == "do_not_contact")
         )
