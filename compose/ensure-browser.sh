@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure Debian's Chromium is installed for the browser tests (tests/browser drive it through
-# Playwright with executable_path=/usr/bin/chromium). Never `playwright install`: downloads of
-# browser builds are blocked here. Quick when it is already installed.
+# Playwright with executable_path=/usr/bin/chromium), never a browser build Playwright downloads:
+# those downloads are blocked here and in CI. Quick when it is already installed.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

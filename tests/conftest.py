@@ -269,6 +269,30 @@ async def sandbox_call(
     return payload
 
 
+def outreach_workspace(sessions: list[str], chat: str, outreach: str, *, more: str = "") -> str:
+    """The outreach tiers' workspace: ``sessions`` for parser-1, manager-1 and manager-2 (as
+    ``boot_outreach_mode`` makes them), keyword sets web-dev (разработчик, developer) and sites
+    (сайт, website), and the campaign "web" on ``@chat`` whose ``outreach`` block is given
+    (YAML lines indented by six spaces); ``more`` adds campaigns after it."""
+    return f"""\
+accounts:
+  - {{name: parser-1, role: parser, session: "{sessions[0]}"}}
+  - {{name: manager-1, role: manager, session: "{sessions[1]}"}}
+  - {{name: manager-2, role: manager, session: "{sessions[2]}"}}
+keyword_sets:
+  - {{name: web-dev, keywords: [разработчик, developer]}}
+  - {{name: sites, keywords: [сайт, website]}}
+campaigns:
+  - name: web
+    keyword_sets: [web-dev]
+    chats: ["@{chat}"]
+    parser_accounts: [parser-1]
+    manager_accounts: [manager-1, manager-2]
+    outreach:
+{outreach.rstrip()}
+{more}"""
+
+
 async def boot_outreach_mode(
     stack: Stack, http: httpx.AsyncClient, chat: str, workspace: Callable[[list[str]], str]
 ) -> list[int]:

@@ -20,6 +20,7 @@ def install(app: FastAPI) -> None:
     """Mount the static files and the page routers; refuses (``AssetsMissing``) without the
     built front-end files."""
     check_assets()
+    app.state.live = live.LiveFeed(app.state.bus)  # one bus watch for every open page
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, inbox, leads, live, people, audit, do_not_contact, keyword_sets):
         app.include_router(module.router)

@@ -13,7 +13,8 @@ from fastapi.responses import Response
 from admin.access.deps import Admin
 from admin.pages.rendering import render
 from admin.pages.viewers import viewer_for
-from admin.reads.audit import PAGE_SIZE, AuditFilter, audit_actions, audit_page
+from admin.reads.audit import AuditFilter, audit_actions, audit_page
+from admin.reads.paging import PAGE_SIZE
 from core.db import Database
 
 router = APIRouter(include_in_schema=False)

@@ -19,7 +19,8 @@ from admin.api.operator_actions import DoNotContact
 from admin.pages.do_not_contact_csv import MAX_BYTES, MAX_ROWS, EntryError, parse_entry, read_csv
 from admin.pages.rendering import render, translations
 from admin.pages.viewers import viewer_for
-from admin.reads.do_not_contact import PAGE_SIZE, ContactFilter, do_not_contact_page
+from admin.reads.do_not_contact import ContactFilter, do_not_contact_page
+from admin.reads.paging import PAGE_SIZE
 from core.access import Actor
 from core.bus import Bus
 from core.db import Database

@@ -23,7 +23,6 @@ from admin.pages.viewers import viewer_for
 from admin.reads.choices import campaign_choices, manager_account_choices
 from admin.reads.guardrail_state import GuardrailState, guardrail_state
 from admin.reads.inbox import (
-    PAGE_SIZE,
     ConversationView,
     InboxFilter,
     Need,
@@ -31,6 +30,7 @@ from admin.reads.inbox import (
     inbox_page,
     needs_counts,
 )
+from admin.reads.paging import PAGE_SIZE
 from core.access import Actor
 from core.db import Database
 from core.db.models import ConversationMessage

@@ -3,10 +3,11 @@ source messages and conversation, and the filtered list as CSV."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from admin.access.deps import Viewer
@@ -15,24 +16,13 @@ from admin.pages.errors import page_error
 from admin.pages.rendering import render
 from admin.pages.viewers import viewer_for
 from admin.reads.choices import campaign_choices
-from admin.reads.leads import PAGE_SIZE, LeadFilter, lead_page, lead_view, leads_csv
+from admin.reads.leads import LeadFilter, lead_page, lead_view, leads_csv
+from admin.reads.paging import PAGE_SIZE
 from core.db import Database
 
 router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 STATUSES = ("new", "contacted", "replied", "opted_out", "skipped")
-
-
-def _filter(
-    campaign: int | None,
-    status: str,
-    chat: str,
-    keyword: str,
-    since: date | None,
-    until: date | None,
-    offset: int,
-) -> LeadFilter:
-    return LeadFilter(campaign, status, chat, keyword, since, until, offset)
 
 
 CampaignId = Annotated[int | None, Query(ge=1, le=DB_INT_MAX)]
@@ -41,10 +31,7 @@ Day = Annotated[date | None, Query()]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-@router.get("/leads")
-async def leads(
-    actor: Viewer,
-    request: Request,
+def lead_filter(
     campaign: CampaignId = None,
     status: Text = "",
     chat: Text = "",
@@ -52,9 +39,17 @@ async def leads(
     since: Day = None,
     until: Day = None,
     offset: Offset = 0,
-) -> Response:
+) -> LeadFilter:
+    """The list's filter from the address: the page and its CSV read the same one."""
+    return LeadFilter(campaign, status, chat, keyword, since, until, offset)
+
+
+Wanted = Annotated[LeadFilter, Depends(lead_filter)]
+
+
+@router.get("/leads")
+async def leads(actor: Viewer, request: Request, wanted: Wanted) -> Response:
     viewer = await viewer_for(request, actor)
-    wanted = _filter(campaign, status, chat, keyword, since, until, offset)
     db: Database = request.app.state.db
     async with db.session() as session:
         page = await lead_page(session, wanted, viewer.zone)
@@ -71,19 +66,10 @@ async def leads(
 
 
 @router.get("/leads.csv")
-async def leads_export(
-    actor: Viewer,
-    request: Request,
-    campaign: CampaignId = None,
-    status: Text = "",
-    chat: Text = "",
-    keyword: Text = "",
-    since: Day = None,
-    until: Day = None,
-) -> StreamingResponse:
+async def leads_export(actor: Viewer, request: Request, wanted: Wanted) -> StreamingResponse:
+    """Every lead the filter matches (the page's offset aside)."""
     viewer = await viewer_for(request, actor)
-    wanted = _filter(campaign, status, chat, keyword, since, until, 0)
-    rows = leads_csv(request.app.state.db, wanted, viewer.zone)
+    rows = leads_csv(request.app.state.db, replace(wanted, offset=0), viewer.zone)
     headers = {"Content-Disposition": 'attachment; filename="leads.csv"'}
     return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=headers)
 

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.reads.paging import PAGE_SIZE
 from core.db.models import AuditEntry
 
-PAGE_SIZE = 50
 DETAIL_LIMIT = 300  # characters of one detail value shown; the row keeps all of it
 
 

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.reads.paging import PAGE_SIZE
 from core.db.models import Contact
-
-PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.reads.leads import capped_count
+from admin.reads.paging import PAGE_SIZE, capped_count
 from admin.reads.people_names import display_name
 from core.db.models import Account, Campaign, Conversation, ConversationMessage, Lead
 
@@ -23,7 +23,6 @@ NEEDS: dict[Need, tuple[str, ...]] = {
     "finished": ("finished", "rejected", "expired", "skipped", "failed"),
     "all": (),
 }
-PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,17 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.reads.paging import PAGE_SIZE, capped_count
 from admin.reads.people_names import display_name
 from core.db import Database
 from core.db.models import Campaign, Conversation, Lead, LeadHit
 
-PAGE_SIZE = 50
-COUNT_CAP = 1000  # totals above it show as "1000+": counting 100,000 rows costs more than a page
 CSV_BATCH = 1000
 CSV_COLUMNS = (
     "id",
@@ -96,15 +94,6 @@ def _has_keyword(keyword: str, dialect: str) -> ColumnElement[bool]:
 
 def _listed(where: list[ColumnElement[bool]]) -> Select[Lead, str]:
     return select(Lead, Campaign.name).join(Campaign, Campaign.id == Lead.campaign_id).where(*where)
-
-
-async def capped_count(session: AsyncSession, query: Select[Any], offset: int) -> tuple[int, bool]:
-    """How many rows, counted no further than ``COUNT_CAP`` (or a page past ``offset``); and
-    whether there are more: a page shows "1000+" rather than count a whole table."""
-    cap = max(COUNT_CAP, offset + 2 * PAGE_SIZE)
-    capped = query.limit(cap + 1).subquery()
-    counted = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
-    return min(counted, cap), counted > cap
 
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:

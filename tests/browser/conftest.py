@@ -1,6 +1,6 @@
 """Browser fixtures: the panel served by the real stack (each service its own `coolthing` process,
 as in the e2e tier), driven through Playwright in Debian's chromium (`compose/ensure-browser.sh`
-installs it; never `playwright install`). Every test leaves a full-page screenshot in
+installs it; never a downloaded browser build). Every test leaves a full-page screenshot in
 ``tests/browser/screenshots/<test name>.png``, pass or fail."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Response, Route, async_playwright
 
-from tests.conftest import Stack, boot_outreach_mode
+from tests.conftest import Stack, boot_outreach_mode, outreach_workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -117,27 +117,14 @@ class Panel:
 
 def _workspace(sessions: list[str]) -> str:
     """One campaign on one chat: a parser account and two manager accounts."""
-    return f"""\
-accounts:
-  - {{name: parser-1, role: parser, session: "{sessions[0]}"}}
-  - {{name: manager-1, role: manager, session: "{sessions[1]}"}}
-  - {{name: manager-2, role: manager, session: "{sessions[2]}"}}
-keyword_sets:
-  - {{name: web-dev, keywords: [разработчик, developer]}}
-campaigns:
-  - name: web
-    keyword_sets: [web-dev]
-    chats: ["@{CHAT}"]
-    parser_accounts: [parser-1]
-    manager_accounts: [manager-1, manager-2]
-    outreach:
+    outreach = """\
       offer: "We build web apps in four weeks."
       approval: true  # drafts wait, so a browser test can decide on one
       quiet_hours: null
       min_gap_seconds: 0
       max_gap_seconds: 0
-      warmup_days: 0
-"""
+      warmup_days: 0"""
+    return outreach_workspace(sessions, CHAT, outreach)
 
 
 @pytest.fixture

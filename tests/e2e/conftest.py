@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Stack, sandbox_call, wait_for
+from tests.conftest import Stack, outreach_workspace, sandbox_call, wait_for
 
 
 @pytest.fixture
@@ -69,27 +69,11 @@ def workspace(
     *, approval: bool = False, second_campaign: bool = False, sites_managers: str = "[manager-2]"
 ) -> Any:
     def render(sessions: list[str]) -> str:
-        text = f"""\
-accounts:
-  - {{name: parser-1, role: parser, session: "{sessions[0]}"}}
-  - {{name: manager-1, role: manager, session: "{sessions[1]}"}}
-  - {{name: manager-2, role: manager, session: "{sessions[2]}"}}
-keyword_sets:
-  - {{name: web-dev, keywords: [разработчик, developer]}}
-  - {{name: sites, keywords: [сайт, website]}}
-campaigns:
-  - name: web
-    keyword_sets: [web-dev]
-    chats: ["@{CHAT}"]
-    parser_accounts: [parser-1]
-    manager_accounts: [manager-1, manager-2]
-    outreach:
+        outreach = f"""\
       offer: "We build web apps in four weeks."
       approval: {str(approval).lower()}
-{FAST}
-"""
-        if second_campaign:
-            text += f"""\
+{FAST}"""
+        sites = f"""\
   - name: sites
     keyword_sets: [sites]
     chats: ["@{CHAT}"]
@@ -99,7 +83,7 @@ campaigns:
       offer: "Landing pages in a week."
 {FAST}
 """
-        return text
+        return outreach_workspace(sessions, CHAT, outreach, more=sites if second_campaign else "")
 
     return render
 

@@ -21,7 +21,7 @@ import yaml
 
 from core.outreach import DEFAULT_OPT_OUT_REPLY
 from sandbox.llm import PHRASES
-from tests.conftest import Stack, boot_outreach_mode, sandbox_call, wait_for
+from tests.conftest import Stack, boot_outreach_mode, outreach_workspace, sandbox_call, wait_for
 from tests.e2e.conftest import CHAT, FAST, api, dms_to, reply_as, wait_for_dms
 
 pytestmark = pytest.mark.e2e
@@ -42,27 +42,14 @@ ORDINARY = [(730_900 + n, BENIGN["en" if n % 2 else "ru"]) for n in range(6)]
 
 
 def workspace(sessions: list[str]) -> str:
-    return f"""\
-accounts:
-  - {{name: parser-1, role: parser, session: "{sessions[0]}"}}
-  - {{name: manager-1, role: manager, session: "{sessions[1]}"}}
-  - {{name: manager-2, role: manager, session: "{sessions[2]}"}}
-keyword_sets:
-  - {{name: web-dev, keywords: [разработчик, developer]}}
-campaigns:
-  - name: web
-    keyword_sets: [web-dev]
-    chats: ["@{CHAT}"]
-    parser_accounts: [parser-1]
-    manager_accounts: [manager-1, manager-2]
-    outreach:
+    outreach = f"""\
       offer: "{OFFER}"
       llm_model: sandbox-obedient
       allowed_links: ["https://webstudio.example/cases"]
       templates: ["{TEMPLATE}"]
       follow_ups: ["{FOLLOW_UP}"]
-{FAST}
-"""
+{FAST}"""
+    return outreach_workspace(sessions, CHAT, outreach)
 
 
 def _carries(text: str, payload: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,3 +183,10 @@ async def sign_in(http: httpx.AsyncClient, login: str) -> None:
     answer = await http.post("/login", data={"login": login, "password": PASSWORD, "next": "/"})
     assert answer.status_code == 303, answer.text
     http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
+
+
+def first_id(html: str, attribute: str) -> int:
+    """The id in the first ``attribute="…"`` of a page (``data-conversation``, ``data-lead``)."""
+    found = re.search(rf'{attribute}="(\d+)"', html)
+    assert found is not None, f"no {attribute} on the page"
+    return int(found.group(1))
