@@ -6,12 +6,13 @@ URLs with credentials) are stored only as ciphertext, see ``core.security``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -59,8 +60,27 @@ class Account(Base):
     proxy_secret: Mapped[str | None] = mapped_column(Text)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
     flood_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    peer_flood_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    phone: Mapped[str | None] = mapped_column(String(32))  # as logged in with, for a new login
+    daily_cap: Mapped[int | None] = mapped_column(Integer)  # the account's own ceiling on new DMs
     updates_cursor: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
+
+
+class AccountEvent(Base):
+    """Something Telegram did to an account (a FloodWait, a PeerFlood, a ban, a revoked session,
+    an unreachable proxy): the account pages and the dashboard's health flags read these."""
+
+    __tablename__ = "account_events"
+    __table_args__ = (Index("ix_account_events_account_at", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # flood_wait, peer_flood, banned, revoked, proxy
+    seconds: Mapped[int | None] = mapped_column(Integer)  # a FloodWait's length
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Chat(Base):
@@ -137,6 +157,31 @@ class Campaign(Base):
     account_links: Mapped[list[CampaignAccount]] = relationship(
         lazy="selectin", cascade="all, delete-orphan"
     )
+
+
+class ChatDailyCount(Base):
+    """Messages the parser read in a chat per UTC day, and how many matched a keyword set."""
+
+    __tablename__ = "chat_daily_counts"
+
+    telegram_chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChatSample(Base):
+    """A bounded sample of a chat's recent messages (the parser trims it), so a keyword set can
+    be tried against real traffic without keeping every message."""
+
+    __tablename__ = "chat_samples"
+    __table_args__ = (Index("ix_chat_samples_chat_id", "telegram_chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ChatAssignment(Base):
