@@ -69,6 +69,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
     app.state.db = db
     app.state.bus = bus
     app.state.settings = settings
+    app.state.box = box  # encrypts secrets a change carries (workspace import, accounts)
     app.state.access = AccessConfig(
         policy=access_policy(settings),
         csrf_secret=box.derive("csrf"),
