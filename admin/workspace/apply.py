@@ -42,7 +42,13 @@ class ApplySummary:
 def read_workspace(path: Path) -> tuple[WorkspaceSpec, LocatedData]:
     """Parse and validate a workspace file; SpecError names file, line and field of every
     problem at once, duplicate names included even where an item has other errors."""
-    located = read_yaml(read_text(path), str(path))
+    return parse_workspace(read_text(path), str(path))
+
+
+def parse_workspace(text: str, file: str) -> tuple[WorkspaceSpec, LocatedData]:
+    """``read_workspace`` for text already in memory (pasted or uploaded in the panel), naming
+    ``file`` in its problems."""
+    located = read_yaml(text, file)
     return validate(WorkspaceSpec, located, _raw_duplicates(located)), located
 
 
