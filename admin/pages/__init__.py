@@ -12,7 +12,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from admin.pages import audit, auth, do_not_contact, inbox, keyword_sets, leads, live, people
+from admin.pages import (
+    audit,
+    auth,
+    do_not_contact,
+    inbox,
+    keyword_sets,
+    leads,
+    live,
+    people,
+    presence,
+)
 from admin.pages.assets import STATIC, check_assets
 
 
@@ -21,6 +31,7 @@ def install(app: FastAPI) -> None:
     built front-end files."""
     check_assets()
     app.state.live = live.LiveFeed(app.state.bus)  # one bus watch for every open page
+    app.state.presence = presence.Presence()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, inbox, leads, live, people, audit, do_not_contact, keyword_sets):
+    for module in (auth, inbox, presence, leads, live, people, audit, do_not_contact, keyword_sets):
         app.include_router(module.router)

@@ -164,3 +164,30 @@ async def test_only_an_owner_opens_the_users_page_and_adds_a_user_there(
     assert added.status_code == 200 and 'data-user="nina"' in added.text
     demoted = await browser.post("/users/owner", data={"role": "viewer"})
     assert demoted.status_code == 409 and "owner" in demoted.text  # the last owner stays
+
+
+async def test_an_operator_opening_a_conversation_sees_a_colleague_who_has_it_open(
+    panel_world: World,
+) -> None:
+    await panel_world.conversations.on_lead(await panel_world.lead(user=805))
+    app = admin_app(panel_world.db, panel_world.bus)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as first,
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as second,
+    ):
+        await sign_in(first, "operator")
+        await sign_in(second, "admin")
+        conversation_id = first_id((await first.get("/inbox")).text, "data-conversation")
+        page = await first.get(f"/inbox/{conversation_id}")
+        assert f'hx-get="/inbox/{conversation_id}/presence"' in page.text
+        alone = await first.get(f"/inbox/{conversation_id}/presence")
+        assert alone.status_code == 200 and 'data-testid="presence"' not in alone.text
+        together = await second.get(f"/inbox/{conversation_id}/presence")
+        assert "<strong>operator</strong>" in together.text
+        assert "also has this conversation open" in together.text
+        elsewhere = await second.get(f"/inbox/{conversation_id + 1}/presence")
+        assert 'data-testid="presence"' not in elsewhere.text
+        back = await first.get(f"/inbox/{conversation_id}/presence")
+        assert "<strong>admin</strong>" in back.text
+        assert "<strong>operator</strong>" not in back.text
