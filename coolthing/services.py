@@ -38,8 +38,11 @@ async def run_parser(settings: Settings) -> None:
 
     serve_metrics(settings)
     async with open_platform(settings) as platform:
-        await start_parser(platform)
-        await asyncio.Event().wait()
+        parser = await start_parser(platform)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await parser.stop()  # the chat activity still in memory
 
 
 async def run_manager(settings: Settings) -> None:

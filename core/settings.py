@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # A send's FloodWait up to this many seconds is waited out by the worker; a longer one hands
     # the message back to the manager, which reschedules it for when Telegram allows.
     flood_wait_hold: float = 60.0
+    # Recent messages the parser keeps per chat (text cut to 280 characters) so a keyword set can
+    # be tried on real traffic in the panel; older ones are trimmed. 0 keeps none.
+    chat_sample_size: int = Field(
+        default=200, ge=0, le=10_000, description="recent messages kept per chat for 'try it'"
+    )
 
     # The LLM behind the manager (any OpenAI-compatible endpoint). Without a base URL the manager
     # writes from the campaign's templates, so the demo works offline.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.events import AccountBanned, AccountRevoked, ConfigChanged, MessageIncoming
 from core.platform import Platform
 from core.topology import PARSER_CONTROL, PARSER_MESSAGES
+from parser.activity import ChatActivity
 from parser.assignments import ChatAssigner
 from parser.handlers import ParserHandlers
 from parser.handoff_queue import OutreachQueue
@@ -12,8 +13,10 @@ from parser.service import ParserService
 
 
 async def start_parser(platform: Platform) -> ParserService:
-    """Compile the rules, settle chat assignments, then start consuming."""
-    service = ParserService(platform.db, platform.relay)
+    """Compile the rules, settle chat assignments, then start consuming. Call the service's
+    ``stop()`` on the way out: it writes the chat activity still in memory."""
+    activity = ChatActivity(platform.db, sample_size=platform.settings.chat_sample_size)
+    service = ParserService(platform.db, platform.relay, activity)
     assigner = ChatAssigner(platform.db, platform.bus, platform.relay)
     outreach = OutreachQueue(platform.db, platform.bus)
     handlers = ParserHandlers(service, assigner, outreach)
@@ -26,5 +29,6 @@ async def start_parser(platform: Platform) -> ParserService:
         handlers.on_config_changed,
         prefetch=1,
     )
+    activity.start()
     await platform.bus.subscribe(PARSER_MESSAGES, [MessageIncoming.NAME], handlers.on_message)
     return service

@@ -10,6 +10,7 @@ from prometheus_client import Counter, Histogram
 from core.db import Database
 from core.events import Event, MessageIncoming
 from core.outbox import OutboxRelay
+from parser.activity import ChatActivity
 from parser.leads import record_hits
 from parser.rules import CompiledRules, load_rules
 
@@ -25,10 +26,18 @@ MATCH_SECONDS = Histogram(
 
 
 class ParserService:
-    def __init__(self, db: Database, relay: OutboxRelay) -> None:
+    def __init__(
+        self, db: Database, relay: OutboxRelay, activity: ChatActivity | None = None
+    ) -> None:
         self._db = db
         self._relay = relay
         self._rules: CompiledRules | None = None
+        self._activity = activity  # per-chat counts and samples, flushed in batches
+
+    async def stop(self) -> None:
+        """Write the chat activity still in memory."""
+        if self._activity is not None:
+            await self._activity.stop()
 
     async def reload(self) -> None:
         """Recompile every active rule; called at start and whenever configuration changes."""
@@ -38,18 +47,24 @@ class ParserService:
 
     async def handle_message(self, event: Event, message: MessageIncoming) -> None:
         """Match one message; on a hit write the lead and its event in one transaction."""
-        if message.is_private or not message.text:
+        if message.is_private:
             return  # DMs belong to the manager
+        if not message.text:
+            MESSAGES.labels("no_text").inc()
+            self._note(message, matched=False)
+            return
         if self._rules is None:
             await self.reload()
         assert self._rules is not None  # noqa: S101 - reload() sets it
         chat_id = self._rules.chat_ids.get(message.chat_ref or "")
         if chat_id is None:
             MESSAGES.labels("unknown_chat").inc()
+            self._note(message, matched=False)
             return
         started = time.perf_counter()
         hits = self._rules.matcher.match(message.text, chat_id)
         MATCH_SECONDS.observe(time.perf_counter() - started)
+        self._note(message, matched=bool(hits))
         if not hits:
             MESSAGES.labels("no_match").inc()
             return
@@ -60,3 +75,7 @@ class ParserService:
             LEADS.labels("new" if lead.is_new else "repeat").inc()
         if found:
             self._relay.poke()
+
+    def _note(self, message: MessageIncoming, *, matched: bool) -> None:
+        if self._activity is not None:
+            self._activity.note(message, matched=matched)

@@ -1,4 +1,4 @@
-"""INSERT … ON CONFLICT DO NOTHING for both dialects we run on.
+"""INSERT … ON CONFLICT DO NOTHING (and DO UPDATE adding to counters) for both dialects we run on.
 
 Statements are built once per (dialect, table, returning) and executed with parameters: on hot
 paths (a lead per matching message) building the construct each time costs more than the insert.
@@ -59,3 +59,32 @@ async def insert_ignore_many(
     statement = _many_statement(session.get_bind().dialect.name, model, returning)
     result = await session.execute(statement, list(rows))
     return list(result.all()) if returning else []
+
+
+@cache
+def _adding_statement(
+    dialect: str, model: type[Base], key: tuple[str, ...], add: tuple[str, ...]
+) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, model.__table__)
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[name] for name in key],
+        set_={name: table.c[name] + statement.excluded[name] for name in add},
+    )
+
+
+async def upsert_adding(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: tuple[str, ...],
+    add: tuple[str, ...],
+) -> None:
+    """Insert the rows; where one exists under ``key``, add the row's ``add`` columns to it (a
+    counter kept per key, in one statement for many rows). Rows must not repeat a key."""
+    if not rows:
+        return
+    statement = _adding_statement(session.get_bind().dialect.name, model, key, add)
+    await session.execute(statement, list(rows))
