@@ -36,6 +36,7 @@ from admin.api import (
     leads,
     operator_actions,
     ops,
+    prompts,
     users,
 )
 from admin.api.openapi import document_errors
@@ -85,6 +86,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         config,
         keyword_sets,
         ops,
+        prompts,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     pages.install(app)

@@ -22,6 +22,7 @@ from admin.pages import (
     live,
     people,
     presence,
+    prompts,
 )
 from admin.pages.assets import STATIC, check_assets
 
@@ -33,5 +34,16 @@ def install(app: FastAPI) -> None:
     app.state.live = live.LiveFeed(app.state.bus)  # one bus watch for every open page
     app.state.presence = presence.Presence()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, inbox, presence, leads, live, people, audit, do_not_contact, keyword_sets):
+    for module in (
+        auth,
+        inbox,
+        presence,
+        leads,
+        live,
+        people,
+        audit,
+        do_not_contact,
+        keyword_sets,
+        prompts,
+    ):
         app.include_router(module.router)

@@ -22,7 +22,13 @@ class Group:
 
 NAVIGATION = (
     Group("Work", (Entry("Inbox", "/inbox", Role.viewer), Entry("Leads", "/leads", Role.viewer))),
-    Group("Setup", (Entry("Keyword sets", "/keyword-sets", Role.viewer),)),
+    Group(
+        "Setup",
+        (
+            Entry("Keyword sets", "/keyword-sets", Role.viewer),
+            Entry("Prompts", "/prompts", Role.viewer),
+        ),
+    ),
     Group(
         "System",
         (

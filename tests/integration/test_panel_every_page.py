@@ -113,7 +113,9 @@ async def _pages(http: httpx.AsyncClient, db: Database) -> list[tuple[str, str, 
         lead = await session.scalar(select(Lead.id).limit(1))
         draft = await session.scalar(select(ConversationMessage.id).limit(1))
         keyword_set = await session.scalar(select(KeywordSet.id).limit(1))
+        campaign = await session.scalar(select(Campaign.id).limit(1))
     values = {
+        "campaign_id": campaign,
         "conversation_id": conversation,
         "lead_id": lead,
         "message_id": draft,
