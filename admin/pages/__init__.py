@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from admin.pages import (
     audit,
     auth,
+    dashboard,
     do_not_contact,
     inbox,
     keyword_sets,
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (
         auth,
+        dashboard,
         inbox,
         presence,
         leads,

@@ -1,4 +1,5 @@
-"""Signing in and out of the panel, the start page, and one's own language and time zone."""
+"""Signing in and out of the panel, and one's own language and time zone (the start page, ``/``,
+is the dashboard: ``admin.pages.dashboard``)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,6 @@ def _safe_next(target: str | None) -> str:
         return START_PAGE  # "/\\evil.example" is "//evil.example" to a browser
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else START_PAGE
-
-
-@router.get("/")
-async def start(actor: CurrentUser) -> RedirectResponse:
-    return RedirectResponse(START_PAGE, status_code=303)
 
 
 @router.get("/login")

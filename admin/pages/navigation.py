@@ -21,7 +21,14 @@ class Group:
 
 
 NAVIGATION = (
-    Group("Work", (Entry("Inbox", "/inbox", Role.viewer), Entry("Leads", "/leads", Role.viewer))),
+    Group(
+        "Work",
+        (
+            Entry("Dashboard", "/", Role.viewer),
+            Entry("Inbox", "/inbox", Role.viewer),
+            Entry("Leads", "/leads", Role.viewer),
+        ),
+    ),
     Group(
         "Setup",
         (
