@@ -32,6 +32,7 @@ from admin.api import (
     auth,
     config,
     conversations,
+    dead_letters,
     keyword_sets,
     leads,
     operator_actions,
@@ -87,6 +88,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         keyword_sets,
         ops,
         prompts,
+        dead_letters,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     pages.install(app)

@@ -1,4 +1,5 @@
-"""Accounts, chats and campaigns as configured (read-only until the panel lands)."""
+"""Chats and campaigns as configured (read-only until the panel lands); accounts are in
+``admin.api.accounts``."""
 
 from __future__ import annotations
 
@@ -7,33 +8,10 @@ from sqlalchemy import func, select
 
 from admin.access.deps import Viewer
 from admin.api.deps import SessionDep
-from admin.api.schemas import AccountRead, CampaignRead, ChatRead
-from core.db.models import Account, Campaign, Chat, ChatAssignment, Lead
+from admin.api.schemas import CampaignRead, ChatRead
+from core.db.models import Campaign, Chat, ChatAssignment, Lead
 
 router = APIRouter(tags=["configuration"])
-
-
-@router.get("/accounts", response_model=list[AccountRead])
-async def list_accounts(_: Viewer, session: SessionDep) -> list[AccountRead]:
-    per_account = select(ChatAssignment.account_id, func.count()).group_by(
-        ChatAssignment.account_id
-    )
-    counts: dict[int, int] = dict((await session.execute(per_account)).all())
-    accounts = await session.scalars(select(Account).order_by(Account.id))
-    return [
-        AccountRead(
-            id=a.id,
-            name=a.name,
-            role=a.role,
-            status=a.status,
-            status_reason=a.status_reason,
-            telegram_user_id=a.telegram_user_id,
-            has_session=bool(a.session_secret),
-            has_proxy=a.proxy_secret is not None,
-            chats=counts.get(a.id, 0),
-        )
-        for a in accounts
-    ]
 
 
 @router.get("/chats", response_model=list[ChatRead])

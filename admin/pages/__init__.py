@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from admin.pages import (
+    account_login,
+    accounts,
     audit,
     auth,
     dashboard,
@@ -46,6 +48,8 @@ def install(app: FastAPI) -> None:
         audit,
         do_not_contact,
         keyword_sets,
+        account_login,  # before accounts: /accounts/login is not an account id
+        accounts,
         prompts,
     ):
         app.include_router(module.router)

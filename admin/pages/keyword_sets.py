@@ -20,6 +20,7 @@ from admin.setup.keyword_sets import (
     keyword_sets,
     parse_set,
     save_set,
+    try_sample,
     try_text,
 )
 from core.access import Actor
@@ -76,13 +77,21 @@ async def trial(
     keywords: Annotated[str, Query(max_length=20_000)] = "",
     exclude: Annotated[str, Query(max_length=20_000)] = "",
 ) -> Response:
-    """What the parser would decide for ``text`` with the keywords as typed (not yet saved)."""
+    """What the parser would decide for ``text`` with the keywords as typed (not yet saved), and
+    how many of the recently sampled chat messages they would have matched."""
     viewer = await viewer_for(request, actor)
     try:
         spec = parse_set("trial", _lines(keywords), _lines(exclude))
     except SetupError as refused:
         return render(request, viewer, "keyword_sets/_try.html", {"problem": str(refused)})
-    context = {"trial": try_text(spec, text) if text.strip() else None, "problem": ""}
+    db: Database = request.app.state.db
+    async with db.session() as session:
+        sample = await try_sample(session, spec)
+    context = {
+        "trial": try_text(spec, text) if text.strip() else None,
+        "sample": sample,
+        "problem": "",
+    }
     return render(request, viewer, "keyword_sets/_try.html", context)
 
 

@@ -32,6 +32,7 @@ NAVIGATION = (
     Group(
         "Setup",
         (
+            Entry("Accounts", "/accounts", Role.viewer),
             Entry("Keyword sets", "/keyword-sets", Role.viewer),
             Entry("Prompts", "/prompts", Role.viewer),
         ),

@@ -1,5 +1,6 @@
 """Keyword sets: list, save (create or edit), delete (refused while a campaign uses the set), and
-"try it": which words of a message match which keyword, by which stem, and what vetoes it.
+"try it": which words of a message match which keyword, by which stem, and what vetoes it; and
+how many messages of the parser's recent sample (``chat_samples``) the set would have matched.
 
 Validation is the workspace file's (``KeywordSetSpec``), so a set saved here reads back the same
 in ``coolthing workspace export``; every change is audited and announced (``config.changed``) so
@@ -17,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin.workspace.spec import KeywordSetSpec
 from core.access import Actor
 from core.audit import record
-from core.db.models import Campaign, CampaignKeywordSet, KeywordSet
+from core.db.models import Campaign, CampaignKeywordSet, Chat, ChatSample, KeywordSet
 from core.events import ConfigChanged, Event
 from core.outbox import add_to_outbox
 from parser.matcher import KeywordSetRules, Matcher
 from parser.stemming import stem_token, stem_tokens, tokenize
+
+SAMPLE_LIMIT = 2000  # the newest sampled messages a "try it" reads: a keystroke's worth of work
+EXAMPLES = 3
 
 
 class SetupError(Exception):
@@ -136,11 +140,16 @@ class Trial:
     vetoes: list[WordMatch]
 
 
-def try_text(spec: KeywordSetSpec, text: str) -> Trial:
-    """What the parser would decide for ``text``, and why, word by word."""
-    matcher = Matcher.compile(
+def _matcher(spec: KeywordSetSpec) -> Matcher:
+    """The parser's own matcher for the set alone, unscoped (it answers for any chat)."""
+    return Matcher.compile(
         [KeywordSetRules(set_id=0, name=spec.name, keywords=spec.keywords, exclude=spec.exclude)]
     )
+
+
+def try_text(spec: KeywordSetSpec, text: str) -> Trial:
+    """What the parser would decide for ``text``, and why, word by word."""
+    matcher = _matcher(spec)
     said = [(word, stem) for word in tokenize(text) if (stem := stem_token(word))]
     words = [word for word, _ in said]
     stems = tuple(stem for _, stem in said)
@@ -159,3 +168,43 @@ def _find(keyword: str, words: list[str], stems: tuple[str, ...]) -> WordMatch |
         if stems[start : start + len(wanted)] == wanted:
             return WordMatch(keyword, tuple(words[start : start + len(wanted)]), wanted)
     return None
+
+
+@dataclass(frozen=True)
+class Example:
+    chat: str  # the chat's reference or title, as the panel knows it
+    text: str
+
+
+@dataclass(frozen=True)
+class SampleTrial:
+    matched: int
+    total: int  # sampled messages tried (the newest ``SAMPLE_LIMIT`` at most)
+    chats: int  # chats they came from
+    examples: list[Example]
+
+
+async def try_sample(session: AsyncSession, spec: KeywordSetSpec) -> SampleTrial:
+    """How many of the newest sampled chat messages the set would have matched, with a few."""
+    rows = list(
+        await session.execute(
+            select(ChatSample.telegram_chat_id, ChatSample.text)
+            .order_by(ChatSample.id.desc())
+            .limit(SAMPLE_LIMIT)
+        )
+    )
+    matcher = _matcher(spec)
+    hits = [(chat_id, text) for chat_id, text in rows if matcher.match(text)]
+    shown = hits[:EXAMPLES]
+    names = await _chat_names(session, {chat_id for chat_id, _ in shown})
+    examples = [Example(names.get(chat_id, str(chat_id)), text) for chat_id, text in shown]
+    return SampleTrial(len(hits), len(rows), len({chat_id for chat_id, _ in rows}), examples)
+
+
+async def _chat_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    found = await session.execute(
+        select(Chat.telegram_chat_id, Chat.title, Chat.ref).where(Chat.telegram_chat_id.in_(ids))
+    )
+    return {chat_id: title or ref for chat_id, title, ref in found if chat_id is not None}

@@ -15,8 +15,10 @@ from pydantic import (
     field_validator,
 )
 
+from bots.proxy import parse_proxy_url
 from core.chatref import normalize_chat_ref
 from core.outreach import OutreachPolicy
+from core.telegram_login import normalize_phone
 from manager.prompts import TemplateProblem
 from manager.prompts import validate_template as validate_prompt
 from manager.spintax import validate_template as validate_spintax
@@ -59,12 +61,19 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+MAX_DAILY_CAP = 10_000  # new DMs a day; Telegram limits accounts long before this
+
+
 class AccountSpec(_Spec):
     name: Name
     role: Literal["parser", "manager", "scripts"]
     session: SecretStr | None = Field(default=None, description="never exported")
-    proxy: SecretStr | None = None
+    proxy: SecretStr | None = Field(default=None, description="never exported")
     status: Literal["active", "paused"] = "active"
+    phone: str | None = Field(default=None, description="the number it logs in with, +country")
+    daily_cap: int | None = Field(
+        default=None, ge=1, le=MAX_DAILY_CAP, description="own cap of new DMs a day"
+    )
 
     @field_validator("session")
     @classmethod
@@ -72,6 +81,20 @@ class AccountSpec(_Spec):
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("session is empty; leave the field out to keep the stored one")
         return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        """The worker's own reading of a proxy URL (scheme, host, port); the reason never
+        repeats the URL, which carries the password."""
+        if value is not None:
+            parse_proxy_url(value.get_secret_value())
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_normalized(cls, value: str | None) -> str | None:
+        return normalize_phone(value) if value is not None else None
 
 
 class ChatSpec(_Spec):

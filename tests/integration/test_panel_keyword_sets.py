@@ -4,19 +4,23 @@ which words match which keyword by which stem."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
 from core.bus.factory import make_bus
 from core.db import Database
-from core.db.models import AuditEntry, KeywordSet, OutboxMessage
+from core.db.models import AuditEntry, Chat, KeywordSet, OutboxMessage
+from core.events import MessageIncoming, Profile
 from core.security import SecretBox
+from parser.activity import ChatActivity
 from tests.conftest import PASSWORD, add_people, admin_app, bearer
 from tests.integration.conftest import workspace
 
@@ -120,3 +124,45 @@ async def test_try_it_says_which_words_match_by_which_stem_and_what_vetoes(
     assert 'data-verdict="no"' in vetoed.text and "vetoes the set" in vetoed.text
     bad = await browser.get("/keyword-sets/try", params={"keywords": "!!!", "text": "x"})
     assert bad.status_code == 200 and "has no letters" in bad.text
+
+
+async def test_try_it_counts_the_recent_sample_the_set_would_have_matched(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, Database],
+) -> None:
+    browser, _, db = clients
+    query = {"keywords": "разработчик", "exclude": "вакансия"}
+    empty = await browser.get("/keyword-sets/try", params=query)
+    assert "No chat messages sampled yet" in empty.text
+
+    async with db.transaction() as session:
+        await session.execute(update(Chat).where(Chat.ref == "@jobs").values(telegram_chat_id=-100))
+    activity = ChatActivity(db, sample_size=200)
+    texts = [
+        (-100, "Ищу разработчика на сайт"),
+        (-100, "Вакансия: разработчик в офис"),  # vetoed
+        (-200, "Нужны разработчики для бота"),
+        (-200, "Всем привет"),
+        (-200, "Где купить кофе?"),
+    ]
+    for n, (chat_id, text) in enumerate(texts, start=1):
+        payload = MessageIncoming(
+            account_id=1,
+            chat_id=chat_id,
+            message_id=n,
+            text=text,
+            date=datetime.now(UTC),
+            sender=Profile(user_id=n, first_name="Анна"),
+        )
+        activity.note(payload, matched=False)
+    await activity.flush()
+
+    tried = await browser.get("/keyword-sets/try", params=query)
+    assert re.search(
+        r'data-testid="sample-matched">2</strong> of the 5 recent messages in 2 chats', tried.text
+    )
+    examples = re.findall(r'data-testid="sample-example">(.*?)</li>', tried.text)
+    assert len(examples) == 2
+    assert any("@jobs" in e and "Ищу разработчика на сайт" in e for e in examples)
+    assert not any("Вакансия" in e for e in examples)
+    narrower = await browser.get("/keyword-sets/try", params={"keywords": "бот", "text": "x"})
+    assert 'data-testid="sample-matched">1</strong>' in narrower.text
