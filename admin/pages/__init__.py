@@ -18,6 +18,7 @@ from admin.pages import (
     audit,
     auth,
     dashboard,
+    dead_letters,
     do_not_contact,
     inbox,
     keyword_sets,
@@ -51,5 +52,6 @@ def install(app: FastAPI) -> None:
         account_login,  # before accounts: /accounts/login is not an account id
         accounts,
         prompts,
+        dead_letters,
     ):
         app.include_router(module.router)

@@ -40,6 +40,7 @@ NAVIGATION = (
     Group(
         "System",
         (
+            Entry("Dead letters", "/dead-letters", Role.admin),
             Entry("Audit log", "/audit", Role.admin),
             Entry("Do-not-contact", "/do-not-contact", Role.viewer),
             Entry("Users", "/users", Role.owner),
