@@ -29,6 +29,7 @@ from admin.access.deps import AccessConfig, MetricsReader, Public
 from admin.access.signin import AccessPolicy
 from admin.access.throttle import ThrottlePolicy
 from admin.api import (
+    accounts,
     auth,
     config,
     conversations,
@@ -84,6 +85,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         leads,
         conversations,
         operator_actions,
+        accounts,
         config,
         keyword_sets,
         ops,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from sandbox import admin, admin_bots, botapi, llm, userapi
+from sandbox import admin, admin_bots, botapi, llm, login, userapi
 from sandbox.audience import Audience, AudienceStart
 from sandbox.http import RUNTIME, Runtime, error_middleware
 from sandbox.responder import CannedResponder
@@ -27,6 +27,7 @@ def build_app(world: World | None = None) -> web.Application:
     app[RUNTIME] = Runtime(world, Audience(world))
     app.add_routes(botapi.routes())
     app.add_routes(userapi.routes())
+    app.add_routes(login.routes())
     app.add_routes(admin.routes())
     app.add_routes(admin_bots.routes())
     llm.install(app)

@@ -188,6 +188,19 @@ class Account:
     chats: set[int] = field(default_factory=set)
     contacts: set[int] = field(default_factory=set)  # users with a dialog: not strangers
     banned: bool = False
+    phone: str | None = None  # logs in by phone (``sandbox.login``)
+    password: str | None = None  # two-step verification, asked after the code
+
+
+@dataclass(slots=True)
+class PendingLogin:
+    """A login code sent to a phone, waiting for ``sign-in`` (and maybe the 2FA password)."""
+
+    phone: str
+    code: str
+    expires_at: float
+    wrong_codes: int = 0
+    code_accepted: bool = False  # the code was right; the 2FA password is what is left
 
 
 class World:
@@ -213,6 +226,9 @@ class World:
         self.accounts: dict[int, Account] = {}
         self.sessions: dict[str, int] = {}
         self.revoked: set[str] = set()
+        self.phones: dict[str, int] = {}  # phone (E.164) -> account user id
+        self.logins: dict[str, PendingLogin] = {}  # phone_code_hash -> the login it belongs to
+        self.code_requests: dict[str, list[float]] = {}  # phone -> when codes were asked
         self.dms: dict[int, Log[Message]] = {}
         self.dialog_counters: dict[tuple[int, int], int] = {}
         self.bots: dict[int, BotState] = {}

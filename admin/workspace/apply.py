@@ -176,7 +176,11 @@ async def _upsert_accounts(
         account.status = spec.status if account.status in ("active", "paused") else account.status
         if spec.session is not None:
             account.session_secret = box.encrypt(spec.session.get_secret_value())
-        account.proxy_secret = box.encrypt(spec.proxy.get_secret_value()) if spec.proxy else None
+        if spec.proxy is not None:  # absent: keep the stored one, as with sessions
+            account.proxy_secret = box.encrypt(spec.proxy.get_secret_value())
+        if spec.phone is not None:  # the number it last logged in with stays until replaced
+            account.phone = spec.phone
+        account.daily_cap = spec.daily_cap
     await session.flush()
 
 

@@ -23,10 +23,7 @@ async def export_workspace(session: AsyncSession) -> str:
     sets = (await session.scalars(select(KeywordSet).order_by(KeywordSet.id))).all()
     campaigns = (await session.scalars(select(Campaign).order_by(Campaign.id))).all()
     document: dict[str, Any] = {
-        "accounts": [
-            {"name": a.name, "role": a.role, "status": _configured_status(a.status)}
-            for a in accounts
-        ],
+        "accounts": [_account(a) for a in accounts],
         "chats": [_chat(c) for c in chats],
         "keyword_sets": [
             {"name": k.name, "keywords": list(k.keywords), "exclude": list(k.exclude)} for k in sets
@@ -35,6 +32,19 @@ async def export_workspace(session: AsyncSession) -> str:
     }
     body = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
     return HEADER + body
+
+
+def _account(account: Account) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": account.name,
+        "role": account.role,
+        "status": _configured_status(account.status),
+    }
+    if account.phone:
+        out["phone"] = account.phone
+    if account.daily_cap is not None:
+        out["daily_cap"] = account.daily_cap
+    return out
 
 
 def _configured_status(status: str) -> str:
