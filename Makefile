@@ -50,9 +50,12 @@ integration: install assets services
 e2e: install assets services
 	$(BIN)/pytest -q tests/e2e
 
+# Two workers, each with its own database and RabbitMQ vhost (tests/conftest.py); the few tests
+# that stop the shared broker run after them, alone.
 test: install assets services lint typecheck
 	./compose/ensure-browser.sh
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 -m "not broker_outage" tests
+	$(BIN)/pytest -q -m broker_outage tests
 
 bench: install services
 	for b in parser bus pipeline outreach; do $(BIN)/python -m bench.$$b || exit 1; done

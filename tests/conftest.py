@@ -12,8 +12,10 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 from cryptography.fernet import Fernet
@@ -32,17 +34,46 @@ from core.settings import Settings
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    return os.environ.get(
+    url = os.environ.get(
         "COOLTHING_TEST_DATABASE_URL",
         "postgresql+asyncpg://coolthing:coolthing@127.0.0.1:5432/coolthing_test",
     )
+    if (worker := os.environ.get("PYTEST_XDIST_WORKER")) is None:
+        return url
+    own = _suffixed(url, worker)
+    asyncio.run(_create_database(url, own))
+    return own
 
 
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
-    return os.environ.get(
+    url = os.environ.get(
         "COOLTHING_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/coolthing_test"
     )
+    if (worker := os.environ.get("PYTEST_XDIST_WORKER")) is None:
+        return url
+    own = _suffixed(url, worker)
+    vhost = unquote(urlsplit(own).path[1:])
+    asyncio.run(rabbitmqctl("add_vhost", vhost))  # succeeds when it exists
+    asyncio.run(rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"))
+    return own
+
+
+def _suffixed(url: str, worker: str) -> str:
+    """Under pytest-xdist (``make test`` runs two workers) each worker has its own database and
+    RabbitMQ virtual host: the test one's name with ``_gw0``, ``_gw1`` … appended."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path}_{worker}"))
+
+
+async def _create_database(url: str, own: str) -> None:
+    name = urlsplit(own).path[1:]
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        if not await connection.fetchval("select 1 from pg_database where datname = $1", name):
+            await connection.execute(f'create database "{name}"')
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

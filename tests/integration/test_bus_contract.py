@@ -841,6 +841,7 @@ def test_make_bus_refuses_an_unknown_scheme_without_echoing_the_password() -> No
 # ---- RabbitMQ only -----------------------------------------------------------------------------
 
 
+@pytest.mark.broker_outage
 @pytest.mark.slow
 async def test_subscriber_and_publisher_recover_after_a_broker_restart(
     harness: Harness, bus: Bus
@@ -866,6 +867,7 @@ async def test_subscriber_and_publisher_recover_after_a_broker_restart(
     await eventually(lambda: handler.ns() == [1, 2, 3], "the events after the restart", within=25)
 
 
+@pytest.mark.broker_outage
 @pytest.mark.slow
 async def test_requests_are_answered_again_after_a_broker_restart(harness: Harness) -> None:
     if harness.kind != "rabbit":

@@ -42,6 +42,7 @@ async def running() -> AsyncIterator[Callable[[OutboxRelay], None]]:
         yield start
 
 
+@pytest.mark.broker_outage
 @pytest.mark.slow
 async def test_a_broker_restart_pauses_the_relay_and_it_drains_after_without_loss_or_storm(
     database: Database,
