@@ -320,8 +320,9 @@ async def login_password(
         raise _login_refusal(refused) from None
 
 
-@router.delete("/login", status_code=204)
+@router.post("/login/cancel", status_code=204)
 async def login_cancel(actor: Admin, request: Request) -> None:
+    """Forget your login in progress (it also ends by itself after 10 minutes)."""
     await login_desk(request).cancel(actor.login)
 
 

@@ -18,7 +18,7 @@ from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
 from core.bus.factory import make_bus
 from core.db import Database
-from core.db.models import Campaign, Conversation, ConversationMessage, KeywordSet, Lead
+from core.db.models import Account, Campaign, Conversation, ConversationMessage, KeywordSet, Lead
 from core.security import SecretBox
 from tests.conftest import PASSWORD, add_people, admin_app
 from tests.integration.conftest import workspace
@@ -113,8 +113,10 @@ async def _pages(http: httpx.AsyncClient, db: Database) -> list[tuple[str, str, 
         lead = await session.scalar(select(Lead.id).limit(1))
         draft = await session.scalar(select(ConversationMessage.id).limit(1))
         keyword_set = await session.scalar(select(KeywordSet.id).limit(1))
+        account = await session.scalar(select(Account.id).limit(1))
         campaign = await session.scalar(select(Campaign.id).limit(1))
     values = {
+        "account_id": account,
         "campaign_id": campaign,
         "conversation_id": conversation,
         "lead_id": lead,
