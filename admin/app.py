@@ -40,6 +40,7 @@ from admin.api import (
     ops,
     prompts,
     users,
+    workspace,
 )
 from admin.api.openapi import document_errors
 from admin.api.schemas import HealthRead
@@ -91,6 +92,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         ops,
         prompts,
         dead_letters,
+        workspace,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     pages.install(app)

@@ -27,6 +27,7 @@ from admin.pages import (
     people,
     presence,
     prompts,
+    workspace,
 )
 from admin.pages.assets import STATIC, check_assets
 
@@ -53,5 +54,6 @@ def install(app: FastAPI) -> None:
         accounts,
         prompts,
         dead_letters,
+        workspace,
     ):
         app.include_router(module.router)

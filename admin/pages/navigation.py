@@ -43,6 +43,7 @@ NAVIGATION = (
             Entry("Dead letters", "/dead-letters", Role.admin),
             Entry("Audit log", "/audit", Role.admin),
             Entry("Do-not-contact", "/do-not-contact", Role.viewer),
+            Entry("Workspace", "/workspace", Role.admin),
             Entry("Users", "/users", Role.owner),
         ),
     ),
