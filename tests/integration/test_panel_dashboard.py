@@ -200,7 +200,7 @@ async def test_the_funnel_overall_and_per_campaign_shows_what_happened_this_week
     assert _number(page, "total-first_dms") == 70
     assert _number(page, "total-replies") == 21
     assert _number(page, "total-opt_outs") == 2
-    assert "7,000 prompt + 1,400 completion tokens, $0.07" in page
+    assert "7,000 prompt + 1,400 completion tokens, $0.0700" in page
     assert _row(page, "version", "a1") == "web a1 35 14 40.0%"
     assert _row(page, "version", "b2") == "web b2 35 7 20.0%"
     assert "10 / 40" in _row(page, "account", "manager-1")  # its own ceiling under the campaign's
