@@ -1,5 +1,8 @@
 """Losing an account: which Telegram errors mean it, how the loss is recorded and announced once,
-and the latch that stops the worker and fails the sends that come after it."""
+and the latch that stops the worker and fails the sends that come after it.
+
+A PeerFlood is not a loss: it limits writing to strangers for a while (``bots.account_health``),
+the account keeps reading and may still answer people who wrote to it."""
 
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ from typing import Literal
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.account_health import add_event
 from core.db.models import Account
 from core.events import AccountBanned, AccountRevoked, Event, SendFailure
 from core.outbox import add_to_outbox
-from core.telegram import AccountBannedError, PeerFlood, SessionRevokedError, TelegramError
+from core.telegram import AccountBannedError, SessionRevokedError, TelegramError
 
 
 @dataclass(frozen=True)
@@ -26,8 +30,6 @@ class AccountLoss:
 
     @classmethod
     def of(cls, error: TelegramError) -> AccountLoss | None:
-        if isinstance(error, PeerFlood):  # writing to strangers again soon gets accounts banned
-            return cls("banned", "peer flood", "peer_flood")
         if isinstance(error, AccountBannedError):
             return cls("banned", str(error) or "banned", "banned")
         if isinstance(error, SessionRevokedError):
@@ -58,8 +60,8 @@ class LossLatch:
 
 
 async def record_loss(session: AsyncSession, account_id: int, loss: AccountLoss) -> None:
-    """Mark the account and announce it, in the caller's transaction; only once, even when
-    concurrent sends run into the same PeerFlood or ban."""
+    """Mark the account, announce it and add it to the account's history, in the caller's
+    transaction; only once, even when concurrent sends run into the same ban."""
     marked = await session.scalar(
         update(Account)
         .where(Account.id == account_id, Account.status != loss.status)
@@ -68,6 +70,7 @@ async def record_loss(session: AsyncSession, account_id: int, loss: AccountLoss)
     )
     if marked is not None:
         await add_to_outbox(session, Event.of(loss.event(account_id)))
+        add_event(session, account_id, loss.status, loss.reason)
 
 
 class AccountGone(TelegramError):

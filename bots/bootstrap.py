@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bots.worker import AccountWorker, ClientFactory
+from datetime import timedelta
+
+from bots.proxy import ProxyConfig, parse_proxy_url
+from bots.worker import AccountWorker, ClientFactory, ProxyOf
 from core.db.models import Account
 from core.platform import Platform
 from core.telegram import AccountClient
@@ -39,7 +42,23 @@ def client_factory(platform: Platform) -> ClientFactory:
     return make
 
 
+def proxy_of(platform: Platform) -> ProxyOf | None:
+    """The account's parsed proxy, for reporting a proxy that cannot be reached; None for the
+    sandbox, which connects directly whatever the account says."""
+    if platform.settings.telegram_backend == "sandbox":
+        return None
+    box = platform.box
+
+    def parse(account: Account) -> ProxyConfig | None:
+        if account.proxy_secret is None:
+            return None
+        return parse_proxy_url(box.decrypt(account.proxy_secret))
+
+    return parse
+
+
 def build_worker(platform: Platform, account_id: int, *, join_interval: float) -> AccountWorker:
+    settings = platform.settings
     return AccountWorker(
         account_id=account_id,
         db=platform.db,
@@ -47,5 +66,7 @@ def build_worker(platform: Platform, account_id: int, *, join_interval: float) -
         relay=platform.relay,
         client_factory=client_factory(platform),
         join_interval=join_interval,
-        flood_wait_hold=platform.settings.flood_wait_hold,
+        flood_wait_hold=settings.flood_wait_hold,
+        peer_flood_cooldown=timedelta(hours=settings.peer_flood_cooldown_hours),
+        proxy_of=proxy_of(platform),
     )

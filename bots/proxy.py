@@ -102,6 +102,15 @@ class ProxyConfig(BaseModel):
             auth = ":***@"
         return f"{self.kind}://{auth}{host}:{self.port}"
 
+    def failure_detail(self, error: BaseException) -> str:
+        """Why connecting through this proxy failed, for logs and the account's history: the
+        redacted proxy and the error, with any credential the error might echo masked."""
+        text = f"{type(error).__name__}: {error}"
+        for secret in (self.password, self.secret):
+            if secret is not None and secret.get_secret_value():
+                text = text.replace(secret.get_secret_value(), "***")
+        return f"cannot connect through {self.redacted()} ({text})"
+
     def telethon_args(self) -> TelethonProxyArgs:
         if self.secret is not None:  # only an MTProxy has one (see the validator)
             # Telethon strips a leading "dd"/"ee" from a hex secret, which would mangle a plain

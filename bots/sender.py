@@ -15,6 +15,14 @@ longer one hands the send back (``message.send_failed`` with ``flood_wait`` and 
 its key ``failed``) so that no command sits unacked for hours (RabbitMQ closes a channel whose
 consumer holds a message past its timeout), and the manager reschedules it under a new key. While
 a wait runs, the account's other sends wait or are handed back too, instead of asking Telegram.
+Every FloodWait Telegram gives is written to the account (``bots.account_health``).
+
+PeerFlood fails the send (``peer_flood``) and limits the account for the configured cool-down,
+in the same transaction; the account is not lost: the manager gives it no new first DMs until
+then, and moves this conversation to another account.
+
+A worker that stops lets the sends in flight finish first (``finish``); a send that the stop
+still interrupts after its account was lost is failed with the loss, so the manager re-routes it.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from typing import Protocol, TypeVar, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.account_health import record_flood_wait, record_peer_flood
 from bots.account_loss import AccountGone, AccountLoss, LossLatch, record_loss
 from core.batching import Batcher
 from core.bus import PermanentError
@@ -51,6 +60,7 @@ from core.telegram import (
     AccountClient,
     ChatNotFound,
     FloodWait,
+    PeerFlood,
     TelegramError,
     TelegramUnavailable,
     WriteForbidden,
@@ -66,6 +76,7 @@ FLOOD_WAIT_HOLD = 60.0  # seconds of FloodWait waited out holding the command
 SETTLE_POLL = 0.2
 RECENT_LIMIT = 20  # latest messages of the dialog searched for an earlier send
 DETAIL_LIMIT = 500
+PEER_FLOOD_COOLDOWN = timedelta(hours=24)
 
 
 class Retry(Protocol):
@@ -75,11 +86,17 @@ class Retry(Protocol):
 
 
 class Deferred(TelegramError):
-    """Telegram told the account to wait longer than a command should be held."""
+    """Telegram told the account to wait longer than a command should be held. ``told`` is the
+    FloodWait's length when Telegram said so to this send (not another send's wait still running):
+    only that one goes into the account's history."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, told: int | None = None) -> None:
         super().__init__(f"flood wait of {seconds:.0f}s: handed back to be rescheduled")
         self.retry_after = utcnow() + timedelta(seconds=seconds)
+        self.told = told
+
+
+Note = Callable[[AsyncSession], Awaitable[object]]  # more to write in a failure's transaction
 
 
 SENT_KEYS = cast(Table, SentKey.__table__)
@@ -132,6 +149,7 @@ class Sender:
         loss: LossLatch,
         settle_seconds: float = SETTLE_SECONDS,
         flood_wait_hold: float = FLOOD_WAIT_HOLD,
+        peer_flood_cooldown: timedelta = PEER_FLOOD_COOLDOWN,
     ) -> None:
         self._account_id = account_id
         self._db = db
@@ -141,6 +159,10 @@ class Sender:
         self._loss = loss
         self._settle_seconds = settle_seconds
         self._flood_wait_hold = flood_wait_hold
+        self._peer_flood_cooldown = peer_flood_cooldown
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._flood_until = 0.0  # loop time before which Telegram said this account must not send
         self._busy: dict[str, asyncio.Event] = {}
         # Commands and reports that arrive together share one transaction each.
@@ -154,11 +176,27 @@ class Sender:
         if not 0 < len(command.idempotency_key) <= KEY_LIMIT:
             raise PermanentError(f"idempotency_key must be 1 to {KEY_LIMIT} characters")
         job = _Job(command, cause)
-        async with self._exclusive(command.idempotency_key):
-            if await self._record_sending(command):
-                await self._deliver(job, unclear=False)
-            else:
-                await self._settle(job)
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            async with self._exclusive(command.idempotency_key):
+                if await self._record_sending(command):
+                    await self._deliver(job, unclear=False)
+                else:
+                    await self._settle(job)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def finish(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for the sends in flight, before the client is closed:
+        each then ends as sent or failed instead of being cut off mid-call."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            running, account = self._in_flight, self._account_id
+            log.warning("%d send(s) still running as account %s stops", running, account)
 
     @asynccontextmanager
     async def _exclusive(self, key: str) -> AsyncIterator[None]:
@@ -241,7 +279,7 @@ class Sender:
             loop = asyncio.get_running_loop()
             self._flood_until = max(self._flood_until, loop.time() + wait.seconds)
             if wait.seconds > self._flood_wait_hold:
-                raise Deferred(wait.seconds) from wait
+                raise Deferred(wait.seconds, told=wait.seconds) from wait
             raise  # waited out by the worker's retry
         return _Delivered(sent.message_id, utcnow())
 
@@ -284,7 +322,17 @@ class Sender:
         if isinstance(exc, AccountGone):
             await self._record_failed(job, exc.loss.failure, str(exc))
         elif isinstance(exc, Deferred):
-            await self._record_failed(job, "flood_wait", str(exc), retry_after=exc.retry_after)
+            note = self._flood_note(exc.told) if exc.told is not None else None
+            await self._record_failed(
+                job, "flood_wait", str(exc), retry_after=exc.retry_after, note=note
+            )
+        elif isinstance(exc, PeerFlood):
+            note = self._peer_flood_note(str(exc))
+            await self._record_failed(job, "peer_flood", str(exc), note=note)
+        elif isinstance(exc, TelegramUnavailable) and (lost := self._loss.loss) is not None:
+            # The worker stopped for the loss and closed the client under this send: the
+            # account can send nothing any more, so the manager re-routes the message.
+            await self._record_failed(job, lost.failure, f"account {lost.status}: {lost.reason}")
         elif (loss := AccountLoss.of(exc)) is not None:
             await self._record_failed(job, loss.failure, str(exc), loss=loss)
         elif isinstance(exc, WriteForbidden):
@@ -302,6 +350,7 @@ class Sender:
         *,
         loss: AccountLoss | None = None,
         retry_after: datetime | None = None,
+        note: Note | None = None,
     ) -> None:
         command = job.command
         log.warning("send %s failed: %s (%s)", command.idempotency_key, reason, detail)
@@ -318,11 +367,20 @@ class Sender:
         async with self._db.transaction() as session:
             if loss is not None:
                 await record_loss(session, self._account_id, loss)
+            if note is not None:
+                await note(session)
             await self._set_key(session, command.idempotency_key, status=FAILED)
             await self._announce(session, job, payload)
         self._relay.poke()
         if loss is not None:
             self._loss.set(loss)  # only after the commit: a failed commit is retried whole
+
+    def _flood_note(self, seconds: int) -> Note:
+        return lambda session: record_flood_wait(session, self._account_id, seconds)
+
+    def _peer_flood_note(self, detail: str) -> Note:
+        cooldown = self._peer_flood_cooldown
+        return lambda session: record_peer_flood(session, self._account_id, cooldown, detail)
 
     async def _record_sent(self, job: _Job, delivered: _Delivered, *, again: bool = False) -> None:
         await self._reporting.submit((job, delivered, again))

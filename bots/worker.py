@@ -4,8 +4,10 @@ The worker is the only code that talks to Telegram. It publishes ``message.incom
 message (the next batch is requested only after the previous one is confirmed by the broker, so a
 killed worker loses nothing; a republished message is deduplicated downstream), DMs on their own
 routing key, and follows ``command.join_chats`` and ``command.send`` (see ``bots.sender``) for its
-own account. Account-level failures (ban, revoked session, PeerFlood on a send) are recorded with
-their event through the outbox and stop the worker; FloodWait is waited out.
+own account. Account-level failures (ban, revoked session) are recorded with their event through
+the outbox and stop the worker, after the sends in flight have finished or failed; FloodWait is
+waited out, and each one is written to the account (``flood_until`` and an ``account_events``
+row), as is a login that cannot get through the account's proxy (without its credentials).
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from bots.account_health import add_event, record_flood_wait
 from bots.account_loss import AccountLoss, LossLatch, record_loss
-from bots.sender import FLOOD_WAIT_HOLD, SETTLE_SECONDS, Sender
+from bots.proxy import ProxyConfig
+from bots.sender import FLOOD_WAIT_HOLD, PEER_FLOOD_COOLDOWN, SETTLE_SECONDS, Sender
 from core.bus import Bus, PermanentError, UnroutableError, decode_payload
 from core.chatref import normalize_chat_ref
 from core.db import Database
@@ -36,6 +42,7 @@ from core.telegram import (
     FloodWait,
     IncomingMessage,
     SessionRevokedError,
+    TelegramError,
     TelegramUnavailable,
 )
 from core.topology import DM_ROUTING_KEY, account_bindings, account_queue
@@ -43,6 +50,7 @@ from core.topology import DM_ROUTING_KEY, account_bindings, account_queue
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[Account], AccountClient]
+ProxyOf = Callable[[Account], ProxyConfig | None]  # the proxy the client connects through
 T = TypeVar("T")
 Command = TypeVar("Command", JoinChats, SendMessage)
 PUBLISH_WINDOW = 256  # unconfirmed publishes per worker
@@ -64,6 +72,8 @@ class AccountWorker:
         join_interval: float = 3.0,
         send_settle: float = SETTLE_SECONDS,
         flood_wait_hold: float = FLOOD_WAIT_HOLD,
+        peer_flood_cooldown: timedelta = PEER_FLOOD_COOLDOWN,
+        proxy_of: ProxyOf | None = None,
     ) -> None:
         self.account_id = account_id
         self._db = db
@@ -73,6 +83,8 @@ class AccountWorker:
         self._join_interval = join_interval
         self._send_settle = send_settle
         self._flood_wait_hold = flood_wait_hold
+        self._peer_flood_cooldown = peer_flood_cooldown
+        self._proxy_of = proxy_of
         self._client: AccountClient | None = None
         self._sender: Sender | None = None
         self._loss = LossLatch()
@@ -94,7 +106,7 @@ class AccountWorker:
             return
         client = self._client = self._client_factory(account)
         try:
-            self.me = await self._call(client.connect)
+            self.me = await self._call(self._connecting(client, self._proxy(account)))
             self._saved_cursor = account.updates_cursor
             log.info("account %s online as user %s", account.name, self.me.user_id)
             self._wanted = await self._assigned_chats()
@@ -108,6 +120,7 @@ class AccountWorker:
                 loss=self._loss,
                 settle_seconds=self._send_settle,
                 flood_wait_hold=self._flood_wait_hold,
+                peer_flood_cooldown=self._peer_flood_cooldown,
             )
             await self._bus.subscribe(
                 account_queue(self.account_id),
@@ -123,6 +136,10 @@ class AccountWorker:
             log.warning("account %s stopped: it can no longer be used", account.name)
         finally:
             self._stopping = True  # a send still running gives up instead of retrying forever
+            if self._sender is not None:
+                # Sends in flight end as sent or failed: one cut off by the disconnect would
+                # stay "sending", and the manager leaves such a message where it is.
+                await self._sender.finish(self._send_settle)
             await client.disconnect()
             await self._save_cursor()
 
@@ -276,6 +293,7 @@ class AccountWorker:
                 return await make()
             except FloodWait as wait:
                 log.warning("flood wait %ss on account %s", wait.seconds, self.account_id)
+                await self._note_flood_wait(wait.seconds)
                 await asyncio.sleep(wait.seconds + random.uniform(0.5, 2.0))
             except TelegramUnavailable as exc:
                 if self._stopping:
@@ -284,6 +302,52 @@ class AccountWorker:
                     raise
                 log.warning("telegram unreachable for account %s: %s", self.account_id, exc)
                 await asyncio.sleep(random.uniform(1.0, 3.0))
+
+    async def _note_flood_wait(self, seconds: int) -> None:
+        """The wait goes into the account's history; the wait itself never depends on that."""
+        try:
+            async with self._db.transaction() as session:
+                await record_flood_wait(session, self.account_id, seconds)
+        except SQLAlchemyError:
+            log.exception("flood wait of account %s not recorded", self.account_id)
+
+    def _proxy(self, account: Account) -> ProxyConfig | None:
+        if self._proxy_of is None or account.proxy_secret is None:
+            return None
+        try:
+            return self._proxy_of(account)
+        except ValueError:  # a stored proxy that no longer parses: the client refuses it itself
+            return None
+
+    def _connecting(
+        self, client: AccountClient, proxy: ProxyConfig | None
+    ) -> Callable[[], Awaitable[Profile]]:
+        """``client.connect``; the first failure to get through the account's proxy is added to
+        the account's history (one per start, not one per retry)."""
+        if proxy is None:
+            return client.connect
+        reported = False
+
+        async def connect() -> Profile:
+            nonlocal reported
+            try:
+                return await client.connect()
+            except (TelegramError, OSError) as exc:  # OSError: a transport error left raw
+                if not reported and _unreachable(exc):
+                    reported = True
+                    await self._note_proxy_failure(proxy, exc)
+                raise
+
+        return connect
+
+    async def _note_proxy_failure(self, proxy: ProxyConfig, error: Exception) -> None:
+        detail = proxy.failure_detail(error)
+        log.warning("account %s: %s", self.account_id, detail)
+        try:
+            async with self._db.transaction() as session:
+                add_event(session, self.account_id, "proxy", detail)
+        except SQLAlchemyError:
+            log.exception("proxy failure of account %s not recorded", self.account_id)
 
     async def _assigned_chats(self) -> list[str]:
         async with self._db.session() as session:
@@ -303,3 +367,9 @@ class AccountWorker:
         if account.status != "active":
             raise AccountUnusable(f"account {account.name} is {account.status}")
         return account
+
+
+def _unreachable(error: Exception) -> bool:
+    """Telegram could not be reached: said by the adapter, or a transport error underneath (the
+    Telethon adapter keeps those as plain ``TelegramError`` so no account is marked on a guess)."""
+    return isinstance(error, TelegramUnavailable | OSError) or isinstance(error.__cause__, OSError)

@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     llm_price_prompt: float = 0.00015  # USD per 1,000 prompt tokens, for the cost per campaign
     llm_price_completion: float = 0.0006  # USD per 1,000 completion tokens
     manager_pacing: bool = True  # caps, gaps, quiet hours; off only for benchmarks
+    # Telegram does not say how long a PeerFlood lasts: the account gets no new first DMs for
+    # this long after one (it keeps reading and answering), then it is tried again.
+    peer_flood_cooldown_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="hours an account gets no new first DMs after a PeerFlood",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

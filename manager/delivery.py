@@ -5,6 +5,10 @@ that already sits in the lost account's queue is fenced before its message is re
 manager writes its idempotency key as ``failed`` into ``sent_keys`` (where the worker records
 keys before sending), so if that account ever comes back it will not send the old command. When
 the worker got there first (``sending`` or ``sent``), the message is left alone.
+
+A PeerFlood is not a loss (the account stays active, limited for a while): the conversation whose
+send it refused moves, and so do the account's other conversations whose first message is only
+scheduled yet, so the limited account does not ask Telegram to write to strangers again.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from core.events import MessageSent, SendFailed
 from manager import store
 from manager.conversations import Conversations
 from manager.drafts import hold_for_approval, schedule
-from manager.scheduling import SendPlanner
+from manager.scheduling import FIRST, SendPlanner
 
 log = logging.getLogger(__name__)
 MESSAGES = cast(Table, ConversationMessage.__table__)
@@ -115,6 +119,31 @@ class Delivery:
                 _retry_later(message, failed)
             else:
                 await _Move(session, lost=failed.account_id, paced=self._paced).move(conversation)
+        if failed.reason == "peer_flood":
+            await self._move_unopened(failed.account_id)
+
+    async def _move_unopened(self, account_id: int) -> None:
+        """The limited account's conversations whose first message is only scheduled move now;
+        queued ones are its worker's already, and come back here if refused too."""
+        unopened = select(ConversationMessage.conversation_id).where(
+            ConversationMessage.account_id == account_id,
+            ConversationMessage.direction == "out",
+            ConversationMessage.kind == FIRST,
+            ConversationMessage.status == "scheduled",
+        )
+        async with self._db.transaction() as session:
+            # Conversations locked in id order before any account row, as on_account_lost does.
+            conversations = await store.lock_conversations(
+                session,
+                Conversation.account_id == account_id,
+                Conversation.status.in_(store.LIVE),
+                Conversation.id.in_(unopened),
+            )
+            move = _Move(session, lost=account_id, paced=self._paced)
+            for conversation in conversations:
+                await move.move(conversation)
+        if conversations:
+            log.info("account %s limited: %d first DMs moved", account_id, len(conversations))
 
     async def on_account_lost(self, account_id: int) -> None:
         """Every live conversation of a banned or revoked account moves to another account."""
@@ -207,6 +236,13 @@ class _Move:
         self._views: dict[int, store.CampaignView] = {}
 
     async def move(self, conversation: Conversation) -> None:
+        # Nothing is flushed until the planner has locked the account the work moves to: a
+        # flushed conversation naming it takes a key-share lock on its row first, and two moves
+        # to one account (concurrent send failures) would then deadlock upgrading that lock.
+        with self._session.no_autoflush:
+            await self._move(conversation)
+
+    async def _move(self, conversation: Conversation) -> None:
         session = self._session
         campaign_id = conversation.campaign_id
         if campaign_id not in self._views:  # a lost account's conversations share campaigns

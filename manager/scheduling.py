@@ -39,12 +39,17 @@ def quiet_hours(policy: OutreachPolicy) -> QuietHours | None:
     return QuietHours(start=start, end=end, tz=policy.timezone)
 
 
-def caps(policy: OutreachPolicy) -> AccountCaps:
+def caps(policy: OutreachPolicy, daily_cap: int | None = None) -> AccountCaps:
+    """The campaign's caps for one account; the account's own ``daily_cap`` (set for a young or
+    once-limited account) lowers the campaign's new DMs a day, never raises them."""
+    per_day = policy.new_dms_per_day
+    if daily_cap is not None:
+        per_day = max(1, min(per_day, daily_cap))  # 0 takes no new dialogs (store.manager_load)
     return AccountCaps(
-        new_dms_per_day=policy.new_dms_per_day,
+        new_dms_per_day=per_day,
         messages_per_minute=policy.messages_per_minute,
         warmup_days=policy.warmup_days,
-        warmup_start_dms=policy.warmup_start_dms,
+        warmup_start_dms=min(policy.warmup_start_dms, per_day),
     )
 
 
@@ -54,9 +59,11 @@ def _reply_caps(policy: OutreachPolicy) -> AccountCaps:
 
 @dataclass
 class _Plan:
-    """One account: when it was created and what it has planned or sent lately."""
+    """One account: when it was created, its own cap of new DMs a day, and what it has planned
+    or sent lately."""
 
     created_at: datetime
+    daily_cap: int | None
     planned: list[tuple[datetime, str]] = field(default_factory=list)  # (send time, kind)
     _first_by_day: dict[str, Counter[datetime]] = field(default_factory=dict)  # by zone name
 
@@ -104,7 +111,7 @@ class SendPlanner:
         if kind == FIRST:
             quiet = quiet_hours(policy)
             by_day = plan.first_by_day(quiet.zone if quiet is not None else ZoneInfo("UTC"))
-            account_caps = caps(policy)
+            account_caps = caps(policy, plan.daily_cap)
         else:
             # A reply to someone who just wrote: gaps and the per-minute cap, but no daily cap of
             # new dialogues and no quiet hours (they are awake; silence would be ruder).
@@ -129,8 +136,12 @@ class SendPlanner:
 
     async def _read(self, account_id: int) -> _Plan:
         session = self._session
-        locked = select(Account.created_at).where(Account.id == account_id).with_for_update()
-        created_at = (await session.execute(locked)).scalar_one()
+        locked = (
+            select(Account.created_at, Account.daily_cap)
+            .where(Account.id == account_id)
+            .with_for_update()
+        )
+        created_at, daily_cap = (await session.execute(locked)).one()
         planned = ConversationMessage.send_after
         rows = await session.execute(
             select(planned, ConversationMessage.kind).where(
@@ -140,6 +151,7 @@ class SendPlanner:
                 planned >= self._now - LOOKBACK,
             )
         )
-        plan = _Plan(_aware(created_at), [(_aware(at), kind) for at, kind in rows if at])
+        planned_rows = [(_aware(at), kind) for at, kind in rows if at]
+        plan = _Plan(_aware(created_at), daily_cap, planned_rows)
         self._plans[account_id] = plan
         return plan

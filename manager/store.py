@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, event, func, select
+from sqlalchemy import ColumnElement, event, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import PermanentError
@@ -83,8 +84,19 @@ async def manager_accounts(session: AsyncSession, campaign_id: int) -> list[int]
     return [account_id for account_id, _ in await manager_load(session, campaign_id)]
 
 
-async def manager_load(session: AsyncSession, campaign_id: int) -> list[tuple[int, int]]:
-    """Active manager accounts of the campaign with their live conversations, least busy first."""
+def may_open_dialogs(now: datetime) -> ColumnElement[bool]:
+    """An account that may write to a stranger now: not under a PeerFlood limit, and its own
+    daily cap (when set) is not zero."""
+    return or_(Account.peer_flood_until.is_(None), Account.peer_flood_until <= now) & or_(
+        Account.daily_cap.is_(None), Account.daily_cap > 0
+    )
+
+
+async def manager_load(
+    session: AsyncSession, campaign_id: int, *, now: datetime | None = None
+) -> list[tuple[int, int]]:
+    """Active manager accounts of the campaign with their live conversations, least busy first;
+    an account that may not write to strangers now (``may_open_dialogs``) gets no new dialog."""
     busy = (
         select(func.count(Conversation.id))
         .where(Conversation.account_id == Account.id, Conversation.status.in_(LIVE))
@@ -97,6 +109,7 @@ async def manager_load(session: AsyncSession, campaign_id: int) -> list[tuple[in
             CampaignAccount.campaign_id == campaign_id,
             CampaignAccount.role == "manager",
             Account.status == "active",
+            may_open_dialogs(now or datetime.now(UTC)),
         )
         .order_by(busy, Account.id)
     )

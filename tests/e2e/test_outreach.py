@@ -177,8 +177,8 @@ async def test_peer_flood_moves_the_leads_to_the_other_account(
         assert [m["from"]["user_id"] for m in received] == [second_manager]
 
     status = {a["name"]: a["status"] for a in await api(http, stack, "accounts")}
-    assert status["manager-1"] == "banned"
-    assert status["manager-2"] == "active"
+    # A PeerFlood limits writing to strangers for a while; it is not a ban.
+    assert status == {"parser-1": "active", "manager-1": "active", "manager-2": "active"}
     await asyncio.sleep(2)
     for lead in leads:
         assert len(await dms_to(http, stack, lead)) == 1
