@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.access import Actor
 from core.bus import Bus, RequestTimeout
@@ -26,8 +26,21 @@ Action = Literal[
     "hand_back",  # a conversation: automation resumes
     "write",  # a message by hand in a conversation taken over
     "do_not_contact",  # a Telegram user, for every campaign
+    "do_not_contact_many",  # up to LIST_BATCH of them at once (a CSV import)
     "allow_contact",  # take a Telegram user off the do-not-contact list
 ]
+LIST_BATCH = 1000  # people per do_not_contact_many command: a transaction of a second or two
+
+
+class ListEntry(BaseModel):
+    """One person for the do-not-contact list, with the reason kept beside them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    telegram_user_id: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=500)
+
+
 Outcome = Literal["done", "missing", "conflict", "checks_failed", "unavailable"]
 
 
@@ -41,6 +54,7 @@ class OperatorCommand(Payload):
     telegram_user_id: int | None = None
     text: str | None = Field(None, max_length=4096)
     reason: str | None = Field(None, max_length=500)
+    entries: list[ListEntry] = Field(default_factory=list, max_length=LIST_BATCH)
     override_checks: bool = Field(
         False, description="send an edited text although it fails the output checks (audited)"
     )

@@ -17,7 +17,7 @@ from core.db.models import Contact
 from core.db.upsert import insert_ignore_many
 
 
-async def _locked(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Contact]:
+async def locked_contacts(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Contact]:
     """The users' rows, made if missing and locked in user id order, so that two transactions
     never wait on each other in a circle."""
     users = sorted(set(user_ids))
@@ -47,7 +47,7 @@ async def reserve_first_contacts(
 ) -> list[str | None]:
     """Settle the claims in order, each with the reason it may not write first (None: it may);
     a user claimed twice in one batch is given to the first claim only."""
-    locked = await _locked(session, (claim.user_id for claim in claims))
+    locked = await locked_contacts(session, (claim.user_id for claim in claims))
     return [_claim(locked[claim.user_id], claim, now) for claim in claims]
 
 
@@ -80,7 +80,7 @@ async def release_first_contact(session: AsyncSession, user_id: int, campaign_id
 
 async def mark_do_not_contact(session: AsyncSession, user_id: int, reason: str) -> bool:
     """Put the user on the do-not-contact list; True when they were not on it before."""
-    contact = (await _locked(session, [user_id]))[user_id]
+    contact = (await locked_contacts(session, [user_id]))[user_id]
     if contact.do_not_contact:
         return False
     contact.do_not_contact = True

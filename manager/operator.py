@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import Actor
@@ -25,14 +25,13 @@ from core.db.models import (
     ConversationMessage,
     Lead,
 )
-from core.events import ContactOptedOut, Event
 from core.operator_commands import OperatorCommand, OperatorResult, Outcome
-from core.outbox import add_to_outbox
 from core.outreach import OutreachPolicy
 from manager import contacts, store
+from manager.do_not_contact import put_on_list
 from manager.drafts import schedule
 from manager.guardrails import campaign_instructions, check_draft, output_policy
-from manager.handoff import cancel_pending, handoff
+from manager.handoff import handoff
 from manager.scheduling import SendPlanner
 
 
@@ -68,6 +67,7 @@ class OperatorDesk:
             "hand_back": self._hand_back,
             "write": self._write,
             "do_not_contact": self._do_not_contact,
+            "do_not_contact_many": self._do_not_contact_many,
             "allow_contact": self._allow_contact,
         }
         self._actions = actions
@@ -222,22 +222,21 @@ class OperatorDesk:
         """No campaign writes to this person again; nothing pending goes; no confirmation."""
         user_id = _user(command)
         reason = command.reason or f"added by {command.actor.login}"
-        if await contacts.mark_do_not_contact(session, user_id, reason):
-            # Announced like an opt-out the lead asked for; no confirmation is sent.
-            opted = ContactOptedOut(
-                telegram_user_id=user_id, campaign_id=None, conversation_id=None, reason=reason
-            )
-            await add_to_outbox(session, Event.of(opted))
-        await cancel_pending(session, user_id, reason="do-not-contact list")
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.telegram_user_id == user_id, Conversation.status.in_(store.LIVE))
-            .values(status="opted_out", reason=f"do-not-contact list: {reason}")
-        )
-        record(
-            session, "do_not_contact", actor=command.actor, telegram_user_id=user_id, reason=reason
-        )
+        await put_on_list(session, command.actor, {user_id: reason})
         done = f"user {user_id} is on the do-not-contact list"
+        return OperatorResult(outcome="done", detail=done)
+
+    async def _do_not_contact_many(
+        self, session: AsyncSession, command: OperatorCommand
+    ) -> OperatorResult:
+        """A batch of a list import, all or nothing; the first reason given for a person counts."""
+        if not command.entries:
+            raise Refused("no people to add", outcome="missing")
+        reasons: dict[int, str] = {}
+        for entry in command.entries:
+            reasons.setdefault(entry.telegram_user_id, entry.reason)
+        added = await put_on_list(session, command.actor, reasons)
+        done = f"{len(reasons)} people are on the do-not-contact list ({added} newly)"
         return OperatorResult(outcome="done", detail=done)
 
     async def _allow_contact(

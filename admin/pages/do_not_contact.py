@@ -6,7 +6,6 @@ audit entry and the opt-out event. A CSV is checked whole before anything is sen
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Annotated
 
@@ -24,11 +23,17 @@ from admin.reads.paging import PAGE_SIZE
 from core.access import Actor
 from core.bus import Bus
 from core.db import Database
-from core.operator_commands import OperatorCommand, OperatorResult, send_operator_command
+from core.operator_commands import (
+    LIST_BATCH,
+    ListEntry,
+    OperatorCommand,
+    OperatorResult,
+    send_operator_command,
+)
 
 router = APIRouter(include_in_schema=False)
 TelegramUserId = Annotated[int, Path(ge=1, le=TELEGRAM_ID_MAX)]
-IN_FLIGHT = 16  # commands of an import awaiting the manager at once (it serves them in turn)
+IMPORT_TIMEOUT = 60.0  # seconds for one batch of an import: a thousand people, a busy manager
 SHOWN_PROBLEMS = 50
 _SEARCH = re.compile(r"[0-9]{0,20}")
 
@@ -128,7 +133,7 @@ async def import_csv(
     actor: Operator, request: Request, file: Annotated[UploadFile | None, File()] = None
 ) -> Response:
     """Every row checked first; one bad row and nothing is imported, each problem named by line.
-    Then one ``do_not_contact`` command per person, a few awaiting the manager at a time."""
+    Then one ``do_not_contact_many`` command per thousand people."""
     _ = translations((await viewer_for(request, actor)).language).gettext
     data = await file.read(MAX_BYTES + 1) if file is not None else b""
     if not data:
@@ -151,7 +156,7 @@ async def import_csv(
     if failure is not None:
         line, result = failure
         problems = [
-            _("line %(line)s: %(reason)s") % {"line": line, "reason": result.detail},
+            _("from line %(line)s on: %(reason)s") % {"line": line, "reason": result.detail},
             _("%(done)s of %(total)s people were added before the import stopped.")
             % {"done": done, "total": len(reading.rows)},
         ]
@@ -167,19 +172,22 @@ async def import_csv(
 async def _send_all(
     bus: Bus, actor: Actor, rows: list[DoNotContact], lines: list[int]
 ) -> tuple[int, tuple[int, OperatorResult] | None]:
-    """Send the rows ``IN_FLIGHT`` at a time; stop after a batch with a refusal (the manager
-    gone, say), naming the first refused row's line and counting what was added."""
+    """Send the rows ``LIST_BATCH`` at a time, one ``do_not_contact_many`` command each (all or
+    nothing per batch); stop at a refused batch (the manager gone, say), naming its first line
+    and counting what was added before it."""
     done = 0
-    for start in range(0, len(rows), IN_FLIGHT):
-        batch = rows[start : start + IN_FLIGHT]
-        results = await asyncio.gather(
-            *(add_to_list(bus, actor, r.telegram_user_id, r.reason) for r in batch)
-        )
-        done += sum(result.outcome == "done" for result in results)
-        refused = [(i, r) for i, r in enumerate(results) if r.outcome != "done"]
-        if refused:
-            index, result = refused[0]
-            return done, (lines[start + index], result)
+    default = f"added by {actor.login}"
+    for start in range(0, len(rows), LIST_BATCH):
+        batch = rows[start : start + LIST_BATCH]
+        entries = [
+            ListEntry(telegram_user_id=r.telegram_user_id, reason=r.reason or default)
+            for r in batch
+        ]
+        command = OperatorCommand(action="do_not_contact_many", actor=actor, entries=entries)
+        result = await send_operator_command(bus, command, timeout=IMPORT_TIMEOUT)
+        if result.outcome != "done":
+            return done, (lines[start], result)
+        done += len(batch)
     return done, None
 
 

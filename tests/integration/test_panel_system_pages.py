@@ -229,3 +229,29 @@ async def test_a_csv_with_a_bad_row_names_the_line_and_imports_nothing(
             select(func.count()).where(AuditEntry.action == "do_not_contact")
         )
     assert audited == 0
+
+
+async def test_a_big_csv_goes_in_batches_and_ends_the_live_conversations_of_those_listed(
+    panel_world: World, browser: httpx.AsyncClient
+) -> None:
+    await panel_world.conversations.on_lead(await panel_world.lead(user=4100))
+    [live] = await panel_world.conversations_of(4100)
+    assert live.status == "awaiting_approval"
+    await sign_in(browser, "operator")
+    rows = "".join(f"{4000 + n},bounced\n" for n in range(1200)).encode()  # two batches
+    upload = {"file": ("list.csv", rows, "text/csv")}
+    answer = await browser.post("/do-not-contact/import", files=upload, headers=HTMX)
+    assert answer.status_code == 200, answer.text
+    assert "1200 people are on the do-not-contact list." in answer.text
+    listed_now = await listed(panel_world.db)
+    assert len(listed_now) == 1200 and set(listed_now.values()) == {"bounced"}
+    [ended] = await panel_world.conversations_of(4100)
+    assert ended.status == "opted_out" and ended.reason == "do-not-contact list: bounced"
+    [draft] = await panel_world.outbound(4100)
+    assert draft.status == "cancelled"
+    assert len(await panel_world.events("contact.opted_out")) == 1200
+    async with panel_world.db.session() as session:
+        audited = await session.scalar(
+            select(func.count()).where(AuditEntry.action == "do_not_contact")
+        )
+    assert audited == 1200
