@@ -1,8 +1,9 @@
-"""The panel's leads and inbox pages on a big installation: latency through the real app.
+"""The panel's leads, inbox and dashboard pages on a big installation: latency through the real
+app.
 
 ``bench.panel_seed`` fills PostgreSQL (fresh schema, migrations, COPY): 100,000 leads with
-300,000 hits and 20,000 conversations with 200,000 messages over a year (the dashboard's daily
-counts per chat are not seeded: the dashboard is not built yet). Then the admin app
+300,000 hits and 20,000 conversations with 200,000 messages over a year, a year of daily counts
+for 500 chats (182,500 rows) and 20,000 account events. Then the admin app
 (``admin.app.create_app`` with the real ``Database``, an in-memory bus, default settings, as
 ``tests/conftest.py::admin_app``) answers an ``httpx.AsyncClient`` over ``httpx.ASGITransport``,
 signed in as an operator through ``POST /login``. Each page is requested ``--runs`` times after a
@@ -11,8 +12,10 @@ warm-up; latency is the wall time of one whole request (routing, session check, 
 Baseline, same run, same number of runs: the queries a first version of each page would run
 (``NAIVE``): counts over everything (every lead joined to its hits, leads and conversations by
 status over whole tables), and for the inbox the last message of every conversation through a
-correlated subquery. They run straight on the database (no HTTP, no template), which favours the
-baseline.
+correlated subquery; for the dashboard every day's numbers over all time (daily counts, leads,
+first DMs, replies, opt-outs, tokens, reply rate per version, account events), grouped by day and
+cut to the range afterwards. They run straight on the database (no HTTP, no template), which
+favours the baseline.
 
 Where the time goes: a few more requests per page with every SQL statement timed (engine events),
 so the table shows each page's slowest statement and the share of its ``COUNT(*)`` (the total
@@ -79,6 +82,24 @@ NAIVE_INBOX = [
     "from conversations c join leads l on l.id = c.lead_id join campaigns cp on cp.id = "
     "c.campaign_id {where} order by c.updated_at desc, c.id desc",
 ]
+NAIVE_DASHBOARD = [
+    "select day, sum(messages) from chat_daily_counts {chats} group by day",
+    "select date(first_seen_at), count(*) from leads {campaign} group by 1",
+    "select date(m.sent_at), count(*) from conversation_messages m join conversations c on "
+    "c.id = m.conversation_id where m.kind = 'first' and m.status = 'sent' {and_campaign} "
+    "group by 1",
+    "select date(m.created_at), count(distinct m.conversation_id), sum(m.prompt_tokens), "
+    "sum(m.completion_tokens), sum(m.cost) from conversation_messages m join conversations c on "
+    "c.id = m.conversation_id where true {and_campaign} group by 1",
+    "select date(updated_at), count(*) from conversations c where status = 'opted_out' "
+    "{and_campaign} group by 1",
+    "select m.template_version, count(*), count(*) filter (where exists (select 1 from "
+    "conversation_messages a where a.conversation_id = m.conversation_id and a.direction = 'in'))"
+    " from conversation_messages m join conversations c on c.id = m.conversation_id "
+    "where m.kind = 'first' {and_campaign} group by 1",
+    "select account_id, kind, date(at), count(*), sum(seconds) from account_events "
+    "group by 1, 2, 3",
+]
 NAIVE_DIALOGUE = [
     "select * from conversation_messages where conversation_id = {conversation} order by id"
 ]
@@ -116,7 +137,27 @@ def pages(seeded: Seeded) -> list[Page]:
             f"/inbox/{conversation}",
             [q.format(where="") for q in NAIVE_INBOX] + dialogue,
         ),
+        Page("dashboard_30d", "/?days=30", _naive_dashboard(None)),
+        Page(
+            "dashboard_90d_campaign", f"/?days=90&campaign={campaign}", _naive_dashboard(campaign)
+        ),
     ]
+
+
+def _naive_dashboard(campaign: int | None) -> list[str]:
+    if campaign is None:
+        where = {"chats": "", "campaign": "", "and_campaign": ""}
+    else:
+        chats = (
+            "where telegram_chat_id in (select ch.telegram_chat_id from chats ch join "  # noqa: S608 - an id of ours
+            f"campaign_chats cc on cc.chat_id = ch.id where cc.campaign_id = {campaign})"
+        )
+        where = {
+            "chats": chats,
+            "campaign": f"where campaign_id = {campaign}",
+            "and_campaign": f"and c.campaign_id = {campaign}",
+        }
+    return [q.format(**where) for q in NAIVE_DASHBOARD]
 
 
 def log(line: str) -> None:

@@ -4,11 +4,10 @@
 50 accounts (10 parsers, 40 managers), 500 chats, 5 campaigns of 100 chats each, 100,000 leads
 spread over the last year with 300,000 hits (three each), 20,000 conversations with 200,000
 messages (ten each) in mixed statuses: a few hundred awaiting approval (the last message is a
-held draft), a few hundred handed to a person, a few thousand active, most finished. Seeded from a
-fixed random seed, so every run sees the same data.
-
-Not seeded: the dashboard's year of daily counts per chat (500 chats × 365 days), because the
-dashboard and its table are not built yet.
+held draft), a few hundred handed to a person, a few thousand active, most finished; first DMs
+written with one of two prompt versions. For the dashboard: a year of the parser's daily counts for
+every chat (500 chats × 365 days) and a year of account events (FloodWaits and PeerFloods, about
+20,000). Seeded from a fixed random seed, so every run sees the same data.
 """
 
 from __future__ import annotations
@@ -33,6 +32,8 @@ LEADS = 100_000
 HITS_PER_LEAD = 3
 CONVERSATIONS = 20_000
 MESSAGES_PER_CONVERSATION = 10
+COUNT_DAYS = 365  # daily counts per chat
+ACCOUNT_EVENTS = 20_000
 YEAR = timedelta(days=365)
 KEYWORDS = [
     "developer",
@@ -75,7 +76,7 @@ CONVERSATION_STATUSES = {
 
 SERIAL_TABLES = (
     "accounts", "chats", "keyword_sets", "campaigns", "leads", "lead_hits", "conversations",
-    "conversation_messages",
+    "conversation_messages", "account_events",
 )  # fmt: skip
 
 
@@ -235,8 +236,8 @@ CONVERSATION_COLUMNS = [
 ]  # fmt: skip
 MESSAGE_COLUMNS = [
     "id", "conversation_id", "direction", "slot", "kind", "text", "status", "idempotency_key",
-    "account_id", "telegram_message_id", "stage", "writer", "prompt_tokens", "completion_tokens",
-    "cost", "created_at", "sent_at",
+    "account_id", "telegram_message_id", "stage", "template_version", "writer", "prompt_tokens",
+    "completion_tokens", "cost", "created_at", "sent_at",
 ]  # fmt: skip
 
 
@@ -253,6 +254,7 @@ def _conversations(
         account = PARSERS + 1 + ((lead.campaign_id - 1) + 5 * rng.randrange(8))
         started = lead.first_seen_at + timedelta(minutes=rng.randint(1, 60))
         gap = min((now - started) / (MESSAGES_PER_CONVERSATION + 1), timedelta(hours=6))
+        version = rng.choice(("v1", "v2"))  # an A/B of two prompts
         at = started
         for k in range(MESSAGES_PER_CONVERSATION):
             at += gap * rng.random()
@@ -267,14 +269,55 @@ def _conversations(
                 "pending_approval" if held else ("sent" if out else "received"),
                 f"bench-{row_id}" if out else None, account if out else None,
                 None if held else 50_000_000 + row_id, "qualify" if out else None,
-                "llm:bench" if out else None, 400 if out else 0, 60 if out else 0,
-                0.0004 if out else 0.0, at, None if held or not out else at,
+                version if out else None, "llm:bench" if out else None, 400 if out else 0,
+                60 if out else 0, 0.0004 if out else 0.0, at, None if held or not out else at,
             ))  # fmt: skip
         conversations.append((
             n, lead.campaign_id, lead_id, account, lead.user_id, lead.username, status, "qualify",
             MESSAGES_PER_CONVERSATION // 2, None, started, at,
         ))  # fmt: skip
     return conversations, messages
+
+
+COUNT_COLUMNS = ["telegram_chat_id", "day", "messages", "matched"]
+EVENT_COLUMNS = ["id", "account_id", "kind", "seconds", "until", "detail", "at"]
+
+
+def _daily_counts(rng: random.Random, now: datetime) -> Iterator[tuple[Any, ...]]:
+    """Every chat, every day of the year: what the parser read and matched there."""
+    today = now.date()
+    for chat in range(1, CHATS + 1):
+        busy = rng.randint(20, 800)  # messages on a usual day in this chat
+        for n in range(COUNT_DAYS):
+            messages = max(0, int(rng.gauss(busy, busy / 4)))
+            yield -1_000_000_000 - chat, today - timedelta(days=n), messages, messages // 50
+
+
+def _account_events(rng: random.Random, now: datetime) -> Iterator[tuple[Any, ...]]:
+    """FloodWaits (most) and PeerFloods over the year, spread over every account."""
+    for n in range(1, ACCOUNT_EVENTS + 1):
+        at = now - YEAR * rng.random()
+        if rng.random() < 0.9:
+            seconds = rng.choice((5, 30, 60, 300, 3600))
+            yield (
+                n,
+                rng.randint(1, ACCOUNTS),
+                "flood_wait",
+                seconds,
+                at + timedelta(seconds=seconds),
+                None,
+                at,
+            )
+        else:
+            yield (
+                n,
+                rng.randint(PARSERS + 1, ACCOUNTS),
+                "peer_flood",
+                None,
+                at + timedelta(days=1),
+                None,
+                at,
+            )
 
 
 async def seed(url: str) -> Seeded:
@@ -305,6 +348,12 @@ async def _fill(connection: Any) -> Seeded:
         )
         rows["conversation_messages"] = await _copy(
             connection, "conversation_messages", MESSAGE_COLUMNS, iter(messages)
+        )
+        rows["chat_daily_counts"] = await _copy(
+            connection, "chat_daily_counts", COUNT_COLUMNS, _daily_counts(rng, now)
+        )
+        rows["account_events"] = await _copy(
+            connection, "account_events", EVENT_COLUMNS, _account_events(rng, now)
         )
         for table in SERIAL_TABLES:
             await connection.execute(

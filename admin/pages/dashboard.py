@@ -18,8 +18,16 @@ from admin.pages.names import N_
 from admin.pages.rendering import render
 from admin.pages.viewers import viewer_for
 from admin.reads.choices import campaign_choices
-from admin.reads.dashboard import RANGES, Scope, Series, funnel, totals, version_rates
-from admin.reads.dashboard_health import account_health, campaign_flags
+from admin.reads.dashboard import (
+    RANGES,
+    Scope,
+    Series,
+    first_dms,
+    funnel,
+    totals,
+    version_rates,
+)
+from admin.reads.dashboard_health import Window, account_health, campaign_flags
 from core.db import Database
 from core.db.models import Campaign
 
@@ -55,10 +63,10 @@ async def dashboard(
         ):
             return page_error(request, 404, f"campaign {campaign} does not exist")
         scope = Scope(days, campaign)
-        series = await funnel(session, scope)
-        versions = await version_rates(session, scope)
+        # one read of the first DMs serves the range and the flags' three weeks
+        dms = await first_dms(session, min(scope.since, Window(scope.today).since), campaign)
+        series = await funnel(session, scope, dms)
         health = await account_health(session, campaign)
-        flags = await campaign_flags(session, campaign)
         choices = await campaign_choices(session)
     context = {
         "scope": scope,
@@ -68,9 +76,9 @@ async def dashboard(
         "llm": totals(series, ("prompt_tokens", "completion_tokens")),
         "cost": series.total("cost"),
         "chart": _chart(series),
-        "versions": versions,
+        "versions": version_rates(scope, dms),
         "health": health,
-        "flags": flags + [flag for account in health for flag in account.flags],
+        "flags": campaign_flags(dms) + [flag for account in health for flag in account.flags],
         "query": request.url.query,
     }
     fragment = request.headers.get("hx-target") == FRAGMENT

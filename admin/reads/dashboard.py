@@ -5,7 +5,8 @@ and the reply rate per prompt version (an A/B of two prompts reads as two rows).
 Every query is bounded by the range and walks an index on its date: the parser's daily counts
 (``chat_daily_counts`` by day), leads by ``first_seen_at``, first DMs by (account, ``sent_at``)
 for the handful of accounts, opt-outs by (status, ``updated_at``). Nothing counts a whole table.
-Replies and tokens read the range's messages by ``created_at``.
+Replies and tokens are one pass over the range's messages by ``created_at``, which has no index
+of its own yet (the one statement here that reads more than its range).
 """
 
 from __future__ import annotations
@@ -104,7 +105,49 @@ def _in_campaign(campaign_id: int | None) -> list[ColumnElement[bool]]:
     return [Conversation.campaign_id == campaign_id]
 
 
-async def funnel(session: AsyncSession, scope: Scope) -> Series:
+@dataclass(frozen=True)
+class FirstDms:
+    """First DMs sent on one UTC day by one campaign with one prompt version, and how many of
+    them have an answer: the funnel's first DMs, the rates per version and the reply-rate flags
+    all come from these rows (one query)."""
+
+    campaign: str
+    version: str
+    day: date
+    sent: int
+    replied: int
+
+
+async def first_dms(
+    session: AsyncSession, since: datetime, campaign_id: int | None
+) -> list[FirstDms]:
+    sent_day = day_of(ConversationMessage.sent_at, session.get_bind().dialect.name)
+    query = (
+        select(
+            Campaign.name,
+            func.coalesce(ConversationMessage.template_version, ""),
+            sent_day,
+            func.count(),
+            func.count().filter(replied_exists()),
+        )
+        .join(Conversation, Conversation.id == ConversationMessage.conversation_id)
+        .join(Campaign, Campaign.id == Conversation.campaign_id)
+        .where(
+            ConversationMessage.account_id.in_(await manager_account_ids(session)),
+            ConversationMessage.sent_at >= since,
+            ConversationMessage.kind == "first",
+            ConversationMessage.status == "sent",
+            *_in_campaign(campaign_id),
+        )
+        .group_by(Campaign.name, ConversationMessage.template_version, sent_day)
+    )
+    return [
+        FirstDms(name, version or "—", as_day(day), int(sent), int(got or 0))
+        for name, version, day, sent, got in await session.execute(query)
+    ]
+
+
+async def funnel(session: AsyncSession, scope: Scope, dms: list[FirstDms]) -> Series:
     """The funnel and the LLM's tokens and cost, per day of the range."""
     dialect = session.get_bind().dialect.name
     days: dict[str, dict[date, float]] = {}
@@ -114,8 +157,9 @@ async def funnel(session: AsyncSession, scope: Scope) -> Series:
     if scope.campaign_id is not None:
         leads = leads.where(Lead.campaign_id == scope.campaign_id)
     days["leads"] = await _daily(session, leads.group_by(lead_day))
-    days["first_dms"] = await _daily(session, await _first_dms(session, scope, dialect))
-    days["replies"] = await _daily(session, _replies(scope, dialect))
+    days["first_dms"] = {}
+    for row in dms:
+        days["first_dms"][row.day] = days["first_dms"].get(row.day, 0.0) + row.sent
     optout_day = day_of(Conversation.updated_at, dialect)
     optouts = select(optout_day, func.count()).where(
         Conversation.status == "opted_out",
@@ -123,7 +167,7 @@ async def funnel(session: AsyncSession, scope: Scope) -> Series:
         *_in_campaign(scope.campaign_id),
     )
     days["opt_outs"] = await _daily(session, optouts.group_by(optout_day))
-    days.update(await _llm(session, scope, dialect))
+    days.update(await _messages(session, scope, dialect))
     return Series(
         scope.day_list,
         {name: [by_day.get(d, 0.0) for d in scope.day_list] for name, by_day in days.items()},
@@ -144,49 +188,29 @@ def _scanned(scope: Scope) -> Select[date, int]:
     return query.group_by(ChatDailyCount.day)
 
 
-async def _first_dms(session: AsyncSession, scope: Scope, dialect: str) -> Select[Any]:
-    sent_day = day_of(ConversationMessage.sent_at, dialect)
-    query = select(sent_day, func.count()).where(
-        ConversationMessage.account_id.in_(await manager_account_ids(session)),
-        ConversationMessage.sent_at >= scope.since,
-        ConversationMessage.kind == "first",
-        ConversationMessage.status == "sent",
-    )
-    if scope.campaign_id is not None:
-        query = query.join(Conversation, Conversation.id == ConversationMessage.conversation_id)
-        query = query.where(Conversation.campaign_id == scope.campaign_id)
-    return query.group_by(sent_day)
-
-
-def _replies(scope: Scope, dialect: str) -> Select[Any]:
-    """People who answered that day (several messages from one person count once)."""
-    reply_day = day_of(ConversationMessage.created_at, dialect)
-    query = select(reply_day, func.count(ConversationMessage.conversation_id.distinct())).where(
-        ConversationMessage.direction == "in", ConversationMessage.created_at >= scope.since
-    )
-    if scope.campaign_id is not None:
-        query = query.join(Conversation, Conversation.id == ConversationMessage.conversation_id)
-        query = query.where(Conversation.campaign_id == scope.campaign_id)
-    return query.group_by(reply_day)
-
-
-async def _llm(session: AsyncSession, scope: Scope, dialect: str) -> dict[str, dict[date, float]]:
+async def _messages(
+    session: AsyncSession, scope: Scope, dialect: str
+) -> dict[str, dict[date, float]]:
+    """One pass over the range's messages: people who answered each day (several messages from
+    one person count once) and the LLM's tokens and cost (an answer carries none)."""
     written = day_of(ConversationMessage.created_at, dialect)
     query = select(
         written,
+        func.count(ConversationMessage.conversation_id.distinct()).filter(
+            ConversationMessage.direction == "in"
+        ),
         func.sum(ConversationMessage.prompt_tokens),
         func.sum(ConversationMessage.completion_tokens),
         func.sum(ConversationMessage.cost),
-    ).where(ConversationMessage.direction == "out", ConversationMessage.created_at >= scope.since)
+    ).where(ConversationMessage.created_at >= scope.since)
     if scope.campaign_id is not None:
         query = query.join(Conversation, Conversation.id == ConversationMessage.conversation_id)
         query = query.where(Conversation.campaign_id == scope.campaign_id)
-    result: dict[str, dict[date, float]] = {n: {} for n in ("prompt_tokens", "completion_tokens")}
-    result["cost"] = {}
-    for day, prompt, completion, cost in await session.execute(query.group_by(written)):
-        result["prompt_tokens"][as_day(day)] = float(prompt or 0)
-        result["completion_tokens"][as_day(day)] = float(completion or 0)
-        result["cost"][as_day(day)] = float(cost or 0)
+    names = ("replies", "prompt_tokens", "completion_tokens", "cost")
+    result: dict[str, dict[date, float]] = {name: {} for name in names}
+    for day, *values in await session.execute(query.group_by(written)):
+        for name, value in zip(names, values, strict=True):
+            result[name][as_day(day)] = float(value or 0)
     return result
 
 
@@ -197,32 +221,15 @@ def replied_exists() -> ColumnElement[bool]:
     return exists().where(and_(same, answer.direction == "in"))
 
 
-async def version_rates(session: AsyncSession, scope: Scope) -> list[VersionRate]:
+def version_rates(scope: Scope, dms: list[FirstDms]) -> list[VersionRate]:
     """First DMs sent in the range per campaign and prompt version, and how many got an answer."""
-    answered = func.count().filter(replied_exists())
-    query = (
-        select(
-            Campaign.name,
-            func.coalesce(ConversationMessage.template_version, ""),
-            func.count(),
-            answered,
-        )
-        .join(Conversation, Conversation.id == ConversationMessage.conversation_id)
-        .join(Campaign, Campaign.id == Conversation.campaign_id)
-        .where(
-            ConversationMessage.account_id.in_(await manager_account_ids(session)),
-            ConversationMessage.sent_at >= scope.since,
-            ConversationMessage.kind == "first",
-            ConversationMessage.status == "sent",
-            *_in_campaign(scope.campaign_id),
-        )
-        .group_by(Campaign.name, ConversationMessage.template_version)
-        .order_by(Campaign.name, ConversationMessage.template_version)
-    )
-    return [
-        VersionRate(name, version or "—", int(sent), int(got or 0))
-        for name, version, sent, got in await session.execute(query)
-    ]
+    totals: dict[tuple[str, str], list[int]] = {}
+    for row in dms:
+        if row.day >= scope.first_day:
+            counts = totals.setdefault((row.campaign, row.version), [0, 0])
+            counts[0] += row.sent
+            counts[1] += row.replied
+    return [VersionRate(c, v, sent, got) for (c, v), (sent, got) in sorted(totals.items())]
 
 
 def totals(series: Series, names: Sequence[str] = FUNNEL) -> dict[str, int]:

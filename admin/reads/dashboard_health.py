@@ -24,13 +24,12 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.reads.dashboard import as_day, day_of, manager_account_ids, replied_exists
+from admin.reads.dashboard import FirstDms, as_day, day_of
 from core.db.models import (
     Account,
     AccountEvent,
     Campaign,
     CampaignAccount,
-    Conversation,
     ConversationMessage,
 )
 from core.outreach import OutreachPolicy
@@ -249,29 +248,14 @@ async def _events(
     return found
 
 
-async def campaign_flags(
-    session: AsyncSession, campaign_id: int | None, *, now: datetime | None = None
-) -> list[Flag]:
-    """Campaigns whose reply rate this week left their own last 14 days."""
+def campaign_flags(dms: list[FirstDms], *, now: datetime | None = None) -> list[Flag]:
+    """Campaigns whose reply rate this week left their own last 14 days (``dms`` must reach
+    back to ``Window.since``)."""
     window = Window((now or datetime.now(UTC)).date())
-    sent_day = day_of(ConversationMessage.sent_at, session.get_bind().dialect.name)
-    query = (
-        select(Campaign.name, sent_day, func.count(), func.count().filter(replied_exists()))
-        .join(Conversation, Conversation.id == ConversationMessage.conversation_id)
-        .join(Campaign, Campaign.id == Conversation.campaign_id)
-        .where(
-            ConversationMessage.account_id.in_(await manager_account_ids(session)),
-            ConversationMessage.sent_at >= window.since,
-            ConversationMessage.kind == "first",
-            ConversationMessage.status == "sent",
-        )
-        .group_by(Campaign.name, sent_day)
-    )
-    if campaign_id is not None:
-        query = query.where(Conversation.campaign_id == campaign_id)
     per_campaign: dict[str, dict[date, tuple[int, int]]] = defaultdict(dict)
-    for name, day, sent, got in await session.execute(query):
-        per_campaign[name][as_day(day)] = (int(sent), int(got or 0))
+    for row in dms:
+        sent, got = per_campaign[row.campaign].get(row.day, (0, 0))
+        per_campaign[row.campaign][row.day] = (sent + row.sent, got + row.replied)
     return _flags(rate_flag(name, days, window) for name, days in sorted(per_campaign.items()))
 
 
