@@ -32,6 +32,7 @@ VERSION = r"^[0-9a-f]{12}$"
 Version = Annotated[str, Path(pattern=VERSION, description="the prompt's content hash")]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such campaign, version or lead of the campaign"},
+    409: {"description": "the campaign's stored outreach settings are invalid"},
     422: {"description": "a template that cannot render, naming its line"},
 }
 
@@ -83,7 +84,9 @@ class PreviewRead(BaseModel):
 def _refusal(refused: SetupError) -> HTTPException:
     if refused.missing:
         return HTTPException(404, str(refused))
-    return HTTPException(422, [{"field": refused.field or "prompt", "reason": str(refused)}])
+    if refused.field is None:  # the campaign's stored settings, not the request
+        return HTTPException(409, str(refused))
+    return HTTPException(422, [{"field": refused.field, "reason": str(refused)}])
 
 
 def _version(item: PromptVersion, current: str) -> VersionRead:

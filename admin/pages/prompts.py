@@ -46,8 +46,17 @@ async def campaigns(actor: Viewer, request: Request) -> Response:
     db: Database = request.app.state.db
     async with db.session() as session:
         found = (await session.scalars(select(Campaign).order_by(Campaign.name))).all()
-    rows = [(c, template_version(policy_of(c).prompt), policy_of(c).prompt) for c in found]
+    rows = [(c, *_current(c)) for c in found]
     return render(request, viewer, "prompts/campaigns.html", {"rows": rows})
+
+
+def _current(campaign: Campaign) -> tuple[str, str]:
+    """(version, text) of the campaign's prompt, or ("", the reason) when it cannot be read."""
+    try:
+        prompt = policy_of(campaign).prompt
+    except SetupError as refused:
+        return "", str(refused)
+    return template_version(prompt), prompt
 
 
 @router.get("/campaigns/{campaign_id}/prompt")
@@ -82,7 +91,10 @@ async def _page(
         campaign = await session.get(Campaign, campaign_id)
         if campaign is None:
             return page_error(request, 404, f"campaign {campaign_id} does not exist")
-        policy = policy_of(campaign)
+        try:
+            policy = policy_of(campaign)
+        except SetupError as refused:
+            return page_error(request, 409, str(refused))
         current = template_version(policy.prompt)
         listed = await versions(session, campaign.id, policy.prompt)
         known = {v.version: v for v in listed}

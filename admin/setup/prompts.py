@@ -32,8 +32,18 @@ async def campaign_of(session: AsyncSession, campaign_id: int) -> Campaign:
 
 
 def policy_of(campaign: Campaign) -> OutreachPolicy:
-    """The campaign's outreach settings as the manager reads them (defaults filled in)."""
-    return OutreachPolicy.model_validate(campaign.outreach or {})
+    """The campaign's outreach settings as the manager reads them (defaults filled in);
+    ``SetupError`` for settings stored before a rule existed, which the manager refuses too."""
+    try:
+        return OutreachPolicy.model_validate(campaign.outreach or {})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "outreach"
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise SetupError(
+            f"the campaign {campaign.name} has invalid outreach settings ({where}: {reason}); "
+            "fix them on the campaign's page or in the workspace file"
+        ) from None
 
 
 def parse_prompt(

@@ -213,3 +213,22 @@ async def test_only_admins_change_a_prompt_and_unknown_campaigns_are_404(panel: 
         await panel.api().put("/campaigns/99999/prompt", json={"prompt": NEW})
     ).status_code == 404
     assert await _count(panel.db, PromptTemplate.campaign_id == campaign.id) == 0
+
+
+async def test_a_campaign_with_broken_stored_settings_says_so_instead_of_failing(
+    panel: Panel,
+) -> None:
+    campaign = await _campaign(panel.db)
+    async with panel.db.transaction() as session:
+        stored = await session.get(Campaign, campaign.id)
+        assert stored is not None
+        stored.outreach = {"timezone": "Mars/Olympus"}  # written before the rule existed
+    browser = await panel.browser()
+    page = await browser.get(f"/campaigns/{campaign.id}/prompt")
+    assert page.status_code == 409 and "Mars/Olympus" in page.text
+    listed = await browser.get("/prompts")
+    assert listed.status_code == 200 and "invalid settings" in listed.text
+    over_api = await panel.api().get(f"/campaigns/{campaign.id}/prompt")
+    assert over_api.status_code == 409 and "timezone" in over_api.json()["detail"]
+    refused = await browser.post(f"/campaigns/{campaign.id}/prompt", data={"prompt": NEW})
+    assert refused.status_code == 409 and "Mars/Olympus" in refused.text
