@@ -38,7 +38,11 @@ _REFUSALS: tuple[tuple[type[Exception], type[LoginError], str], ...] = (
     (errors.PhoneCodeEmptyError, WrongCode, "type the code Telegram sent"),
     (errors.PhoneCodeExpiredError, CodeExpired, "the code expired: ask for a new one"),
     (errors.PasswordHashInvalidError, WrongPassword, "the two-step password is wrong"),
-    (errors.PhoneNumberFloodError, LoginError, "too many login attempts for this number"),
+    (
+        errors.PhoneNumberFloodError,
+        BadPhone,
+        "too many login attempts for this number: try again later",
+    ),
 )
 
 
