@@ -74,6 +74,11 @@ def _found(lead: Lead) -> LeadFound:
     )
 
 
+async def _stopped(session: AsyncSession, campaign_id: int) -> bool:
+    status = await session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+    return status == "stopped"
+
+
 def _opt_out_detector(policy: OutreachPolicy) -> OptOutDetector:
     if policy.opt_out_phrases is None:
         return OptOutDetector()
@@ -246,6 +251,8 @@ class Conversations:
             return None
         if conversation.status not in ("active", "drafting"):
             return None  # handed off, finished, opted out: stored for the operator, not answered
+        if await _stopped(session, conversation.campaign_id):
+            return None  # a stopped campaign writes nothing more: the reply waits for a person
         if asks_for_human(text, view.policy.handoff_phrases):
             await handoff(session, conversation, reason="the lead asked for a person", by=SYSTEM)
             return None

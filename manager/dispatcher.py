@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Bus
 from core.db import Database
-from core.db.models import Conversation, ConversationMessage
+from core.db.models import Campaign, Conversation, ConversationMessage
 from core.events import Event, SendMessage, account_routing_key
 from core.outbox import OutboxRelay, add_many_to_outbox
 from core.topology import declare_account_queue
@@ -102,7 +102,8 @@ class Dispatcher:
         with session.no_autoflush:
             users = {c.telegram_user_id for c, m in due if m.kind not in ALWAYS_SENT}
             opted_out = await contacts.do_not_contact_among(session, users)
-        ready = [(c, m) for c, m in due if not _blocked(c, m, opted_out)]
+            stopped = await _stopped_among(session, {c.campaign_id for c, _ in due})
+        ready = [(c, m) for c, m in due if not _blocked(c, m, opted_out, stopped)]
         for _, message in ready:
             assert message.account_id is not None  # noqa: S101 - set when scheduled
             await self._declare(message.account_id)
@@ -120,7 +121,22 @@ class Dispatcher:
             self._declared.add(account_id)
 
 
-def _blocked(conversation: Conversation, message: ConversationMessage, opted_out: set[int]) -> bool:
+async def _stopped_among(session: AsyncSession, campaign_ids: set[int]) -> set[int]:
+    query = select(Campaign.id).where(Campaign.id.in_(campaign_ids), Campaign.status == "stopped")
+    return set(await session.scalars(query))
+
+
+def _blocked(
+    conversation: Conversation,
+    message: ConversationMessage,
+    opted_out: set[int],
+    stopped: set[int],
+) -> bool:
+    if message.kind == "manual":
+        return False  # an operator's own words go even in a stopped campaign
+    if conversation.campaign_id in stopped:  # nothing automatic, not even an opt-out's thanks
+        message.status, message.reason = "cancelled", "the campaign is stopped"
+        return True
     if message.kind in ALWAYS_SENT:
         return False
     if conversation.telegram_user_id in opted_out:

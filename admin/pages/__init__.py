@@ -17,6 +17,8 @@ from admin.pages import (
     accounts,
     audit,
     auth,
+    campaigns,
+    chats,
     dashboard,
     dead_letters,
     do_not_contact,
@@ -55,5 +57,7 @@ def install(app: FastAPI) -> None:
         prompts,
         dead_letters,
         workspace,
+        chats,
+        campaigns,
     ):
         app.include_router(module.router)

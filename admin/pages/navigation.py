@@ -33,7 +33,9 @@ NAVIGATION = (
         "Setup",
         (
             Entry("Accounts", "/accounts", Role.viewer),
+            Entry("Chats", "/chats", Role.viewer),
             Entry("Keyword sets", "/keyword-sets", Role.viewer),
+            Entry("Campaigns", "/campaigns", Role.viewer),
             Entry("Prompts", "/prompts", Role.viewer),
         ),
     ),

@@ -135,7 +135,9 @@ class OutreachSpec(OutreachPolicy):
 class CampaignSpec(_Spec):
     name: Name
     mode: Literal["parser"] = "parser"
-    status: Literal["active", "paused"] = "active"
+    # stopped: the parser skips it and the manager sends nothing more for it (paused: no new
+    # leads and no first messages, but conversations already open go on)
+    status: Literal["active", "paused", "stopped"] = "active"
     keyword_sets: list[Name] = Field(min_length=1)
     chats: list[ChatRef] = Field(min_length=1)
     parser_accounts: list[Name] = Field(min_length=1)

@@ -18,7 +18,15 @@ from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
 from core.bus.factory import make_bus
 from core.db import Database
-from core.db.models import Account, Campaign, Conversation, ConversationMessage, KeywordSet, Lead
+from core.db.models import (
+    Account,
+    Campaign,
+    Chat,
+    Conversation,
+    ConversationMessage,
+    KeywordSet,
+    Lead,
+)
 from core.security import SecretBox
 from tests.conftest import PASSWORD, add_people, admin_app
 from tests.integration.conftest import workspace
@@ -115,9 +123,11 @@ async def _pages(http: httpx.AsyncClient, db: Database) -> list[tuple[str, str, 
         keyword_set = await session.scalar(select(KeywordSet.id).limit(1))
         account = await session.scalar(select(Account.id).limit(1))
         campaign = await session.scalar(select(Campaign.id).limit(1))
+        chat = await session.scalar(select(Chat.id).limit(1))
     values = {
         "account_id": account,
         "campaign_id": campaign,
+        "chat_id": chat,
         "conversation_id": conversation,
         "lead_id": lead,
         "message_id": draft,
