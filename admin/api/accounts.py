@@ -275,7 +275,11 @@ def login_desk(request: Request) -> LoginDesk:
     return desk
 
 
-@router.post("/login/start", response_model=LoginStep, responses=LOGIN_REFUSALS)
+@router.post(
+    "/login/start",
+    response_model=LoginStep,
+    responses={404: {"description": "no such account to log in again"}, **LOGIN_REFUSALS},
+)
 async def login_start(actor: Admin, body: LoginStart, request: Request, db: DbDep) -> LoginStep:
     """Telegram sends a code to the phone; a new start replaces your previous login."""
     proxy = body.proxy.get_secret_value() if body.proxy else None
