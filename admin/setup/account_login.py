@@ -94,11 +94,15 @@ class LoginDesk:
         self._pending: dict[str, PendingLogin] = {}
 
     def pending(self, user: str) -> PendingLogin | None:
-        found = self._pending.get(user)
-        if found is not None and self._clock() >= found.expires_at:
+        self._sweep()
+        return self._pending.get(user)
+
+    def _sweep(self) -> None:
+        """Forget every expired login (and close its connection), whoever started it: a login
+        nobody comes back to must not keep a connection to Telegram open."""
+        now = self._clock()
+        for user in [u for u, p in self._pending.items() if now >= p.expires_at]:
             self._drop(user)
-            return None
-        return found
 
     async def start(
         self, user: str, form: AccountForm, *, account_id: int | None, proxy: str | None
@@ -110,6 +114,7 @@ class LoginDesk:
         except ValueError as exc:
             raise _field_error("phone", str(exc)) from None
         parse_account(replace(form, phone=phone))  # refuses a bad name, role, cap or proxy
+        self._sweep()
         await self.cancel(user)
         flow = self._factory(proxy)
         try:
