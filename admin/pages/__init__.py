@@ -29,6 +29,7 @@ from admin.pages import (
     people,
     presence,
     prompts,
+    tokens,
     workspace,
 )
 from admin.pages.assets import STATIC, check_assets
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
         leads,
         live,
         people,
+        tokens,
         audit,
         do_not_contact,
         keyword_sets,

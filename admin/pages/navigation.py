@@ -47,6 +47,7 @@ NAVIGATION = (
             Entry("Do-not-contact", "/do-not-contact", Role.viewer),
             Entry("Workspace", "/workspace", Role.admin),
             Entry("Users", "/users", Role.owner),
+            Entry("API tokens", "/me/tokens", Role.viewer),
         ),
     ),
 )
