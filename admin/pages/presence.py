@@ -16,8 +16,11 @@ from fastapi.responses import Response
 
 from admin.access.deps import Viewer
 from admin.api.fields import DB_INT_MAX
+from admin.pages.errors import page_error
 from admin.pages.rendering import render
 from admin.pages.viewers import viewer_for
+from core.db import Database
+from core.db.models import Conversation
 
 router = APIRouter(include_in_schema=False)
 HEARTBEAT = 10  # seconds between a page's visits: "every 10s" in inbox/_conversation.html
@@ -59,6 +62,10 @@ async def here(
     actor: Viewer, request: Request, conversation_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 ) -> Response:
     """The colleagues who also have this conversation open (and this visit counts as one)."""
+    db: Database = request.app.state.db
+    async with db.session() as session:
+        if await session.get(Conversation, conversation_id) is None:
+            return page_error(request, 404, f"conversation {conversation_id} does not exist")
     viewer = await viewer_for(request, actor)
     now = time.monotonic()
     others = presence_of(request).visit(conversation_id, actor.login, now)
