@@ -44,18 +44,21 @@ def flow_factory(settings: Settings) -> FlowFactory:
 
             return SandboxLogin(settings.sandbox_url)
         from bots.login_telethon import TelethonLogin
-        from bots.proxy import parse_proxy_url
+        from bots.proxy import ProxyUnsupportedError, parse_proxy_url
 
         if settings.telegram_api_id is None or settings.telegram_api_hash is None:
             raise LoginUnavailable(
                 "logging in by phone needs COOLTHING_TELEGRAM_API_ID and "
                 "COOLTHING_TELEGRAM_API_HASH (from my.telegram.org) in the admin's environment"
             )
-        return TelethonLogin(
-            api_id=settings.telegram_api_id,
-            api_hash=settings.telegram_api_hash.get_secret_value(),
-            proxy=parse_proxy_url(proxy_url) if proxy_url else None,
-        )
+        try:
+            return TelethonLogin(
+                api_id=settings.telegram_api_id,
+                api_hash=settings.telegram_api_hash.get_secret_value(),
+                proxy=parse_proxy_url(proxy_url) if proxy_url else None,
+            )
+        except (ProxyUnsupportedError, ValueError) as exc:  # never log in around the proxy
+            raise _field_error("proxy", str(exc)) from None
 
     return make
 

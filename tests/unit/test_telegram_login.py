@@ -4,9 +4,12 @@ translated into errors that name the field to change (Telethon's errors are cons
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 from telethon import errors
 
+from admin.setup.account_login import flow_factory
 from bots.login_telethon import translate
+from core.settings import Settings
 from core.telegram_login import (
     BadPhone,
     CodeExpired,
@@ -72,3 +75,20 @@ def test_a_flood_wait_says_how_long_in_minutes_too() -> None:
     translated = translate(errors.FloodWaitError(request=None, capture=3600))
     assert isinstance(translated, LoginFloodWait) and translated.seconds == 3600
     assert str(translated) == "Telegram asks to wait 3600 s (about 60 min) before the next attempt"
+
+
+async def test_the_real_telegram_needs_the_api_id_before_any_code_is_asked() -> None:
+    make = flow_factory(Settings(telegram_backend="telethon"))
+    with pytest.raises(LoginUnavailable, match="COOLTHING_TELEGRAM_API_ID"):
+        make(None)
+
+
+async def test_a_login_never_goes_around_a_proxy_it_cannot_use() -> None:
+    settings = Settings(
+        telegram_backend="telethon", telegram_api_id=1, telegram_api_hash=SecretStr("h" * 32)
+    )
+    with pytest.raises(LoginError, match="proxy port") as refused:
+        flow_factory(settings)("socks5://user:pw@127.0.0.1:99999")
+    assert refused.value.field == "proxy" and "pw" not in str(refused.value)
+    flow = flow_factory(settings)("socks5://user:pw@127.0.0.1:1080")  # built, not connected
+    await flow.close()
