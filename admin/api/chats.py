@@ -42,6 +42,7 @@ class ChatWrite(BaseModel):
 
 
 class CampaignUse(BaseModel):
+    id: int
     name: str
     status: str
 
@@ -74,7 +75,7 @@ def _read(row: ChatRow) -> ChatRead:
         telegram_chat_id=row.chat.telegram_chat_id,
         listener_account_id=row.holder_id,
         listener_account=row.holder,
-        campaigns=[CampaignUse(name=n, status=s) for n, s in row.campaigns],
+        campaigns=[CampaignUse(id=i, name=n, status=s) for i, n, s in row.campaigns],
         messages_7d=row.messages,
         matched_7d=row.matched,
     )

@@ -26,7 +26,7 @@ class ChatRow:
     chat: Chat
     holder_id: int | None
     holder: str | None
-    campaigns: list[tuple[str, str]] = field(default_factory=list)  # (name, status)
+    campaigns: list[tuple[int, str, str]] = field(default_factory=list)  # (id, name, status)
     messages: int = 0  # read in the last DAYS days
     matched: int = 0
 
@@ -83,14 +83,14 @@ async def describe(session: AsyncSession, chats: list[Chat]) -> list[ChatRow]:
             .where(ChatAssignment.chat_id.in_(ids))
         )
     }
-    using: dict[int, list[tuple[str, str]]] = {}
-    for chat_id, name, status in await session.execute(
-        select(CampaignChat.chat_id, Campaign.name, Campaign.status)
+    using: dict[int, list[tuple[int, str, str]]] = {}
+    for chat_id, campaign_id, name, status in await session.execute(
+        select(CampaignChat.chat_id, Campaign.id, Campaign.name, Campaign.status)
         .join(Campaign, Campaign.id == CampaignChat.campaign_id)
         .where(CampaignChat.chat_id.in_(ids))
         .order_by(Campaign.name)
     ):
-        using.setdefault(chat_id, []).append((name, status))
+        using.setdefault(chat_id, []).append((campaign_id, name, status))
     counts = await week_counts(session, [c.telegram_chat_id for c in chats if c.telegram_chat_id])
     rows = []
     for chat in chats:

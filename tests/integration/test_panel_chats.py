@@ -118,6 +118,7 @@ async def test_the_holder_its_load_and_the_weeks_counts_are_shown(clients: Clien
     assert page.status_code == 200
     row = page.text.split(f'data-chat="{jobs_id}"')[1].split("</tr>")[0]
     assert "parser-1" in row and "web · active" in row and "other · active" in row
+    assert 'href="/campaigns/1"' in row  # each campaign links to its page
     assert ">42<" in row and ">3<" in row  # seven days, the eighth one back not counted
     loads = page.text.split('data-testid="loads"')[1]
     assert 'data-account="parser-1"' in loads and "1 / 500" in loads
