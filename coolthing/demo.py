@@ -24,7 +24,7 @@ from bots.bootstrap import build_worker
 from coolthing.services import serve_admin
 from coolthing.users_cmd import FirstOwner, ensure_first_owner
 from core.db.models import Account
-from core.events import Event, LeadFound, MessageIncoming, MessageSent
+from core.events import ConfigChanged, Event, LeadFound, MessageIncoming, MessageSent
 from core.platform import Platform, open_platform
 from core.settings import Settings
 from core.topology import DM_ROUTING_KEY
@@ -52,18 +52,15 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
             await platform.bus.subscribe(
                 "demo.dm-printer", [MessageSent.NAME, DM_ROUTING_KEY], _print_dm
             )
-            workers = [
-                asyncio.create_task(build_worker(platform, account_id, join_interval=0.3).run())
-                for account_id in await _worker_accounts(platform)
-            ]
+            workers = DemoWorkers(platform)
+            await workers.keep()
+            await platform.bus.subscribe("demo.workers", [ConfigChanged.NAME], workers.keep)
             asyncio.create_task(_start_audience(sandbox, rate))
             _banner(settings, sandbox, first_owner)
             try:
                 await serve_admin(platform)
             finally:
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+                await workers.stop()
                 await manager.stop()
     finally:
         await sandbox.stop()
@@ -108,10 +105,34 @@ async def _sandbox_call(http: aiohttp.ClientSession, path: str, body: dict[str, 
     return payload
 
 
+class DemoWorkers:
+    """A worker per active parser or manager account, in this process: started at launch and,
+    when the configuration changes, for an account added (or logged in again) in the panel.
+    In production the watchdog keeps one worker process per account instead."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    async def keep(self, _changed: Event | None = None) -> None:
+        for account_id in await _worker_accounts(self._platform):
+            running = self._tasks.get(account_id)
+            if running is None or running.done():
+                worker = build_worker(self._platform, account_id, join_interval=0.3)
+                self._tasks[account_id] = asyncio.create_task(worker.run())
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+
 async def _worker_accounts(platform: Platform) -> list[int]:
     async with platform.db.session() as session:
         query = (
-            select(Account.id).where(Account.role.in_(("parser", "manager"))).order_by(Account.id)
+            select(Account.id)
+            .where(Account.role.in_(("parser", "manager")), Account.status == "active")
+            .order_by(Account.id)
         )
         return list((await session.scalars(query)).all())
 

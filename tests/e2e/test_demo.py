@@ -1,0 +1,105 @@
+"""`make run`'s `coolthing demo` as a newcomer meets it: the owner's login printed once, the panel
+signing them in, leads from the simulated audience on the panel's leads page, and an account
+added in the panel reading its DMs without a restart."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+EMBEDDED = ("COOLTHING_DATABASE_URL", "COOLTHING_BUS_URL", "COOLTHING_ENV", "COOLTHING_SECRET_KEY")
+
+
+class Demo:
+    def __init__(self, folder: Path) -> None:
+        self.log = folder / "demo.log"
+        self.api = f"http://127.0.0.1:{free_port()}"
+        self.sandbox = f"http://127.0.0.1:{free_port()}"
+        env = {k: v for k, v in os.environ.items() if k not in EMBEDDED}  # the embedded defaults
+        env |= {
+            "COOLTHING_API_PORT": self.api.rsplit(":", 1)[1],
+            "COOLTHING_SANDBOX_PORT": self.sandbox.rsplit(":", 1)[1],
+        }
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "coolthing", "demo", "--rate", "8"],
+                cwd=folder,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def printed(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
+    running = Demo(tmp_path)
+    try:
+        yield running
+    finally:
+        running.process.send_signal(signal.SIGINT)
+        try:
+            running.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            running.process.kill()
+            running.process.wait(timeout=10)
+
+
+async def test_a_newcomer_signs_in_with_the_printed_login_and_watches_the_demo_work(
+    demo: Demo,
+) -> None:
+    async def printed_password() -> str | None:
+        found = re.search(r"password:\s+(\S+)", demo.printed())
+        return found.group(1) if found else None
+
+    password = str(await wait_for(printed_password, seconds=90, what="the owner's password"))
+    token = re.search(r"API token:\s+(\S+)", demo.printed())
+    assert token is not None and "login:     admin" in demo.printed()
+    async with httpx.AsyncClient(base_url=demo.api, timeout=10) as panel:
+
+        async def panel_up() -> bool:
+            return (await panel.get("/healthz")).status_code == 200
+
+        await wait_for(panel_up, seconds=60, what="the panel")
+        signed_in = await panel.post("/login", data={"login": "admin", "password": password})
+        assert signed_in.status_code == 303, signed_in.text
+        dashboard = await panel.get("/")
+        assert dashboard.status_code == 200 and "Dashboard" in dashboard.text
+
+        async def a_lead_listed() -> bool:
+            return "data-lead=" in (await panel.get("/leads")).text
+
+        await wait_for(a_lead_listed, seconds=90, what="a lead on the leads page", interval=1)
+
+        # An account added while the demo runs gets its worker: a DM to it is read and printed.
+        async with httpx.AsyncClient(base_url=demo.sandbox, timeout=10) as sandbox:
+            made = await sandbox.post("/_sandbox/accounts", json={"first_name": "Newcomer"})
+            account = made.json()
+            api = {"Authorization": f"Bearer {token.group(1)}"}
+            body = {"name": "new-manager", "role": "manager", "session": account["session"]}
+            added = await panel.post("/api/v1/accounts", json=body, headers=api)
+            assert added.status_code == 201, added.text
+            user = await sandbox.post("/_sandbox/users", json={"first_name": "Vera"})
+            vera = user.json()["profile"]["user_id"]
+
+            async def dm_read() -> bool:
+                await sandbox.post(
+                    "/_sandbox/dm",
+                    json={"user_id": vera, "to": account["user_id"], "text": "hello there"},
+                )
+                return "reply from Vera: hello there" in demo.printed()
+
+            await wait_for(dm_read, seconds=60, what="the new account's worker", interval=2)
