@@ -4,7 +4,6 @@ every queue's dead letters; these are the outbox's, which the panel can retry or
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field
 from admin.access.deps import Admin
 from admin.api.deps import BusDep, DbDep, SessionDep
 from admin.api.fields import DB_INT_MAX
+from admin.api.schemas import Timestamp
 from admin.reads.dead_letters import dead_letter_page
 from admin.setup.dead_letters import discard_dead_letter, retry_dead_letter
 from admin.setup.keyword_sets import SetupError
@@ -30,11 +30,11 @@ class OutboxDeadLetterRead(BaseModel):
     event_id: str
     routing_key: str
     event: str = Field(description="the event's name; empty when the body is not an event")
-    occurred_at: datetime | None
+    occurred_at: Timestamp | None
     payload: dict[str, str] = Field(description="the payload shortened, secrets masked")
     reason: str
     attempts: int
-    dead_at: datetime | None
+    dead_at: Timestamp | None
 
 
 class OutboxDeadLetterPage(BaseModel):

@@ -4,15 +4,15 @@ panel (``admin.setup.prompts``, ``admin.reads.prompts``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from admin.access.deps import Admin, Viewer
 from admin.api.deps import DbDep, SessionDep
 from admin.api.fields import DB_INT_MAX
+from admin.api.schemas import Timestamp
 from admin.reads.prompts import PromptVersion, diff, preview, versions
 from admin.setup.keyword_sets import SetupError
 from admin.setup.prompts import (
@@ -30,6 +30,7 @@ router = APIRouter(prefix="/campaigns/{campaign_id}/prompt", tags=["configuratio
 CampaignId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 VERSION = r"^[0-9a-f]{12}$"
 Version = Annotated[str, Path(pattern=VERSION, description="the prompt's content hash")]
+Template = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such campaign, version or lead of the campaign"},
     409: {"description": "the campaign's stored outreach settings are invalid"},
@@ -40,16 +41,19 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 class PromptWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(max_length=20_000, description="Jinja2 system prompt")
-    templates: list[str] | None = Field(
-        None, max_length=100, description="offline templates ({a|b} variations); absent: kept"
+    prompt: str = Field(min_length=1, max_length=20_000, description="Jinja2 system prompt")
+    templates: list[Template] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="offline templates ({a|b} variations); absent: kept",
     )
 
 
 class VersionRead(BaseModel):
     version: str
     source: str
-    created_at: datetime | None = Field(description="null: current, no message used it yet")
+    created_at: Timestamp | None = Field(description="null: current, not stored yet")
     current: bool
     sent: int = Field(description="messages written with it that went out")
     conversations: int

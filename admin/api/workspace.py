@@ -53,7 +53,10 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     response_model=WorkspaceChange,
     responses=REFUSALS,
     openapi_extra={
-        "requestBody": {"required": True, "content": {YAML: {"schema": {"type": "string"}}}}
+        "requestBody": {
+            "required": True,
+            "content": {YAML: {"schema": {"description": "a workspace file, as YAML text"}}},
+        }
     },
 )
 async def apply(

@@ -51,6 +51,8 @@ def parse_prompt(
 ) -> OutreachSpec:
     """The campaign's outreach block with the new prompt (and templates, when given), checked
     by the workspace file's rules; ``SetupError`` naming the field and the template line."""
+    if not prompt.strip():
+        raise SetupError("write the prompt: the instructions the model follows", field="prompt")
     raw: dict[str, Any] = {**(campaign.outreach or {}), "prompt": prompt.replace("\r\n", "\n")}
     if templates is not None:
         raw["templates"] = [t for t in templates if t.strip()]

@@ -119,6 +119,8 @@ SPEC_CHECKED = {
     "/api/v1/chats/{chat_id}",
     "/api/v1/campaigns",
     "/api/v1/campaigns/{campaign_id}",
+    "/api/v1/campaigns/{campaign_id}/prompt",  # a template that cannot render, by line
+    "/api/v1/workspace",  # a whole workspace file: every problem by line and field
 }
 
 

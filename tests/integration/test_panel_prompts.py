@@ -88,6 +88,8 @@ async def test_a_template_error_names_its_line_next_to_the_field_and_nothing_is_
     assert over_api.status_code == 422
     assert over_api.json()["detail"][0]["field"] == "prompt"
     assert "line 1" in over_api.json()["detail"][0]["reason"]
+    blank = await api.put(f"/campaigns/{campaign.id}/prompt", json={"prompt": "  \n"})
+    assert blank.status_code == 422 and "write the prompt" in blank.json()["detail"][0]["reason"]
     assert await _count(panel.db, PromptTemplate.campaign_id == campaign.id) == 0
     assert await _count(panel.db, AuditEntry.action == "prompt_changed") == 0
     assert "prompt" not in ((await _campaign(panel.db)).outreach or {})
