@@ -71,38 +71,6 @@ class LeadRead(_Read):
     last_seen_at: Timestamp
 
 
-class AccountRead(_Read):
-    id: int
-    name: str
-    role: str
-    status: str
-    status_reason: str | None
-    telegram_user_id: int | None
-    has_session: bool
-    has_proxy: bool
-    chats: int
-
-
-class ChatRead(_Read):
-    id: int
-    ref: str
-    title: str | None
-    telegram_chat_id: int | None
-    listener_account_id: int | None
-
-
-class CampaignRead(_Read):
-    id: int
-    name: str
-    mode: str
-    status: str
-    keyword_sets: list[str]
-    chats: list[str]
-    parser_accounts: list[int]
-    manager_accounts: list[int]
-    leads: int
-
-
 class DeadLetterRead(BaseModel):
     queue: str
     routing_key: str
