@@ -36,7 +36,7 @@ from core.events import ContactOptedOut, Event, LeadFound, MessageIncoming
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from core.security import SecretBox
-from manager import contacts, store
+from manager import contacts, daily_counts, store
 from manager.drafts import DraftStore, QueueDue, Written
 from manager.handoff import asks_for_human, cancel_pending, handoff
 from manager.opening import WAITING, Opening, open_conversations
@@ -233,6 +233,9 @@ class Conversations:
             )
             if stored is None:
                 return  # redelivered
+            await daily_counts.reply_received(
+                session, conversation.campaign_id, conversation.id, stored
+            )
             slot = await self._react(session, conversation, message.text)
             if slot is None:
                 return
@@ -279,11 +282,16 @@ class Conversations:
         user_id = conversation.telegram_user_id
         await contacts.mark_do_not_contact(session, user_id, reason)
         await cancel_pending(session, user_id, reason="opted out")
-        await session.execute(  # every campaign's conversation with them ends here
+        ended = await session.execute(  # every campaign's conversation with them ends here
             update(Conversation)
             .where(Conversation.telegram_user_id == user_id, Conversation.status.in_(store.LIVE))
             .values(status="opted_out", reason="opted out")
+            .returning(Conversation.id, Conversation.campaign_id)
         )
+        campaigns: dict[int, int] = {row.id: row.campaign_id for row in ended}
+        if first_time:  # this one too when it had ended otherwise (finished, handed off)
+            campaigns[conversation.id] = conversation.campaign_id
+        await daily_counts.opted_out(session, campaigns.values(), now=datetime.now(UTC))
         conversation.status = "opted_out"
         conversation.reason = reason
         if not first_time:

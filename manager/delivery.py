@@ -27,7 +27,7 @@ from core.db import Database
 from core.db.models import AuditEntry, Conversation, ConversationMessage, Lead, SentKey
 from core.db.upsert import insert_ignore
 from core.events import MessageSent, SendFailed
-from manager import store
+from manager import daily_counts, store
 from manager.conversations import Conversations
 from manager.drafts import hold_for_approval, schedule
 from manager.scheduling import FIRST, SendPlanner
@@ -60,6 +60,7 @@ class Delivery:
                         m.c.id,
                         m.c.status,
                         m.c.conversation_id,
+                        m.c.kind,
                         m.c.template_version,
                         m.c.writer,
                         m.c.prompt_tokens,
@@ -174,7 +175,8 @@ def _retry_later(message: ConversationMessage, failed: SendFailed) -> None:
 
 
 async def _mark_sent(session: AsyncSession, reports: list[tuple[Row[Any], MessageSent]]) -> None:
-    """Messages sent, their leads contacted, an audit row each: three statements for all."""
+    """Messages sent, their leads contacted, an audit row each, the first DMs in the daily
+    counts: a few statements for all."""
     m = MESSAGES
     await session.execute(
         update(m)
@@ -194,6 +196,14 @@ async def _mark_sent(session: AsyncSession, reports: list[tuple[Row[Any], Messag
             }
             for _, sent in reports
         ],
+    )
+    await daily_counts.first_dms_sent(
+        session,
+        (
+            (row.conversation_id, row.campaign_id, sent.sent_at, row.template_version)
+            for row, sent in reports
+            if row.kind == FIRST
+        ),
     )
     await session.execute(
         update(LEADS)

@@ -17,7 +17,7 @@ from core.access import Actor
 from core.db.models import AuditEntry, Conversation, ConversationMessage
 from core.events import ContactOptedOut, Event
 from core.outbox import add_many_to_outbox
-from manager import store
+from manager import daily_counts, store
 from manager.contacts import locked_contacts
 
 CHUNK = 500  # users per IN (...) list: well under every driver's parameter limit
@@ -76,10 +76,13 @@ async def _stop_writing_to(
     by_reason: dict[str, list[int]] = {}
     for user in users:
         by_reason.setdefault(reasons[user], []).append(user)
+    ended: list[int] = []  # the campaign of each conversation that ends, for the daily counts
     for reason, group in by_reason.items():  # a file usually has one reason, or a few
-        await session.execute(
+        ended += await session.scalars(
             update(Conversation)
             .where(Conversation.telegram_user_id.in_(group), Conversation.status.in_(store.LIVE))
             .values(status="opted_out", reason=f"do-not-contact list: {reason}")
+            .returning(Conversation.campaign_id)
             .execution_options(synchronize_session=False)
         )
+    await daily_counts.opted_out(session, ended, now=datetime.now(UTC))

@@ -22,7 +22,7 @@ from core.db.models import Conversation, ConversationMessage
 from core.events import DraftPending, Event
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
-from manager import store
+from manager import daily_counts, store
 from manager.handoff import handoff
 from manager.scheduling import FIRST, SendPlanner
 from manager.writers import Draft
@@ -146,6 +146,9 @@ class DraftStore:
         if policy.approval:
             held.append("the campaign requires approval")
         message = _message(conversation, written, reason="; ".join(held) or None)
+        await daily_counts.message_written(
+            session, conversation.campaign_id, message, now=planner.now
+        )
         conversation.turns += 1
         conversation.stage = draft.stage
         conversation.updated_at = planner.now

@@ -2,11 +2,11 @@
 the funnel (messages scanned → leads → first DMs → replies → opt-outs), LLM tokens and cost,
 and the reply rate per prompt version (an A/B of two prompts reads as two rows).
 
-Every query is bounded by the range and walks an index on its date: the parser's daily counts
-(``chat_daily_counts`` by day), leads by ``first_seen_at``, first DMs by (account, ``sent_at``)
-for the handful of accounts, opt-outs by (status, ``updated_at``). Nothing counts a whole table.
-Replies and tokens are one pass over the range's messages by ``created_at``, which has no index
-of its own yet (the one statement here that reads more than its range).
+Every query is bounded by the range and walks an index on its date, and none reads a message:
+the parser's daily counts (``chat_daily_counts`` by day) for messages scanned, leads by
+``first_seen_at``, and the manager's daily counts (``campaign_daily_counts``, kept in the
+transaction of each send, answer, opt-out and written message; ``manager.daily_counts``) for the
+rest. A reply counts on its first DM's day, so a day's replies are the answers its first DMs got.
 """
 
 from __future__ import annotations
@@ -16,21 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, cast, exists, func, select
+from sqlalchemy import Date, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.db.models import (
-    Account,
-    Campaign,
-    CampaignChat,
-    Chat,
-    ChatDailyCount,
-    Conversation,
-    ConversationMessage,
-    Lead,
-)
+from core.db.models import Campaign, CampaignChat, CampaignDailyCount, Chat, ChatDailyCount, Lead
 
 RANGES = (7, 30, 90)
 FUNNEL = ("scanned", "leads", "first_dms", "replies", "opt_outs")
@@ -94,15 +84,10 @@ async def _daily(session: AsyncSession, query: Select[Any, Any]) -> dict[date, f
     return {as_day(day): float(value or 0) for day, value in await session.execute(query)}
 
 
-async def manager_account_ids(session: AsyncSession) -> list[int]:
-    """Every account id: few, and naming them lets the (account, sent_at) index serve a range."""
-    return list(await session.scalars(select(Account.id)))
-
-
 def _in_campaign(campaign_id: int | None) -> list[ColumnElement[bool]]:
     if campaign_id is None:
         return []
-    return [Conversation.campaign_id == campaign_id]
+    return [CampaignDailyCount.campaign_id == campaign_id]
 
 
 @dataclass(frozen=True)
@@ -121,25 +106,18 @@ class FirstDms:
 async def first_dms(
     session: AsyncSession, since: datetime, campaign_id: int | None
 ) -> list[FirstDms]:
-    sent_day = day_of(ConversationMessage.sent_at, session.get_bind().dialect.name)
+    counts = CampaignDailyCount
     query = (
         select(
             Campaign.name,
-            func.coalesce(ConversationMessage.template_version, ""),
-            sent_day,
-            func.count(),
-            func.count().filter(replied_exists()),
+            counts.template_version,
+            counts.day,
+            func.sum(counts.first_dms),
+            func.sum(counts.replies),
         )
-        .join(Conversation, Conversation.id == ConversationMessage.conversation_id)
-        .join(Campaign, Campaign.id == Conversation.campaign_id)
-        .where(
-            ConversationMessage.account_id.in_(await manager_account_ids(session)),
-            ConversationMessage.sent_at >= since,
-            ConversationMessage.kind == "first",
-            ConversationMessage.status == "sent",
-            *_in_campaign(campaign_id),
-        )
-        .group_by(Campaign.name, ConversationMessage.template_version, sent_day)
+        .join(Campaign, Campaign.id == counts.campaign_id)
+        .where(counts.day >= since.date(), counts.first_dms > 0, *_in_campaign(campaign_id))
+        .group_by(Campaign.name, counts.template_version, counts.day)
     )
     return [
         FirstDms(name, version or "—", as_day(day), int(sent), int(got or 0))
@@ -160,14 +138,7 @@ async def funnel(session: AsyncSession, scope: Scope, dms: list[FirstDms]) -> Se
     days["first_dms"] = {}
     for row in dms:
         days["first_dms"][row.day] = days["first_dms"].get(row.day, 0.0) + row.sent
-    optout_day = day_of(Conversation.updated_at, dialect)
-    optouts = select(optout_day, func.count()).where(
-        Conversation.status == "opted_out",
-        Conversation.updated_at >= scope.since,
-        *_in_campaign(scope.campaign_id),
-    )
-    days["opt_outs"] = await _daily(session, optouts.group_by(optout_day))
-    days.update(await _messages(session, scope, dialect))
+    days.update(await _outreach(session, scope))
     return Series(
         scope.day_list,
         {name: [by_day.get(d, 0.0) for d in scope.day_list] for name, by_day in days.items()},
@@ -188,37 +159,20 @@ def _scanned(scope: Scope) -> Select[date, int]:
     return query.group_by(ChatDailyCount.day)
 
 
-async def _messages(
-    session: AsyncSession, scope: Scope, dialect: str
-) -> dict[str, dict[date, float]]:
-    """One pass over the range's messages: people who answered each day (several messages from
-    one person count once) and the LLM's tokens and cost (an answer carries none)."""
-    written = day_of(ConversationMessage.created_at, dialect)
-    query = select(
-        written,
-        func.count(ConversationMessage.conversation_id.distinct()).filter(
-            ConversationMessage.direction == "in"
-        ),
-        func.sum(ConversationMessage.prompt_tokens),
-        func.sum(ConversationMessage.completion_tokens),
-        func.sum(ConversationMessage.cost),
-    ).where(ConversationMessage.created_at >= scope.since)
-    if scope.campaign_id is not None:
-        query = query.join(Conversation, Conversation.id == ConversationMessage.conversation_id)
-        query = query.where(Conversation.campaign_id == scope.campaign_id)
-    names = ("replies", "prompt_tokens", "completion_tokens", "cost")
+async def _outreach(session: AsyncSession, scope: Scope) -> dict[str, dict[date, float]]:
+    """Replies, opt-outs and the LLM's tokens and cost per day, from the manager's counts."""
+    names = ("replies", "opt_outs", "prompt_tokens", "completion_tokens", "cost")
+    counts = CampaignDailyCount
+    query = (
+        select(counts.day, *(func.sum(getattr(counts, name)) for name in names))
+        .where(counts.day >= scope.first_day, *_in_campaign(scope.campaign_id))
+        .group_by(counts.day)
+    )
     result: dict[str, dict[date, float]] = {name: {} for name in names}
-    for day, *values in await session.execute(query.group_by(written)):
+    for day, *values in await session.execute(query):
         for name, value in zip(names, values, strict=True):
             result[name][as_day(day)] = float(value or 0)
     return result
-
-
-def replied_exists() -> ColumnElement[bool]:
-    """The first DM's conversation has an answer from the person."""
-    answer = aliased(ConversationMessage)
-    same = answer.conversation_id == ConversationMessage.conversation_id
-    return exists().where(and_(same, answer.direction == "in"))
 
 
 def version_rates(scope: Scope, dms: list[FirstDms]) -> list[VersionRate]:

@@ -170,6 +170,28 @@ class ChatDailyCount(Base):
     matched: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CampaignDailyCount(Base):
+    """What a campaign's outreach did per UTC day and prompt (template) version, kept by the
+    manager in the transaction of each event: first DMs sent (on the day they went out) and how
+    many of them got an answer (counted on the first DM's day, whenever the answer came),
+    conversations opted out (version ''), and the LLM's tokens and cost of the messages written
+    that day. The dashboard reads its funnel, rates and costs from here, not from the messages."""
+
+    __tablename__ = "campaign_daily_counts"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    template_version: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
+    first_dms: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    opt_outs: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(default=0.0)
+
+
 class ChatSample(Base):
     """A bounded sample of a chat's recent messages (the parser trims it), so a keyword set can
     be tried against real traffic without keeping every message."""

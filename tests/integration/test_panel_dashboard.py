@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import httpx
 import pytest
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.db.models import (
@@ -23,6 +24,7 @@ from core.db.models import (
     ConversationMessage,
     Lead,
 )
+from manager import daily_counts
 from tests.integration.conftest import World, sign_in
 
 JOBS, ELSEWHERE = -100, -999  # the campaigns' chat, and a chat no campaign reads
@@ -73,10 +75,12 @@ async def seed(db: Database, *, anomaly: bool) -> None:
         )
         lead_rows = [(r[0], r[1]) for r in made]
         web_leads = lead_rows[: DAYS * 10]
-        conversations = []
+        conversations, opted_at = [], []
         for index, (lead_id, seen) in enumerate(web_leads):
             n, k = divmod(index, 10)
             opted = n < 7 and k == 9 and n in (1, 2)
+            if opted:
+                opted_at.append(seen)
             conversations.append(
                 {
                     "campaign_id": ids["web"],
@@ -94,12 +98,13 @@ async def seed(db: Database, *, anomaly: bool) -> None:
                 conversations,
             )
         )
-        messages = []
+        messages, sent = [], []
         for index, conversation_id in enumerate(conversation_ids):
             n, k = divmod(index, 10)
             at = _moment(today, n, now)
             version = "a1" if k < 5 else "b2"
             messages.append(_first(conversation_id, manager, at, version))
+            sent.append((conversation_id, ids["web"], at, version))
             answered = k in (0, 1, 5) and not (anomaly and n < 7)
             if answered:  # on the day of the DM, and never later than now
                 messages.append(
@@ -108,6 +113,7 @@ async def seed(db: Database, *, anomaly: bool) -> None:
                     )
                 )
         await session.execute(insert(ConversationMessage), messages)
+        await _count_as_the_manager_does(session, ids["web"], messages, sent, opted_at)
         regular = [n for n in range(0, DAYS, 2) if not (anomaly and n < 7)]
         events = [_event(manager, "flood_wait", 30, _moment(today, n, now)) for n in regular]
         if anomaly:
@@ -116,6 +122,24 @@ async def seed(db: Database, *, anomaly: bool) -> None:
                 _event(manager, k, 60, _moment(today, n % 7, now)) for n, k in enumerate(burst)
             ]
         await session.execute(insert(AccountEvent), events)
+
+
+async def _count_as_the_manager_does(
+    session: AsyncSession,
+    campaign: int,
+    messages: list[dict[str, object]],
+    sent: list[tuple[int, int, datetime, str]],
+    opted_at: list[datetime],
+) -> None:
+    """The daily counts the manager keeps for these rows: each first DM written (its tokens),
+    then reported sent (answered already: the answers are in), and each opt-out on its day."""
+    for message in messages:
+        if message["direction"] == "out":
+            written = ConversationMessage(**message)
+            await daily_counts.message_written(session, campaign, written, now=written.created_at)
+    await daily_counts.first_dms_sent(session, sent)
+    for at in opted_at:
+        await daily_counts.opted_out(session, [campaign], now=at)
 
 
 def _event(account: int, kind: str, seconds: int, at: datetime) -> dict[str, object]:
