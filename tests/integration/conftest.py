@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,9 @@ import pytest
 from sqlalchemy import select
 
 from admin.workspace.apply import apply_workspace, read_workspace
+from core.access import Role
+from core.bus import Bus
+from core.bus.factory import make_bus
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.models import Conversation, ConversationMessage, OutboxMessage
@@ -31,7 +38,7 @@ from manager.writers import TemplateWriter
 from parser.leads import record_hits
 from parser.matcher import Hit
 from sandbox.bootstrap import RunningSandbox, serve
-from tests.conftest import PASSWORD, add_people, admin_app
+from tests.conftest import PASSWORD, add_people, admin_app, bearer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -190,3 +197,75 @@ def first_id(html: str, attribute: str) -> int:
     found = re.search(rf'{attribute}="(\d+)"', html)
     assert found is not None, f"no {attribute} on the page"
     return int(found.group(1))
+
+
+# ---- the panel, one client per role (override ``panel_bus`` in a module for a real broker) ----
+
+
+@dataclass
+class Panel:
+    db: Database
+    bus: Bus
+    transport: httpx.ASGITransport
+    tokens: dict[Role, str]
+    opened: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def browser(self, role: Role = Role.admin) -> httpx.AsyncClient:
+        """A cookie-keeping client signed in through the form as ``role``."""
+        http = httpx.AsyncClient(transport=self.transport, base_url="http://127.0.0.1")
+        self.opened.append(http)
+        signed = await http.post("/login", data={"login": role.value, "password": PASSWORD})
+        assert signed.status_code == 303, signed.text
+        http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
+        return http
+
+    def api(self, role: Role = Role.admin) -> httpx.AsyncClient:
+        http = httpx.AsyncClient(
+            transport=self.transport,
+            base_url="http://127.0.0.1/api/v1",
+            headers=bearer(self.tokens[role]),
+        )
+        self.opened.append(http)
+        return http
+
+
+@pytest.fixture
+def panel_bus() -> Bus:
+    return make_bus("memory://")
+
+
+@pytest.fixture
+async def panel(
+    database: Database, secret_box: SecretBox, tmp_path: Path, panel_bus: Bus
+) -> AsyncIterator[Panel]:
+    path = tmp_path / "ws.yaml"
+    path.write_text(workspace(), encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    tokens = await add_people(database)
+    app = admin_app(database, panel_bus)
+    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
+    shown = Panel(database, panel_bus, httpx.ASGITransport(app=app), tokens)
+    yield shown
+    for http in shown.opened:
+        await http.aclose()
+
+
+# ---- a sandbox on its own loop in a thread (for synchronous tests: schemathesis) --------------
+
+
+@contextmanager
+def threaded_sandbox() -> Iterator[str]:
+    """Serve a fresh sandbox on a free loopback port; yields its URL, stops it on exit."""
+    loop = asyncio.new_event_loop()
+    running = loop.run_until_complete(serve("127.0.0.1", 0))
+    thread = threading.Thread(target=loop.run_forever, name="sandbox", daemon=True)
+    thread.start()
+    try:
+        yield running.url
+    finally:
+        asyncio.run_coroutine_threadsafe(running.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

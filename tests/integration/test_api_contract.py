@@ -33,8 +33,8 @@ from core.access import Role
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from tests.conftest import admin_app, bearer
+from tests.integration.conftest import threaded_sandbox
 from tests.integration.live_admin import LiveAdmin, live_admin
-from tests.integration.threaded_sandbox import threaded_sandbox
 
 OPENAPI = "/api/v1/openapi.json"
 MAX_EXAMPLES = 25

@@ -19,10 +19,8 @@ from core.db import Database
 from core.db.models import AuditEntry, OutboxMessage
 from core.events import Event
 from core.outbox import OUTBOX
+from tests.integration.conftest import Panel
 from tests.integration.outbox_harness import ROUTE, SECRET, Broker, eventually, good, open_broker
-from tests.integration.panel_roles import Panel, panel
-
-__all__ = ["panel"]  # fixtures
 
 
 @pytest.fixture

@@ -19,10 +19,7 @@ from core.db.models import (
 )
 from core.outreach import DEFAULT_PROMPT
 from manager.prompts import template_version
-from tests.integration.conftest import World
-from tests.integration.panel_roles import Panel, panel, panel_bus
-
-__all__ = ["panel", "panel_bus"]  # fixtures
+from tests.integration.conftest import Panel, World
 
 GREET = "{% if profile.name %}Greet {{ profile.name }}.{% endif %}"
 NEW = f"You write for a web studio.\nOffer: {{{{ offer }}}}\nBe brief.\n{GREET}"

@@ -11,9 +11,7 @@ from sqlalchemy import func, select
 from core.access import Role
 from core.db import Database
 from core.db.models import AuditEntry, Campaign, KeywordSet, OutboxMessage
-from tests.integration.panel_roles import Panel, panel, panel_bus
-
-__all__ = ["panel", "panel_bus"]  # fixtures
+from tests.integration.conftest import Panel
 
 CHANGE = """\
 keyword_sets:
