@@ -6,7 +6,8 @@ spread over the last year with 300,000 hits (three each), 20,000 conversations w
 messages (ten each) in mixed statuses: a few hundred awaiting approval (the last message is a
 held draft), a few hundred handed to a person, a few thousand active, most finished; first DMs
 written with one of two prompt versions. For the dashboard: a year of the parser's daily counts for
-every chat (500 chats × 365 days) and a year of account events (FloodWaits and PeerFloods, about
+every chat (500 chats × 365 days), the manager's campaign daily counts of those conversations and
+messages, and a year of account events (FloodWaits and PeerFloods, about
 20,000). Seeded from a fixed random seed, so every run sees the same data.
 """
 
@@ -279,6 +280,43 @@ def _conversations(
     return conversations, messages
 
 
+CAMPAIGN_COUNT_COLUMNS = [
+    "campaign_id", "day", "template_version", "first_dms", "replies", "opt_outs",
+    "prompt_tokens", "completion_tokens", "cost",
+]  # fmt: skip
+
+
+def _campaign_counts(
+    conversations: list[tuple[Any, ...]], messages: list[tuple[Any, ...]]
+) -> Iterator[tuple[Any, ...]]:
+    """The manager's daily counts for the seeded conversations, as it would have kept them (and
+    migration 0011 counts them): first DMs sent on their UTC day per prompt version, replied when
+    the conversation has an answer, opt-outs on their last change, tokens on the day written."""
+    campaign_of = {row[0]: row[1] for row in conversations}
+    answered = {row[1] for row in messages if row[2] == "in"}
+    counts: dict[tuple[int, Any, str], list[float]] = {}
+
+    def add(campaign: int, at: datetime, version: str | None, n: int, value: float) -> None:
+        key = (campaign, at.astimezone(UTC).date(), version or "")
+        counts.setdefault(key, [0, 0, 0, 0, 0, 0.0])[n] += value
+
+    for row in messages:
+        message = dict(zip(MESSAGE_COLUMNS, row, strict=True))
+        campaign, version = campaign_of[message["conversation_id"]], message["template_version"]
+        sent = message["sent_at"]
+        if message["kind"] == "first" and message["status"] == "sent" and sent is not None:
+            add(campaign, sent, version, 0, 1)
+            add(campaign, sent, version, 1, int(message["conversation_id"] in answered))
+        for n, name in enumerate(("prompt_tokens", "completion_tokens", "cost"), start=3):
+            if message[name]:
+                add(campaign, message["created_at"], version, n, message[name])
+    for row in conversations:
+        if row[6] == "opted_out":
+            add(row[1], row[11], None, 2, 1)
+    for (campaign, day, version), values in sorted(counts.items()):
+        yield (campaign, day, version, *(int(v) for v in values[:5]), values[5])
+
+
 COUNT_COLUMNS = ["telegram_chat_id", "day", "messages", "matched"]
 EVENT_COLUMNS = ["id", "account_id", "kind", "seconds", "until", "detail", "at"]
 
@@ -348,6 +386,12 @@ async def _fill(connection: Any) -> Seeded:
         )
         rows["conversation_messages"] = await _copy(
             connection, "conversation_messages", MESSAGE_COLUMNS, iter(messages)
+        )
+        rows["campaign_daily_counts"] = await _copy(
+            connection,
+            "campaign_daily_counts",
+            CAMPAIGN_COUNT_COLUMNS,
+            _campaign_counts(conversations, messages),
         )
         rows["chat_daily_counts"] = await _copy(
             connection, "chat_daily_counts", COUNT_COLUMNS, _daily_counts(rng, now)

@@ -15,11 +15,12 @@ is compared with the 14 days before it, each subject with its own history.
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,11 +79,11 @@ class Window:
 
     today: date
 
-    @property
+    @cached_property  # read for every account and kind
     def week(self) -> list[date]:
         return [self.today - timedelta(days=n) for n in range(WEEK)]
 
-    @property
+    @cached_property
     def baseline(self) -> list[date]:
         return [self.today - timedelta(days=n) for n in range(WEEK, WEEK + BASELINE)]
 
@@ -93,7 +94,10 @@ class Window:
 
 
 def _spread(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.pstdev(values)
+    """Mean and population standard deviation, in floats: ``statistics.pstdev`` is exact (it
+    works in fractions) and cost the page milliseconds for 50 accounts × 2 kinds."""
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
 
 
 def event_flag(subject: str, what: str, by_day: dict[date, int], window: Window) -> Flag | None:
@@ -212,7 +216,8 @@ async def _recent_sends(
             ConversationMessage.account_id.in_(ids),
             ConversationMessage.sent_at >= now - timedelta(days=2),
             ConversationMessage.kind == "first",
-            ConversationMessage.status == "sent",
+            # no status: only a sent message has a sent_at, and naming it made PostgreSQL AND
+            # in the status index (every sent message) with the (account, sent_at) range
         )
     )
     sends: dict[int, list[datetime]] = defaultdict(list)

@@ -225,6 +225,8 @@ class Lead(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "telegram_user_id"),
         Index("ix_leads_first_seen_at_id", "first_seen_at", "id"),  # the panel's list (0009)
+        # one campaign's leads by day (the dashboard) and its list, newest first (0011)
+        Index("ix_leads_campaign_first_seen_at_id", "campaign_id", "first_seen_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
