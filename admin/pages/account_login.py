@@ -15,9 +15,9 @@ from fastapi.responses import Response
 
 from admin.access.deps import Admin
 from admin.api.accounts import login_desk, stored_proxy
-from admin.pages.accounts import account_page_response, form_values, go, new_page, page_context
+from admin.pages.accounts import account_page_response, form_values, new_page, page_context
 from admin.pages.errors import page_error
-from admin.pages.rendering import render
+from admin.pages.rendering import go, render
 from admin.pages.viewers import viewer_for
 from admin.setup.account_login import NoLogin, PendingLogin, complete_login
 from admin.setup.accounts import AccountForm

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from admin.access.deps import Admin, Viewer
 from admin.api.fields import DB_INT_MAX
 from admin.pages.errors import page_error
 from admin.pages.names import N_
-from admin.pages.rendering import render
+from admin.pages.rendering import go, render
 from admin.pages.viewers import viewer_for
 from admin.reads.accounts import account_page, account_view
 from admin.reads.paging import PAGE_SIZE
@@ -249,10 +249,3 @@ async def _change(
 def _box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.box
     return box
-
-
-def go(request: Request, target: str) -> Response:
-    """After a change: htmx navigates (the address bar shows the page), a plain post redirects."""
-    if request.headers.get("hx-request"):
-        return Response(status_code=200, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)

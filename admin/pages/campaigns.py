@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
@@ -25,7 +25,7 @@ from admin.pages.campaign_form import (
     typed_from_policy,
 )
 from admin.pages.errors import page_error
-from admin.pages.rendering import render
+from admin.pages.rendering import go, render
 from admin.pages.viewers import viewer_for
 from admin.reads.campaigns import campaign_rows, choices, numbers
 from admin.setup.campaigns import (
@@ -97,7 +97,7 @@ async def change_status(
         if refused.missing:
             return page_error(request, 404, str(refused))
         return page_error(request, 422, str(refused))
-    return _go(request, f"/campaigns/{campaign_id}")
+    return go(request, f"/campaigns/{campaign_id}")
 
 
 @router.post("/campaigns/{campaign_id}/delete")
@@ -114,7 +114,7 @@ async def remove(actor: Admin, request: Request, campaign_id: Id) -> Response:
             typed = await _typed_from(session, campaign) if campaign else {}
         errors = {"delete": str(refused)}
         return await _page(request, actor, campaign, typed=typed, errors=errors, status=409)
-    return _go(request, "/campaigns")
+    return go(request, "/campaigns")
 
 
 async def _save(request: Request, actor: Actor, campaign_id: int | None) -> Response:
@@ -153,7 +153,7 @@ async def _save(request: Request, actor: Actor, campaign_id: int | None) -> Resp
         errors = refused.errors if isinstance(refused, CampaignRefused) else {"name": str(refused)}
         typed["llm_api_key"] = ""  # a secret is never sent back, not even the one just typed
         return await _page(request, actor, campaign, typed=typed, errors=errors, status=422)
-    return _go(request, f"/campaigns/{saved_id}")
+    return go(request, f"/campaigns/{saved_id}")
 
 
 async def _page(
@@ -216,10 +216,3 @@ def _typed_from_form(form: FormData) -> dict[str, Any]:
     typed.setdefault("forget_llm_api_key", "")
     typed |= {field: [v for v in form.getlist(field) if isinstance(v, str)] for field in LISTS}
     return typed
-
-
-def _go(request: Request, target: str) -> Response:
-    """After a change: htmx navigates (the address bar shows the page), a plain post redirects."""
-    if request.headers.get("hx-request"):
-        return Response(status_code=200, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from admin.access.deps import Admin, Viewer
 from admin.api.fields import DB_INT_MAX
 from admin.pages.errors import page_error
-from admin.pages.rendering import render
+from admin.pages.rendering import go, render
 from admin.pages.viewers import viewer_for
 from admin.reads.chats import ChatRow, chat_page, describe, holder_loads
 from admin.reads.paging import PAGE_SIZE
@@ -111,7 +111,7 @@ async def _save(
         return await _page(
             request, actor, selected=selected, typed=typed, errors=errors, status=422
         )
-    return _go(request, f"/chats/{saved_id}" if chat_id else "/chats")
+    return go(request, f"/chats/{saved_id}" if chat_id else "/chats")
 
 
 @router.post("/chats/{chat_id}/delete")
@@ -127,11 +127,4 @@ async def remove(actor: Admin, request: Request, chat_id: Id) -> Response:
         return await _page(
             request, actor, selected=selected, errors={"delete": str(refused)}, status=409
         )
-    return _go(request, "/chats")
-
-
-def _go(request: Request, target: str) -> Response:
-    """After a change: htmx navigates (the address bar shows the page), a plain post redirects."""
-    if request.headers.get("hx-request"):
-        return Response(status_code=200, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+    return go(request, "/chats")

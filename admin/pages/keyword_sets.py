@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from admin.access.deps import Admin, Viewer
 from admin.api.fields import DB_INT_MAX
 from admin.pages.errors import page_error
-from admin.pages.rendering import render
+from admin.pages.rendering import go, render
 from admin.pages.viewers import viewer_for
 from admin.setup.keyword_sets import (
     SetupError,
@@ -147,7 +147,7 @@ async def _save(
         return await _page(
             request, actor, selected=selected, typed=typed, errors=errors, status=422
         )
-    return _go(request, f"/keyword-sets/{saved_id}")
+    return go(request, f"/keyword-sets/{saved_id}")
 
 
 @router.post("/keyword-sets/{set_id}/delete")
@@ -164,11 +164,4 @@ async def remove(actor: Admin, request: Request, set_id: Id) -> Response:
         return await _page(
             request, actor, selected=selected, errors={"delete": str(refused)}, status=409
         )
-    return _go(request, "/keyword-sets")
-
-
-def _go(request: Request, target: str) -> Response:
-    """After a change: htmx navigates (the address bar shows the page), a plain post redirects."""
-    if request.headers.get("hx-request"):
-        return Response(status_code=200, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+    return go(request, "/keyword-sets")

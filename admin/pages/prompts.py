@@ -9,14 +9,14 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.access.deps import Admin, Viewer
 from admin.api.fields import DB_INT_MAX
 from admin.pages.errors import page_error
-from admin.pages.rendering import render
+from admin.pages.rendering import go, render
 from admin.pages.viewers import viewer_for
 from admin.reads.prompts import LeadChoice, Preview, diff, lead_choices, preview, versions
 from admin.setup.keyword_sets import SetupError
@@ -186,7 +186,7 @@ async def save(
             return page_error(request, 404, str(refused))
         errors = {refused.field or "prompt": str(refused)}
         return await _page(request, actor, campaign_id, typed=typed, errors=errors, status=422)
-    return _go(request, f"/campaigns/{campaign_id}/prompt")
+    return go(request, f"/campaigns/{campaign_id}/prompt")
 
 
 @router.post("/campaigns/{campaign_id}/prompt/versions/{version}/use")
@@ -202,11 +202,4 @@ async def use(
             return page_error(request, 404, str(refused))
         errors = {"versions": str(refused)}
         return await _page(request, actor, campaign_id, errors=errors, status=409)
-    return _go(request, f"/campaigns/{campaign_id}/prompt")
-
-
-def _go(request: Request, target: str) -> Response:
-    """After a change: htmx navigates (the address bar shows the page), a plain post redirects."""
-    if request.headers.get("hx-request"):
-        return Response(status_code=200, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+    return go(request, f"/campaigns/{campaign_id}/prompt")

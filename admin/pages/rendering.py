@@ -17,7 +17,7 @@ import jinja2
 from babel.dates import format_datetime, format_timedelta
 from babel.support import NullTranslations, Translations
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from admin.pages.navigation import navigation_for
@@ -103,3 +103,10 @@ def relative(moment: datetime | None, viewer: Viewer) -> str:
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     delta = aware - datetime.now(UTC)
     return format_timedelta(delta, add_direction=True, locale=viewer.language)
+
+
+def go(request: Request, target: str) -> Response:
+    """After a change: htmx navigates (the address bar shows the page), a plain post redirects."""
+    if request.headers.get("hx-request"):
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
