@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from admin.access.deps import Admin, Viewer
@@ -112,10 +112,7 @@ async def new_page(
     return render(request, viewer, "accounts/new.html", context, status=status)
 
 
-@router.post("/accounts")
-async def create(
-    actor: Admin,
-    request: Request,
+def account_form(
     name: Short = "",
     role: Short = "",
     status: Short = "active",
@@ -123,8 +120,20 @@ async def create(
     proxy: Secret = "",
     phone: Short = "",
     daily_cap: Short = "",
+) -> AccountForm:
+    """The account form as typed; adding and editing read the same fields."""
+    return AccountForm(name, role, status, session, proxy, phone, daily_cap)
+
+
+Typed = Annotated[AccountForm, Depends(account_form)]
+
+
+@router.post("/accounts")
+async def create(
+    actor: Admin,
+    request: Request,
+    form: Typed,
 ) -> Response:
-    form = AccountForm(name, role, status, session, proxy, phone, daily_cap)
     db: Database = request.app.state.db
     try:
         spec = parse_account(form)
@@ -181,15 +190,8 @@ async def update(
     actor: Admin,
     request: Request,
     account_id: Id,
-    name: Short = "",
-    role: Short = "",
-    status: Short = "active",
-    session: Secret = "",
-    proxy: Secret = "",
-    phone: Short = "",
-    daily_cap: Short = "",
+    form: Typed,
 ) -> Response:
-    form = AccountForm(name, role, status, session, proxy, phone, daily_cap)
     db: Database = request.app.state.db
     try:
         spec = parse_account(form)
