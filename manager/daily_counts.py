@@ -43,6 +43,8 @@ def _row(campaign_id: int, day: date, version: str | None, **counts: float) -> d
 
 
 async def _add(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    # rows in key order: two transactions adding to the same rows lock them in one order
+    rows.sort(key=lambda row: (row["campaign_id"], str(row["day"]), row["template_version"]))
     await upsert_adding(session, CampaignDailyCount, rows, key=KEY, add=COUNTS)
 
 
