@@ -57,5 +57,5 @@ test: install assets services lint typecheck
 	$(BIN)/pytest -q -n 2 -m "not broker_outage" tests
 	$(BIN)/pytest -q -m broker_outage tests
 
-bench: install services
+bench: install assets services
 	for b in parser bus pipeline outreach guardrails panel; do $(BIN)/python -m bench.$$b || exit 1; done
