@@ -5,23 +5,17 @@ deleted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, insert, select
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
-from core.bus.factory import make_bus
 from core.db import Database
 from core.db.models import Account, AuditEntry, Chat, ChatAssignment, ChatDailyCount, OutboxMessage
-from core.security import SecretBox
-from tests.conftest import PASSWORD, add_people, admin_app, bearer
-from tests.integration.conftest import workspace
+from tests.integration.conftest import Panel
 
 
 @dataclass
@@ -34,34 +28,15 @@ class Clients:
 
 
 @pytest.fixture
-async def clients(
-    database: Database, secret_box: SecretBox, tmp_path: Path
-) -> AsyncIterator[Clients]:
-    path = tmp_path / "ws.yaml"
-    path.write_text(workspace(), encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
-    tokens = await add_people(database)
-    app = admin_app(database, make_bus("memory://"))
-    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
-    transport = httpx.ASGITransport(app=app)
-    site, api = "http://127.0.0.1", "http://127.0.0.1/api/v1"
-    async with (
-        httpx.AsyncClient(transport=transport, base_url=site) as browser,
-        httpx.AsyncClient(transport=transport, base_url=site) as viewer,
-        httpx.AsyncClient(
-            transport=transport, base_url=api, headers=bearer(tokens[Role.admin])
-        ) as admin_api,
-        httpx.AsyncClient(
-            transport=transport, base_url=api, headers=bearer(tokens[Role.viewer])
-        ) as viewer_api,
-    ):
-        for http, login in ((browser, "admin"), (viewer, "viewer")):
-            signed = await http.post("/login", data={"login": login, "password": PASSWORD})
-            assert signed.status_code == 303
-            http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
-        yield Clients(browser, admin_api, viewer_api, viewer, database)
+async def clients(panel: Panel) -> Clients:
+    """The conftest's panel, seen as an admin and a viewer, each in a browser and by token."""
+    return Clients(
+        await panel.browser(Role.admin),
+        panel.api(Role.admin),
+        panel.api(Role.viewer),
+        await panel.browser(Role.viewer),
+        panel.db,
+    )
 
 
 async def _count(db: Database, what: object) -> int:
