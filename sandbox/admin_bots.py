@@ -1,17 +1,21 @@
-"""Test and demo endpoints for bots: register one, play a user who writes to it or presses its
-buttons, block it, and read back what it sent.
+"""Test and demo endpoints for bots: register one, play a user who writes to it (or replies to
+one of its messages) or presses its buttons, block it, read back what it sent and the chats it
+has, count its Bot API calls and the 429s it got, and make its next calls fail.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from sandbox import botworld
 from sandbox.admin import PREFIX, ReadQuery, UserCreate, chat_or_404, user_or_404
 from sandbox.botworld import BotState
 from sandbox.errors import SandboxError
-from sandbox.http import json_body, ok, parse, runtime
+from sandbox.faults import BotFaultRequest, apply_bot_fault
+from sandbox.http import json_body, ok, parse, parse_as, runtime
+
+_BOT_FAULT: TypeAdapter[BotFaultRequest] = TypeAdapter(BotFaultRequest)
 
 
 class _Body(BaseModel):
@@ -29,6 +33,9 @@ class UserMessage(UserCreate):
 
     text: str = Field(min_length=1, max_length=4096)
     chat: int | str | None = Field(None, description="a group instead of the private chat")
+    reply_to_message_id: int | None = Field(
+        None, gt=0, description="answer this message of the same chat (e.g. the bot's alert)"
+    )
 
 
 class ButtonPress(_Body):
@@ -62,7 +69,7 @@ async def user_message(request: web.Request) -> web.Response:
     body = parse(UserMessage, await json_body(request))
     user = body.find_or_create(world)
     chat = chat_or_404(world, body.chat) if body.chat is not None else None
-    message = botworld.user_writes(world, bot, user, body.text, chat)
+    message = botworld.user_writes(world, bot, user, body.text, chat, body.reply_to_message_id)
     return ok(user_id=user.id, message=botworld.message_json(bot, message))
 
 
@@ -115,7 +122,22 @@ async def bot_info(request: web.Request) -> web.Response:
         commands=bot.commands,
         pending_updates=bot.updates.end - bot.updates.start,
         started=sorted(bot.started),
+        calls=dict(bot.calls),
+        refused=bot.refused,
+        faults_pending=len(bot.faults.pending),
     )
+
+
+async def chats(request: web.Request) -> web.Response:
+    """The bot's chats (private ones by user, groups it posted or was written to in)."""
+    return ok(chats=botworld.chats_json(runtime(request).world, _bot(request)))
+
+
+async def inject_fault(request: web.Request) -> web.Response:
+    """Make the bot's next calls fail: 429 with retry_after, 500, or a hang; or clear them."""
+    bot = _bot(request)
+    fault = parse_as(_BOT_FAULT, await json_body(request))
+    return ok(pending=apply_bot_fault(bot.faults, fault))
 
 
 def routes() -> list[web.RouteDef]:
@@ -127,5 +149,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/{{bot_id}}/callbacks", press_button),
         web.get(f"{p}/{{bot_id}}/callbacks/{{query_id}}", callback_answer),
         web.post(f"{p}/{{bot_id}}/block", block),
+        web.get(f"{p}/{{bot_id}}/chats", chats),
         web.get(f"{p}/{{bot_id}}/chats/{{chat_id}}/messages", chat_messages),
+        web.post(f"{p}/{{bot_id}}/faults", inject_fault),
     ]

@@ -24,8 +24,10 @@ from pydantic import (
 )
 
 from sandbox import botworld
+from sandbox.bot_html import format_text
 from sandbox.botworld import BotState
 from sandbox.errors import BotApiError
+from sandbox.faults import PendingBotFault
 from sandbox.http import Runtime, dumps, runtime
 from sandbox.state import Chat, Message, User
 
@@ -93,10 +95,30 @@ class GetUpdates(Params):
     allowed_updates: Annotated[list[str] | None, BeforeValidator(_from_json)] = None
 
 
+class ReplyParameters(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: int
+    allow_sending_without_reply: bool = False
+
+
 class SendMessage(Params):
     chat_id: ChatId
     text: str = ""
+    parse_mode: str | None = None
     reply_markup: Markup = None
+    reply_parameters: Annotated[ReplyParameters | None, BeforeValidator(_from_json)] = None
+    reply_to_message_id: int | None = None  # before Bot API 7.0; aiogram still accepts it
+    allow_sending_without_reply: bool = False
+
+    def reply(self) -> botworld.ReplyTo | None:
+        """reply_parameters win over the older reply_to_message_id, as in Telegram."""
+        if self.reply_parameters is not None:
+            params = self.reply_parameters
+            return botworld.ReplyTo(params.message_id, params.allow_sending_without_reply)
+        if self.reply_to_message_id:
+            return botworld.ReplyTo(self.reply_to_message_id, self.allow_sending_without_reply)
+        return None
 
 
 class EditTarget(Params):
@@ -108,6 +130,7 @@ class EditTarget(Params):
 
 class EditMessageText(EditTarget):
     text: str = ""
+    parse_mode: str | None = None
 
 
 class AnswerCallbackQuery(Params):
@@ -173,8 +196,10 @@ async def delete_webhook(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any
 
 async def send_message(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
     params = parse(SendMessage, raw)
-    world = rt.world
-    sent = botworld.send_message(world, bot, params.chat_id, params.text, params.reply_markup)
+    text = format_text(params.text, params.parse_mode)  # refused before the chat, as Telegram
+    sent = botworld.send_message(
+        rt.world, bot, params.chat_id, text, params.reply_markup, params.reply()
+    )
     return botworld.message_json(bot, sent)
 
 
@@ -188,8 +213,9 @@ def _edit_target(rt: Runtime, bot: BotState, params: EditTarget) -> Message:
 
 async def edit_message_text(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
     params = parse(EditMessageText, raw)
+    text = format_text(params.text, params.parse_mode)
     message = _edit_target(rt, bot, params)
-    edited = botworld.edit_message(rt.world, bot, message, params.text, params.reply_markup)
+    edited = botworld.edit_message(rt.world, bot, message, text, params.reply_markup)
     return botworld.message_json(bot, edited)
 
 
@@ -239,17 +265,21 @@ async def get_chat(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
 
 
 Method = Callable[[Runtime, BotState, dict[str, Any]], Awaitable[Any]]
-METHODS: dict[str, Method] = {
-    "getme": get_me,
-    "getupdates": get_updates,
-    "deletewebhook": delete_webhook,
-    "sendmessage": send_message,
-    "editmessagetext": edit_message_text,
-    "editmessagereplymarkup": edit_message_reply_markup,
-    "answercallbackquery": answer_callback_query,
-    "sendchataction": send_chat_action,
-    "setmycommands": set_my_commands,
-    "getchat": get_chat,
+_BY_NAME: dict[str, Method] = {
+    "getMe": get_me,
+    "getUpdates": get_updates,
+    "deleteWebhook": delete_webhook,
+    "sendMessage": send_message,
+    "editMessageText": edit_message_text,
+    "editMessageReplyMarkup": edit_message_reply_markup,
+    "answerCallbackQuery": answer_callback_query,
+    "sendChatAction": send_chat_action,
+    "setMyCommands": set_my_commands,
+    "getChat": get_chat,
+}
+# Telegram matches method names in any case; the counters use the documented spelling
+METHODS: dict[str, tuple[str, Method]] = {
+    name.lower(): (name, method) for name, method in _BY_NAME.items()
 }
 
 
@@ -275,11 +305,29 @@ async def read_params(request: web.Request) -> dict[str, Any]:
 async def handle(request: web.Request) -> web.Response:
     rt = runtime(request)
     bot = botworld.bot_for_token(rt.world, request.match_info["token"])
-    method = METHODS.get(request.match_info["method"].lower())
-    if method is None:
-        raise BotApiError(404, "Not Found")
-    result = await method(rt, bot, await read_params(request))
+    asked = request.match_info["method"]
+    name, method = METHODS.get(asked.lower(), (asked, None))
+    bot.calls[name] += 1
+    try:
+        if method is None:
+            raise BotApiError(404, "Not Found")
+        if (fault := bot.faults.take(name)) is not None:
+            await _meet(fault)
+        result = await method(rt, bot, await read_params(request))
+    except BotApiError as exc:
+        if exc.status == 429:
+            bot.refused += 1
+        raise
     return web.json_response({"ok": True, "result": result}, dumps=dumps)
+
+
+async def _meet(fault: PendingBotFault) -> None:
+    """An injected fault: a 429 or a 500 instead of the answer, or the answer late."""
+    if fault.kind == "retry_after":
+        raise BotApiError.too_many(int(fault.seconds))
+    if fault.kind == "server_error":
+        raise BotApiError(500, "Internal Server Error")
+    await asyncio.sleep(fault.seconds)
 
 
 def routes() -> list[web.RouteDef]:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.bot_html import Entity, FormattedText
 from sandbox.errors import BotApiError, SandboxError
+from sandbox.faults import BotFaults
 from sandbox.limits import retry_seconds
 from sandbox.state import Chat, Log, Message, Signal, User, World
 
 _TOKEN = re.compile(r"^(\d{1,15}):[A-Za-z0-9_-]{5,}$")
-MAX_TEXT = 4096
 # Without allowed_updates Telegram sends every kind except these.
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _PRIVATE_CHAT_KEYS = ("id", "first_name", "last_name", "username")
@@ -46,6 +48,10 @@ class BotState:
     allowed_updates: list[str] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
     poll_generation: int = 0
+    groups: set[int] = field(default_factory=set)  # groups it posted in or was written to in
+    faults: BotFaults = field(default_factory=BotFaults)
+    calls: Counter[str] = field(default_factory=Counter)  # Bot API calls by method
+    refused: int = 0  # calls answered 429, by the limits or by an injected fault
 
     @property
     def id(self) -> int:
@@ -99,25 +105,57 @@ def chat_json(target: Chat | User) -> dict[str, Any]:
     return data
 
 
-def message_json(bot: BotState, message: Message) -> dict[str, Any]:
-    """The message as this bot sees it; in a private chat the chat is the other party."""
+def chat_of(bot: BotState, message: Message) -> Chat | User:
+    """Where the message is as this bot sees it: a group, or the other party of a DM."""
     if message.chat is not None:
-        where: Chat | User = message.chat
-    else:
-        assert message.recipient is not None  # noqa: S101 - a DM always has one
-        where = message.recipient if message.sender.id == bot.id else message.sender
+        return message.chat
+    assert message.recipient is not None  # noqa: S101 - a DM always has one
+    return message.recipient if message.sender.id == bot.id else message.sender
+
+
+def message_json(bot: BotState, message: Message, *, with_reply: bool = True) -> dict[str, Any]:
+    """The message as this bot sees it; in a private chat the chat is the other party.
+
+    The replied message is nested one level deep only, as Telegram does: a reply_to_message
+    carries no reply_to_message of its own.
+    """
     data: dict[str, Any] = {
         "message_id": message.message_id,
         "date": int(message.date),
-        "chat": chat_json(where),
+        "chat": chat_json(chat_of(bot, message)),
         "from": user_json(message.sender),
         "text": message.text,
     }
+    if message.entities:
+        data["entities"] = message.entities
+    if with_reply and message.reply_to is not None:
+        data["reply_to_message"] = message_json(bot, message.reply_to, with_reply=False)
     if message.reply_markup:
         data["reply_markup"] = message.reply_markup
     if message.edit_date:
         data["edit_date"] = message.edit_date
     return data
+
+
+def entities_json(world: World, entities: tuple[Entity, ...]) -> list[dict[str, Any]]:
+    """Bot API MessageEntity objects; a mention of a user the world does not know is dropped."""
+    result: list[dict[str, Any]] = []
+    for entity in entities:
+        data: dict[str, Any] = {
+            "offset": entity.offset,
+            "length": entity.length,
+            "type": entity.type,
+        }
+        if entity.user_id is not None:
+            user = world.users.get(entity.user_id)
+            if user is None:
+                continue
+            data["user"] = user_json(user)
+        extra = {"url": entity.url, "language": entity.language}
+        extra["custom_emoji_id"] = entity.custom_emoji_id
+        data.update({key: value for key, value in extra.items() if value is not None})
+        result.append(data)
+    return result
 
 
 def push_update(bot: BotState, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -160,24 +198,52 @@ def resolve_target(world: World, bot: BotState, chat_id: int | str) -> Chat | Us
     return user
 
 
-def check_text(text: str) -> None:
-    if not text.strip():
-        raise BotApiError.bad_request("message text is empty")
-    if len(text) > MAX_TEXT:
-        raise BotApiError.bad_request("message is too long")
+@dataclass(frozen=True, slots=True)
+class ReplyTo:
+    """``reply_parameters`` (or the older ``reply_to_message_id``) of a bot's message."""
+
+    message_id: int
+    allow_sending_without_reply: bool = False
 
 
 def send_message(
-    world: World, bot: BotState, chat_id: int | str, text: str, markup: dict[str, Any] | None
+    world: World,
+    bot: BotState,
+    chat_id: int | str,
+    text: FormattedText,
+    markup: dict[str, Any] | None,
+    reply: ReplyTo | None = None,
 ) -> Message:
-    check_text(text)
+    """The bot sends already-formatted text (``bot_html.format_text``), maybe as a reply."""
     target = resolve_target(world, bot, chat_id)
+    replied = _replied(bot, target, reply)
     wait = world.bot_limiter.send(bot.id, target.id, group=isinstance(target, Chat))
     if wait:
         raise BotApiError.too_many(retry_seconds(wait))
+    entities = entities_json(world, text.entities)
     if isinstance(target, Chat):
-        return world.post(target, bot.user, text, reply_markup=markup)
-    return _private(world, bot, target, bot.user, text, markup)
+        bot.groups.add(target.id)
+        return world.post(
+            target, bot.user, text.text, reply_markup=markup, entities=entities, reply_to=replied
+        )
+    return _private(world, bot, target, bot.user, text.text, markup, entities, replied)
+
+
+def _replied(bot: BotState, target: Chat | User, reply: ReplyTo | None) -> Message | None:
+    if reply is None:
+        return None
+    message = _lookup(bot, target, reply.message_id)
+    if message is None and not reply.allow_sending_without_reply:
+        raise BotApiError.bad_request("message to be replied not found")
+    return message
+
+
+def _lookup(bot: BotState, where: Chat | User, message_id: int) -> Message | None:
+    """A message of a group, or of the bot's private chat with a user, by its id."""
+    if isinstance(where, Chat):
+        return where.history.get(message_id - 1)
+    log = bot.chats.get(where.id)
+    return log.get(message_id - 1) if log else None
 
 
 def _private(
@@ -187,11 +253,13 @@ def _private(
     sender: User,
     text: str,
     markup: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    reply_to: Message | None = None,
 ) -> Message:
     log = bot.chats.setdefault(user.id, Log(world.history_keep))
     recipient = user if sender.id == bot.id else bot.user
     message = Message(log.end + 1, sender, text, world.clock(), recipient=recipient)
-    message.reply_markup = markup
+    message.reply_markup, message.entities, message.reply_to = markup, entities or [], reply_to
     log.append(message)
     return message
 
@@ -199,10 +267,10 @@ def _private(
 def find_message(world: World, bot: BotState, chat_id: int | str, message_id: int) -> Message:
     target = world.chat(chat_id) if isinstance(chat_id, str) or chat_id < 0 else None
     if target is not None:
-        message = target.history.get(message_id - 1)
+        message = _lookup(bot, target, message_id)
     else:
-        log = bot.chats.get(chat_id) if isinstance(chat_id, int) else None
-        message = log.get(message_id - 1) if log else None
+        user = world.users.get(chat_id) if isinstance(chat_id, int) else None
+        message = _lookup(bot, user, message_id) if user else None
     if message is None:
         raise BotApiError.bad_request("message to edit not found")
     return message
@@ -212,33 +280,82 @@ def edit_message(
     world: World,
     bot: BotState,
     message: Message,
-    text: str | None,
+    text: FormattedText | None,
     markup: dict[str, Any] | None,
 ) -> Message:
-    """Edit text and/or keyboard; like Telegram, an edit without reply_markup drops the keyboard."""
+    """Edit text and/or keyboard; like Telegram, an edit without reply_markup drops the keyboard.
+
+    "Not modified" compares what Telegram stores: the parsed text, its entities and the
+    keyboard. An edit spends a token of the chat's per-second bucket and of the bot's global
+    one, like a send, but not of a group's 20-a-minute bucket: Telegram publishes no edit
+    limits, and an edit storm into one chat is what its flood control stops.
+    """
     if message.sender.id != bot.id:
         raise BotApiError.bad_request("message can't be edited")
-    new_text = message.text if text is None else text
-    check_text(new_text)
-    if new_text == message.text and markup == message.reply_markup:
+    new_text, entities = message.text, message.entities
+    if text is not None:
+        new_text, entities = text.text, entities_json(world, text.entities)
+    if (new_text, entities, markup) == (message.text, message.entities, message.reply_markup):
         raise BotApiError.bad_request(
             "message is not modified: specified new message content and reply markup are "
             "exactly the same as a current content and reply markup of the message"
         )
-    message.edit(new_text, markup, int(world.clock()))
+    wait = world.bot_limiter.send(bot.id, chat_of(bot, message).id, group=False)
+    if wait:
+        raise BotApiError.too_many(retry_seconds(wait))
+    message.edit(new_text, markup, int(world.clock()), entities)
     return message
 
 
-def user_writes(world: World, bot: BotState, user: User, text: str, chat: Chat | None) -> Message:
-    """A simulated user writes to the bot (private) or in a group; the bot gets an update."""
+def user_writes(
+    world: World,
+    bot: BotState,
+    user: User,
+    text: str,
+    chat: Chat | None,
+    reply_to_message_id: int | None = None,
+) -> Message:
+    """A simulated user writes to the bot (private) or in a group; the bot gets an update.
+
+    ``reply_to_message_id`` makes it a reply to any message of that chat (the bot's alert an
+    operator answers, say); one that does not exist is refused.
+    """
+    replied = None
+    if reply_to_message_id is not None:
+        replied = _lookup(bot, chat or user, reply_to_message_id)
+        if replied is None:
+            raise SandboxError("BAD_REQUEST", "message to be replied not found")
     if chat is None:
         bot.started.add(user.id)
         bot.blocked_by.discard(user.id)  # writing to a bot means it is not blocked
-        message = _private(world, bot, user, user, text)
+        message = _private(world, bot, user, user, text, reply_to=replied)
     else:
-        message = world.post(chat, user, text)
+        bot.groups.add(chat.id)
+        message = world.post(chat, user, text, reply_to=replied)
     push_update(bot, "message", message_json(bot, message))
     return message
+
+
+def chats_json(world: World, bot: BotState) -> list[dict[str, Any]]:
+    """The bot's private chats and groups, the most recently active first."""
+    rows: list[dict[str, Any]] = []
+    places: list[tuple[Chat | User, Log[Message]]] = [
+        (world.users[user_id], log) for user_id, log in bot.chats.items()
+    ]
+    places += [(world.chats[chat_id], world.chats[chat_id].history) for chat_id in bot.groups]
+    for where, log in places:
+        last = log.get(log.end - 1)
+        title = where.full_name if isinstance(where, User) else where.title
+        rows.append(
+            {
+                "chat": chat_json(where),
+                "title": title,
+                "last_message_id": last.message_id if last else None,
+                "last_message_date": int(last.date) if last else None,
+            }
+        )
+    rows.sort(key=lambda row: row["last_message_date"] or 0, reverse=True)
+    return rows
 
 
 def press_button(

@@ -1,5 +1,8 @@
 """Fault injection: tests make an account hit FloodWait, PeerFlood, a ban, a revoked session or a
 chat it may not write to, exactly when they want, instead of provoking the real limits.
+
+Bots have their own queue (``BotFaults``, on each bot): the next N calls of one Bot API method,
+or of any, answer 429 with a ``retry_after``, answer 500, or hang for a while.
 """
 
 from __future__ import annotations
@@ -147,3 +150,81 @@ def apply_fault(world: World, fault: FaultRequest) -> dict[str, object]:
             if fault.account in (None, account.user.id):
                 account.banned = False
     return {}
+
+
+# --- bot faults: the Bot API failing for one bot, per method ---------------------------------
+
+BotFaultKind = Literal["retry_after", "server_error", "hang"]
+
+
+@dataclass
+class PendingBotFault:
+    kind: BotFaultKind
+    method: str | None  # lower-case Bot API method name; None matches every method
+    remaining: int
+    seconds: float = 0
+
+
+@dataclass
+class BotFaults:
+    """Faults queued for one bot's next Bot API calls, the oldest matching one first."""
+
+    pending: list[PendingBotFault] = field(default_factory=list)
+
+    def take(self, method: str) -> PendingBotFault | None:
+        """The fault this call of ``method`` (any case) meets, counted down; None if none."""
+        method = method.lower()
+        for fault in self.pending:
+            if fault.method in (None, method):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.pending.remove(fault)
+                return fault
+        return None
+
+
+class _BotFault(_Fault):
+    method: str | None = Field(
+        None, min_length=1, description="a Bot API method (sendMessage); every method when absent"
+    )
+    count: int = Field(1, ge=1, description="how many of the next matching calls fail")
+
+
+class RetryAfterFault(_BotFault):
+    """Answer 429 Too Many Requests with ``retry_after`` = ``seconds`` (TelegramRetryAfter)."""
+
+    kind: Literal["retry_after"]
+    seconds: int = Field(ge=1)
+
+
+class ServerErrorFault(_BotFault):
+    """Answer 500 Internal Server Error (aiogram's TelegramServerError)."""
+
+    kind: Literal["server_error"]
+
+
+class HangFault(_BotFault):
+    """Hold the call ``seconds`` before answering it normally: a slow or stuck Telegram."""
+
+    kind: Literal["hang"]
+    seconds: float = Field(gt=0, le=600)
+
+
+class ClearBotFaults(_Fault):
+    kind: Literal["clear"]
+
+
+BotFaultRequest = Annotated[
+    RetryAfterFault | ServerErrorFault | HangFault | ClearBotFaults, Field(discriminator="kind")
+]
+
+
+def apply_bot_fault(faults: BotFaults, fault: BotFaultRequest) -> int:
+    """Queue (or clear) bot faults; returns how many are queued afterwards."""
+    if isinstance(fault, ClearBotFaults):
+        faults.pending.clear()
+    else:
+        seconds = float(fault.seconds) if isinstance(fault, RetryAfterFault | HangFault) else 0.0
+        method = fault.method.lower() if fault.method else None
+        faults.pending.append(PendingBotFault(fault.kind, method, fault.count, seconds))
+    return len(faults.pending)

@@ -146,7 +146,17 @@ class Chat:
 
 @dataclass(slots=True)
 class Message:
-    """One message: in a chat (``chat`` set) or a DM (``recipient`` set)."""
+    """One message: in a chat (``chat`` set) or a DM (``recipient`` set).
+
+    - ``text``: the text as Telegram stores it — for a bot's message sent with
+      ``parse_mode=HTML`` the parsed plain text, never the tags;
+    - ``entities``: its formatting as Bot API MessageEntity objects (``type``, ``offset``,
+      ``length`` in UTF-16 code units, and ``url`` / ``language`` / ``custom_emoji_id`` /
+      ``user`` where the type has one), sorted as Telegram sorts them; empty when plain;
+    - ``reply_markup``: the inline keyboard as sent (``{"inline_keyboard": [[button]]}``);
+    - ``reply_to``: the message this one answers (same chat), or None;
+    - ``edit_date``: Unix time of the last edit, None if never edited.
+    """
 
     message_id: int
     sender: User
@@ -156,10 +166,21 @@ class Message:
     recipient: User | None = None
     reply_markup: dict[str, Any] | None = None
     edit_date: int | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    reply_to: Message | None = None
     _json: dict[str, Any] | None = None
 
-    def edit(self, text: str, markup: dict[str, Any] | None, when: int) -> None:
+    def edit(
+        self,
+        text: str,
+        markup: dict[str, Any] | None,
+        when: int,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """New text (with its entities; None keeps them) and keyboard, stamped ``when``."""
         self.text, self.reply_markup, self.edit_date = text, markup, when
+        if entities is not None:
+            self.entities = entities
         self._json = None  # the cached view shows the old text
 
     def incoming_json(self) -> dict[str, Any]:
