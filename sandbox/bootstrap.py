@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from sandbox import admin, admin_bots, botapi, llm, login, userapi
+from sandbox import admin, admin_bots, botapi, llm, login, userapi, webview
 from sandbox.audience import Audience, AudienceStart
 from sandbox.http import RUNTIME, Runtime, error_middleware
 from sandbox.responder import CannedResponder
@@ -31,6 +31,7 @@ def build_app(world: World | None = None) -> web.Application:
     app.add_routes(admin.routes())
     app.add_routes(admin_bots.routes())
     llm.install(app)
+    webview.install(app)  # the read-and-click page at /
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)
     return app
