@@ -246,3 +246,89 @@ class ContactOptedOut(Payload):
     campaign_id: int | None
     conversation_id: int | None
     reason: str
+
+
+class DraftDecided(Payload):
+    """A pending draft was approved, rejected or expired: its approval requests are settled."""
+
+    NAME: ClassVar[str] = "draft.decided"
+
+    message_id: int
+    conversation_id: int
+    campaign_id: int
+    decision: Literal["approved", "edited_and_approved", "rejected", "expired"]
+    by: str
+    at: datetime
+
+
+class ConversationReply(Payload):
+    """The lead wrote in a conversation a person has taken over (automation will not answer)."""
+
+    NAME: ClassVar[str] = "conversation.reply"
+
+    conversation_id: int
+    campaign_id: int
+    lead_id: int
+    telegram_user_id: int
+    text: str
+    at: datetime
+
+
+class ConversationHandedBack(Payload):
+    """A person handed a conversation back to automation."""
+
+    NAME: ClassVar[str] = "conversation.handed_back"
+
+    conversation_id: int
+    campaign_id: int
+    by: str
+
+
+# ---- operations alerts (the notifier's inputs beyond outreach) ---------------------------------
+
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlertRaised(Payload):
+    """An alert from outside the event stream: the REST endpoint or Prometheus Alertmanager.
+
+    ``fingerprint`` identifies the condition: a repeat while it fires is one alert, and
+    ``status="resolved"`` with the same fingerprint settles it."""
+
+    NAME: ClassVar[str] = "alert.raised"
+
+    source: Literal["api", "alertmanager"]
+    sender_user_id: int
+    sender_login: str
+    status: Literal["firing", "resolved"] = "firing"
+    severity: Severity = "warning"
+    title: str = Field(min_length=1, max_length=256)
+    text: str = Field("", max_length=8000)
+    link: str | None = Field(None, max_length=1024)
+    fingerprint: str = Field(min_length=1, max_length=160)
+    idempotency_key: str | None = Field(None, max_length=200)
+
+
+class WorkerCrashed(Payload):
+    """An account's worker exited unexpectedly (the watchdog restarts or quarantines it)."""
+
+    NAME: ClassVar[str] = "worker.crashed"
+
+    account_id: int
+    exit_code: int | None = None
+    oom_killed: bool = False
+    restarts: int = 0
+    quarantined: bool = False
+    log_tail: str = ""
+
+
+class RunEnded(Payload):
+    """A scripts-mode run finished (``run.finished``) or failed (``run.failed``)."""
+
+    NAME: ClassVar[str] = "run.ended"
+
+    run_id: int
+    scene: str
+    chat: str
+    outcome: Literal["finished", "failed", "cancelled"]
+    reason: str = ""

@@ -32,7 +32,7 @@ from core.db.models import (
     Lead,
 )
 from core.db.upsert import insert_ignore
-from core.events import ContactOptedOut, Event, LeadFound, MessageIncoming
+from core.events import ContactOptedOut, ConversationReply, Event, LeadFound, MessageIncoming
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from core.security import SecretBox
@@ -252,8 +252,11 @@ class Conversations:
         if _opt_out_detector(view.policy).is_opt_out(text):
             await self.opt_out(session, conversation, view.policy, reason="asked to stop")
             return None
+        if conversation.status == "handoff":
+            await _tell_the_person(session, conversation, text)
+            return None
         if conversation.status not in ("active", "drafting"):
-            return None  # handed off, finished, opted out: stored for the operator, not answered
+            return None  # finished, opted out: stored for the operator, not answered
         if await _stopped(session, conversation.campaign_id):
             return None  # a stopped campaign writes nothing more: the reply waits for a person
         if asks_for_human(text, view.policy.handoff_phrases):
@@ -374,3 +377,16 @@ class Conversations:
         if view.llm_key_secret is None or self._box is None:
             return None
         return SecretStr(self._box.decrypt(view.llm_key_secret))
+
+
+async def _tell_the_person(session: AsyncSession, conversation: Conversation, text: str) -> None:
+    """A conversation with a person: the reply is theirs to answer (the notifier forwards it)."""
+    reply = ConversationReply(
+        conversation_id=conversation.id,
+        campaign_id=conversation.campaign_id,
+        lead_id=conversation.lead_id,
+        telegram_user_id=conversation.telegram_user_id,
+        text=text,
+        at=datetime.now(UTC),
+    )
+    await add_to_outbox(session, Event.of(reply))

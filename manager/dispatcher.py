@@ -24,6 +24,7 @@ from core.events import Event, SendMessage, account_routing_key
 from core.outbox import OutboxRelay, add_many_to_outbox
 from core.topology import declare_account_queue
 from manager import contacts, store
+from manager.drafts import announce_decision
 
 log = logging.getLogger(__name__)
 ALWAYS_SENT = ("opt_out_ack", "manual")  # kinds that go even to a handed-off or opted-out user
@@ -188,4 +189,5 @@ async def expire_drafts(db: Database) -> int:
             await store.audit(
                 session, "expired", actor="manager", conversation=conversation, message=message
             )
+            await announce_decision(session, conversation, message, "expired")
         return len(stale)

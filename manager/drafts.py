@@ -12,20 +12,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batching import Batcher
 from core.db import Database
 from core.db.models import Conversation, ConversationMessage
-from core.events import DraftPending, Event
+from core.events import DraftDecided, DraftPending, Event
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from manager import daily_counts, store
 from manager.handoff import handoff
 from manager.scheduling import FIRST, SendPlanner
 from manager.writers import Draft
+
+Decision = Literal["approved", "edited_and_approved", "rejected", "expired"]
 
 SYSTEM = "manager"
 MODEL_OPT_OUT = "asked to stop (read by the model)"
@@ -234,3 +236,21 @@ async def hold_for_approval(
         expires_at=message.expires_at,
     )
     await add_to_outbox(session, Event.of(pending))
+
+
+async def announce_decision(
+    session: AsyncSession,
+    conversation: Conversation,
+    message: ConversationMessage,
+    decision: Decision,
+) -> None:
+    """Tell whoever asked for approval (the notifier's alert, the panel) that it is settled."""
+    decided = DraftDecided(
+        message_id=message.id,
+        conversation_id=conversation.id,
+        campaign_id=conversation.campaign_id,
+        decision=decision,
+        by=message.decided_by or "manager",
+        at=message.decided_at or datetime.now(UTC),
+    )
+    await add_to_outbox(session, Event.of(decided))

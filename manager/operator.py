@@ -25,11 +25,13 @@ from core.db.models import (
     ConversationMessage,
     Lead,
 )
+from core.events import ConversationHandedBack, Event
 from core.operator_commands import OperatorCommand, OperatorResult, Outcome
+from core.outbox import add_to_outbox
 from core.outreach import OutreachPolicy
 from manager import contacts, store
 from manager.do_not_contact import put_on_list
-from manager.drafts import schedule
+from manager.drafts import Decision, announce_decision, schedule
 from manager.guardrails import campaign_instructions, check_draft, output_policy
 from manager.handoff import handoff
 from manager.scheduling import SendPlanner
@@ -126,8 +128,9 @@ class OperatorDesk:
         message.reason = None
         planner = SendPlanner(session, paced=self._paced, now=now)
         await schedule(conversation, message, view.policy, planner)
-        action = "edited_and_approved" if message.draft_text is not None else "approved"
+        action: Decision = "edited_and_approved" if message.draft_text is not None else "approved"
         await _audit(session, action, command, conversation, message)
+        await announce_decision(session, conversation, message, action)
         return _done(conversation, message)
 
     async def _reject(self, session: AsyncSession, command: OperatorCommand) -> OperatorResult:
@@ -144,6 +147,7 @@ class OperatorDesk:
                 session, conversation.telegram_user_id, conversation.campaign_id
             )
         await _audit(session, "rejected", command, conversation, message)
+        await announce_decision(session, conversation, message, "rejected")
         return _done(conversation, message)
 
     # ---- conversations -----------------------------------------------------------------------
@@ -178,6 +182,12 @@ class OperatorDesk:
         conversation.status = "active"
         conversation.reason = f"handed back by {command.actor.login}"
         await _audit(session, "handed_back", command, conversation)
+        back = ConversationHandedBack(
+            conversation_id=conversation.id,
+            campaign_id=conversation.campaign_id,
+            by=command.actor.login,
+        )
+        await add_to_outbox(session, Event.of(back))
         return _done(conversation)
 
     async def _write(self, session: AsyncSession, command: OperatorCommand) -> OperatorResult:

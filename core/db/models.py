@@ -39,7 +39,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JsonType, list[str]: JsonType}
+    type_annotation_map = {dict[str, Any]: JsonType, list[str]: JsonType, list[int]: JsonType}
 
 
 def _now() -> Mapped[datetime]:
@@ -460,6 +460,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hint: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    # "full": everything the user's role allows; "alerts": only POST /api/v1/alerts (Alertmanager)
+    scope: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -474,3 +476,7 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(160))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The notifier's tables live beside these, in one metadata (Alembic sees every table).
+from core.db import notifier_models as _notifier_models  # noqa: E402, F401
