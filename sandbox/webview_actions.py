@@ -18,7 +18,7 @@ from sandbox.botworld import BotState
 from sandbox.errors import SandboxError
 from sandbox.http import json_body, ok, parse, runtime
 from sandbox.state import Chat, Message, User, World
-from sandbox.webview_model import PAGE, Conversation, message_view
+from sandbox.webview_model import Conversation, message_view
 
 Opener = Callable[[web.Request], Conversation]
 MAX_TEXT = 4096  # Telegram's limit on a message's text
@@ -64,12 +64,12 @@ def _group_person(request: web.Request, as_user: int | None) -> User:
     return user
 
 
-def _group_bots(world: World, found: Conversation, replied: Message | None) -> list[BotState]:
-    """Bots that take part in a group (they posted lately), the replied-to one first."""
-    recent = found.timeline.before(None, PAGE)
-    ids = [replied.sender.id] if replied is not None else []
-    ids += [m.sender.id for m in reversed(recent) if m.sender.is_bot]
-    return [world.bots[i] for i in dict.fromkeys(ids) if i in world.bots]
+def _group_bots(world: World, chat: Chat, replied: Message | None) -> list[BotState]:
+    """Bots that take part in a group (posted or were written to there), the replied-to one
+    first: it is the one a reply is for."""
+    members = [bot for bot in world.bots.values() if chat.id in bot.groups]
+    first = world.bots.get(replied.sender.id) if replied is not None else None
+    return ([first] if first is not None else []) + [b for b in members if b is not first]
 
 
 def _write_in_group(
@@ -79,16 +79,17 @@ def _write_in_group(
     chat = world.chats[found.chat_id] if found.chat_id is not None else None
     assert isinstance(chat, Chat)  # noqa: S101 - a group conversation always names its chat
     person = _group_person(request, body.as_user)
-    bots = _group_bots(world, found, replied)
+    bots = _group_bots(world, chat, replied)
     if not bots:
-        return world.post(chat, person, body.text)
-    message = botworld.user_writes(world, bots[0], person, body.text, chat)
+        return world.post(chat, person, body.text, reply_to=replied)
+    message = botworld.user_writes(world, bots[0], person, body.text, chat, body.reply_to)
     for other in bots[1:]:  # every bot in the group sees the message, as with privacy mode off
         botworld.push_update(other, "message", botworld.message_json(other, message))
     return message
 
 
 def write(request: web.Request, found: Conversation, body: WriteRequest) -> Message:
+    """Write as the conversation's person; a reply names a message of the same conversation."""
     world = runtime(request).world
     replied = _message(found, body.reply_to) if body.reply_to is not None else None
     if found.kind == "group":
@@ -96,9 +97,12 @@ def write(request: web.Request, found: Conversation, body: WriteRequest) -> Mess
     assert found.me is not None  # noqa: S101 - DMs and bot chats have a fixed person
     if found.kind == "bot":
         assert found.bot is not None  # noqa: S101 - a bot chat has its bot
-        return botworld.user_writes(world, found.bot, found.me, body.text, None)
+        return botworld.user_writes(world, found.bot, found.me, body.text, None, body.reply_to)
     assert found.account is not None  # noqa: S101 - a DM has its account
-    return world.deliver_dm(found.me, found.account, body.text)
+    message = world.deliver_dm(found.me, found.account, body.text)
+    # The user-account API carries no replies; the quote is for whoever reads the page.
+    message.reply_to = replied
+    return message
 
 
 def press(request: web.Request, found: Conversation, body: PressRequest) -> tuple[int, str]:

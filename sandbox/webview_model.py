@@ -10,7 +10,6 @@ id>`` a bot's private chat with a simulated user.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -184,30 +183,16 @@ def person_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "name": user.full_name, "username": user.username, "is_bot": user.is_bot}
 
 
-def _entity_json(entity: Any) -> dict[str, Any] | None:
-    """A Telegram MessageEntity (a dict or an object with its fields) as the page reads it."""
-
-    def get(name: str) -> Any:
-        return entity.get(name) if isinstance(entity, dict) else getattr(entity, name, None)
-
-    kind, offset, length = get("type"), get("offset"), get("length")
-    if not isinstance(kind, str) or not isinstance(offset, int) or not isinstance(length, int):
-        return None
-    data: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
-    for extra in ("url", "language"):
-        if isinstance(value := get(extra), str):
-            data[extra] = value
-    return data
-
-
 def entities_json(message: Message) -> list[dict[str, Any]]:
-    raw: Iterable[Any] = getattr(message, "entities", None) or ()
-    return [e for e in (_entity_json(item) for item in raw) if e is not None]
+    """Its Telegram entities, with only the fields the page draws (a mentioned user's profile
+    stays out: the text already names them)."""
+    kept = ("type", "offset", "length", "url", "language")
+    return [{k: e[k] for k in kept if k in e} for e in message.entities]
 
 
 def _replied(message: Message) -> dict[str, Any] | None:
-    replied = getattr(message, "reply_to", None)
-    if not isinstance(replied, Message):
+    replied = message.reply_to
+    if replied is None:
         return None
     return {
         "id": replied.message_id,

@@ -254,3 +254,63 @@ async def test_a_conversation_that_does_not_exist_is_a_404(http: aiohttp.ClientS
     for key in ("g_-1", "d_1_2", "b_x_1", "nonsense"):
         async with http.get(f"/_sandbox/view/chats/{key}/messages") as answer:
             assert answer.status == 404, key
+
+
+async def test_a_reply_written_in_the_view_reaches_the_bot_with_the_message_it_answers(
+    http: aiohttp.ClientSession, bot: Bot
+) -> None:
+    alert = await bot.send_message(OPERATOR, "Draft: <b>Hello</b> Anna", parse_mode="HTML")
+    key = f"b_{bot.id}_{OPERATOR}"
+
+    written = await call(
+        http,
+        "POST",
+        f"/_sandbox/view/chats/{key}/messages",
+        text="Hi Anna!",
+        reply_to=alert.message_id,
+    )
+
+    [update] = await next_updates(bot)
+    assert update.message is not None and update.message.text == "Hi Anna!"
+    replied = update.message.reply_to_message
+    assert replied is not None and replied.message_id == alert.message_id
+    quote = written["message"]["reply_to"]
+    assert quote == {"id": alert.message_id, "from": "Notify", "text": "Draft: Hello Anna"}
+
+
+async def test_a_bots_formatting_reaches_the_page_as_plain_text_with_entities(
+    http: aiohttp.ClientSession, bot: Bot
+) -> None:
+    html = 'Lead <b>Анна 🙂</b> wrote <i>&lt;script&gt;</i> <a href="https://t.me/x">profile</a>'
+    await bot.send_message(OPERATOR, html, parse_mode="HTML")
+
+    shown = await call(http, "GET", f"/_sandbox/view/chats/b_{bot.id}_{OPERATOR}/messages")
+
+    message = shown["messages"][-1]
+    assert message["text"] == "Lead Анна 🙂 wrote <script> profile"
+    assert [(e["type"], e["offset"], e["length"]) for e in message["entities"]] == [
+        ("bold", 5, 7),  # UTF-16 units: the emoji counts two
+        ("italic", 19, 8),
+        ("text_link", 28, 7),
+    ]
+    assert message["entities"][2]["url"] == "https://t.me/x"
+
+
+async def test_writing_in_a_group_as_a_chosen_person_reaches_the_bot_that_posted_there(
+    http: aiohttp.ClientSession, bot: Bot
+) -> None:
+    made = await call(http, "POST", "/_sandbox/chats", ref="operators", title="Operators")
+    group = made["chat"]["chat_id"]
+    alert = await bot.send_message(group, "3 new leads")
+    key = f"g_{group}"
+    opened = await call(http, "GET", f"/_sandbox/view/chats/{key}/messages")
+    assert OPERATOR in [p["id"] for p in opened["chat"]["personas"]]
+
+    body = {"text": "on it", "as_user": OPERATOR, "reply_to": alert.message_id}
+    await call(http, "POST", f"/_sandbox/view/chats/{key}/messages", **body)
+
+    [update] = await next_updates(bot)
+    assert update.message is not None and update.message.chat.id == group
+    assert update.message.from_user is not None and update.message.from_user.id == OPERATOR
+    assert update.message.reply_to_message is not None
+    assert update.message.reply_to_message.message_id == alert.message_id
