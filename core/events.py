@@ -332,3 +332,12 @@ class RunEnded(Payload):
     chat: str
     outcome: Literal["finished", "failed", "cancelled"]
     reason: str = ""
+
+
+class TelegramUnlink(Payload):
+    """A panel user's Telegram link is to be removed (their own wish, or an owner's)."""
+
+    NAME: ClassVar[str] = "telegram.unlink"
+
+    user_id: int
+    by: str

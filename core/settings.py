@@ -72,6 +72,22 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8081
 
+    # The notifier bot (aiogram). Without a token the notifier does not start. The Bot API server
+    # may be Telegram's, a self-hosted telegram-bot-api, or the sandbox (the demo and the tests).
+    notifier_bot_token: SecretStr | None = None
+    notifier_api_url: str = "https://api.telegram.org"
+    notifier_webhook_url: str | None = None  # set: Telegram calls this URL instead of polling
+    notifier_webhook_secret: SecretStr | None = None  # checked on every webhook call
+    notifier_webhook_port: int = 8082
+    # Where "Open in panel" buttons point: the panel's address as operators reach it.
+    panel_url: str = "http://127.0.0.1:8000"
+    alert_repeat_hours: float = Field(
+        default=4.0, gt=0, description="a firing alert is sent again after this long"
+    )
+    alert_group_seconds: float = Field(
+        default=600.0, ge=0, description="alerts of one kind within this window share a message"
+    )
+
     metrics_port: int = 0  # services without an HTTP API serve /metrics here; 0 = off
 
     log_level: str = "INFO"
