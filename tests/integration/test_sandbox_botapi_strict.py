@@ -1,0 +1,365 @@
+"""The real aiogram against the sandbox over HTTP, where the notifier depends on Telegram being
+strict: HTML parsed or refused, replies both ways, injected failures and the flood limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramServerError
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+)
+from aiogram.utils.text_decorations import html_decoration
+
+from sandbox.bootstrap import RunningSandbox
+from sandbox.limits import BotLimitsConfig, LimitsConfig
+
+OPERATOR = 777_002
+LEAD_TEXT = "Анна <a@b.ru>: \"цена < 100$ & скидка > 5%\" 😀 'ок' <script>x</script>"
+
+
+async def call(http: aiohttp.ClientSession, verb: str, where: str, **body: Any) -> Any:
+    async with http.request(verb, where, json=body or None) as response:
+        data = await response.json()
+        assert data["ok"], data
+        return data
+
+
+@pytest.fixture
+async def admin(sandbox: RunningSandbox) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(base_url=sandbox.url) as session:
+        yield session
+
+
+@pytest.fixture
+async def registered(admin: aiohttp.ClientSession) -> dict[str, Any]:
+    """A bot the operator has started (Telegram lets a bot write only to those)."""
+    bot = await call(admin, "POST", "/_sandbox/bots", username="alerts_bot", first_name="Alerts")
+    path = f"/_sandbox/bots/{bot['id']}/messages"
+    await call(admin, "POST", path, user_id=OPERATOR, first_name="Olga", text="/start")
+    return dict(bot)
+
+
+@pytest.fixture
+async def bot(sandbox: RunningSandbox, registered: dict[str, Any]) -> AsyncIterator[Bot]:
+    api = TelegramAPIServer.from_base(sandbox.url)
+    client = Bot(registered["token"], session=AiohttpSession(api=api))
+    yield client
+    await client.session.close()
+
+
+@pytest.fixture
+def roomy(sandbox: RunningSandbox) -> None:
+    """Limits out of the way, for tests about something else than flood control."""
+    sandbox.world.set_limits(LimitsConfig(bot=BotLimitsConfig(per_chat_burst=1000)))
+
+
+def dumped(entities: list[MessageEntity] | None) -> list[dict[str, Any]]:
+    """Entities as plain dicts (aiogram's models compare unequal once bound to a bot)."""
+    return [e.model_dump(exclude_none=True) for e in entities or []]
+
+
+def path(registered: dict[str, Any], tail: str) -> str:
+    return f"/_sandbox/bots/{registered['id']}{tail}"
+
+
+async def last_update_message(bot: Bot) -> Message:
+    updates = await bot.get_updates(timeout=1)
+    message = updates[-1].message
+    assert message is not None
+    return message
+
+
+async def test_html_text_arrives_parsed_with_its_entities(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    sent = await bot.send_message(
+        OPERATOR,
+        '<b>New lead</b> 😀 in <a href="https://t.me/web_leads">web-leads</a>\n<i>Анна</i>',
+        parse_mode="HTML",
+    )
+
+    assert sent.text == "New lead 😀 in web-leads\nАнна"
+    assert dumped(sent.entities) == [
+        {"type": "bold", "offset": 0, "length": 8},
+        {"type": "text_link", "offset": 15, "length": 9, "url": "https://t.me/web_leads"},
+        {"type": "italic", "offset": 25, "length": 4},
+    ]
+    stored = await call(admin, "GET", path(registered, f"/chats/{OPERATOR}/messages"))
+    assert stored["messages"][-1]["text"] == sent.text
+    assert stored["messages"][-1]["entities"][1]["url"] == "https://t.me/web_leads"
+
+
+async def test_a_lead_text_quoted_for_html_arrives_exactly_as_the_lead_wrote_it(bot: Bot) -> None:
+    sent = await bot.send_message(
+        OPERATOR,
+        f"<b>Lead</b>\n<blockquote>{html_decoration.quote(LEAD_TEXT)}</blockquote>",
+        parse_mode="HTML",
+    )
+
+    assert sent.text == f"Lead\n{LEAD_TEXT}"
+    assert [e.type for e in sent.entities or []] == ["bold", "blockquote"]
+
+
+async def test_bad_markup_is_refused_with_cant_parse_entities_and_nothing_is_sent(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    with pytest.raises(TelegramBadRequest, match="can't parse entities: Unsupported start tag"):
+        await bot.send_message(OPERATOR, f"<b>Lead</b> {LEAD_TEXT}", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match='start tag "b"'):
+        await bot.send_message(OPERATOR, "<b>cut in the middle", parse_mode="HTML")
+
+    stored = await call(admin, "GET", path(registered, f"/chats/{OPERATOR}/messages"))
+    assert [m["text"] for m in stored["messages"]] == ["/start"]
+
+
+async def test_without_parse_mode_tags_are_plain_text(bot: Bot) -> None:
+    sent = await bot.send_message(OPERATOR, "<b>not bold</b> & co")
+
+    assert sent.text == "<b>not bold</b> & co" and sent.entities is None
+
+
+async def test_a_users_reply_to_the_bots_alert_arrives_with_the_alert_as_reply_to_message(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    alert = await bot.send_message(OPERATOR, "<b>Draft #7</b> waiting", parse_mode="HTML")
+    await bot.get_updates(offset=-1, timeout=0)  # everything so far is read
+
+    body = {"user_id": OPERATOR, "text": "Better: hello!", "reply_to_message_id": alert.message_id}
+    await call(admin, "POST", path(registered, "/messages"), **body)
+    reply = await last_update_message(bot)
+
+    assert reply.text == "Better: hello!"
+    assert reply.reply_to_message is not None
+    assert reply.reply_to_message.message_id == alert.message_id
+    assert reply.reply_to_message.text == "Draft #7 waiting"
+    assert dumped(reply.reply_to_message.entities) == [{"type": "bold", "offset": 0, "length": 8}]
+    assert reply.reply_to_message.from_user is not None
+    assert reply.reply_to_message.from_user.id == bot.id
+
+
+async def test_a_reply_to_a_reply_nests_one_level_only_as_in_telegram(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    alert = await bot.send_message(OPERATOR, "alert")
+    body = {"user_id": OPERATOR, "text": "answer", "reply_to_message_id": alert.message_id}
+    answer = await call(admin, "POST", path(registered, "/messages"), **body)
+
+    again = await bot.send_message(
+        OPERATOR,
+        "noted",
+        reply_parameters=ReplyParameters(message_id=answer["message"]["message_id"]),
+    )
+
+    assert again.reply_to_message is not None and again.reply_to_message.text == "answer"
+    assert again.reply_to_message.reply_to_message is None
+
+
+async def test_a_simulated_users_reply_to_a_missing_message_is_refused(
+    admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    body = {"user_id": OPERATOR, "text": "hi", "reply_to_message_id": 999}
+    async with admin.post(path(registered, "/messages"), json=body) as response:
+        refused = await response.json()
+
+    assert response.status == 400 and "message to be replied not found" in refused["description"]
+
+
+async def test_the_bot_replies_by_id_and_by_reply_parameters(bot: Bot, roomy: None) -> None:
+    first = await bot.send_message(OPERATOR, "first")
+
+    by_id = await bot.send_message(OPERATOR, "re 1", reply_to_message_id=first.message_id)
+    by_params = await bot.send_message(
+        OPERATOR, "re 2", reply_parameters=ReplyParameters(message_id=first.message_id)
+    )
+
+    for reply in (by_id, by_params):
+        assert reply.reply_to_message is not None
+        assert reply.reply_to_message.message_id == first.message_id
+        assert reply.reply_to_message.text == "first"
+
+
+async def test_replying_to_a_missing_message_is_refused_unless_sending_without_reply_is_allowed(
+    bot: Bot,
+) -> None:
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(OPERATOR, "x", reply_parameters=ReplyParameters(message_id=999))
+
+    sent = await bot.send_message(
+        OPERATOR,
+        "x",
+        reply_parameters=ReplyParameters(message_id=999, allow_sending_without_reply=True),
+    )
+    assert sent.reply_to_message is None
+
+
+async def test_in_a_group_a_member_replies_to_the_bots_post(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any], roomy: None
+) -> None:
+    group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
+    post = await bot.send_message(group["chat"]["chat_id"], "<b>Lead</b>", parse_mode="HTML")
+    await bot.get_updates(offset=-1, timeout=0)
+
+    body = {
+        "user_id": OPERATOR,
+        "chat": "ops_room",
+        "text": "mine",
+        "reply_to_message_id": post.message_id,
+    }
+    await call(admin, "POST", path(registered, "/messages"), **body)
+    reply = await last_update_message(bot)
+
+    assert reply.chat.type == "supergroup" and reply.reply_to_message is not None
+    assert reply.reply_to_message.text == "Lead" and reply.reply_to_message.entities
+
+
+async def test_an_html_edit_is_parsed_and_not_modified_compares_text_entities_and_keyboard(
+    bot: Bot, roomy: None
+) -> None:
+    sent = await bot.send_message(OPERATOR, "<b>Draft</b>", parse_mode="HTML")
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Approve", callback_data="a:1")]]
+    )
+
+    italic = await bot.edit_message_text(
+        text="<i>Draft</i>", chat_id=OPERATOR, message_id=sent.message_id, parse_mode="HTML"
+    )
+    assert isinstance(italic, Message) and italic.text == "Draft" and italic.edit_date
+    assert dumped(italic.entities) == [{"type": "italic", "offset": 0, "length": 5}]
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_text(
+            text="<i>Draft</i>", chat_id=OPERATOR, message_id=sent.message_id, parse_mode="HTML"
+        )
+    plain = await bot.edit_message_text(text="Draft", chat_id=OPERATOR, message_id=sent.message_id)
+    assert isinstance(plain, Message) and plain.entities is None
+    buttons = await bot.edit_message_text(
+        text="Draft", chat_id=OPERATOR, message_id=sent.message_id, reply_markup=keyboard
+    )
+    assert isinstance(buttons, Message) and buttons.reply_markup is not None
+    assert buttons.reply_markup.inline_keyboard[0][0].callback_data == "a:1"
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.edit_message_text(
+            text="<b>x", chat_id=OPERATOR, message_id=sent.message_id, parse_mode="HTML"
+        )
+
+
+async def test_an_edit_storm_into_one_chat_gets_429_with_retry_after(bot: Bot) -> None:
+    sent = await bot.send_message(OPERATOR, "0 new leads")
+
+    with pytest.raises(TelegramRetryAfter) as refused:
+        for count in range(1, 10):
+            await bot.edit_message_text(
+                text=f"{count} new leads", chat_id=OPERATOR, message_id=sent.message_id
+            )
+
+    assert refused.value.retry_after >= 1
+
+
+async def test_edits_in_a_group_do_not_spend_its_twenty_a_minute(
+    sandbox: RunningSandbox, bot: Bot, admin: aiohttp.ClientSession
+) -> None:
+    sandbox.world.set_limits(
+        LimitsConfig(bot=BotLimitsConfig(per_chat_burst=100, group_per_minute=2))
+    )
+    group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
+    chat_id = group["chat"]["chat_id"]
+    sent = await bot.send_message(chat_id, "1 lead")
+
+    for count in range(2, 8):
+        await bot.edit_message_text(
+            text=f"{count} leads", chat_id=chat_id, message_id=sent.message_id
+        )
+    await bot.send_message(chat_id, "second post")  # the group's second of two a minute
+
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(chat_id, "third post")
+
+
+async def test_an_injected_429_raises_retry_after_and_is_counted(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    fault = {"kind": "retry_after", "method": "sendMessage", "seconds": 7, "count": 2}
+    await call(admin, "POST", path(registered, "/faults"), **fault)
+
+    for _ in range(2):
+        with pytest.raises(TelegramRetryAfter) as refused:
+            await bot.send_message(OPERATOR, "alert")
+        assert refused.value.retry_after == 7
+    await bot.get_me()  # other methods are untouched
+    await bot.send_message(OPERATOR, "alert")  # the third call goes through
+
+    info = await call(admin, "GET", path(registered, ""))
+    assert info["calls"] == {"sendMessage": 3, "getMe": 1}
+    assert info["refused"] == 2 and info["faults_pending"] == 0
+
+
+async def test_the_flood_limits_429s_are_counted_as_refused(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    with pytest.raises(TelegramRetryAfter):
+        for number in range(10):
+            await bot.send_message(OPERATOR, f"alert {number}")
+
+    info = await call(admin, "GET", path(registered, ""))
+    assert info["refused"] == 1 and info["calls"]["sendMessage"] == info["refused"] + 3
+
+
+async def test_injected_server_errors_and_hangs_hit_any_method(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    await call(admin, "POST", path(registered, "/faults"), kind="server_error")
+    with pytest.raises(TelegramServerError):
+        await bot.get_me()
+
+    await call(admin, "POST", path(registered, "/faults"), kind="hang", seconds=0.6)
+    started = time.monotonic()
+    me = await bot.get_me()
+    assert me.id == bot.id and time.monotonic() - started >= 0.6
+
+    await call(admin, "POST", path(registered, "/faults"), kind="hang", seconds=5, count=3)
+    cleared = await call(admin, "POST", path(registered, "/faults"), kind="clear")
+    assert cleared["pending"] == 0
+    await asyncio.wait_for(bot.get_me(), 1)
+
+
+async def test_a_bad_fault_request_is_a_400_naming_the_field(
+    admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    async with admin.post(path(registered, "/faults"), json={"kind": "retry_after"}) as response:
+        body = await response.json()
+
+    assert response.status == 400 and "seconds" in body["description"]
+
+
+async def test_the_bots_chats_are_listed_most_recent_first(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any], roomy: None
+) -> None:
+    group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
+    await bot.send_message(OPERATOR, "private alert")
+    await asyncio.sleep(1.1)  # dates are whole seconds, as in Telegram
+    posted = await bot.send_message(group["chat"]["chat_id"], "group alert")
+
+    listed = (await call(admin, "GET", path(registered, "/chats")))["chats"]
+
+    assert [row["title"] for row in listed] == ["Operators", "Olga"]
+    assert listed[0]["chat"] == {
+        "id": group["chat"]["chat_id"],
+        "type": "supergroup",
+        "title": "Operators",
+        "username": "ops_room",
+    }
+    assert listed[0]["last_message_id"] == posted.message_id
+    assert listed[1]["chat"]["type"] == "private" and listed[1]["chat"]["id"] == OPERATOR
+    assert listed[1]["last_message_date"] < listed[0]["last_message_date"]
