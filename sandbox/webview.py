@@ -32,7 +32,11 @@ from sandbox.webview_model import (
 
 VIEW = "/_sandbox/view"
 STATIC = Path(__file__).parent / "webview_static"
-_FILES = {"webview.css": "text/css", "webview.js": "text/javascript"}
+_FILES = {
+    "webview.css": "text/css",
+    "webview.js": "text/javascript",
+    "webview_render.js": "text/javascript",
+}
 PERSONAS = 12  # people offered to write as in a group
 # The page needs nothing but itself: no inline script, no other origin, so a message that slips
 # into the markup by some bug still cannot run.

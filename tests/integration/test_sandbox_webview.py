@@ -65,11 +65,12 @@ async def test_the_page_is_served_at_the_root_and_runs_only_its_own_script(
         assert page.status == 200 and page.content_type == "text/html"
         policy = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
-    assert '<script src="/_sandbox/view/static/webview.js"' in html
+    assert '<script type="module" src="/_sandbox/view/static/webview.js"' in html
     assert "cdn" not in html.lower() and "https://" not in html
-    async with http.get("/_sandbox/view/static/webview.js") as script:
-        assert script.status == 200 and script.content_type == "text/javascript"
-        assert "innerHTML" not in await script.text()  # texts go in as text nodes only
+    for name in ("webview.js", "webview_render.js"):
+        async with http.get(f"/_sandbox/view/static/{name}") as script:
+            assert script.status == 200 and script.content_type == "text/javascript"
+            assert "innerHTML" not in await script.text()  # texts go in as text nodes only
     async with http.get("/_sandbox/view/static/..%2Fbootstrap.py") as escape:
         assert escape.status == 404
 
