@@ -18,6 +18,7 @@ Markdown, and merging overlapping entities of one type.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
@@ -95,15 +96,17 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def format_text(raw: str, parse_mode: str | None) -> FormattedText:
-    """A message's text as Telegram stores it, or Telegram's 400 for what it refuses."""
+def format_text(raw: str, parse_mode: str | None, explicit: Sequence[Entity] = ()) -> FormattedText:
+    """A message's text as Telegram stores it, or Telegram's 400 for what it refuses.
+
+    ``explicit`` entities (the ``entities`` parameter) count only without a parse_mode."""
     if not raw:
         raise BotApiError.bad_request("message text is empty")
     if len(raw.encode("utf-8", "surrogatepass")) > MAX_RAW_BYTES:
         raise BotApiError.bad_request("text is too long")
     mode = (parse_mode or "").lower()
     if mode in ("", "none"):
-        formatted = FormattedText(raw)
+        formatted = FormattedText(raw, tuple(sorted(explicit, key=Entity.sort_key)))
     elif mode == "html":
         try:
             formatted = parse_html(raw)

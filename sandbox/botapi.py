@@ -24,7 +24,8 @@ from pydantic import (
 )
 
 from sandbox import botworld
-from sandbox.bot_html import format_text
+from sandbox.bot_entities import read_entities
+from sandbox.bot_html import FormattedText, format_text
 from sandbox.botworld import BotState
 from sandbox.errors import BotApiError
 from sandbox.faults import PendingBotFault
@@ -102,10 +103,21 @@ class ReplyParameters(BaseModel):
     allow_sending_without_reply: bool = False
 
 
-class SendMessage(Params):
-    chat_id: ChatId
+class Formatted(Params):
+    """A text and how to read it: ``parse_mode``, or ``entities`` given outright."""
+
     text: str = ""
     parse_mode: str | None = None
+    entities: Annotated[Any, BeforeValidator(_from_json)] = None
+
+    def formatted(self) -> FormattedText:
+        plain = (self.parse_mode or "").lower() in ("", "none")
+        explicit = read_entities(self.entities) if plain and self.entities else ()
+        return format_text(self.text, self.parse_mode, explicit)
+
+
+class SendMessage(Formatted):
+    chat_id: ChatId
     reply_markup: Markup = None
     reply_parameters: Annotated[ReplyParameters | None, BeforeValidator(_from_json)] = None
     reply_to_message_id: int | None = None  # before Bot API 7.0; aiogram still accepts it
@@ -128,9 +140,8 @@ class EditTarget(Params):
     reply_markup: Markup = None
 
 
-class EditMessageText(EditTarget):
-    text: str = ""
-    parse_mode: str | None = None
+class EditMessageText(EditTarget, Formatted):
+    pass
 
 
 class AnswerCallbackQuery(Params):
@@ -196,7 +207,7 @@ async def delete_webhook(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any
 
 async def send_message(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
     params = parse(SendMessage, raw)
-    text = format_text(params.text, params.parse_mode)  # refused before the chat, as Telegram
+    text = params.formatted()  # refused before the chat is looked at, as by Telegram
     sent = botworld.send_message(
         rt.world, bot, params.chat_id, text, params.reply_markup, params.reply()
     )
@@ -213,7 +224,7 @@ def _edit_target(rt: Runtime, bot: BotState, params: EditTarget) -> Message:
 
 async def edit_message_text(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
     params = parse(EditMessageText, raw)
-    text = format_text(params.text, params.parse_mode)
+    text = params.formatted()
     message = _edit_target(rt, bot, params)
     edited = botworld.edit_message(rt.world, bot, message, text, params.reply_markup)
     return botworld.message_json(bot, edited)

@@ -21,6 +21,7 @@ from aiogram.types import (
     MessageEntity,
     ReplyParameters,
 )
+from aiogram.utils.formatting import Bold, Text, TextLink
 from aiogram.utils.text_decorations import html_decoration
 
 from sandbox.bootstrap import RunningSandbox
@@ -123,6 +124,17 @@ async def test_bad_markup_is_refused_with_cant_parse_entities_and_nothing_is_sen
 
     stored = await call(admin, "GET", path(registered, f"/chats/{OPERATOR}/messages"))
     assert [m["text"] for m in stored["messages"]] == ["/start"]
+
+
+async def test_entities_given_outright_by_aiogram_formatting_come_back_unchanged(
+    bot: Bot,
+) -> None:
+    content = Text("Lead ", Bold("Анна 😀"), " ", TextLink("chat", url="https://t.me/x"))
+
+    sent = await bot.send_message(OPERATOR, **content.as_kwargs())
+
+    assert sent.text == "Lead Анна 😀 chat"
+    assert dumped(sent.entities) == dumped(content.as_kwargs()["entities"])
 
 
 async def test_without_parse_mode_tags_are_plain_text(bot: Bot) -> None:

@@ -21,6 +21,7 @@ from aiogram.utils.formatting import (
     Underline,
 )
 
+from sandbox.bot_entities import read_entities
 from sandbox.bot_html import MAX_TEXT, Entity, FormattedText, format_text, parse_html, utf16_len
 from sandbox.bot_links import checked_link
 from sandbox.errors import BotApiError
@@ -235,3 +236,36 @@ def test_the_length_limit_counts_characters_after_parsing() -> None:
 
     assert refusal("<b>" + "я" * (MAX_TEXT + 1) + "</b>") == "Bad Request: message is too long"
     assert refusal("x" * ((1 << 15) + 1)) == "Bad Request: text is too long"
+
+
+def test_explicit_entities_count_only_without_a_parse_mode_and_are_cut_to_the_text() -> None:
+    given = read_entities(
+        [
+            {"type": "italic", "offset": 2, "length": 50},
+            {"type": "url", "offset": 0, "length": 1},  # Telegram finds these itself
+            {"type": "bold", "offset": "0", "length": 1},
+            {"type": "text_link", "offset": 0, "length": 1, "url": "javascript:x"},
+        ]
+    )
+
+    plain = format_text("ab cd  ", None, given)
+    assert spans(plain) == [("bold", 0, 1, None), ("italic", 2, 3, None)]
+    assert format_text("<b>x</b>", "HTML", given).entities == (Entity("bold", 0, 1),)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ({"type": "bold"}, "can't parse entities JSON object"),
+        (["bold"], "can't parse MessageEntity: expected an Object"),
+        ([{"type": "bold", "length": 1}], "can't parse MessageEntity: Can't find field \"offset\""),
+        ([{"type": "blink", "offset": 0, "length": 1}], "Unsupported type specified"),
+        ([{"type": "text_link", "offset": 0, "length": 1}], 'Can\'t find field "url"'),
+        ([{"type": "bold", "offset": -1, "length": 1}], "incorrect offset -1"),
+    ],
+)
+def test_malformed_explicit_entities_are_refused(raw: Any, reason: str) -> None:
+    with pytest.raises(BotApiError) as refused:
+        read_entities(raw)
+
+    assert refused.value.status == 400 and reason in refused.value.description
