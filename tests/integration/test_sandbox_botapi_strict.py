@@ -160,6 +160,8 @@ async def test_a_users_reply_to_the_bots_alert_arrives_with_the_alert_as_reply_t
     assert dumped(reply.reply_to_message.entities) == [{"type": "bold", "offset": 0, "length": 8}]
     assert reply.reply_to_message.from_user is not None
     assert reply.reply_to_message.from_user.id == bot.id
+    stored = await call(admin, "GET", path(registered, f"/chats/{OPERATOR}/messages"))
+    assert stored["messages"][-1]["reply_to_message"]["message_id"] == alert.message_id
 
 
 async def test_a_reply_to_a_reply_nests_one_level_only_as_in_telegram(
@@ -356,11 +358,17 @@ async def test_a_bad_fault_request_is_a_400_naming_the_field(
 
 
 async def test_the_bots_chats_are_listed_most_recent_first(
-    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any], roomy: None
+    sandbox: RunningSandbox,
+    bot: Bot,
+    admin: aiohttp.ClientSession,
+    registered: dict[str, Any],
+    roomy: None,
 ) -> None:
+    now = [time.time()]
+    sandbox.world.clock = lambda: now[0]
     group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
     await bot.send_message(OPERATOR, "private alert")
-    await asyncio.sleep(1.1)  # dates are whole seconds, as in Telegram
+    now[0] += 5
     posted = await bot.send_message(group["chat"]["chat_id"], "group alert")
 
     listed = (await call(admin, "GET", path(registered, "/chats")))["chats"]
