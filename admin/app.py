@@ -30,6 +30,7 @@ from admin.access.signin import AccessPolicy
 from admin.access.throttle import ThrottlePolicy
 from admin.api import (
     accounts,
+    alerts,
     auth,
     campaigns,
     chats,
@@ -95,6 +96,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         prompts,
         dead_letters,
         workspace,
+        alerts,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     pages.install(app)

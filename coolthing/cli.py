@@ -270,16 +270,28 @@ def users_reset_password(login: str) -> None:
     typer.echo(_users(lambda s: reset_password(s, login=login, password=password)))
 
 
+class TokenScope(StrEnum):
+    full = "full"
+    alerts = "alerts"
+
+
 @token_app.command("create")
 def token_create(
     login: str,
     name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+    scope: Annotated[
+        TokenScope,
+        typer.Option(help="full: what the user's role allows; alerts: only POST /api/v1/alerts"),
+    ] = TokenScope.full,
 ) -> None:
     """Print a new API token for LOGIN; it is shown this once."""
     from coolthing.users_cmd import create_token
 
-    token_id, token = _users(lambda s: create_token(s, login=login, name=name))
-    typer.echo(f"token {token_id} for {login} (shown once, keep it safe):", err=True)
+    made = _users(lambda s: create_token(s, login=login, name=name, scope=scope.value))
+    token_id, token = made
+    typer.echo(
+        f"token {token_id} for {login}, scope {scope.value} (shown once, keep it safe):", err=True
+    )
     typer.echo(token)
 
 

@@ -83,10 +83,14 @@ async def listing(session: AsyncSession) -> list[str]:
     return lines
 
 
-async def create_token(session: AsyncSession, *, login: str, name: str) -> tuple[int, str]:
+async def create_token(
+    session: AsyncSession, *, login: str, name: str, scope: str = "full"
+) -> tuple[int, str]:
     user = await users.get_user(session, login)
-    row, token = await users.create_token(session=session, user=user, name=name)
-    record(session, "token_created", actor=CLI_ACTOR, target=user.login, token_id=row.id)
+    row, token = await users.create_token(session=session, user=user, name=name, scope=scope)
+    record(
+        session, "token_created", actor=CLI_ACTOR, target=user.login, token_id=row.id, scope=scope
+    )
     return row.id, token
 
 

@@ -1,8 +1,10 @@
 """Who may call a route, declared on the route itself through an Annotated dependency.
 
 Every route of the app takes exactly one of: ``Public`` (anyone), ``MetricsReader`` (loopback or
-the metrics token), ``CurrentUser`` (anyone signed in) or a role (``Viewer``, ``Operator``,
-``Admin``, ``Owner``); tests/unit/test_route_access.py fails the build for a route without one.
+the metrics token), ``CurrentUser`` (anyone signed in), a role (``Viewer``, ``Operator``,
+``Admin``, ``Owner``) or ``AlertSender`` (an operator, or a token of scope "alerts");
+tests/unit/test_route_access.py fails the build for a route without one. A token of scope "alerts"
+is refused (403) by every route but the one taking ``AlertSender``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
 from starlette.routing import Mount
 
-from admin.access.signin import SESSION_COOKIE, AccessPolicy, NotAuthenticated, by_session, by_token
+from admin.access.signin import (
+    SESSION_COOKIE,
+    AccessPolicy,
+    NotAuthenticated,
+    OutOfScope,
+    by_session,
+    by_token,
+)
 from core.access import Actor, Role
 from core.db import Database
 
@@ -50,7 +59,14 @@ def _unauthenticated(message: str) -> HTTPException:
 
 
 async def authenticate(request: Request) -> Actor:
-    """The signed-in person: a bearer token when one is sent, else the session cookie."""
+    """The signed-in person: a bearer token of full scope when one is sent, else the session
+    cookie."""
+    actor, _ = await _authenticate(request, scopes=("full",))
+    return actor
+
+
+async def _authenticate(request: Request, *, scopes: tuple[str, ...]) -> tuple[Actor, str | None]:
+    """The person, and the scope of the bearer token that said so (None: the session cookie)."""
     db: Database = request.app.state.db
     token, cookie = bearer_token(request), request.cookies.get(SESSION_COOKIE)
     if token is None and not cookie:
@@ -61,12 +77,14 @@ async def authenticate(request: Request) -> Actor:
     async with db.transaction() as session:  # committed either way: an ended session is deleted
         try:
             if token is not None:
-                return await by_token(session, token=token, now=now)
+                return await by_token(session, token=token, now=now, scopes=scopes)
             assert cookie is not None  # noqa: S101 - checked above
             policy = access_config(request).policy
-            return await by_session(session, token=cookie, policy=policy, now=now)
+            return await by_session(session, token=cookie, policy=policy, now=now), None
         except NotAuthenticated as exc:
             refusal = str(exc)
+        except OutOfScope as exc:
+            raise HTTPException(403, str(exc)) from None
     raise _unauthenticated(refusal)
 
 
@@ -85,6 +103,27 @@ class RequireRole:
 
     def __repr__(self) -> str:
         return f"RequireRole({self.role})"
+
+
+class RequireAlertSender:
+    """Sending alerts: an operator or above (token or session), or any user's token of scope
+    "alerts" (what Alertmanager is given), whatever that user's role."""
+
+    role = Role.operator
+    described = "operator, or a token of scope alerts"
+
+    async def __call__(self, request: Request) -> Actor:
+        actor, scope = await _authenticate(request, scopes=("full", "alerts"))
+        if actor.role.allows(self.role) or scope == "alerts":
+            return actor
+        raise HTTPException(
+            403,
+            f"sending alerts needs the operator role or a token of scope alerts; "
+            f"{actor.login} is {actor.role}",
+        )
+
+    def __repr__(self) -> str:
+        return "RequireAlertSender()"
 
 
 def anyone() -> None:
@@ -114,6 +153,7 @@ Viewer = Annotated[Actor, Depends(RequireRole(Role.viewer))]
 Operator = Annotated[Actor, Depends(RequireRole(Role.operator))]
 Admin = Annotated[Actor, Depends(RequireRole(Role.admin))]
 Owner = Annotated[Actor, Depends(RequireRole(Role.owner))]
+AlertSender = Annotated[Actor, Depends(RequireAlertSender())]
 
 
 def declared_access(call_tree: Any) -> str | None:
@@ -123,6 +163,8 @@ def declared_access(call_tree: Any) -> str | None:
         call = dependency.call
         if isinstance(call, RequireRole):
             return call.role.value
+        if isinstance(call, RequireAlertSender):
+            return call.described
         if call is anyone:
             return "public"
         if call is metrics_reader:

@@ -40,6 +40,10 @@ class NotAuthenticated(Exception):
     """The request carries no valid credential; the message says what to do."""
 
 
+class OutOfScope(Exception):
+    """A valid token used beyond its scope (an "alerts" token anywhere but sending alerts)."""
+
+
 @dataclass(frozen=True)
 class SignedIn:
     actor: Actor
@@ -135,7 +139,11 @@ async def by_session(
     return Actor(user_id=user.id, login=user.login, role=Role(user.role), channel="panel")
 
 
-async def by_token(session: AsyncSession, *, token: str, now: datetime) -> Actor:
+async def by_token(
+    session: AsyncSession, *, token: str, now: datetime, scopes: tuple[str, ...] = ("full",)
+) -> tuple[Actor, str]:
+    """The token's user and the token's scope; ``OutOfScope`` when that scope is not among
+    ``scopes``."""
     row = await session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
@@ -145,6 +153,9 @@ async def by_token(session: AsyncSession, *, token: str, now: datetime) -> Actor
     if found is None or found[0].revoked_at is not None or found[1].disabled_at is not None:
         raise NotAuthenticated("the API token is not valid (revoked, mistyped, or user disabled)")
     api_token, user = found
+    if api_token.scope not in scopes:
+        raise OutOfScope(f"this token may only send alerts (its scope is {api_token.scope})")
     if api_token.last_used_at is None or now - _aware(api_token.last_used_at) >= TOUCH_EVERY:
         api_token.last_used_at = now
-    return Actor(user_id=user.id, login=user.login, role=Role(user.role), channel="api")
+    actor = Actor(user_id=user.id, login=user.login, role=Role(user.role), channel="api")
+    return actor, api_token.scope

@@ -20,6 +20,9 @@ from core.db.models import ApiToken, User, UserSession
 LOGIN_RULE = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 EMAIL_RULE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}")
 TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix that marks our tokens in logs and scanners
+# "full": whatever the user's role allows; "alerts": only sending alerts (what Alertmanager or a
+# monitoring script is given, so a leaked copy cannot read leads or approve drafts).
+TOKEN_SCOPES = ("full", "alerts")
 
 
 class AccessError(Exception):
@@ -134,13 +137,21 @@ async def reset_password(*, session: AsyncSession, login: str, password: str) ->
     return user
 
 
-async def create_token(*, session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:
+async def create_token(
+    *, session: AsyncSession, user: User, name: str, scope: str = "full"
+) -> tuple[ApiToken, str]:
     """A new token for ``user``: the row, and the token itself, which is never stored."""
     name = name.strip()
     if not 1 <= len(name) <= 64:
         raise AccessError("a token's name is 1-64 characters (what it is for)", field="name")
+    if scope not in TOKEN_SCOPES:
+        raise AccessError(
+            f"a token's scope is {' or '.join(TOKEN_SCOPES)}, not {scope!r}", field="scope"
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name, token_hash=token_digest(token), hint=token[:10])
+    row = ApiToken(
+        user_id=user.id, name=name, token_hash=token_digest(token), hint=token[:10], scope=scope
+    )
     session.add(row)
     await session.flush()
     return row, token

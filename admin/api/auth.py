@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +46,9 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(min_length=1, max_length=64, description="what the token is for")
+    scope: Literal["full", "alerts"] = Field(
+        "full", description="full: what your role allows; alerts: only sending alerts"
+    )
 
 
 TokenId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
@@ -103,10 +106,14 @@ async def create_token(actor: CurrentUser, body: TokenCreate, db: DbDep) -> Toke
     async with db.transaction() as session:
         user = await users.get_user(session, actor.login)
         try:
-            row, token = await users.create_token(session=session, user=user, name=body.name)
+            row, token = await users.create_token(
+                session=session, user=user, name=body.name, scope=body.scope
+            )
         except users.AccessError as exc:
             raise access_refusal(exc) from None
-        record(session, "token_created", actor=actor, token_id=row.id, name=row.name)
+        record(
+            session, "token_created", actor=actor, token_id=row.id, name=row.name, scope=row.scope
+        )
         read = TokenRead.model_validate(row)
     return TokenCreated(**read.model_dump(), token=token)
 

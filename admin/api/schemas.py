@@ -173,6 +173,9 @@ class TokenRead(_Read):
     id: int
     name: str
     hint: str = Field(description="the token's first characters, to tell tokens apart")
+    scope: Literal["full", "alerts"] = Field(
+        description="full: what the user's role allows; alerts: only POST /api/v1/alerts"
+    )
     created_at: Timestamp
     last_used_at: Timestamp | None
     revoked_at: Timestamp | None

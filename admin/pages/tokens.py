@@ -61,19 +61,30 @@ async def my_tokens(actor: CurrentUser, request: Request) -> Response:
 
 @router.post("/me/tokens")
 async def make_token(
-    actor: CurrentUser, request: Request, name: Annotated[str, Form(max_length=200)] = ""
+    actor: CurrentUser,
+    request: Request,
+    name: Annotated[str, Form(max_length=200)] = "",
+    scope: Annotated[str, Form(max_length=16)] = "full",
 ) -> Response:
-    """A new token with the user's own role; shown in this answer only."""
+    """A new token with the user's own role (or only sending alerts); shown in this answer only."""
     db: Database = request.app.state.db
     try:
         async with db.transaction() as session:
             person = await users.get_user(session, actor.login)
-            row, token = await users.create_token(session=session, user=person, name=name)
-            record(session, "token_created", actor=actor, token_id=row.id, name=row.name)
+            row, token = await users.create_token(
+                session=session, user=person, name=name, scope=scope
+            )
+            record(
+                session,
+                "token_created",
+                actor=actor,
+                token_id=row.id,
+                name=row.name,
+                scope=row.scope,
+            )
     except users.AccessError as exc:
-        return await _page(
-            request, actor, actor.login, errors={"name": str(exc)}, typed=name, status=422
-        )
+        errors = {exc.field or "name": str(exc)}
+        return await _page(request, actor, actor.login, errors=errors, typed=name, status=422)
     return await _page(request, actor, actor.login, made=token)
 
 
