@@ -11,6 +11,7 @@ import pytest
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.filters import CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from playwright.async_api import Page, expect
 
@@ -81,15 +82,18 @@ _GROUPS = [
 
 @dataclass
 class TinyBot:
-    """A real aiogram bot polling the sandbox: Approve edits the alert, replies are kept."""
+    """A real aiogram bot polling the sandbox: Approve edits the alert; replies and /start
+    messages are kept for the test."""
 
     bot: Bot
     replies: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
+    starts: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
 
     def router(self) -> Router:
         router = Router()
         router.callback_query.register(self.approve, F.data == "approve:42")
         router.message.register(self.keep_reply, F.reply_to_message)
+        router.message.register(self.starts.put, CommandStart())
         return router
 
     async def approve(self, query: CallbackQuery) -> None:
@@ -193,3 +197,22 @@ async def test_hostile_texts_show_as_text_and_a_long_busy_group_keeps_its_last_2
     await page.get_by_role("button", name="Show older messages").click()
     await expect(page.locator("li.msg")).to_have_count(401)
     await expect(page.locator(".msg-text").first).to_have_text("message 601")
+
+
+async def test_a_newcomer_starts_a_chat_with_the_bot_as_a_new_user_sending_start_with_a_code(
+    page: Page, sandbox: RunningSandbox, tiny_bot: TinyBot
+) -> None:
+    await page.goto(f"{sandbox.url}/")
+    await page.get_by_role("button", name="+ new chat").click()
+    await page.get_by_label("First name").fill("Newcomer")
+    await page.get_by_label("First message").fill("/start LINK-7F3K")
+    await page.locator("dialog").get_by_role("button", name="Start", exact=True).click()
+
+    await expect(page.locator("#conv-title")).to_have_text("Newcomer")
+    await expect(page.locator("li.msg.mine .msg-text")).to_have_text("/start LINK-7F3K")
+    await expect(page.locator(".chat-item", has_text="Newcomer")).to_be_visible()
+    started = await asyncio.wait_for(tiny_bot.starts.get(), 10)
+    if started.from_user is not None and started.from_user.id == OPERATOR:  # the fixture's own
+        started = await asyncio.wait_for(tiny_bot.starts.get(), 10)
+    assert started.text == "/start LINK-7F3K"
+    assert started.from_user is not None and started.from_user.first_name == "Newcomer"
