@@ -270,6 +270,21 @@ def users_reset_password(login: str) -> None:
     typer.echo(_users(lambda s: reset_password(s, login=login, password=password)))
 
 
+@users_app.command("link-telegram")
+def users_link_telegram(login: str) -> None:
+    """A one-time code (15 minutes) that links LOGIN's Telegram account to the notifier bot."""
+    from coolthing.users_cmd import link_telegram
+    from core.security import load_secret_box
+
+    box = load_secret_box(_settings())
+    issued = _users(lambda s: link_telegram(s, login=login, box=box))
+    until = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    typer.echo(f"Link code for {issued.login}, valid until {until} (once):")
+    typer.echo(f"  {issued.code}")
+    typer.echo("Send this to the notifier bot in Telegram, from the account to link:")
+    typer.echo(f"  /start {issued.code}")
+
+
 class TokenScope(StrEnum):
     full = "full"
     alerts = "alerts"

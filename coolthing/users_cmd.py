@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,9 @@ from core.access import Actor, Role
 from core.audit import record
 from core.db import Database
 from core.db.migrate import upgrade
+from core.security import SecretBox
 from core.settings import Settings
+from core.telegram_link_codes import new_code
 
 T = TypeVar("T")
 CLI_ACTOR = Actor(user_id=None, login="cli", role=Role.owner, channel="cli")
@@ -98,6 +101,26 @@ async def revoke_token(session: AsyncSession, *, token_id: int) -> str:
     row = await users.revoke_token(session=session, token_id=token_id)
     record(session, "token_revoked", actor=CLI_ACTOR, token_id=row.id)
     return f"token {row.id} ({row.name}) is revoked"
+
+
+@dataclass(frozen=True)
+class LinkCodeIssued:
+    login: str
+    code: str
+    expires_at: datetime
+
+
+async def link_telegram(session: AsyncSession, *, login: str, box: SecretBox) -> LinkCodeIssued:
+    """A one-time code that links ``login`` to the Telegram account that sends ``/start CODE``
+    to the notifier bot (the code is signed, not stored; the bot records the link)."""
+    user = await users.get_user(session, login)
+    if user.disabled_at is not None:
+        raise users.AccessError(
+            f"{user.login} is disabled: enable them first (coolthing users enable {user.login})"
+        )
+    code, expires = new_code(box, user.id)
+    record(session, "telegram_link_code", actor=CLI_ACTOR, target=user.login)
+    return LinkCodeIssued(user.login, code, expires)
 
 
 async def ensure_first_owner(session: AsyncSession, *, login: str = "admin") -> FirstOwner | None:
