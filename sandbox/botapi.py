@@ -327,7 +327,7 @@ async def handle(request: web.Request) -> web.Response:
         result = await method(rt, bot, await read_params(request))
     except BotApiError as exc:
         if exc.status == 429:
-            bot.refused += 1
+            bot.refused[name] += 1
         raise
     return web.json_response({"ok": True, "result": result}, dumps=dumps)
 

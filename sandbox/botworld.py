@@ -51,7 +51,7 @@ class BotState:
     groups: set[int] = field(default_factory=set)  # groups it posted in or was written to in
     faults: BotFaults = field(default_factory=BotFaults)
     calls: Counter[str] = field(default_factory=Counter)  # Bot API calls by method
-    refused: int = 0  # calls answered 429, by the limits or by an injected fault
+    refused: Counter[str] = field(default_factory=Counter)  # 429s answered (limits or faults)
 
     @property
     def id(self) -> int:

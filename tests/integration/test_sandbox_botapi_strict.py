@@ -316,7 +316,8 @@ async def test_an_injected_429_raises_retry_after_and_is_counted(
 
     info = await call(admin, "GET", path(registered, ""))
     assert info["calls"] == {"sendMessage": 3, "getMe": 1}
-    assert info["refused"] == 2 and info["faults_pending"] == 0
+    assert info["refused"] == 2 and info["refused_by_method"] == {"sendMessage": 2}
+    assert info["faults_pending"] == 0
 
 
 async def test_the_flood_limits_429s_are_counted_as_refused(
