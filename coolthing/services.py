@@ -57,6 +57,23 @@ async def run_manager(settings: Settings) -> None:
             await manager.stop()
 
 
+async def run_notifier(settings: Settings) -> None:
+    from notifier.bootstrap import start_notifier
+
+    if settings.notifier_bot_token is None:
+        raise SystemExit(
+            "coolthing: COOLTHING_NOTIFIER_BOT_TOKEN is not set: create a bot with @BotFather "
+            "(or in the sandbox) and set its token"
+        )
+    serve_metrics(settings)
+    async with open_platform(settings) as platform:
+        notifier = await start_notifier(platform)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await notifier.stop()
+
+
 async def run_bots(settings: Settings, account_id: int) -> None:
     from bots.bootstrap import build_worker
 

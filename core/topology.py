@@ -11,6 +11,8 @@ MANAGER_REPLIES = "manager.replies"  # DMs to our accounts → next turn, opt-ou
 MANAGER_RESULTS = "manager.results"  # message.sent / message.send_failed → conversation state
 MANAGER_CONTROL = "manager.control"  # config.changed → resume waiting leads; account lost → move
 MANAGER_OPERATOR = "manager.operator"  # command.operator (request/reply) → approve, take over, …
+NOTIFIER_EVENTS = "notifier.events"  # drafts, hand-offs, leads, account trouble → alerts
+NOTIFIER_CONTROL = "notifier.control"  # config.changed → lost accounts back; telegram.unlink
 SERVICE_QUEUES = (
     PARSER_MESSAGES,
     PARSER_CONTROL,
@@ -19,6 +21,8 @@ SERVICE_QUEUES = (
     MANAGER_RESULTS,
     MANAGER_CONTROL,
     MANAGER_OPERATOR,
+    NOTIFIER_EVENTS,
+    NOTIFIER_CONTROL,
 )
 DM_ROUTING_KEY = "message.incoming.dm"  # private messages; chat messages keep "message.incoming"
 

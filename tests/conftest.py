@@ -203,6 +203,8 @@ SERVICE_QUEUES = [
     "manager.results",
     "manager.control",
     "manager.operator",
+    "notifier.events",
+    "notifier.control",
     *(f"bots.account.{n}" for n in range(1, 5)),
 ]
 

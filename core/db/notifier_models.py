@@ -41,7 +41,7 @@ class AlertRecipient(Base):
     title: Mapped[str] = mapped_column(String(160))
     language: Mapped[str] = mapped_column(String(8), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    kinds: Mapped[list[str]] = mapped_column(default=list)  # alert groups; empty = all
+    kinds: Mapped[list[str]] = mapped_column(default=list)  # families turned on
     campaign_ids: Mapped[list[int]] = mapped_column(default=list)  # empty = all
     quiet_from: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" in ``timezone``
     quiet_to: Mapped[str | None] = mapped_column(String(5))

@@ -38,7 +38,8 @@ from manager.writers import TemplateWriter
 from parser.leads import record_hits
 from parser.matcher import Hit
 from sandbox.bootstrap import RunningSandbox, serve
-from tests.conftest import PASSWORD, add_people, admin_app, bearer
+from tests.conftest import PASSWORD, add_people, admin_app, bearer, empty_postgres
+from tests.integration.notifier_world import NotifierWorld, notifier_world
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -269,3 +270,18 @@ def threaded_sandbox() -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+# ---- the notifier in a whole product (tests/integration/notifier_world.py) -------------------
+
+
+@pytest.fixture
+async def notifier_product(
+    postgres_url: str, secret_box: SecretBox, sandbox: RunningSandbox, tmp_path: Path
+) -> AsyncIterator[NotifierWorld]:
+    """Sandbox, parser, manager, workers and the notifier (real aiogram) on PostgreSQL."""
+    db = Database(postgres_url)
+    await empty_postgres(db)
+    async with notifier_world(db, secret_box, sandbox, tmp_path) as world:
+        yield world
+    await db.close()

@@ -1,0 +1,382 @@
+"""Events from the other services, turned into alerts (``NewAlert``) and settlements (``Settle``).
+
+The alert keeps a snapshot of what its message shows (names, texts), so the alert log reads the
+same later and rendering needs no other service's tables; ``title`` and ``text`` are the log's
+English summary, the Telegram message is rendered per recipient language from ``data``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import Account, Campaign, ConversationMessage, Lead
+from core.events import (
+    AccountBanned,
+    AccountRevoked,
+    AlertRaised,
+    ConversationHandedBack,
+    ConversationHandoff,
+    ConversationReply,
+    DraftDecided,
+    DraftPending,
+    Event,
+    LeadFound,
+    RunEnded,
+    SendFailed,
+    WorkerCrashed,
+)
+
+LONG_FLOOD_WAIT = timedelta(minutes=5)  # shorter waits are routine pacing, not worth a page
+DIALOGUE_TURNS = 8  # the last messages a hand-off alert shows
+SYSTEM_ACTORS = ("manager", "system")
+
+
+@dataclass
+class NewAlert:
+    kind: str
+    fingerprint: str
+    subject: str
+    title: str
+    at: datetime
+    text: str = ""
+    severity: str | None = None
+    campaign_id: int | None = None
+    link: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    resolve_at: datetime | None = None
+    source: str = "event"
+    sender_user_id: int | None = None
+    idempotency_key: str | None = None
+    conversation_id: int | None = None  # a reply goes only to whoever took this over
+
+
+@dataclass
+class Settle:
+    """Firing alerts of ``kinds`` about ``subject`` (or with ``fingerprint``) are over."""
+
+    state: str  # handled | resolved
+    outcome: str
+    at: datetime
+    by: str | None = None
+    kinds: tuple[str, ...] = ()
+    subject: str | None = None
+    fingerprint: str | None = None
+
+
+Outcome = NewAlert | Settle
+Translate = Callable[[AsyncSession, Event], Awaitable[list[Outcome]]]
+
+
+def _person(lead: Lead | None) -> str:
+    if lead is None:
+        return "someone"
+    profile = lead.profile or {}
+    name = " ".join(p for p in (profile.get("first_name"), profile.get("last_name")) if p)
+    if lead.username:
+        return f"{name} (@{lead.username})" if name else f"@{lead.username}"
+    return name or f"user {lead.telegram_user_id}"
+
+
+async def _campaign_name(session: AsyncSession, campaign_id: int) -> str:
+    name = await session.scalar(select(Campaign.name).where(Campaign.id == campaign_id))
+    return name or f"campaign {campaign_id}"
+
+
+async def _account_name(session: AsyncSession, account_id: int) -> str:
+    name = await session.scalar(select(Account.name).where(Account.id == account_id))
+    return name or f"account {account_id}"
+
+
+async def _lead_data(session: AsyncSession, lead_id: int) -> dict[str, Any]:
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        return {"lead_id": lead_id, "person": "someone"}
+    return {
+        "lead_id": lead.id,
+        "person": _person(lead),
+        "telegram_user_id": lead.telegram_user_id,
+        "chat": lead.chat_ref or str(lead.chat_id),
+        "lead_text": lead.text,
+        "lead_link": lead.link,
+        "keywords": list(lead.keywords or []),
+    }
+
+
+async def lead_found(session: AsyncSession, event: Event) -> list[Outcome]:
+    found = event.payload_as(LeadFound)
+    if not found.is_new:
+        return []  # the same person again: the lead exists, nobody needs a second page
+    campaign = await _campaign_name(session, found.campaign_id)
+    data = await _lead_data(session, found.lead_id) | {"campaign": campaign}
+    return [
+        NewAlert(
+            kind="lead.new",
+            fingerprint=f"lead:{found.lead_id}",
+            subject=f"campaign:{found.campaign_id}",
+            campaign_id=found.campaign_id,
+            title=f"New lead in {campaign}: {data['person']}",
+            text=found.text,
+            link=found.link,
+            data=data,
+            at=event.occurred_at,
+        )
+    ]
+
+
+async def draft_pending(session: AsyncSession, event: Event) -> list[Outcome]:
+    draft = event.payload_as(DraftPending)
+    campaign = await _campaign_name(session, draft.campaign_id)
+    data = await _lead_data(session, draft.lead_id) | {
+        "campaign": campaign,
+        "message_id": draft.message_id,
+        "conversation_id": draft.conversation_id,
+        "draft": draft.text,
+        "reason": draft.reason,
+        "expires_at": draft.expires_at.isoformat(),
+    }
+    return [
+        NewAlert(
+            kind="draft.pending",
+            fingerprint=f"draft:{draft.message_id}",
+            subject=f"conversation:{draft.conversation_id}",
+            campaign_id=draft.campaign_id,
+            title=f"Draft to approve for {data['person']} ({campaign})",
+            text=draft.text,
+            data=data,
+            at=event.occurred_at,
+        )
+    ]
+
+
+async def draft_decided(session: AsyncSession, event: Event) -> list[Outcome]:
+    decided = event.payload_as(DraftDecided)
+    return [
+        Settle(
+            state="handled",
+            outcome=decided.decision,
+            by=decided.by if decided.by not in SYSTEM_ACTORS else None,
+            at=decided.at,
+            fingerprint=f"draft:{decided.message_id}",
+        )
+    ]
+
+
+async def _dialogue(session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
+    rows = await session.scalars(
+        select(ConversationMessage)
+        .where(
+            ConversationMessage.conversation_id == conversation_id,
+            ConversationMessage.status.in_(("received", "sent", "queued")),
+        )
+        .order_by(ConversationMessage.id.desc())
+        .limit(DIALOGUE_TURNS)
+    )
+    return [{"from": m.direction, "text": m.text} for m in reversed(list(rows))]
+
+
+async def conversation_handoff(session: AsyncSession, event: Event) -> list[Outcome]:
+    handoff = event.payload_as(ConversationHandoff)
+    subject = f"conversation:{handoff.conversation_id}"
+    if handoff.by not in SYSTEM_ACTORS:
+        # A person took it over: the drafts waiting in it are cancelled, nobody else need act.
+        return [
+            Settle(
+                state="handled",
+                outcome="taken_over",
+                by=handoff.by,
+                at=event.occurred_at,
+                kinds=("draft.pending", "conversation.handoff"),
+                subject=subject,
+            )
+        ]
+    campaign = await _campaign_name(session, handoff.campaign_id)
+    data = await _lead_data(session, handoff.lead_id) | {
+        "campaign": campaign,
+        "conversation_id": handoff.conversation_id,
+        "reason": handoff.reason,
+        "dialogue": await _dialogue(session, handoff.conversation_id),
+    }
+    return [
+        NewAlert(
+            kind="conversation.handoff",
+            fingerprint=f"handoff:{handoff.conversation_id}",
+            subject=subject,
+            campaign_id=handoff.campaign_id,
+            title=f"{data['person']} needs a person ({campaign})",
+            text=handoff.reason,
+            data=data,
+            at=event.occurred_at,
+        )
+    ]
+
+
+async def conversation_reply(session: AsyncSession, event: Event) -> list[Outcome]:
+    reply = event.payload_as(ConversationReply)
+    data = await _lead_data(session, reply.lead_id) | {
+        "conversation_id": reply.conversation_id,
+        "reply": reply.text,
+    }
+    return [
+        NewAlert(
+            kind="conversation.reply",
+            fingerprint=f"reply:{reply.conversation_id}:{event.id}",
+            subject=f"conversation:{reply.conversation_id}",
+            campaign_id=reply.campaign_id,
+            title=f"{data['person']} wrote",
+            text=reply.text,
+            data=data,
+            at=event.occurred_at,
+            conversation_id=reply.conversation_id,
+        )
+    ]
+
+
+async def conversation_handed_back(session: AsyncSession, event: Event) -> list[Outcome]:
+    back = event.payload_as(ConversationHandedBack)
+    return [
+        Settle(
+            state="handled",
+            outcome="handed_back",
+            by=back.by,
+            at=event.occurred_at,
+            kinds=("conversation.handoff", "conversation.reply"),
+            subject=f"conversation:{back.conversation_id}",
+        )
+    ]
+
+
+async def account_lost(session: AsyncSession, event: Event) -> list[Outcome]:
+    lost = (
+        event.payload_as(AccountBanned)
+        if event.name == AccountBanned.NAME
+        else event.payload_as(AccountRevoked)
+    )
+    kind = "account.banned" if event.name == AccountBanned.NAME else "account.revoked"
+    name = await _account_name(session, lost.account_id)
+    verb = "is banned" if kind == "account.banned" else "needs a new login"
+    return [
+        NewAlert(
+            kind=kind,
+            fingerprint=f"{kind}:{lost.account_id}",
+            subject=f"account:{lost.account_id}",
+            title=f"Account {name} {verb}",
+            text=lost.reason,
+            data={"account_id": lost.account_id, "account": name, "reason": lost.reason},
+            at=event.occurred_at,
+        )
+    ]
+
+
+async def send_failed(session: AsyncSession, event: Event) -> list[Outcome]:
+    failed = event.payload_as(SendFailed)
+    if failed.reason == "peer_flood":
+        until = await session.scalar(
+            select(Account.peer_flood_until).where(Account.id == failed.account_id)
+        )
+        kind, title = "account.limited", "is PeerFlood-limited: no new first messages"
+    elif failed.reason == "flood_wait" and failed.retry_after is not None:
+        until = failed.retry_after
+        if until - event.occurred_at < LONG_FLOOD_WAIT:
+            return []
+        kind, title = "account.flood_wait", "must wait out a long FloodWait"
+    else:
+        return []
+    name = await _account_name(session, failed.account_id)
+    data = {"account_id": failed.account_id, "account": name, "until": _iso(until)}
+    return [
+        NewAlert(
+            kind=kind,
+            fingerprint=f"{kind}:{failed.account_id}",
+            subject=f"account:{failed.account_id}",
+            title=f"Account {name} {title}",
+            text=failed.detail,
+            data=data,
+            resolve_at=until,
+            at=event.occurred_at,
+        )
+    ]
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+async def worker_crashed(session: AsyncSession, event: Event) -> list[Outcome]:
+    crash = event.payload_as(WorkerCrashed)
+    name = await _account_name(session, crash.account_id)
+    data = crash.model_dump(mode="json") | {"account": name}
+    state = "is quarantined after crashing" if crash.quarantined else "crashed"
+    return [
+        NewAlert(
+            kind="worker.crashed",
+            fingerprint=f"worker.crashed:{crash.account_id}",
+            subject=f"account:{crash.account_id}",
+            title=f"The worker of {name} {state} (exit {crash.exit_code})",
+            text=crash.log_tail,
+            data=data,
+            at=event.occurred_at,
+        )
+    ]
+
+
+async def run_ended(session: AsyncSession, event: Event) -> list[Outcome]:
+    run = event.payload_as(RunEnded)
+    kind = "run.failed" if run.outcome == "failed" else "run.finished"
+    return [
+        NewAlert(
+            kind=kind,
+            fingerprint=f"run:{run.run_id}",
+            subject=f"run:{run.run_id}",
+            title=f"Run of {run.scene} in {run.chat} {run.outcome}",
+            text=run.reason,
+            data=run.model_dump(mode="json"),
+            at=event.occurred_at,
+        )
+    ]
+
+
+async def alert_raised(session: AsyncSession, event: Event) -> list[Outcome]:
+    raised = event.payload_as(AlertRaised)
+    fingerprint = f"{raised.source}:{raised.fingerprint}"
+    if raised.status == "resolved":
+        settle = Settle(state="resolved", outcome="resolved", at=event.occurred_at)
+        settle.fingerprint = fingerprint
+        return [settle]
+    return [
+        NewAlert(
+            kind="alert",
+            fingerprint=fingerprint,
+            subject=f"{raised.source}:{raised.fingerprint}",
+            title=raised.title,
+            text=raised.text,
+            severity=raised.severity,
+            link=raised.link,
+            data={"sender": raised.sender_login, "source": raised.source},
+            source=raised.source,
+            sender_user_id=raised.sender_user_id,
+            idempotency_key=raised.idempotency_key,
+            at=event.occurred_at,
+        )
+    ]
+
+
+TRANSLATORS: dict[str, Translate] = {
+    LeadFound.NAME: lead_found,
+    DraftPending.NAME: draft_pending,
+    DraftDecided.NAME: draft_decided,
+    ConversationHandoff.NAME: conversation_handoff,
+    ConversationReply.NAME: conversation_reply,
+    ConversationHandedBack.NAME: conversation_handed_back,
+    AccountBanned.NAME: account_lost,
+    AccountRevoked.NAME: account_lost,
+    SendFailed.NAME: send_failed,
+    WorkerCrashed.NAME: worker_crashed,
+    RunEnded.NAME: run_ended,
+    AlertRaised.NAME: alert_raised,
+}

@@ -1,0 +1,188 @@
+"""Events in, alerts out: each event becomes alerts in the log, their deliveries to subscribers
+and the messages that will carry them, in one transaction per batch of events (group commit), so
+an event is acked only once everything it caused is stored; the courier does the sending.
+
+A redelivered event changes nothing twice: an alert is found again by its fingerprint and the
+event's time. A firing alert seen again within the repeat interval is counted on the alert (its
+message shows "×N") instead of paging again; after the interval it pages anew.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.batching import Batcher
+from core.db import Database
+from core.db.notifier_models import Alert, AlertDelivery, AlertMessage, TelegramTakeover
+from core.events import Event
+from notifier import grouping, routing
+from notifier.alert_kinds import kind
+from notifier.event_alerts import TRANSLATORS, NewAlert, Settle
+
+log = logging.getLogger(__name__)
+EVENT_NAMES = tuple(TRANSLATORS)
+
+
+class Intake:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        repeat: timedelta,
+        group_window: timedelta,
+        wake: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._repeat = repeat
+        self._window = group_window
+        self._wake = wake
+        self._batcher: Batcher[Event, None] = Batcher(self._batch, name="notifier-intake")
+
+    async def on_event(self, event: Event) -> None:
+        if event.name in TRANSLATORS:
+            await self._batcher.submit(event)
+
+    async def _batch(self, events: Sequence[Event]) -> list[None | Exception]:
+        now = datetime.now(UTC)
+        async with self._db.transaction() as session:
+            everyone = await routing.active_recipients(session)
+            for event in events:
+                for outcome in await TRANSLATORS[event.name](session, event):
+                    if isinstance(outcome, Settle):
+                        await settle(session, outcome, now=now)
+                    else:
+                        await self._raise(session, outcome, everyone, now)
+        self._wake()
+        return [None] * len(events)
+
+    async def raise_alert(self, new: NewAlert) -> None:
+        """An alert from within the notifier (dead letters piling up), outside any event."""
+        now = datetime.now(UTC)
+        async with self._db.transaction() as session:
+            everyone = await routing.active_recipients(session)
+            await self._raise(session, new, everyone, now)
+        self._wake()
+
+    async def _raise(
+        self, session: AsyncSession, new: NewAlert, everyone: list[routing.Recipient], now: datetime
+    ) -> None:
+        if new.idempotency_key is not None and await session.scalar(
+            select(Alert.id).where(Alert.idempotency_key == new.idempotency_key)
+        ):
+            return  # the same request again (a client's retry)
+        firing = await session.scalar(
+            select(Alert)
+            .where(Alert.fingerprint == new.fingerprint, Alert.state == "firing")
+            .order_by(Alert.id.desc())
+            .limit(1)
+        )
+        if firing is not None:
+            if new.at in (firing.created_at, firing.last_seen_at):
+                return  # this very event, delivered again
+            if new.at - firing.created_at < self._repeat:
+                firing.repeats += 1
+                firing.last_seen_at = new.at
+                await mark_dirty(session, [firing.id], now)
+                return
+        alert = _row(new)
+        session.add(alert)
+        await session.flush()
+        targets = await routing.recipients_for(session, alert, everyone, new.conversation_id)
+        mute = await routing.muted(session, alert, now) if targets else None
+        for recipient in targets:
+            message_id = None
+            if mute is None:
+                message = await grouping.attach(
+                    session, recipient, alert, now=now, window=self._window
+                )
+                message_id = message.id
+            session.add(
+                AlertDelivery(
+                    alert_id=alert.id,
+                    recipient_id=recipient.id,
+                    message_id=message_id,
+                    status=mute or "queued",
+                    created_at=now,
+                )
+            )
+
+
+def _row(new: NewAlert) -> Alert:
+    return Alert(
+        kind=new.kind,
+        severity=new.severity or kind(new.kind).severity,
+        fingerprint=new.fingerprint,
+        subject=new.subject,
+        campaign_id=new.campaign_id,
+        title=new.title[:256],
+        text=new.text,
+        link=new.link,
+        data=new.data,
+        state="firing",
+        source=new.source,
+        sender_user_id=new.sender_user_id,
+        idempotency_key=new.idempotency_key,
+        repeats=0,
+        created_at=new.at,
+        last_seen_at=new.at,
+        resolve_at=new.resolve_at,
+    )
+
+
+async def settle(session: AsyncSession, done: Settle, *, now: datetime) -> list[int]:
+    """Mark the matching firing alerts handled or resolved and have their messages redrawn.
+    Returns their ids."""
+    query = select(Alert.id).where(Alert.state == "firing")
+    if done.fingerprint is not None:
+        query = query.where(Alert.fingerprint == done.fingerprint)
+    if done.kinds:
+        query = query.where(Alert.kind.in_(done.kinds))
+    if done.subject is not None:
+        query = query.where(Alert.subject == done.subject)
+    ids = list(await session.scalars(query))
+    if done.outcome == "handed_back" and done.subject and done.subject.startswith("conversation:"):
+        await _release(session, int(done.subject.split(":", 1)[1]), done.subject, now)
+    if not ids:
+        return []
+    values: dict[str, object] = {"state": done.state, "outcome": done.outcome}
+    if done.state == "handled":
+        values |= {"handled_by": done.by, "handled_at": done.at}
+    else:
+        values |= {"resolved_at": done.at}
+    await session.execute(update(Alert).where(Alert.id.in_(ids)).values(**values))
+    await mark_dirty(session, ids, now)
+    return ids
+
+
+async def mark_dirty(session: AsyncSession, alert_ids: list[int], now: datetime) -> None:
+    """Messages already in a chat are edited to show the change; ones not sent yet will show it."""
+    carried = select(AlertDelivery.message_id).where(
+        AlertDelivery.alert_id.in_(alert_ids), AlertDelivery.message_id.is_not(None)
+    )
+    await session.execute(
+        update(AlertMessage)
+        .where(
+            AlertMessage.id.in_(carried),
+            AlertMessage.state.in_(("sending", "sent")),
+            or_(AlertMessage.dirty.is_(False), AlertMessage.due_at > now),
+        )
+        .values(dirty=True, due_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _release(
+    session: AsyncSession, conversation_id: int, subject: str, now: datetime
+) -> None:
+    """Handed back: the chat that held the conversation no longer answers it; every message
+    about it is redrawn without its "Hand back" button."""
+    await session.execute(
+        delete(TelegramTakeover).where(TelegramTakeover.conversation_id == conversation_id)
+    )
+    ids = list(await session.scalars(select(Alert.id).where(Alert.subject == subject)))
+    await mark_dirty(session, ids, now)
