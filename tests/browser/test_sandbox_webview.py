@@ -183,11 +183,24 @@ async def test_hostile_texts_show_as_text_and_a_long_busy_group_keeps_its_last_2
     for n in range(1, 1001):
         world.post(chat, talker, f"message {n}")
 
+    webdev = world.chat("webdev_chat")
+    assert webdev is not None
+    tricky = [  # nested formatting, and a link no click may run
+        {"type": "italic", "offset": 0, "length": 10},
+        {"type": "bold", "offset": 5, "length": 5},
+        {"type": "text_link", "offset": 11, "length": 4, "url": "javascript:window.pwned=3"},
+    ]
+    world.post(webdev, talker, "very bold! here", entities=tricky)
+
     await page.goto(f"{sandbox.url}/")
     await page.locator(".chat-item", has_text="Web developers chat").click()
-    await expect(page.locator(".msg-text").last).to_have_text(HOSTILE)
+    await expect(page.locator(".msg-text").last).to_have_text("very bold! here")
+    await expect(page.locator(".msg-text").nth(-2)).to_have_text(HOSTILE)
     assert await page.evaluate("typeof window.pwned") == "undefined"
     assert await page.locator(".msg-text img, .msg-text script").count() == 0
+    formatted = page.locator(".msg-text").last
+    await expect(formatted.locator("em > strong")).to_have_text("bold!")
+    assert await formatted.locator("a").count() == 0  # a javascript: link stays plain text
 
     await page.locator(".chat-item", has_text="Busy chat").click()
     await expect(page.locator(".msg-text").last).to_have_text("message 1000")

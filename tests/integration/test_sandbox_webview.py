@@ -315,3 +315,19 @@ async def test_writing_in_a_group_as_a_chosen_person_reaches_the_bot_that_posted
     assert update.message.from_user is not None and update.message.from_user.id == OPERATOR
     assert update.message.reply_to_message is not None
     assert update.message.reply_to_message.message_id == alert.message_id
+
+
+async def test_a_button_pressed_in_a_group_reaches_the_bot_from_the_person_chosen_in_the_page(
+    http: aiohttp.ClientSession, bot: Bot
+) -> None:
+    made = await call(http, "POST", "/_sandbox/chats", ref="operators", title="Operators")
+    group = made["chat"]["chat_id"]
+    alert = await bot.send_message(group, "Draft for Anna", reply_markup=approve_keyboard())
+
+    body = {"message_id": alert.message_id, "data": "approve:42", "as_user": OPERATOR}
+    await call(http, "POST", f"/_sandbox/view/chats/g_{group}/press", **body)
+
+    [update] = await next_updates(bot)
+    query = update.callback_query
+    assert query is not None and query.from_user.id == OPERATOR
+    assert query.message is not None and query.message.chat.id == group
