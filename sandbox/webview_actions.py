@@ -119,15 +119,23 @@ def press(request: web.Request, found: Conversation, body: PressRequest) -> tupl
     return bot.id, record.id
 
 
+async def _json(request: web.Request) -> object:
+    """The body, refused unless sent as JSON: a page elsewhere can post a form or plain text to
+    127.0.0.1 without asking, but not JSON, so no other site can act as the page's user."""
+    if request.content_type != "application/json":
+        raise SandboxError("BAD_REQUEST", "send the body as application/json")
+    return await json_body(request)
+
+
 def routes(prefix: str, opener: Opener) -> list[web.RouteDef]:
     async def write_route(request: web.Request) -> web.Response:
         found = opener(request)
-        body = parse(WriteRequest, await json_body(request))
+        body = parse(WriteRequest, await _json(request))
         return ok(message=message_view(write(request, found, body)))
 
     async def press_route(request: web.Request) -> web.Response:
         found = opener(request)
-        bot_id, query_id = press(request, found, parse(PressRequest, await json_body(request)))
+        bot_id, query_id = press(request, found, parse(PressRequest, await _json(request)))
         answer = f"/_sandbox/bots/{bot_id}/callbacks/{query_id}"
         return ok(bot_id=bot_id, callback_query_id=query_id, answer_url=answer)
 
@@ -146,7 +154,7 @@ async def new_chat(request: web.Request) -> web.Response:
     bot = world.bots.get(int(raw)) if raw.isdigit() else None
     if bot is None:
         raise SandboxError("NOT_FOUND", f"no bot {raw}")
-    body = parse(NewChatRequest, await json_body(request))
+    body = parse(NewChatRequest, await _json(request))
     user = world.add_user(body.first_name, username=body.username or None)
     botworld.user_writes(world, bot, user, body.text, None)
     return ok(key=f"b_{bot.id}_{user.id}", user=user.profile_json())

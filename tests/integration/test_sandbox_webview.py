@@ -331,3 +331,12 @@ async def test_a_button_pressed_in_a_group_reaches_the_bot_from_the_person_chose
     query = update.callback_query
     assert query is not None and query.from_user.id == OPERATOR
     assert query.message is not None and query.message.chat.id == group
+
+
+async def test_the_views_actions_refuse_a_body_another_site_could_post_without_asking(
+    http: aiohttp.ClientSession, bot: Bot
+) -> None:
+    path = f"/_sandbox/view/chats/b_{bot.id}_{OPERATOR}/messages"
+    async with http.post(path, data='{"text": "hi"}', headers={"Content-Type": "text/plain"}) as a:
+        assert a.status == 400
+    assert await next_updates(bot, wait=0) == []
