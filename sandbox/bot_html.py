@@ -1,7 +1,7 @@
-"""Telegram's HTML parse mode, as the Bot API applies it to a message's text.
+"""Telegram's HTML parse mode: text with tags in, plain text and MessageEntity objects out.
 
-A port of what the real server does (tdlib's ``parse_html`` and the trimming of
-``fix_formatted_text``, read in tdlib's source), so a bot that passes here passes there:
+A port of what the real server does (tdlib's ``parse_html``, read in tdlib's source), so a bot
+whose markup passes here passes there (``bot_text`` applies it to a message):
 - tags b/strong, i/em, u/ins, s/strike/del, tg-spoiler and ``span class="tg-spoiler"``,
   ``a href``, code, pre (with ``code class="language-x"`` inside), blockquote (``expandable``)
   and ``tg-emoji emoji-id``; anything else is refused with Telegram's wording and UTF-8 byte
@@ -9,24 +9,18 @@ A port of what the real server does (tdlib's ``parse_html`` and the trimming of
 - the entities ``&lt; &gt; &amp; &quot;`` and ``&#NN; &#xNN;`` are decoded; like Telegram, an
   ``&`` that starts no known entity (a bare ``&``, ``&nbsp;``) stays as text — it is a ``<``
   that starts no valid tag that kills a message;
-- entity offsets and lengths are in UTF-16 code units, sorted as the Bot API returns them;
-- leading and trailing spaces and newlines are trimmed (entities follow), as for every message.
+- entity offsets and lengths are in UTF-16 code units, sorted as the Bot API returns them.
 
-Not done: entities Telegram finds by itself (urls, @mentions, hashtags, commands), ``tg-time``,
-Markdown, and merging overlapping entities of one type.
+Not done: the ``tg-time`` tag (refused as unsupported).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from sandbox.bot_links import checked_link, link_user_id
-from sandbox.errors import BotApiError
 
-MAX_TEXT = 4096  # characters (code points) after parsing: tdlib counts them with utf8_length
-MAX_RAW_BYTES = 1 << 15  # the Bot API refuses longer input before parsing it
 _TAGS = frozenset(
     "a b strong i em s strike del u ins tg-spoiler tg-emoji span pre code blockquote".split()
 )
@@ -94,52 +88,6 @@ class FormattedText:
 
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def format_text(raw: str, parse_mode: str | None, explicit: Sequence[Entity] = ()) -> FormattedText:
-    """A message's text as Telegram stores it, or Telegram's 400 for what it refuses.
-
-    ``explicit`` entities (the ``entities`` parameter) count only without a parse_mode."""
-    if not raw:
-        raise BotApiError.bad_request("message text is empty")
-    if len(raw.encode("utf-8", "surrogatepass")) > MAX_RAW_BYTES:
-        raise BotApiError.bad_request("text is too long")
-    mode = (parse_mode or "").lower()
-    if mode in ("", "none"):
-        formatted = FormattedText(raw, tuple(sorted(explicit, key=Entity.sort_key)))
-    elif mode == "html":
-        try:
-            formatted = parse_html(raw)
-        except MarkupError as exc:
-            raise BotApiError.bad_request(f"can't parse entities: {exc}") from None
-    elif mode in ("markdown", "markdownv2"):
-        # Telegram accepts these; the sandbox does not parse them, and says so plainly
-        raise BotApiError.bad_request(f"the sandbox parses only parse_mode HTML, not {parse_mode}")
-    else:
-        raise BotApiError.bad_request("unsupported parse_mode")
-    trimmed = trim(formatted)
-    if not trimmed.text:
-        raise BotApiError.bad_request("text must be non-empty")
-    if len(trimmed.text) > MAX_TEXT:
-        raise BotApiError.bad_request("message is too long")
-    return trimmed
-
-
-def trim(formatted: FormattedText) -> FormattedText:
-    """Drop trailing spaces and newlines, then leading ones before the first entity."""
-    text = formatted.text.rstrip(" \n")
-    size = utf16_len(text)
-    entities = [
-        replace(e, length=min(e.length, size - e.offset))
-        for e in formatted.entities
-        if e.offset < size
-    ]
-    first = entities[0].offset if entities else len(text)
-    cut = 0
-    while cut < first and text[cut] in " \n":
-        cut += 1
-    shifted = [replace(e, offset=e.offset - cut) for e in entities]
-    return FormattedText(text[cut:], tuple(sorted(shifted, key=Entity.sort_key)))
 
 
 def parse_html(source: str) -> FormattedText:

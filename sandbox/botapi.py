@@ -25,7 +25,8 @@ from pydantic import (
 
 from sandbox import botworld
 from sandbox.bot_entities import read_entities
-from sandbox.bot_html import FormattedText, format_text
+from sandbox.bot_html import FormattedText
+from sandbox.bot_text import format_text
 from sandbox.botworld import BotState
 from sandbox.errors import BotApiError
 from sandbox.faults import PendingBotFault

@@ -214,7 +214,7 @@ def send_message(
     markup: dict[str, Any] | None,
     reply: ReplyTo | None = None,
 ) -> Message:
-    """The bot sends already-formatted text (``bot_html.format_text``), maybe as a reply."""
+    """The bot sends already-formatted text (``bot_text.format_text``), maybe as a reply."""
     target = resolve_target(world, bot, chat_id)
     replied = _replied(bot, target, reply)
     wait = world.bot_limiter.send(bot.id, target.id, group=isinstance(target, Chat))

@@ -22,8 +22,9 @@ from aiogram.utils.formatting import (
 )
 
 from sandbox.bot_entities import read_entities
-from sandbox.bot_html import MAX_TEXT, Entity, FormattedText, format_text, parse_html, utf16_len
+from sandbox.bot_html import Entity, FormattedText, parse_html, utf16_len
 from sandbox.bot_links import checked_link
+from sandbox.bot_text import MAX_TEXT, format_text
 from sandbox.errors import BotApiError
 
 LEAD_TEXT = "Анна <a@b.ru> пишет: \"цена < 100$ & скидка > 5%\" 😀 'ок' <script>x</script>"
@@ -184,6 +185,13 @@ def test_surrounding_spaces_and_newlines_are_trimmed_and_entities_follow() -> No
 
     assert parsed == FormattedText("x y", (Entity("bold", 0, 1),))
     assert format_text("  plain <b>tags</b> kept  ", None).text == "plain <b>tags</b> kept"
+
+
+def test_carriage_returns_vanish_and_tabs_become_spaces_with_entities_following() -> None:
+    parsed = format_text("a\r\n<b>b\tc\r\n\u2028d</b> 😀\r<i>e</i>", "HTML")
+
+    assert parsed.text == "a\nb c\nd 😀e"
+    assert spans(parsed) == [("bold", 2, 5, None), ("italic", 10, 1, None)]
 
 
 @pytest.mark.parametrize(
