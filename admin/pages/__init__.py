@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from admin.pages import (
     account_login,
     accounts,
+    alerts,
     audit,
     auth,
     campaigns,
@@ -29,6 +30,7 @@ from admin.pages import (
     people,
     presence,
     prompts,
+    telegram_link,
     tokens,
     workspace,
 )
@@ -51,6 +53,7 @@ def install(app: FastAPI) -> None:
         live,
         people,
         tokens,
+        telegram_link,
         audit,
         do_not_contact,
         keyword_sets,
@@ -61,5 +64,6 @@ def install(app: FastAPI) -> None:
         workspace,
         chats,
         campaigns,
+        alerts,
     ):
         app.include_router(module.router)

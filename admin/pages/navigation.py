@@ -42,12 +42,14 @@ NAVIGATION = (
     Group(
         "System",
         (
+            Entry("Alerts", "/alerts", Role.viewer),
             Entry("Dead letters", "/dead-letters", Role.admin),
             Entry("Audit log", "/audit", Role.admin),
             Entry("Do-not-contact", "/do-not-contact", Role.viewer),
             Entry("Workspace", "/workspace", Role.admin),
             Entry("Users", "/users", Role.owner),
             Entry("API tokens", "/me/tokens", Role.viewer),
+            Entry("Telegram", "/me/telegram", Role.viewer),
         ),
     ),
 )

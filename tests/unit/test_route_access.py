@@ -37,7 +37,14 @@ def test_only_health_the_sign_in_forms_and_the_api_description_are_open(app: Fas
 
 def test_every_change_needs_at_least_an_operator(app: FastAPI) -> None:
     # your own session, tokens and preferences
-    own = ("/api/v1/auth/logout", "/api/v1/auth/tokens", "/logout", "/me/preferences", "/me/tokens")
+    own = (
+        "/api/v1/auth/logout",
+        "/api/v1/auth/tokens",
+        "/logout",
+        "/me/preferences",
+        "/me/tokens",
+        "/me/telegram",
+    )
     loose = [
         f"{sorted(e.methods)} {e.path}"
         for e in endpoints(app)
