@@ -10,7 +10,8 @@ const ANSWER_WAIT_MS = 10000;
 
 const state = {
   key: null, chat: null, newest: 0, oldest: null, since: null,
-  replyTo: null, asUser: {}, timer: null, listTimer: null, listSeen: "", generation: 0,
+  replyTo: null, asUser: {}, timer: null, listTimer: null, listSeen: "", personasSeen: "",
+  generation: 0,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -174,7 +175,9 @@ function showHead(chat) {
 
 function fillPersonas(people) {
   const select = $("as-user");
-  const wanted = state.asUser[state.key] ?? select.value ?? "";
+  const seen = JSON.stringify([state.key, people]);
+  if (seen === state.personasSeen) return; // rebuilding would close the list someone has open
+  state.personasSeen = seen;
   const options = people.map((p) => {
     const option = el("option", "", p.name + (p.username ? ` @${p.username}` : ""));
     option.value = String(p.id);
@@ -183,6 +186,8 @@ function fillPersonas(people) {
   const fresh = el("option", "", "a new person");
   fresh.value = "";
   select.replaceChildren(...options, fresh);
+  // the person chosen before in this chat, else the first offered (an operator, if any)
+  const wanted = state.asUser[state.key] ?? (options.length ? options[0].value : "");
   const known = [...select.options].some((o) => o.value === String(wanted));
   select.value = known ? String(wanted) : (options.length ? options[0].value : "");
 }
