@@ -5,6 +5,8 @@ has, count its Bot API calls and the 429s it got, and make its next calls fail.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -14,6 +16,7 @@ from sandbox.botworld import BotState
 from sandbox.errors import SandboxError
 from sandbox.faults import BotFaultRequest, apply_bot_fault
 from sandbox.http import json_body, ok, parse, parse_as, runtime
+from sandbox.state import Chat, Log, Message, User, World
 
 _BOT_FAULT: TypeAdapter[BotFaultRequest] = TypeAdapter(BotFaultRequest)
 
@@ -133,7 +136,29 @@ async def bot_info(request: web.Request) -> web.Response:
 
 async def chats(request: web.Request) -> web.Response:
     """The bot's chats (private ones by user, groups it posted or was written to in)."""
-    return ok(chats=botworld.chats_json(runtime(request).world, _bot(request)))
+    return ok(chats=_chats_json(runtime(request).world, _bot(request)))
+
+
+def _chats_json(world: World, bot: BotState) -> list[dict[str, Any]]:
+    """The bot's private chats and groups, the most recently active first."""
+    rows: list[dict[str, Any]] = []
+    places: list[tuple[Chat | User, Log[Message]]] = [
+        (world.users[user_id], log) for user_id, log in bot.chats.items()
+    ]
+    places += [(world.chats[chat_id], world.chats[chat_id].history) for chat_id in bot.groups]
+    for where, log in places:
+        last = log.get(log.end - 1)
+        title = where.full_name if isinstance(where, User) else where.title
+        rows.append(
+            {
+                "chat": botworld.chat_json(where),
+                "title": title,
+                "last_message_id": last.message_id if last else None,
+                "last_message_date": int(last.date) if last else None,
+            }
+        )
+    rows.sort(key=lambda row: row["last_message_date"] or 0, reverse=True)
+    return rows
 
 
 async def inject_fault(request: web.Request) -> web.Response:

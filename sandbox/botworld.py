@@ -151,9 +151,12 @@ def entities_json(world: World, entities: tuple[Entity, ...]) -> list[dict[str, 
             if user is None:
                 continue
             data["user"] = user_json(user)
-        extra = {"url": entity.url, "language": entity.language}
-        extra["custom_emoji_id"] = entity.custom_emoji_id
-        data.update({key: value for key, value in extra.items() if value is not None})
+        optional = {
+            "url": entity.url,
+            "language": entity.language,
+            "custom_emoji_id": entity.custom_emoji_id,
+        }
+        data.update({key: value for key, value in optional.items() if value is not None})
         result.append(data)
     return result
 
@@ -334,28 +337,6 @@ def user_writes(
         message = world.post(chat, user, text, reply_to=replied)
     push_update(bot, "message", message_json(bot, message))
     return message
-
-
-def chats_json(world: World, bot: BotState) -> list[dict[str, Any]]:
-    """The bot's private chats and groups, the most recently active first."""
-    rows: list[dict[str, Any]] = []
-    places: list[tuple[Chat | User, Log[Message]]] = [
-        (world.users[user_id], log) for user_id, log in bot.chats.items()
-    ]
-    places += [(world.chats[chat_id], world.chats[chat_id].history) for chat_id in bot.groups]
-    for where, log in places:
-        last = log.get(log.end - 1)
-        title = where.full_name if isinstance(where, User) else where.title
-        rows.append(
-            {
-                "chat": chat_json(where),
-                "title": title,
-                "last_message_id": last.message_id if last else None,
-                "last_message_date": int(last.date) if last else None,
-            }
-        )
-    rows.sort(key=lambda row: row["last_message_date"] or 0, reverse=True)
-    return rows
 
 
 def press_button(
