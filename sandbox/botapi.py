@@ -323,9 +323,10 @@ async def handle(request: web.Request) -> web.Response:
     try:
         if method is None:
             raise BotApiError(404, "Not Found")
-        if (fault := bot.faults.take(name)) is not None:
+        params = await read_params(request)
+        if (fault := bot.faults.take(name, params.get("chat_id"))) is not None:
             await _meet(fault)
-        result = await method(rt, bot, await read_params(request))
+        result = await method(rt, bot, params)
     except BotApiError as exc:
         if exc.status == 429:
             bot.refused[name] += 1

@@ -163,6 +163,7 @@ class PendingBotFault:
     method: str | None  # lower-case Bot API method name; None matches every method
     remaining: int
     seconds: float = 0
+    chat_id: str | None = None  # only calls with this chat_id (as the call writes it)
 
 
 @dataclass
@@ -171,11 +172,11 @@ class BotFaults:
 
     pending: list[PendingBotFault] = field(default_factory=list)
 
-    def take(self, method: str) -> PendingBotFault | None:
+    def take(self, method: str, chat_id: object = None) -> PendingBotFault | None:
         """The fault this call of ``method`` (any case) meets, counted down; None if none."""
         method = method.lower()
         for fault in self.pending:
-            if fault.method in (None, method):
+            if fault.method in (None, method) and fault.chat_id in (None, str(chat_id)):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self.pending.remove(fault)
@@ -188,6 +189,9 @@ class _BotFault(_Fault):
         None, min_length=1, description="a Bot API method (sendMessage); every method when absent"
     )
     count: int = Field(1, ge=1, description="how many of the next matching calls fail")
+    chat_id: int | str | None = Field(
+        None, description="only calls to this chat (its id, or @username if the bot uses that)"
+    )
 
 
 class RetryAfterFault(_BotFault):
@@ -226,5 +230,6 @@ def apply_bot_fault(faults: BotFaults, fault: BotFaultRequest) -> int:
     else:
         seconds = float(fault.seconds) if isinstance(fault, RetryAfterFault | HangFault) else 0.0
         method = fault.method.lower() if fault.method else None
-        faults.pending.append(PendingBotFault(fault.kind, method, fault.count, seconds))
+        chat = None if fault.chat_id is None else str(fault.chat_id)
+        faults.pending.append(PendingBotFault(fault.kind, method, fault.count, seconds, chat))
     return len(faults.pending)

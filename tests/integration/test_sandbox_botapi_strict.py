@@ -320,6 +320,22 @@ async def test_an_injected_429_raises_retry_after_and_is_counted(
     assert info["faults_pending"] == 0
 
 
+async def test_a_fault_aimed_at_one_chat_leaves_the_others_alone(
+    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
+) -> None:
+    group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
+    chat_id = group["chat"]["chat_id"]
+    fault = {"kind": "retry_after", "seconds": 30, "chat_id": chat_id, "count": 5}
+    await call(admin, "POST", path(registered, "/faults"), **fault)
+
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(chat_id, "to the group")
+    sent = await bot.send_message(OPERATOR, "to the operator")
+
+    assert sent.chat.id == OPERATOR
+    assert (await call(admin, "GET", path(registered, "")))["faults_pending"] == 1
+
+
 async def test_the_flood_limits_429s_are_counted_as_refused(
     bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
 ) -> None:
