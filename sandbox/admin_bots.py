@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from sandbox import botworld
+from sandbox import bot_webhook, botworld
 from sandbox.admin import PREFIX, ReadQuery, UserCreate, chat_or_404, user_or_404
 from sandbox.botworld import BotState
 from sandbox.errors import SandboxError
@@ -73,6 +73,7 @@ async def user_message(request: web.Request) -> web.Response:
     user = body.find_or_create(world)
     chat = chat_or_404(world, body.chat) if body.chat is not None else None
     message = botworld.user_writes(world, bot, user, body.text, chat, body.reply_to_message_id)
+    bot_webhook.ensure_delivery(runtime(request), bot)
     return ok(user_id=user.id, message=botworld.message_json(bot, message))
 
 
@@ -82,6 +83,7 @@ async def press_button(request: web.Request) -> web.Response:
     user = user_or_404(world, body.user_id)
     chat = body.user_id if body.chat is None else body.chat
     record = botworld.press_button(world, bot, user, chat, body.message_id, body.data)
+    bot_webhook.ensure_delivery(runtime(request), bot)
     return ok(callback_query_id=record.id)
 
 

@@ -23,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-from sandbox import botworld
+from sandbox import bot_webhook, botworld
 from sandbox.bot_entities import read_entities
 from sandbox.bot_html import FormattedText
 from sandbox.bot_text import format_text
@@ -183,6 +183,7 @@ async def get_me(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
 async def get_updates(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
     """Long poll; a newer getUpdates for the same bot ends an older one with 409, like Telegram."""
     params = parse(GetUpdates, raw)
+    bot_webhook.check_polling_allowed(bot)
     if params.allowed_updates is not None:
         bot.allowed_updates = params.allowed_updates
     bot.poll_generation += 1
@@ -198,12 +199,6 @@ async def get_updates(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
         if updates or remaining <= 0 or rt.stopping:
             return updates
         await bot.signal.wait(remaining)
-
-
-async def delete_webhook(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
-    if raw.get("drop_pending_updates") in ("true", "True", "1", True):
-        bot.updates.discard_before(bot.updates.end)
-    return True
 
 
 async def send_message(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
@@ -280,7 +275,9 @@ Method = Callable[[Runtime, BotState, dict[str, Any]], Awaitable[Any]]
 _BY_NAME: dict[str, Method] = {
     "getMe": get_me,
     "getUpdates": get_updates,
-    "deleteWebhook": delete_webhook,
+    "setWebhook": bot_webhook.set_webhook,
+    "deleteWebhook": bot_webhook.delete_webhook,
+    "getWebhookInfo": bot_webhook.get_webhook_info,
     "sendMessage": send_message,
     "editMessageText": edit_message_text,
     "editMessageReplyMarkup": edit_message_reply_markup,
@@ -320,6 +317,7 @@ async def handle(request: web.Request) -> web.Response:
     asked = request.match_info["method"]
     name, method = METHODS.get(asked.lower(), (asked, None))
     bot.calls[name] += 1
+    bot_webhook.ensure_delivery(rt, bot)  # after a sandbox restart, updates flow again
     try:
         if method is None:
             raise BotApiError(404, "Not Found")

@@ -10,13 +10,16 @@ import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.bot_html import Entity, FormattedText
 from sandbox.errors import BotApiError, SandboxError
 from sandbox.faults import BotFaults
 from sandbox.limits import retry_seconds
 from sandbox.state import Chat, Log, Message, Signal, User, World
+
+if TYPE_CHECKING:
+    from sandbox.bot_webhook import Webhook
 
 _TOKEN = re.compile(r"^(\d{1,15}):[A-Za-z0-9_-]{5,}$")
 # Without allowed_updates Telegram sends every kind except these.
@@ -52,6 +55,7 @@ class BotState:
     faults: BotFaults = field(default_factory=BotFaults)
     calls: Counter[str] = field(default_factory=Counter)  # Bot API calls by method
     refused: Counter[str] = field(default_factory=Counter)  # 429s answered (limits or faults)
+    webhook: Webhook | None = None  # set by setWebhook: updates are posted, not polled
 
     @property
     def id(self) -> int:
