@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -51,6 +52,14 @@ def _key(value: str) -> str:
     return value
 
 
+def _text(value: object) -> object:
+    # In a JSON body pydantic would also read a number as a Unix time: the payload has text.
+    if not isinstance(value, str):
+        raise ValueError("an RFC 3339 date-time as a string, like 2024-05-01T09:30:00Z")
+    return value
+
+
+TextTime = Annotated[RFC3339Time, BeforeValidator(_text)]
 Link = Annotated[
     str,
     AfterValidator(_link),
@@ -101,7 +110,7 @@ class AmAlert(BaseModel):
     status: Status
     labels: AmLabels
     annotations: AmAnnotations = Field(default_factory=lambda: AmAnnotations())
-    starts_at: RFC3339Time = Field(alias="startsAt")
+    starts_at: TextTime = Field(alias="startsAt")
     generator_url: str = Field("", alias="generatorURL")
     fingerprint: str | None = Field(None, min_length=1, max_length=160)
 
@@ -148,6 +157,8 @@ def read_body(raw: bytes) -> AlertCreate | AlertmanagerWebhook:
 def _field_error(error: Any) -> dict[str, str]:
     where = ".".join(str(part) for part in error["loc"])
     reason = str(error["msg"]).removeprefix("Value error, ")
+    if not where:  # not an object at all; pydantic would name our model class
+        reason = "a JSON object: an alert, or Alertmanager's webhook payload"
     return {"field": where or "body", "reason": reason}
 
 
@@ -167,8 +178,17 @@ def api_alert(alert: AlertCreate, *, user_id: int, login: str, key: str | None) 
         text=alert.text,
         link=alert.link,
         fingerprint=alert.fingerprint or fingerprint_of(alert.title),
-        idempotency_key=f"{user_id}:{key}" if key is not None else None,
+        idempotency_key=api_key(user_id, key) if key is not None else None,
     )
+
+
+def api_key(user_id: int, key: str) -> str:
+    """The stored key: the sender's id and theirs (two users' same key are two alerts). A key
+    the id prefix pushes over the column's 200 characters is kept as its hash."""
+    stored = f"{user_id}:{key}"
+    if len(stored) > KEY_MAX:
+        stored = f"{user_id}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return stored
 
 
 _SEVERITIES: dict[str, Severity] = {

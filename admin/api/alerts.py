@@ -21,6 +21,7 @@ from admin.api.alertmanager import (
     PayloadInvalid,
     am_alerts,
     api_alert,
+    api_key,
     read_body,
     request_schema,
 )
@@ -157,7 +158,7 @@ async def send_alert(
     async with db.transaction() as session:
         if isinstance(body, AlertCreate):
             if idempotency_key is not None:
-                made = await alert_by_key(session, f"{user_id}:{idempotency_key}")
+                made = await alert_by_key(session, api_key(user_id, idempotency_key))
                 if made is not None:
                     return JSONResponse(AlertDuplicate(alert_id=made).model_dump(), 200)
             event = api_alert(body, user_id=user_id, login=actor.login, key=idempotency_key)

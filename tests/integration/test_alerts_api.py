@@ -146,6 +146,19 @@ async def test_a_repeated_idempotency_key_answers_with_the_alert_it_made(panel: 
     assert len(await raised(panel.db)) == 2
 
 
+async def test_a_key_of_the_longest_length_is_kept_as_its_hash_and_still_deduplicates(
+    panel: Panel,
+) -> None:
+    api = panel.api(Role.operator)
+    key = {"Idempotency-Key": "k" * 200}
+    assert (await api.post("/alerts", json={"title": "long"}, headers=key)).status_code == 202
+    [event] = await raised(panel.db)
+    assert len(event["idempotency_key"]) <= 200
+    made = await store_alert(panel.db, idempotency_key=event["idempotency_key"])
+    again = await api.post("/alerts", json={"title": "long"}, headers=key)
+    assert again.json() == {"alert_id": made, "duplicate": True}
+
+
 async def test_bad_fields_are_named_with_a_reason_and_nothing_is_sent(panel: Panel) -> None:
     api = panel.api(Role.operator)
     answer = await api.post(
