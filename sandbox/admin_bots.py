@@ -48,6 +48,12 @@ class ButtonPress(_Body):
     chat: int | str | None = Field(None, description="the message's chat; private if absent")
 
 
+class DeleteRequest(_Body):
+    user_id: int
+    message_id: int
+    chat: int | str | None = Field(None, description="a group; the private chat if absent")
+
+
 class BlockRequest(_Body):
     user_id: int
     blocked: bool = True
@@ -87,6 +93,22 @@ async def press_button(request: web.Request) -> web.Response:
     return ok(callback_query_id=record.id)
 
 
+async def delete(request: web.Request) -> web.Response:
+    """A simulated user deletes a message: any of their private chat with the bot (for both
+    sides, as Telegram allows), their own in a group. The bot is not told: no update."""
+    bot, world = _bot(request), runtime(request).world
+    body = parse(DeleteRequest, await json_body(request))
+    user = user_or_404(world, body.user_id)
+    chat = chat_or_404(world, body.chat) if body.chat is not None else None
+    message = botworld.lookup(bot, chat or user, body.message_id)
+    if message is None:
+        raise SandboxError("NOT_FOUND", "message to delete not found")
+    if chat is not None and message.sender.id != user.id:  # members are no admins here
+        raise SandboxError("BAD_REQUEST", "a member deletes only their own messages")
+    message.deleted = True
+    return ok()
+
+
 async def callback_answer(request: web.Request) -> web.Response:
     record = _bot(request).callbacks.get(request.match_info["query_id"])
     if record is None:
@@ -116,7 +138,7 @@ async def chat_messages(request: web.Request) -> web.Response:
         items = log.read(query.since, query.limit)[1] if log else []
     else:
         items = chat_or_404(world, chat_id).history.read(query.since, query.limit)[1]
-    return ok(messages=[botworld.message_json(bot, m) for m in items])
+    return ok(messages=[botworld.message_json(bot, m) for m in items if not m.deleted])
 
 
 async def bot_info(request: web.Request) -> web.Response:
@@ -179,6 +201,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/{{bot_id}}/callbacks", press_button),
         web.get(f"{p}/{{bot_id}}/callbacks/{{query_id}}", callback_answer),
         web.post(f"{p}/{{bot_id}}/block", block),
+        web.post(f"{p}/{{bot_id}}/delete", delete),
         web.get(f"{p}/{{bot_id}}/chats", chats),
         web.get(f"{p}/{{bot_id}}/chats/{{chat_id}}/messages", chat_messages),
         web.post(f"{p}/{{bot_id}}/faults", inject_fault),

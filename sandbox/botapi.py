@@ -145,6 +145,11 @@ class EditMessageText(EditTarget, Formatted):
     pass
 
 
+class DeleteMessage(Params):
+    chat_id: ChatId
+    message_id: int
+
+
 class AnswerCallbackQuery(Params):
     callback_query_id: str
     text: str | None = None
@@ -233,6 +238,12 @@ async def edit_message_reply_markup(rt: Runtime, bot: BotState, raw: dict[str, A
     return botworld.message_json(bot, edited)
 
 
+async def delete_message(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
+    params = parse(DeleteMessage, raw)
+    botworld.delete_message(rt.world, bot, params.chat_id, params.message_id)
+    return True
+
+
 async def answer_callback_query(rt: Runtime, bot: BotState, raw: dict[str, Any]) -> Any:
     params = parse(AnswerCallbackQuery, raw)
     botworld.answer_callback(bot, params.callback_query_id, params.text, params.show_alert)
@@ -281,6 +292,7 @@ _BY_NAME: dict[str, Method] = {
     "sendMessage": send_message,
     "editMessageText": edit_message_text,
     "editMessageReplyMarkup": edit_message_reply_markup,
+    "deleteMessage": delete_message,
     "answerCallbackQuery": answer_callback_query,
     "sendChatAction": send_chat_action,
     "setMyCommands": set_my_commands,

@@ -132,7 +132,7 @@ def message_json(bot: BotState, message: Message, *, with_reply: bool = True) ->
     }
     if message.entities:
         data["entities"] = message.entities
-    if with_reply and message.reply_to is not None:
+    if with_reply and message.reply_to is not None and not message.reply_to.deleted:
         data["reply_to_message"] = message_json(bot, message.reply_to, with_reply=False)
     if message.reply_markup:
         data["reply_markup"] = message.reply_markup
@@ -239,18 +239,20 @@ def send_message(
 def _replied(bot: BotState, target: Chat | User, reply: ReplyTo | None) -> Message | None:
     if reply is None:
         return None
-    message = _lookup(bot, target, reply.message_id)
+    message = lookup(bot, target, reply.message_id)
     if message is None and not reply.allow_sending_without_reply:
         raise BotApiError.bad_request("message to be replied not found")
     return message
 
 
-def _lookup(bot: BotState, where: Chat | User, message_id: int) -> Message | None:
+def lookup(bot: BotState, where: Chat | User, message_id: int) -> Message | None:
     """A message of a group, or of the bot's private chat with a user, by its id."""
     if isinstance(where, Chat):
-        return where.history.get(message_id - 1)
-    log = bot.chats.get(where.id)
-    return log.get(message_id - 1) if log else None
+        message = where.history.get(message_id - 1)
+    else:
+        log = bot.chats.get(where.id)
+        message = log.get(message_id - 1) if log else None
+    return None if message is None or message.deleted else message
 
 
 def _private(
@@ -271,16 +273,29 @@ def _private(
     return message
 
 
-def find_message(world: World, bot: BotState, chat_id: int | str, message_id: int) -> Message:
-    target = world.chat(chat_id) if isinstance(chat_id, str) or chat_id < 0 else None
-    if target is not None:
-        message = _lookup(bot, target, message_id)
-    else:
-        user = world.users.get(chat_id) if isinstance(chat_id, int) else None
-        message = _lookup(bot, user, message_id) if user else None
+def _where(world: World, chat_id: int | str) -> Chat | User | None:
+    if isinstance(chat_id, str) or chat_id < 0:
+        return world.chat(chat_id)
+    return world.users.get(chat_id)
+
+
+def find_message(
+    world: World, bot: BotState, chat_id: int | str, message_id: int, *, to: str = "edit"
+) -> Message:
+    where = _where(world, chat_id)
+    message = lookup(bot, where, message_id) if where is not None else None
     if message is None:
-        raise BotApiError.bad_request("message to edit not found")
+        raise BotApiError.bad_request(f"message to {to} not found")
     return message
+
+
+def delete_message(world: World, bot: BotState, chat_id: int | str, message_id: int) -> None:
+    """deleteMessage: a bot that is no group admin deletes its own messages, and in a private
+    chat the user's too."""
+    message = find_message(world, bot, chat_id, message_id, to="delete")
+    if message.chat is not None and message.sender.id != bot.id:
+        raise BotApiError.bad_request("message can't be deleted")
+    message.deleted = True
 
 
 def edit_message(
@@ -329,7 +344,7 @@ def user_writes(
     """
     replied = None
     if reply_to_message_id is not None:
-        replied = _lookup(bot, chat or user, reply_to_message_id)
+        replied = lookup(bot, chat or user, reply_to_message_id)
         if replied is None:
             raise SandboxError("BAD_REQUEST", "message to be replied not found")
     if chat is None:

@@ -155,7 +155,9 @@ class Message:
       ``user`` where the type has one), sorted as Telegram sorts them; empty when plain;
     - ``reply_markup``: the inline keyboard as sent (``{"inline_keyboard": [[button]]}``);
     - ``reply_to``: the message this one answers (same chat), or None;
-    - ``edit_date``: Unix time of the last edit, None if never edited.
+    - ``edit_date``: Unix time of the last edit, None if never edited;
+    - ``deleted``: deleted from its chat (deleteMessage, or a user deleting it): it keeps its id
+      and place, but Telegram no longer shows, finds, edits or quotes it.
     """
 
     message_id: int
@@ -168,6 +170,7 @@ class Message:
     edit_date: int | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_to: Message | None = None
+    deleted: bool = False
     _json: dict[str, Any] | None = None
 
     def edit(
