@@ -3,6 +3,10 @@
 aiogram sends every parameter as a form field; lists and objects (reply_markup, allowed_updates,
 commands) arrive as JSON strings and falsy values are left out, so every optional parameter has
 a default here. Answers use Telegram's envelope and HTTP statuses, which pick aiogram's exception.
+
+Texts go through ``bot_text`` (parse_mode=HTML, explicit entities, Telegram's refusals); every
+call is counted per bot and method, 429s answered too, and may first meet a fault queued for it
+(``sandbox.faults.BotFaults``: 429, 500 or a hang). Webhook mode lives in ``bot_webhook``.
 """
 
 from __future__ import annotations
