@@ -16,8 +16,8 @@ _SPACE = frozenset(" \t\r\n\v\0")
 _TG_HOST_EXTRA = frozenset("-_")
 
 
-class _BadUrl(Exception):
-    pass
+class LinkRefused(Exception):
+    """Telegram's reason for refusing a link ("Wrong HTTP URL", "Unsupported URL protocol" ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,27 +57,27 @@ def link_user_id(url: str) -> int | None:
 def checked_link(link: str) -> str | None:
     """The link as Telegram stores it in a text_link, or None when Telegram would drop it."""
     try:
-        return _check(link)
-    except _BadUrl:
+        return check_link(link)
+    except LinkRefused:
         return None
 
 
-def _check(link: str) -> str:
+def check_link(link: str) -> str:
+    """The link as Telegram stores it, or LinkRefused with tdlib's reason."""
     scheme = next((s for s in ("tg", "ton", "tonsite") if link.lower().startswith(f"{s}:")), None)
     if scheme is None:
         url = _parse(link)
         if "." not in url.host and not url.is_ipv6:
-            raise _BadUrl("Wrong HTTP URL")
+            raise LinkRefused("Wrong HTTP URL")
         return url.text()
     link = link[len(scheme) + 1 :].removeprefix("//")
     url = _parse(link)
-    if link.lower().startswith("http://") or url.scheme == "https":
-        raise _BadUrl(f"Wrong {scheme} URL")
-    if url.userinfo or url.port or url.is_ipv6:
-        raise _BadUrl(f"Wrong {scheme} URL")
+    wrong = link.lower().startswith("http://") or url.scheme == "https"
+    if wrong or url.userinfo or url.port or url.is_ipv6:
+        raise LinkRefused("Wrong tg URL" if scheme == "tg" else "Wrong ton URL")
     allowed = _TG_HOST_EXTRA | ({"."} if scheme == "tonsite" else frozenset())
     if any(not (c.isascii() and c.isalnum()) and c not in allowed for c in url.host):
-        raise _BadUrl("Unallowed characters in URL host")
+        raise LinkRefused("Unallowed characters in URL host")
     query = url.query[1:] if url.query.startswith("/?") else url.query
     return f"{scheme}://{url.host}{query}"
 
@@ -89,22 +89,24 @@ def _parse(url: str) -> _Url:
     if url[len(head) :].startswith("://"):
         scheme = head.lower()
         if scheme not in ("http", "https"):
-            raise _BadUrl("Unsupported URL protocol")
+            raise LinkRefused("Unsupported URL protocol")
         rest = url[len(head) + 3 :]
     authority = _till(rest, "/?#")
     query = rest[len(authority) :]
     userinfo_host, port = _split_port(authority)
     userinfo, _, host = userinfo_host.rpartition("@")
     is_ipv6 = host.startswith("[") and host.endswith("]") and len(host) > 1
-    if not host or host == ".":
-        raise _BadUrl("URL host is empty")
+    if not host:
+        raise LinkRefused("URL host is empty")
+    if host == ".":
+        raise LinkRefused("Host is invalid")
     host = host.lower()
     if is_ipv6:
         if any(c not in "0123456789abcdef:." for c in host[1:-1]):
-            raise _BadUrl("Wrong IPv6 URL host")
+            raise LinkRefused("Wrong IPv6 URL host")
     else:
-        _check_part(host, allow_colon=False)
-        _check_part(userinfo, allow_colon=True)
+        _check_part(host, "host", allow_colon=False)
+        _check_part(userinfo, "userinfo", allow_colon=True)
     return _Url(scheme, userinfo, host, port, is_ipv6, _query(query))
 
 
@@ -123,7 +125,7 @@ def _split_port(authority: str) -> tuple[str, int]:
     raw = authority[index + 1 :].lstrip("0") or "0"
     port = int(raw) if raw.isascii() and raw.isdigit() else -1
     if port <= 0 or port > 65535:
-        raise _BadUrl("Wrong port number specified in the URL")
+        raise LinkRefused("Wrong port number specified in the URL")
     return authority[:index], port
 
 
@@ -134,7 +136,7 @@ def _query(query: str) -> str:
     return "".join(f"%{ord(c):02X}" if ord(c) <= 0x20 else c for c in query)
 
 
-def _check_part(part: str, *, allow_colon: bool) -> None:
+def _check_part(part: str, name: str, *, allow_colon: bool) -> None:
     i = 0
     while i < len(part):
         char = part[i]
@@ -142,8 +144,8 @@ def _check_part(part: str, *, allow_colon: bool) -> None:
             if len(part) > i + 2 and part[i + 1] in _HEX and part[i + 2] in _HEX:
                 i += 3
                 continue
-            raise _BadUrl("Wrong percent-encoded symbol in URL")
+            raise LinkRefused(f"Wrong percent-encoded symbol in URL {name}")
         allowed = (char.isascii() and char.isalnum()) or char in _URL_PART_EXTRA
         if not (allowed or (allow_colon and char == ":") or ord(char) >= 128):
-            raise _BadUrl("Disallowed character in URL")
+            raise LinkRefused(f"Disallowed character in URL {name}")
         i += 1

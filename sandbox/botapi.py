@@ -30,6 +30,7 @@ from pydantic import (
 from sandbox import bot_webhook, botworld
 from sandbox.bot_entities import read_entities
 from sandbox.bot_html import FormattedText
+from sandbox.bot_links import LinkRefused, check_link, link_user_id
 from sandbox.bot_text import format_text
 from sandbox.botworld import BotState
 from sandbox.errors import BotApiError
@@ -78,7 +79,27 @@ class InlineKeyboard(BaseModel):
 def _check_markup(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value and "inline_keyboard" in value:
         InlineKeyboard.model_validate(value)
+        for row in value["inline_keyboard"]:
+            for button in row:
+                if isinstance(button.get("url"), str):
+                    button["url"] = _button_url(button["url"])
     return value or None
+
+
+def _button_url(url: str) -> str:
+    """A URL button's link as Telegram stores it (normalised); one Telegram cannot check, such
+    as ``http://localhost:8000/x`` (no dot in the host), refuses the whole message.
+
+    Raised as BotApiError, which pydantic lets through, so the answer is Telegram's own text.
+    """
+    if link_user_id(url) is not None:
+        return url
+    try:
+        return check_link(url)
+    except LinkRefused as exc:
+        raise BotApiError.bad_request(
+            f"inline keyboard button URL '{url}' is invalid: {exc}"
+        ) from None
 
 
 ChatId = Annotated[int | str, BeforeValidator(_chat_id)]

@@ -9,43 +9,30 @@ from typing import Any
 import aiohttp
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import ReplyParameters
 
 from sandbox.bootstrap import RunningSandbox
-from sandbox.limits import BotLimitsConfig, LimitsConfig
+from tests.integration.sandbox_bots import aiogram_bot, call, relax_limits, started_bot
 
 OPERATOR = 777_004
 
 
-async def call(http: aiohttp.ClientSession, verb: str, where: str, **body: Any) -> Any:
-    async with http.request(verb, where, json=body or None) as response:
-        data = await response.json()
-        assert data["ok"], data
-        return data
-
-
 @pytest.fixture
 async def admin(sandbox: RunningSandbox) -> AsyncIterator[aiohttp.ClientSession]:
-    sandbox.world.set_limits(LimitsConfig(bot=BotLimitsConfig(per_chat_burst=1000)))
+    relax_limits(sandbox)
     async with aiohttp.ClientSession(base_url=sandbox.url) as session:
         yield session
 
 
 @pytest.fixture
 async def registered(admin: aiohttp.ClientSession) -> dict[str, Any]:
-    made = await call(admin, "POST", "/_sandbox/bots", username="del_bot", first_name="Del")
-    body = {"user_id": OPERATOR, "first_name": "Olga", "text": "/start"}
-    await call(admin, "POST", f"/_sandbox/bots/{made['id']}/messages", **body)
-    return dict(made)
+    return await started_bot(admin, "del_bot", OPERATOR)
 
 
 @pytest.fixture
 async def bot(sandbox: RunningSandbox, registered: dict[str, Any]) -> AsyncIterator[Bot]:
-    api = TelegramAPIServer.from_base(sandbox.url)
-    client = Bot(registered["token"], session=AiohttpSession(api=api))
+    client = aiogram_bot(sandbox, registered["token"])
     yield client
     await client.session.close()
 

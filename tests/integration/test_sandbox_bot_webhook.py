@@ -10,24 +10,16 @@ from typing import Any
 import aiohttp
 import pytest
 from aiogram import Bot, Dispatcher, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 from aiogram.types import Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from sandbox.bootstrap import RunningSandbox
+from tests.integration.sandbox_bots import aiogram_bot, call
 
 OPERATOR = 777_003
 SECRET = "s3cret_token-1"
-
-
-async def call(http: aiohttp.ClientSession, verb: str, where: str, **body: Any) -> Any:
-    async with http.request(verb, where, json=body or None) as response:
-        data = await response.json()
-        assert data["ok"], data
-        return data
 
 
 @pytest.fixture
@@ -44,8 +36,7 @@ async def registered(admin: aiohttp.ClientSession) -> dict[str, Any]:
 
 @pytest.fixture
 async def bot(sandbox: RunningSandbox, registered: dict[str, Any]) -> AsyncIterator[Bot]:
-    api = TelegramAPIServer.from_base(sandbox.url)
-    client = Bot(registered["token"], session=AiohttpSession(api=api))
+    client = aiogram_bot(sandbox, registered["token"])
     yield client
     await client.delete_webhook()
     await client.session.close()

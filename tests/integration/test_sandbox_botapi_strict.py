@@ -3,39 +3,34 @@ strict: HTML parsed or refused, replies both ways, injected failures and the flo
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
-    MessageEntity,
     ReplyParameters,
 )
 from aiogram.utils.formatting import Bold, Text, TextLink
 from aiogram.utils.text_decorations import html_decoration
 
 from sandbox.bootstrap import RunningSandbox
-from sandbox.limits import BotLimitsConfig, LimitsConfig
+from tests.integration.sandbox_bots import (
+    aiogram_bot,
+    bot_path,
+    call,
+    dumped,
+    relax_limits,
+    started_bot,
+)
 
 OPERATOR = 777_002
 LEAD_TEXT = "Анна <a@b.ru>: \"цена < 100$ & скидка > 5%\" 😀 'ок' <script>x</script>"
-
-
-async def call(http: aiohttp.ClientSession, verb: str, where: str, **body: Any) -> Any:
-    async with http.request(verb, where, json=body or None) as response:
-        data = await response.json()
-        assert data["ok"], data
-        return data
 
 
 @pytest.fixture
@@ -46,34 +41,19 @@ async def admin(sandbox: RunningSandbox) -> AsyncIterator[aiohttp.ClientSession]
 
 @pytest.fixture
 async def registered(admin: aiohttp.ClientSession) -> dict[str, Any]:
-    """A bot the operator has started (Telegram lets a bot write only to those)."""
-    bot = await call(admin, "POST", "/_sandbox/bots", username="alerts_bot", first_name="Alerts")
-    path = f"/_sandbox/bots/{bot['id']}/messages"
-    await call(admin, "POST", path, user_id=OPERATOR, first_name="Olga", text="/start")
-    return dict(bot)
+    return await started_bot(admin, "alerts_bot", OPERATOR)
 
 
 @pytest.fixture
 async def bot(sandbox: RunningSandbox, registered: dict[str, Any]) -> AsyncIterator[Bot]:
-    api = TelegramAPIServer.from_base(sandbox.url)
-    client = Bot(registered["token"], session=AiohttpSession(api=api))
+    client = aiogram_bot(sandbox, registered["token"])
     yield client
     await client.session.close()
 
 
 @pytest.fixture
 def roomy(sandbox: RunningSandbox) -> None:
-    """Limits out of the way, for tests about something else than flood control."""
-    sandbox.world.set_limits(LimitsConfig(bot=BotLimitsConfig(per_chat_burst=1000)))
-
-
-def dumped(entities: list[MessageEntity] | None) -> list[dict[str, Any]]:
-    """Entities as plain dicts (aiogram's models compare unequal once bound to a bot)."""
-    return [e.model_dump(exclude_none=True) for e in entities or []]
-
-
-def path(registered: dict[str, Any], tail: str) -> str:
-    return f"/_sandbox/bots/{registered['id']}{tail}"
+    relax_limits(sandbox)
 
 
 async def last_update_message(bot: Bot) -> Message:
@@ -98,7 +78,7 @@ async def test_html_text_arrives_parsed_with_its_entities(
         {"type": "text_link", "offset": 15, "length": 9, "url": "https://t.me/web_leads"},
         {"type": "italic", "offset": 25, "length": 4},
     ]
-    stored = await call(admin, "GET", path(registered, f"/chats/{OPERATOR}/messages"))
+    stored = await call(admin, "GET", bot_path(registered, f"/chats/{OPERATOR}/messages"))
     assert stored["messages"][-1]["text"] == sent.text
     assert stored["messages"][-1]["entities"][1]["url"] == "https://t.me/web_leads"
 
@@ -122,7 +102,7 @@ async def test_bad_markup_is_refused_with_cant_parse_entities_and_nothing_is_sen
     with pytest.raises(TelegramBadRequest, match='start tag "b"'):
         await bot.send_message(OPERATOR, "<b>cut in the middle", parse_mode="HTML")
 
-    stored = await call(admin, "GET", path(registered, f"/chats/{OPERATOR}/messages"))
+    stored = await call(admin, "GET", bot_path(registered, f"/chats/{OPERATOR}/messages"))
     assert [m["text"] for m in stored["messages"]] == ["/start"]
 
 
@@ -150,7 +130,7 @@ async def test_a_users_reply_to_the_bots_alert_arrives_with_the_alert_as_reply_t
     await bot.get_updates(offset=-1, timeout=0)  # everything so far is read
 
     body = {"user_id": OPERATOR, "text": "Better: hello!", "reply_to_message_id": alert.message_id}
-    await call(admin, "POST", path(registered, "/messages"), **body)
+    await call(admin, "POST", bot_path(registered, "/messages"), **body)
     reply = await last_update_message(bot)
 
     assert reply.text == "Better: hello!"
@@ -160,7 +140,7 @@ async def test_a_users_reply_to_the_bots_alert_arrives_with_the_alert_as_reply_t
     assert dumped(reply.reply_to_message.entities) == [{"type": "bold", "offset": 0, "length": 8}]
     assert reply.reply_to_message.from_user is not None
     assert reply.reply_to_message.from_user.id == bot.id
-    stored = await call(admin, "GET", path(registered, f"/chats/{OPERATOR}/messages"))
+    stored = await call(admin, "GET", bot_path(registered, f"/chats/{OPERATOR}/messages"))
     assert stored["messages"][-1]["reply_to_message"]["message_id"] == alert.message_id
 
 
@@ -169,7 +149,7 @@ async def test_a_reply_to_a_reply_nests_one_level_only_as_in_telegram(
 ) -> None:
     alert = await bot.send_message(OPERATOR, "alert")
     body = {"user_id": OPERATOR, "text": "answer", "reply_to_message_id": alert.message_id}
-    answer = await call(admin, "POST", path(registered, "/messages"), **body)
+    answer = await call(admin, "POST", bot_path(registered, "/messages"), **body)
 
     again = await bot.send_message(
         OPERATOR,
@@ -185,7 +165,7 @@ async def test_a_simulated_users_reply_to_a_missing_message_is_refused(
     admin: aiohttp.ClientSession, registered: dict[str, Any]
 ) -> None:
     body = {"user_id": OPERATOR, "text": "hi", "reply_to_message_id": 999}
-    async with admin.post(path(registered, "/messages"), json=body) as response:
+    async with admin.post(bot_path(registered, "/messages"), json=body) as response:
         refused = await response.json()
 
     assert response.status == 400 and "message to be replied not found" in refused["description"]
@@ -232,7 +212,7 @@ async def test_in_a_group_a_member_replies_to_the_bots_post(
         "text": "mine",
         "reply_to_message_id": post.message_id,
     }
-    await call(admin, "POST", path(registered, "/messages"), **body)
+    await call(admin, "POST", bot_path(registered, "/messages"), **body)
     reply = await last_update_message(bot)
 
     assert reply.chat.type == "supergroup" and reply.reply_to_message is not None
@@ -269,134 +249,22 @@ async def test_an_html_edit_is_parsed_and_not_modified_compares_text_entities_an
         )
 
 
-async def test_an_edit_storm_into_one_chat_gets_429_with_retry_after(bot: Bot) -> None:
-    sent = await bot.send_message(OPERATOR, "0 new leads")
+async def test_a_url_button_telegram_cannot_check_refuses_the_message(bot: Bot) -> None:
+    def markup(url: str) -> InlineKeyboardMarkup:
+        button = InlineKeyboardButton(text="Open in panel", url=url)
+        return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
-    with pytest.raises(TelegramRetryAfter) as refused:
-        for count in range(1, 10):
-            await bot.edit_message_text(
-                text=f"{count} new leads", chat_id=OPERATOR, message_id=sent.message_id
-            )
-
-    assert refused.value.retry_after >= 1
-
-
-async def test_edits_in_a_group_do_not_spend_its_twenty_a_minute(
-    sandbox: RunningSandbox, bot: Bot, admin: aiohttp.ClientSession
-) -> None:
-    sandbox.world.set_limits(
-        LimitsConfig(bot=BotLimitsConfig(per_chat_burst=100, group_per_minute=2))
+    with pytest.raises(TelegramBadRequest) as refused:
+        await bot.send_message(OPERATOR, "Draft", reply_markup=markup("http://localhost:8000/d/1"))
+    assert refused.value.message == (
+        "Bad Request: inline keyboard button URL 'http://localhost:8000/d/1' is invalid: "
+        "Wrong HTTP URL"
     )
-    group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
-    chat_id = group["chat"]["chat_id"]
-    sent = await bot.send_message(chat_id, "1 lead")
+    with pytest.raises(TelegramBadRequest, match="is invalid: Unsupported URL protocol"):
+        await bot.send_message(OPERATOR, "Draft", reply_markup=markup("happ://add/x"))
 
-    for count in range(2, 8):
-        await bot.edit_message_text(
-            text=f"{count} leads", chat_id=chat_id, message_id=sent.message_id
-        )
-    await bot.send_message(chat_id, "second post")  # the group's second of two a minute
-
-    with pytest.raises(TelegramRetryAfter):
-        await bot.send_message(chat_id, "third post")
-
-
-async def test_an_injected_429_raises_retry_after_and_is_counted(
-    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
-) -> None:
-    fault = {"kind": "retry_after", "method": "sendMessage", "seconds": 7, "count": 2}
-    await call(admin, "POST", path(registered, "/faults"), **fault)
-
-    for _ in range(2):
-        with pytest.raises(TelegramRetryAfter) as refused:
-            await bot.send_message(OPERATOR, "alert")
-        assert refused.value.retry_after == 7
-    await bot.get_me()  # other methods are untouched
-    await bot.send_message(OPERATOR, "alert")  # the third call goes through
-
-    info = await call(admin, "GET", path(registered, ""))
-    assert info["calls"] == {"sendMessage": 3, "getMe": 1}
-    assert info["refused"] == 2 and info["refused_by_method"] == {"sendMessage": 2}
-    assert info["faults_pending"] == 0
-
-
-async def test_a_fault_aimed_at_one_chat_leaves_the_others_alone(
-    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
-) -> None:
-    group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
-    chat_id = group["chat"]["chat_id"]
-    fault = {"kind": "retry_after", "seconds": 30, "chat_id": chat_id, "count": 5}
-    await call(admin, "POST", path(registered, "/faults"), **fault)
-
-    with pytest.raises(TelegramRetryAfter):
-        await bot.send_message(chat_id, "to the group")
-    sent = await bot.send_message(OPERATOR, "to the operator")
-
-    assert sent.chat.id == OPERATOR
-    assert (await call(admin, "GET", path(registered, "")))["faults_pending"] == 1
-
-
-async def test_the_flood_limits_429s_are_counted_as_refused(
-    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
-) -> None:
-    with pytest.raises(TelegramRetryAfter):
-        for number in range(10):
-            await bot.send_message(OPERATOR, f"alert {number}")
-
-    info = await call(admin, "GET", path(registered, ""))
-    assert info["refused"] == 1 and info["calls"]["sendMessage"] == info["refused"] + 3
-
-
-async def test_injected_server_errors_and_hangs_hit_any_method(
-    bot: Bot, admin: aiohttp.ClientSession, registered: dict[str, Any]
-) -> None:
-    await call(admin, "POST", path(registered, "/faults"), kind="server_error")
-    with pytest.raises(TelegramServerError):
-        await bot.get_me()
-
-    await call(admin, "POST", path(registered, "/faults"), kind="hang", seconds=0.6)
-    started = time.monotonic()
-    me = await bot.get_me()
-    assert me.id == bot.id and time.monotonic() - started >= 0.6
-
-    await call(admin, "POST", path(registered, "/faults"), kind="hang", seconds=5, count=3)
-    cleared = await call(admin, "POST", path(registered, "/faults"), kind="clear")
-    assert cleared["pending"] == 0
-    await asyncio.wait_for(bot.get_me(), 1)
-
-
-async def test_a_bad_fault_request_is_a_400_naming_the_field(
-    admin: aiohttp.ClientSession, registered: dict[str, Any]
-) -> None:
-    async with admin.post(path(registered, "/faults"), json={"kind": "retry_after"}) as response:
-        body = await response.json()
-
-    assert response.status == 400 and "seconds" in body["description"]
-
-
-async def test_the_bots_chats_are_listed_most_recent_first(
-    sandbox: RunningSandbox,
-    bot: Bot,
-    admin: aiohttp.ClientSession,
-    registered: dict[str, Any],
-    roomy: None,
-) -> None:
-    now = [time.time()]
-    sandbox.world.clock = lambda: now[0]
-    group = await call(admin, "POST", "/_sandbox/chats", ref="ops_room", title="Operators")
-    await bot.send_message(OPERATOR, "private alert")
-    now[0] += 5
-    posted = await bot.send_message(group["chat"]["chat_id"], "group alert")
-
-    listed = (await call(admin, "GET", path(registered, "/chats")))["chats"]
-
-    assert [row["title"] for row in listed] == ["Operators", "Olga"]
-    assert listed[0]["chat"] == {
-        "id": group["chat"]["chat_id"],
-        "type": "supergroup",
-        "title": "Operators",
-        "username": "ops_room",
-    }
-    assert listed[0]["last_message_id"] == posted.message_id
-    assert listed[1]["chat"]["type"] == "private" and listed[1]["chat"]["id"] == OPERATOR
-    assert listed[1]["last_message_date"] < listed[0]["last_message_date"]
+    sent = await bot.send_message(
+        OPERATOR, "Draft", reply_markup=markup("https://Panel.example.com")
+    )
+    assert sent.reply_markup is not None
+    assert sent.reply_markup.inline_keyboard[0][0].url == "https://panel.example.com/"

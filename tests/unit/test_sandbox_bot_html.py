@@ -23,7 +23,7 @@ from aiogram.utils.formatting import (
 
 from sandbox.bot_entities import read_entities
 from sandbox.bot_html import Entity, FormattedText, parse_html, utf16_len
-from sandbox.bot_links import checked_link
+from sandbox.bot_links import LinkRefused, check_link, checked_link
 from sandbox.bot_text import MAX_TEXT, format_text
 from sandbox.errors import BotApiError
 
@@ -277,3 +277,22 @@ def test_malformed_explicit_entities_are_refused(raw: Any, reason: str) -> None:
         read_entities(raw)
 
     assert refused.value.status == 400 and reason in refused.value.description
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        ("http://localhost:8000/x", "Wrong HTTP URL"),
+        ("happ://add/x", "Unsupported URL protocol"),
+        ("https://host.io:0/", "Wrong port number specified in the URL"),
+        ("https://ho st.io/", "Disallowed character in URL host"),
+        ("https://x.io%zz/", "Wrong percent-encoded symbol in URL host"),
+        ("tg://http://x", "Wrong tg URL"),
+        ("https:///path", "URL host is empty"),
+    ],
+)
+def test_links_telegram_cannot_check_are_refused_with_its_reason(link: str, reason: str) -> None:
+    with pytest.raises(LinkRefused) as refused:
+        check_link(link)
+
+    assert str(refused.value) == reason
