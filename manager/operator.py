@@ -37,6 +37,9 @@ from manager.handoff import handoff
 from manager.scheduling import SendPlanner
 
 
+TAKEN_OVER_BY = "taken over by "  # the reason of a conversation a person holds
+
+
 class Refused(Exception):
     """The command cannot be carried out; ``outcome`` says why in one word."""
 
@@ -155,16 +158,20 @@ class OperatorDesk:
     async def _take_over(self, session: AsyncSession, command: OperatorCommand) -> OperatorResult:
         conversation = await _conversation(session, command.conversation_id)
         if conversation.status == "handoff":
-            raise Refused(
-                f"conversation {conversation.id} is already with a person: {conversation.reason}"
-            )
+            if (conversation.reason or "").startswith(TAKEN_OVER_BY):
+                raise Refused(
+                    f"conversation {conversation.id} is already with a person: "
+                    f"{conversation.reason}"
+                )
+            # Automation handed it to "a person" (the lead asked for one): this one claims it.
+            conversation.status = "active"
         if conversation.status == "opted_out":
             raise Refused("the user opted out; the conversation is closed")
         actor = command.actor
         await handoff(
             session,
             conversation,
-            reason=f"taken over by {actor.login}",
+            reason=f"{TAKEN_OVER_BY}{actor.login}",
             by=actor.login,
             user_id=actor.user_id,
             channel=actor.channel,

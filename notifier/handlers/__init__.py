@@ -11,6 +11,7 @@ from notifier.handlers import chats, commands, presses, replies, settings
 def bot_router() -> Router:
     router = Router(name="notifier")
     # replies before commands: a reply to an alert is an answer, whatever its text
-    router.include_routers(presses.router, settings.router, replies.router, commands.router)
-    router.include_router(chats.router)
+    router.include_routers(
+        presses.router(), settings.router(), replies.router(), commands.router(), chats.router()
+    )
     return router

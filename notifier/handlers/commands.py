@@ -13,8 +13,6 @@ from notifier import subscriptions
 from notifier.people import person_for
 from notifier.texts import Texts, language_of
 
-router = Router(name="commands")
-
 HELP = (
     "I send CoolThing's alerts: drafts to approve, conversations that need a person, new "
     "leads, account trouble.\n\n"
@@ -34,7 +32,6 @@ def _texts(message: Message) -> Texts:
     return Texts(language_of(user.language_code if user else None))
 
 
-@router.message(CommandStart())
 async def start(message: Message, command: CommandObject, db: Database, box: SecretBox) -> None:
     user = message.from_user
     texts = _texts(message)
@@ -74,12 +71,10 @@ async def start(message: Message, command: CommandObject, db: Database, box: Sec
     )
 
 
-@router.message(Command("help"))
 async def show_help(message: Message) -> None:
     await message.answer(_texts(message)(HELP))
 
 
-@router.message(Command("subscribe"))
 async def subscribe(message: Message, db: Database) -> None:
     texts = _texts(message)
     if message.chat.type == "private" or message.from_user is None:
@@ -95,7 +90,6 @@ async def subscribe(message: Message, db: Database) -> None:
     await message.reply(texts("This group now gets alerts. An admin can change them: /settings."))
 
 
-@router.message(Command("unsubscribe"))
 async def unsubscribe(message: Message, db: Database) -> None:
     texts = _texts(message)
     if message.from_user is None:
@@ -112,7 +106,6 @@ async def unsubscribe(message: Message, db: Database) -> None:
     )
 
 
-@router.message(Command("unlink"))
 async def unlink(message: Message, db: Database) -> None:
     texts = _texts(message)
     if message.from_user is None or message.chat.type != "private":
@@ -124,3 +117,14 @@ async def unlink(message: Message, db: Database) -> None:
         await message.answer(texts("Unlinked. Buttons here no longer act for you."))
     else:
         await message.answer(texts("This Telegram account is not linked."))
+
+
+def router() -> Router:
+    """A fresh router: aiogram attaches a router to one parent only."""
+    router = Router(name="commands")
+    router.message.register(start, CommandStart())
+    router.message.register(show_help, Command("help"))
+    router.message.register(subscribe, Command("subscribe"))
+    router.message.register(unsubscribe, Command("unsubscribe"))
+    router.message.register(unlink, Command("unlink"))
+    return router

@@ -8,10 +8,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage
 from notifier.alert_actions import AlertActions
 from notifier.buttons import AlertPress
 
-router = Router(name="presses")
 
-
-@router.callback_query(AlertPress.filter())
 async def pressed(query: CallbackQuery, callback_data: AlertPress, actions: AlertActions) -> None:
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage):
@@ -24,3 +21,10 @@ async def pressed(query: CallbackQuery, callback_data: AlertPress, actions: Aler
         message_id=message.message_id,
     )
     await query.answer(answer.text[:200], show_alert=answer.alert)
+
+
+def router() -> Router:
+    """A fresh router: aiogram attaches a router to one parent only."""
+    router = Router(name="presses")
+    router.callback_query.register(pressed, AlertPress.filter())
+    return router

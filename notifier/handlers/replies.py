@@ -7,10 +7,7 @@ from aiogram.types import Message
 
 from notifier.alert_actions import AlertActions
 
-router = Router(name="replies")
 
-
-@router.message(F.reply_to_message.from_user.is_bot, F.text)
 async def replied(message: Message, actions: AlertActions) -> None:
     replied_to = message.reply_to_message
     if replied_to is None or message.from_user is None or message.text is None:
@@ -29,3 +26,10 @@ async def replied(message: Message, actions: AlertActions) -> None:
     )
     if answer is not None:
         await message.reply(answer)
+
+
+def router() -> Router:
+    """A fresh router: aiogram attaches a router to one parent only."""
+    router = Router(name="replies")
+    router.message.register(replied, F.reply_to_message.from_user.is_bot, F.text)
+    return router

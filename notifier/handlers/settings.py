@@ -18,7 +18,6 @@ from notifier.people import Person, person_for
 from notifier.subscriptions import DIGEST_MINUTES, NEW_LEADS, QUIET_HOURS, cycle
 from notifier.texts import LANGUAGES, N_, Texts
 
-router = Router(name="settings")
 CAMPAIGNS_SHOWN = 24
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 LEAD_MODES = {"off": N_("off"), "each": N_("as they come"), "digest": N_("digest")}
@@ -31,7 +30,6 @@ async def _allowed(session: AsyncSession, telegram_user_id: int, chat_type: str)
     return person
 
 
-@router.message(Command("settings"))
 async def show(message: Message, db: Database) -> None:
     if message.from_user is None:
         return
@@ -51,7 +49,6 @@ async def show(message: Message, db: Database) -> None:
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(SettingsPress.filter())
 async def change(query: CallbackQuery, callback_data: SettingsPress, db: Database) -> None:
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage):
@@ -160,3 +157,11 @@ async def _campaigns(
         rows.append([(f"{mark} {name}", SettingsPress(what="c", value=str(campaign_id)))])
     rows.append([(texts("← Back"), SettingsPress(what="page", value="main"))])
     return texts("Alerts about these campaigns:"), keyboard(rows)
+
+
+def router() -> Router:
+    """A fresh router: aiogram attaches a router to one parent only."""
+    router = Router(name="settings")
+    router.message.register(show, Command("settings"))
+    router.callback_query.register(change, SettingsPress.filter())
+    return router

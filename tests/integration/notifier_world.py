@@ -21,7 +21,7 @@ from admin.workspace.apply import apply_workspace, read_workspace
 from bots.bootstrap import build_worker
 from core.bus.memory import InMemoryBus
 from core.db import Database
-from core.db.models import Account, User
+from core.db.models import User
 from core.events import Event, Payload
 from core.outbox import OutboxRelay
 from core.platform import Platform
@@ -222,12 +222,6 @@ class NotifierWorld:
     async def dms_to(self, user_id: int) -> list[dict[str, Any]]:
         listed = await self.call(f"/_sandbox/dms?user={user_id}")
         return [m for m in listed["messages"] if m["to"]["user_id"] == user_id]
-
-    async def manager_account_user(self) -> int:
-        async with self.platform.db.session() as session:
-            account = await session.get(Account, 2)
-            assert account is not None and account.telegram_user_id is not None
-            return account.telegram_user_id
 
 
 @contextlib.asynccontextmanager

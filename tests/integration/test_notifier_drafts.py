@@ -50,3 +50,116 @@ async def test_a_pending_draft_reaches_the_operator_and_approve_sends_exactly_on
     await asyncio.sleep(1)
     assert len(await world.dms_to(LEAD)) == 1
     assert dm["text"]
+
+
+async def test_two_operators_pressing_approve_at_once_send_one_dm_and_the_second_hears_who_won(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.boot(approval=True)
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    await world.link("bob", "operator", OPERATOR + 1, "Bob")
+    await world.post(LEAD, "Looking for a developer for a small SaaS")
+    alices, bobs = await asyncio.gather(
+        _draft_alert(world, OPERATOR), _draft_alert(world, OPERATOR + 1)
+    )
+
+    answers = await asyncio.gather(
+        world.press(OPERATOR, alices, "Approve"), world.press(OPERATOR + 1, bobs, "Approve")
+    )
+
+    said = sorted(a["text"] for a in answers)
+    assert said[0] == "Done.", said
+    assert "already" in said[1] and ("alice" in said[1] or "bob" in said[1]), said
+    await eventually(lambda: world.dms_to(LEAD), seconds=20, what="the DM")
+    await asyncio.sleep(1.5)
+    assert len(await world.dms_to(LEAD)) == 1
+
+
+async def test_replying_to_a_draft_sends_the_operators_text_instead(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.boot(approval=True)
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    await world.post(LEAD, "Looking for a developer for a small SaaS")
+    alert = await _draft_alert(world, OPERATOR)
+
+    mine = "Hi! We have built 30 SaaS products. Want to see three of them?"
+    await world.write(OPERATOR, mine, reply_to=alert["message_id"])
+
+    [dm] = await eventually(lambda: world.dms_to(LEAD), seconds=20, what="the edited DM")
+    assert dm["text"] == mine
+    answers = [m["text"] for m in await world.bot_messages(OPERATOR)]
+    assert any("approved and will be sent" in text for text in answers), answers
+
+
+async def test_a_viewer_pressing_approve_in_an_operators_group_is_refused_and_nothing_is_sent(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.boot(approval=True)
+    group = (await world.call("/_sandbox/chats", {"ref": "operators_room", "title": "Operators"}))[
+        "chat"
+    ]
+    await world.link("root", "admin", OPERATOR, "Root")
+    await world.link("vera", "viewer", OPERATOR + 2, "Vera")
+    await world.write(OPERATOR, "/subscribe", chat=group["chat_id"])
+    await eventually(
+        lambda: _said(world, group["chat_id"], "This group now gets alerts"),
+        what="the subscription",
+    )
+    await world.post(LEAD, "Looking for a developer for a small SaaS")
+    alert = await _draft_alert(world, group["chat_id"])
+
+    answer = await world.press(OPERATOR + 2, alert, "Approve", chat=group["chat_id"])
+
+    assert answer["text"] == "Your role (viewer) cannot do this."
+    assert answer["show_alert"] is True
+    await asyncio.sleep(1.5)
+    assert await world.dms_to(LEAD) == []
+    [still] = [
+        m
+        for m in await world.bot_messages(group["chat_id"])
+        if m["message_id"] == alert["message_id"]
+    ]
+    assert still.get("reply_markup"), "the draft still waits for someone who may approve it"
+
+
+async def test_a_stranger_who_never_linked_gets_told_how_to_link(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.boot(approval=True)
+    group = (await world.call("/_sandbox/chats", {"ref": "operators_room", "title": "Operators"}))[
+        "chat"
+    ]
+    await world.link("root", "admin", OPERATOR, "Root")
+    await world.write(OPERATOR, "/subscribe", chat=group["chat_id"])
+    await eventually(
+        lambda: _said(world, group["chat_id"], "now gets alerts"), what="the subscription"
+    )
+    await world.post(LEAD, "Looking for a developer for a small SaaS")
+    alert = await _draft_alert(world, group["chat_id"])
+
+    await world.write(555_000, "/start not-a-code", name="Mallory")
+    said = await eventually(lambda: _said(world, 555_000, "Not linked"), what="the refusal")
+    assert "not a link code" in said
+
+    answer = await world.press(555_000, alert, "Reject", chat=group["chat_id"])
+
+    assert "Link your Telegram account first" in answer["text"]
+    await asyncio.sleep(1)
+    [still] = [
+        m
+        for m in await world.bot_messages(group["chat_id"])
+        if m["message_id"] == alert["message_id"]
+    ]
+    assert still.get("reply_markup"), "nothing happened to the draft"
+
+
+async def _said(world: NotifierWorld, chat: int, words: str) -> str | None:
+    for message in await world.bot_messages(chat):
+        if words in message["text"]:
+            return str(message["text"])
+    return None
