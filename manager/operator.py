@@ -36,7 +36,6 @@ from manager.guardrails import campaign_instructions, check_draft, output_policy
 from manager.handoff import handoff
 from manager.scheduling import SendPlanner
 
-
 TAKEN_OVER_BY = "taken over by "  # the reason of a conversation a person holds
 
 
