@@ -59,6 +59,7 @@ class Service(StrEnum):
     bots = "bots"
     parser = "parser"
     manager = "manager"
+    notifier = "notifier"
     admin = "admin"
 
 
@@ -102,6 +103,7 @@ def run(
         Service.sandbox: lambda: services.run_sandbox(settings, audience=audience),
         Service.parser: lambda: services.run_parser(settings),
         Service.manager: lambda: services.run_manager(settings),
+        Service.notifier: lambda: services.run_notifier(settings),
         Service.admin: lambda: services.run_admin(settings),
         Service.bots: lambda: services.run_bots(settings, account or 0),
     }
