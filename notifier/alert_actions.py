@@ -30,7 +30,7 @@ from notifier import buttons
 from notifier.event_alerts import Settle
 from notifier.intake import settle
 from notifier.people import Person, person_for
-from notifier.texts import Texts
+from notifier.texts import N_, Texts
 
 ACTIONS: dict[str, Action] = {
     buttons.APPROVE: "approve",
@@ -39,7 +39,7 @@ ACTIONS: dict[str, Action] = {
     buttons.HAND_BACK: "hand_back",
 }
 OUTCOME_OF = {"approve": "approved", "reject": "rejected", "take_over": "taken_over"}
-NOT_LINKED = (
+NOT_LINKED = N_(
     "Link your Telegram account first: open your profile in the panel and send the code "
     "here as /start CODE."
 )

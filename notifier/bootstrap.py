@@ -23,15 +23,16 @@ from notifier.handlers import bot_router
 from notifier.housekeeping import Housekeeping
 from notifier.intake import EVENT_NAMES, Intake
 from notifier.rate_limits import BotLimiter, Limits
+from notifier.texts import N_
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = [
-    BotCommand(command="settings", description="What you get here, quiet hours, language"),
-    BotCommand(command="help", description="What this bot does"),
-    BotCommand(command="subscribe", description="Send alerts to this group"),
-    BotCommand(command="unsubscribe", description="Stop alerts in this chat"),
-    BotCommand(command="unlink", description="Forget your Telegram account"),
+    BotCommand(command="settings", description=N_("What you get here, quiet hours, language")),
+    BotCommand(command="help", description=N_("What this bot does")),
+    BotCommand(command="subscribe", description=N_("Send alerts to this group")),
+    BotCommand(command="unsubscribe", description=N_("Stop alerts in this chat")),
+    BotCommand(command="unlink", description=N_("Forget your Telegram account")),
 ]
 
 

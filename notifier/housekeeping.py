@@ -17,6 +17,7 @@ from core.events import Event, TelegramUnlink
 from notifier import subscriptions
 from notifier.event_alerts import NewAlert, Settle
 from notifier.intake import Intake, settle
+from notifier.texts import N_
 
 log = logging.getLogger(__name__)
 DEAD_LETTER_THRESHOLD = 10  # undeliverable outbox rows before someone is paged
@@ -82,7 +83,9 @@ class Housekeeping:
                     fingerprint="dead_letters",
                     subject="outbox",
                     title=f"{dead} messages in dead letters",
-                    text="Events the outbox could not publish; retry or discard them in the panel.",
+                    text=N_(
+                        "Events the outbox could not publish; retry or discard them in the panel."
+                    ),
                     data={"count": dead},
                     at=now,
                 )

@@ -14,7 +14,7 @@ from core.db.notifier_models import AlertRecipient, TelegramLink, TelegramTakeov
 from core.security import SecretBox
 from core.telegram_link_codes import LinkCodeInvalid, read_code
 from notifier.routing import ALL_FAMILIES
-from notifier.texts import language_of
+from notifier.texts import N_, language_of
 
 NEW_LEADS = ("off", "each", "digest")
 DIGEST_MINUTES = (15, 60, 240)
@@ -46,10 +46,10 @@ async def link(
     except LinkCodeInvalid as exc:
         raise LinkRefused(str(exc)) from None
     if await session.scalar(select(TelegramLink.id).where(TelegramLink.code_nonce == issued.nonce)):
-        raise LinkRefused("this link code was already used: get a new one")
+        raise LinkRefused(N_("this link code was already used: get a new one"))
     user = await session.get(User, issued.user_id)
     if user is None or user.disabled_at is not None:
-        raise LinkRefused("the panel user of this code no longer exists or is disabled")
+        raise LinkRefused(N_("the panel user of this code no longer exists or is disabled"))
     # One Telegram account per user and one user per Telegram account: a new link replaces both.
     replaced = await session.execute(
         delete(TelegramLink).where(

@@ -2,6 +2,16 @@
 
 Every string the bot writes goes through ``Texts``; the catalogue lives in ``notifier/locale``
 and is compiled by ``make assets`` (``pybabel compile -d notifier/locale``).
+
+After adding or changing a string, re-extract and update the Russian catalogue (in ``notifier/``)::
+
+    ../.venv/bin/pybabel extract -F babel.cfg -k N_ -k texts -k plural:1,2 -o locale/messages.pot .
+    ../.venv/bin/pybabel update -i locale/messages.pot -d locale
+
+then translate what is new or fuzzy in ``locale/ru/LC_MESSAGES/messages.po``
+(``tests/unit/test_notifier_translations.py`` fails until it is complete). ``plural:1,2`` is how
+Babel finds ``texts.plural(singular, plural, count)``: it matches the called name. Strings only
+known at run time (roles, months, reasons from ``core``) are listed in ``texts_extra.py``.
 """
 
 from __future__ import annotations

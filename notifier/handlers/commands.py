@@ -11,9 +11,9 @@ from core.db import Database
 from core.security import SecretBox
 from notifier import subscriptions
 from notifier.people import person_for
-from notifier.texts import Texts, language_of
+from notifier.texts import N_, Texts, language_of
 
-HELP = (
+HELP = N_(
     "I send CoolThing's alerts: drafts to approve, conversations that need a person, new "
     "leads, account trouble.\n\n"
     "/start CODE — link your panel user (the code is on your profile page, or from "

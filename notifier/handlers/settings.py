@@ -59,7 +59,7 @@ async def change(query: CallbackQuery, callback_data: SettingsPress, db: Databas
         recipient = await _recipient(session, message.chat.id)
         if person is None or recipient is None:
             await query.answer(
-                Texts(person.language if person else "en")("Not allowed."), show_alert=True
+                Texts(person.language if person else "en")(N_("Not allowed.")), show_alert=True
             )
             return
         page = _apply(recipient, callback_data)
