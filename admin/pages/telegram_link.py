@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from admin.access import users
 from admin.access.deps import CurrentUser, Owner
 from admin.pages.errors import page_error
-from admin.pages.rendering import render, translations
+from admin.pages.rendering import render
 from admin.pages.viewers import viewer_for
 from admin.reads.alerts import telegram_link
 from core.access import Actor
@@ -35,7 +35,7 @@ async def _page(
     login: str,
     *,
     code: tuple[str, datetime] | None = None,
-    notice: str = "",
+    unlinking: bool = False,
 ) -> Response:
     viewer = await viewer_for(request, actor)
     db: Database = request.app.state.db
@@ -51,7 +51,8 @@ async def _page(
         "link": link,
         "code": code,
         "minutes": int(CODE_TTL.total_seconds() // 60),
-        "notice": notice,
+        # the notifier owns the link and drops it when it reads the event: a moment later
+        "unlinking": unlinking,
     }
     return render(request, viewer, "telegram/page.html", context)
 
@@ -98,6 +99,4 @@ async def _unlink(request: Request, actor: Actor, login: str) -> Response:
             return page_error(request, 404, f"there is no user {login}")
         await add_to_outbox(session, Event.of(TelegramUnlink(user_id=person.id, by=actor.login)))
         record(session, "telegram_unlinked", actor=actor, target=person.login)
-    _ = translations((await viewer_for(request, actor)).language).gettext
-    notice = _("Unlinked: the bot stops writing to that Telegram account and ignores its buttons.")
-    return await _page(request, actor, login, notice=notice)
+    return await _page(request, actor, login, unlinking=True)

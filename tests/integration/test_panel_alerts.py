@@ -128,6 +128,8 @@ async def test_unlinking_tells_the_notifier_and_is_audited(panel: Panel) -> None
     done = await browser.post("/me/telegram/unlink")
     assert done.status_code == 200
     assert "Unlinked" in done.text
+    assert "Olga K is being unlinked." in done.text  # until the notifier reads the event
+    assert 'hx-post="/me/telegram/unlink"' not in done.text
     operator = await user_id(panel.db, "operator")
     assert await unlinks(panel.db) == [{"user_id": operator, "by": "operator"}]
     assert await audited(panel.db, "telegram_unlinked") == [("operator", {"target": "operator"})]
