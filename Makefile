@@ -20,10 +20,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 install: $(VENV)/.installed
 
-# The panel's CSS/JS from the npm registry (admin/web/package-lock.json) and its translations.
-$(ASSETS): admin/web/package.json admin/web/package-lock.json admin/web/build.sh $(wildcard admin/locale/*/LC_MESSAGES/messages.po) | $(VENV)/.installed
+# The panel's CSS/JS from the npm registry (admin/web/package-lock.json), the panel's and the
+# notifier bot's translations.
+$(ASSETS): admin/web/package.json admin/web/package-lock.json admin/web/build.sh $(wildcard admin/locale/*/LC_MESSAGES/messages.po) $(wildcard notifier/locale/*/LC_MESSAGES/messages.po) | $(VENV)/.installed
 	./admin/web/build.sh
 	$(BIN)/pybabel -q compile -d admin/locale
+	$(BIN)/pybabel -q compile -d notifier/locale
 	touch $@
 
 assets: $(ASSETS)
