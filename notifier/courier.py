@@ -25,7 +25,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import LinkPreviewOptions
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
 from prometheus_client import Counter
 from sqlalchemy import ColumnElement, func, or_, select, update
 
@@ -230,6 +230,13 @@ class Courier:
         elif not claim.new and ("not found" in said or "can't be edited" in said):
             # The message is gone (deleted in the chat): the alert goes out as a new one.
             await self._retry(claim.message.id, new=True, error=exc.message, delay=0, fresh=True)
+        elif "button_url_invalid" in said or "wrong http url" in said:
+            # Telegram refuses a button to an address it cannot check (a panel on localhost):
+            # the alert goes without its "Open in panel" button rather than not at all.
+            log.warning(
+                "Telegram refused the panel link %s; set COOLTHING_PANEL_URL", self._panel_url
+            )
+            await self._call(claim, _without_links(rendered), plain=plain)
         elif "can't parse entities" in said and not plain:
             log.error("Telegram refused our HTML for alert message %s", claim.message.id)
             await self._call(claim, rendered, plain=True)
@@ -322,3 +329,13 @@ class Courier:
                 .where(AlertMessage.chat_id == old_chat_id, AlertMessage.state != "sent")
                 .values(chat_id=new_chat_id)
             )
+
+
+def _without_links(rendered: Rendered) -> Rendered:
+    markup = rendered.markup
+    if markup is None:
+        return rendered
+    rows = [[b for b in row if b.url is None] for row in markup.inline_keyboard]
+    kept = [row for row in rows if row]
+    new = InlineKeyboardMarkup(inline_keyboard=kept) if kept else None
+    return Rendered(rendered.html, new, rendered.silent)

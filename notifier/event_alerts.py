@@ -93,10 +93,22 @@ async def _account_name(session: AsyncSession, account_id: int) -> str:
     return name or f"account {account_id}"
 
 
-async def _lead_data(session: AsyncSession, lead_id: int) -> dict[str, Any]:
+async def _lead_data(
+    session: AsyncSession, lead_id: int, seen: LeadFound | None = None
+) -> dict[str, Any]:
     lead = await session.get(Lead, lead_id)
-    if lead is None:
-        return {"lead_id": lead_id, "person": "someone"}
+    if lead is None:  # deleted since (or never stored): what the event itself says
+        data: dict[str, Any] = {"lead_id": lead_id, "person": "someone"}
+        if seen is not None:
+            data |= {
+                "person": f"user {seen.telegram_user_id}",
+                "telegram_user_id": seen.telegram_user_id,
+                "chat": str(seen.chat_id),
+                "lead_text": seen.text,
+                "lead_link": seen.link,
+                "keywords": seen.keywords,
+            }
+        return data
     return {
         "lead_id": lead.id,
         "person": _person(lead),
@@ -113,7 +125,7 @@ async def lead_found(session: AsyncSession, event: Event) -> list[Outcome]:
     if not found.is_new:
         return []  # the same person again: the lead exists, nobody needs a second page
     campaign = await _campaign_name(session, found.campaign_id)
-    data = await _lead_data(session, found.lead_id) | {"campaign": campaign}
+    data = await _lead_data(session, found.lead_id, found) | {"campaign": campaign}
     return [
         NewAlert(
             kind="lead.new",
