@@ -1,6 +1,7 @@
 """`coolthing users link-telegram LOGIN`: a one-time code the notifier bot accepts, the exact
-text to send it, and a clear refusal for an unknown or disabled login. The typer app runs in
-this process (CliRunner) against a copy of the once-migrated SQLite file."""
+text to send it, and a clear refusal for an unknown or disabled login; and `users token create
+--scope alerts`. The typer app runs in this process (CliRunner) against a copy of the
+once-migrated SQLite file."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typer.testing import CliRunner, Result
 
 from coolthing.cli import app
 from core.db import Database
-from core.db.models import AuditEntry, User
+from core.db.models import ApiToken, AuditEntry, User
 from core.security import SecretBox
 from core.telegram_link_codes import read_code
 from tests.conftest import add_people
@@ -43,9 +44,13 @@ def db_url(tmp_path: Path, sqlite_template: Path) -> str:
     return url
 
 
-def link(db_url: str, login: str) -> Result:
+def cli(db_url: str, *args: str) -> Result:
     env = {"COOLTHING_ENV": "test", "COOLTHING_DATABASE_URL": db_url, "COOLTHING_SECRET_KEY": KEY}
-    return CliRunner().invoke(app, ["users", "link-telegram", login], env=env)
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def link(db_url: str, login: str) -> Result:
+    return cli(db_url, "users", "link-telegram", login)
 
 
 async def _audit(db_url: str) -> list[tuple[str, dict[str, object]]]:
@@ -104,3 +109,24 @@ async def _user_id(db_url: str, login: str) -> int:
     await db.close()
     assert found is not None
     return int(found)
+
+
+def test_a_token_of_scope_alerts_is_made_from_the_command_line(db_url: str) -> None:
+    made = cli(db_url, "users", "token", "create", "viewer", "--name", "am", "--scope", "alerts")
+    # a disabled user's token is made (it works once they are enabled again)
+    assert made.exit_code == 0, made.output
+    assert "scope alerts" in made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("ct_")
+    assert asyncio.run(_scope_of(db_url, token)) == "alerts"
+    wrong = cli(db_url, "users", "token", "create", "viewer", "--scope", "everything")
+    assert wrong.exit_code == 2
+    assert "everything" in wrong.stderr and "--scope" in wrong.stderr
+
+
+async def _scope_of(db_url: str, token: str) -> str | None:
+    db = Database(db_url)
+    async with db.session() as session:
+        scope = await session.scalar(select(ApiToken.scope).where(ApiToken.hint == token[:10]))
+    await db.close()
+    return scope
