@@ -66,7 +66,7 @@ class AlertDuplicate(BaseModel):
 class DeliveryRead(BaseModel):
     recipient_id: int
     recipient: str = Field(description="the chat's title")
-    recipient_kind: Literal["user", "group"] | str
+    recipient_kind: str = Field(description="user (a linked user's chat) or group")
     login: str | None = Field(description="the linked panel user of a user's chat")
     status: str = Field(description="queued, silenced or inhibited")
     message_state: str | None = Field(description="pending, sending, sent…; null: no message")
@@ -104,10 +104,12 @@ class AlertPageRead(BaseModel):
     next_before: int | None = Field(description="pass as before= for the next, older page")
 
 
+_ALERT_COLUMNS = [name for name in AlertRead.model_fields if name not in ("sender", "deliveries")]
+
+
 def _read(view: AlertView) -> AlertRead:
-    a = view.alert
     return AlertRead(
-        **{name: getattr(a, name) for name in AlertRead.model_fields if hasattr(a, name)},
+        **{name: getattr(view.alert, name) for name in _ALERT_COLUMNS},
         sender=view.sender,
         deliveries=[DeliveryRead(**vars(d)) for d in view.deliveries],
     )
