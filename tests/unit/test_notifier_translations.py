@@ -273,7 +273,7 @@ def test_a_handoff_and_the_leads_reply_speak_russian(ru: Texts) -> None:
         [["Взять себе"], ["Открыть в панели"]],
         [["Вернуть боту"]],
     ]
-    assert "лид: Хочу поговорить с человеком" in _visible(shown[0])[0]
+    assert "Лид: Хочу поговорить с человеком" in _visible(shown[0])[0]
     assert [_english(one) for one in shown] == [[], []]
 
 
@@ -295,7 +295,7 @@ def test_grouped_leads_and_account_trouble_speak_russian_with_mute_buttons(ru: T
     shown = [render(leads, _view(ru)), render([banned, limited], _view(ru))]
 
     texts = [_visible(one)[0] for one in shown]
-    assert texts[0].startswith("🎯 5 новых лидов в ремонт")
+    assert texts[0].startswith("🎯 5 новых лидов · ремонт")
     assert "Маша заблокирован: спам" in texts[1] and "закончилось 14:30" in texts[1]
     assert _visible(shown[1])[1] == [["Тишина 1 ч", "Тишина 4 ч", "Тишина 24 ч"]]
     assert [_english(one) for one in shown] == [[], []]
