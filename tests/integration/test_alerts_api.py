@@ -5,12 +5,15 @@ the log with each recipient's message and action."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import select
 
+from admin.access.deps import endpoints
 from core.access import Role
 from core.db import Database
 from core.db.models import OutboxMessage, User
@@ -226,6 +229,31 @@ async def test_an_alerts_token_sends_alerts_and_nothing_else(panel: Panel) -> No
             assert refused.json()["detail"].startswith("this token may only send alerts")
     listed = await panel.api(Role.viewer).get("/auth/tokens")
     assert sorted(t["scope"] for t in listed.json()) == ["alerts", "full"]
+
+
+async def test_an_alerts_token_is_refused_by_every_other_route(panel: Panel) -> None:
+    made = await panel.api(Role.owner).post("/auth/tokens", json={"name": "am", "scope": "alerts"})
+    app = panel.transport.app
+    assert isinstance(app, FastAPI)
+    am = httpx.AsyncClient(
+        transport=panel.transport, base_url="http://127.0.0.1", headers=bearer(made.json()["token"])
+    )
+    panel.opened.append(am)
+    let_through: list[str] = []
+    checked = 0
+    for endpoint in endpoints(app):
+        if endpoint.access in ("public", "metrics") or not endpoint.access:
+            continue  # open to everyone, or Prometheus's own rule (loopback, the metrics token)
+        if endpoint.access.startswith("public"):  # the static files
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", endpoint.path)
+        for method in endpoint.methods - {"HEAD"}:
+            answer = await am.request(method, path)
+            checked += 1
+            if answer.status_code != 403 and (method, endpoint.path) != ("POST", "/api/v1/alerts"):
+                let_through.append(f"{method} {endpoint.path}: {answer.status_code}")
+    assert checked > 100
+    assert let_through == []
 
 
 async def test_an_alertmanager_group_becomes_one_alert_each(panel: Panel) -> None:
