@@ -167,7 +167,7 @@ async def send_alert(
             await _publish(session, [event])
             return AlertAccepted(
                 fingerprint=event.fingerprint,
-                status_url=f"/api/v1/alerts?fingerprint={quote(event.fingerprint, safe='')}",
+                status_url=_status_url(event),
             )
         events = am_alerts(body, user_id=user_id, login=actor.login)
         fresh = [e for e in events if await alert_by_key(session, e.idempotency_key or "") is None]
@@ -177,6 +177,12 @@ async def send_alert(
         duplicates=len(events) - len(fresh),
         fingerprints=[e.fingerprint for e in fresh],
     )
+
+
+def _status_url(event: AlertRaised) -> str:
+    # The notifier keeps each source's fingerprints apart: it stores "api:<fingerprint>".
+    stored = f"{event.source}:{event.fingerprint}"
+    return f"/api/v1/alerts?fingerprint={quote(stored, safe=':')}"
 
 
 async def _publish(session: Any, events: list[AlertRaised]) -> None:

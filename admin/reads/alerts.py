@@ -135,7 +135,7 @@ async def _logins(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
     if not user_ids:
         return {}
     rows = await session.execute(select(User.id, User.login).where(User.id.in_(user_ids)))
-    return {int(user_id): str(login) for user_id, login in rows.tuples()}
+    return {int(user_id): str(login) for user_id, login in rows.all()}
 
 
 async def alert_kinds(session: AsyncSession) -> list[str]:

@@ -11,13 +11,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from admin.access.deps import endpoints
 from core.access import Role
 from core.db import Database
 from core.db.models import OutboxMessage, User
 from core.db.notifier_models import Alert, AlertDelivery, AlertMessage, AlertRecipient
+from core.events import Event
+from notifier.intake import Intake
 from tests.conftest import bearer
 from tests.integration.conftest import Panel
 
@@ -99,7 +101,7 @@ async def test_an_operators_token_sends_an_alert_the_notifier_is_given(panel: Pa
     assert answer.status_code == 202, answer.text
     body = answer.json()
     assert body["accepted"] is True
-    assert body["status_url"] == f"/api/v1/alerts?fingerprint={body['fingerprint']}"
+    assert body["status_url"] == f"/api/v1/alerts?fingerprint=api:{body['fingerprint']}"
     [event] = await raised(panel.db)
     assert event["source"] == "api"
     assert event["sender_login"] == "operator"
@@ -425,3 +427,63 @@ async def test_the_alert_log_filters_and_pages(panel: Panel) -> None:
     assert await ids(limit=1, before=first["next_before"]) == [old]
     assert (await api.get("/alerts", params={"limit": 201})).status_code == 422
     assert (await api.get("/alerts", params={"state": "lost"})).status_code == 422
+
+
+async def notifier_reads_the_outbox(db: Database) -> None:
+    """The notifier's intake takes every alert.raised waiting in the outbox, as from the bus."""
+    intake = Intake(
+        db, repeat=timedelta(hours=4), group_window=timedelta(seconds=30), wake=lambda: None
+    )
+    async with db.session() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    for row in rows:
+        event = Event.model_validate_json(row.body)
+        if event.name == "alert.raised":
+            await intake.on_event(event)
+    async with db.transaction() as session:
+        await session.execute(delete(OutboxMessage))
+
+
+async def test_what_the_notifier_stored_is_what_the_log_shows_and_repeats_find_it(
+    panel: Panel,
+) -> None:
+    api = panel.api(Role.operator)
+    key = {"Idempotency-Key": "deploy-41"}
+    body = {"title": "Deploy failed", "severity": "critical", "text": "step 3 <b>broke</b>"}
+    sent = await api.post("/alerts", json=body, headers=key)
+    assert sent.status_code == 202
+    await notifier_reads_the_outbox(panel.db)
+    [alert] = (await api.get("/alerts")).json()["items"]
+    assert (alert["title"], alert["severity"], alert["state"]) == (
+        "Deploy failed",
+        "critical",
+        "firing",
+    )
+    # the answer's status_url finds it
+    shown = (await api.get(sent.json()["status_url"].removeprefix("/api/v1"))).json()["items"]
+    assert [a["id"] for a in shown] == [alert["id"]]
+    assert (alert["source"], alert["sender"], alert["text"]) == (
+        "api",
+        "operator",
+        "step 3 <b>broke</b>",
+    )
+    again = await api.post("/alerts", json=body, headers=key)
+    assert again.json() == {"alert_id": alert["id"], "duplicate": True}
+    am = alertmanager(am_alert("a1"))
+    assert (await api.post("/alerts", json=am)).json()["accepted"] == 1
+    await notifier_reads_the_outbox(panel.db)
+    assert (await api.post("/alerts", json=am)).json() == {
+        "accepted": 0,
+        "duplicates": 1,
+        "fingerprints": [],
+    }
+    resolved = alertmanager(am_alert("a1", status="resolved"), status="resolved")
+    assert (await api.post("/alerts", json=resolved)).json()["accepted"] == 1
+    await notifier_reads_the_outbox(panel.db)
+    [firing] = (await api.get("/alerts", params={"state": "firing"})).json()["items"]
+    assert firing["id"] == alert["id"]
+    [settled] = (await api.get("/alerts", params={"fingerprint": "alertmanager:a1"})).json()[
+        "items"
+    ]
+    assert settled["state"] == "resolved"
+    assert settled["title"] == "DiskFull: disk /var is 97% full"
