@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -23,24 +24,37 @@ from admin.workspace.spec import WorkspaceSpec
 from bots.bootstrap import build_worker
 from coolthing.services import serve_admin
 from coolthing.users_cmd import FirstOwner, ensure_first_owner
-from core.db.models import Account
+from core.db.models import Account, User
 from core.events import ConfigChanged, Event, LeadFound, MessageIncoming, MessageSent
 from core.platform import Platform, open_platform
 from core.settings import Settings
+from core.telegram_link_codes import new_code
 from core.topology import DM_ROUTING_KEY
 from core.yamlspec import load_yaml, validate
 from manager.bootstrap import start_manager
+from notifier.bootstrap import start_notifier
 from parser.bootstrap import start_parser
 from sandbox.bootstrap import RunningSandbox, serve
 
 log = logging.getLogger("coolthing.demo")
+NOTIFIER_BOT = "coolthing_alerts_bot"
+DEMO_OPERATOR = 700_000_001  # the sandbox user who plays the operator in the web view
 
 
 async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
     if fresh:
         _remove_sqlite_files(settings.database_url)
     sandbox = await serve(settings.sandbox_host, settings.sandbox_port)
-    settings = settings.model_copy(update={"sandbox_url": sandbox.url, "join_interval": 0.3})
+    bot = await _notifier_bot(sandbox)
+    settings = settings.model_copy(
+        update={
+            "sandbox_url": sandbox.url,
+            "join_interval": 0.3,
+            "notifier_bot_token": SecretStr(bot["token"]),
+            "notifier_api_url": sandbox.url,
+            "panel_url": f"http://{settings.api_host}:{settings.api_port}",
+        }
+    )
     try:
         async with open_platform(settings, migrate=True) as platform:
             await _seed(platform, sandbox)
@@ -48,6 +62,8 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
                 first_owner = await ensure_first_owner(session)
             await start_parser(platform)
             manager = await start_manager(platform)
+            notifier = await start_notifier(platform)
+            await _link_operator(platform, sandbox, bot)
             await platform.bus.subscribe("demo.lead-printer", [LeadFound.NAME], _print_lead)
             await platform.bus.subscribe(
                 "demo.dm-printer", [MessageSent.NAME, DM_ROUTING_KEY], _print_dm
@@ -61,9 +77,32 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
                 await serve_admin(platform)
             finally:
                 await workers.stop()
+                await notifier.stop()
                 await manager.stop()
     finally:
         await sandbox.stop()
+
+
+async def _notifier_bot(sandbox: RunningSandbox) -> dict[str, Any]:
+    """The notifier's bot in the sandbox (a real installation gets its token from @BotFather)."""
+    async with aiohttp.ClientSession(base_url=sandbox.url) as http:
+        body = {"username": NOTIFIER_BOT, "first_name": "CoolThing alerts"}
+        return dict(await _sandbox_call(http, "/_sandbox/bots", body))
+
+
+async def _link_operator(platform: Platform, sandbox: RunningSandbox, bot: dict[str, Any]) -> None:
+    """The demo's operator in Telegram is linked to the first owner, as a person would link
+    themselves (``/start CODE``): drafts, hand-offs and alerts arrive in the sandbox's web view."""
+    async with platform.db.session() as session:
+        owner = await session.scalar(
+            select(User.id).where(User.role == "owner").order_by(User.id).limit(1)
+        )
+    if owner is None:
+        return
+    code, _ = new_code(platform.box, owner)
+    body = {"user_id": DEMO_OPERATOR, "first_name": "You (operator)", "text": f"/start {code}"}
+    async with aiohttp.ClientSession(base_url=sandbox.url) as http:
+        await _sandbox_call(http, f"/_sandbox/bots/{bot['id']}/messages", body)
 
 
 def _remove_sqlite_files(url: str) -> None:
@@ -165,7 +204,11 @@ def _banner(settings: Settings, sandbox: RunningSandbox, owner: FirstOwner | Non
     api = f"http://{settings.api_host}:{settings.api_port}"
     log.info(
         f"CoolThing demo is up. Panel: {api}/  API: {api}/docs  "
-        f"sandbox Telegram: {sandbox.url}  (Ctrl-C stops)"
+        f"Telegram (the sandbox, to watch and click): {sandbox.url}/  (Ctrl-C stops)"
+    )
+    log.info(
+        f"Drafts to approve and alerts arrive in the chat of 'You (operator)' with "
+        f"@{NOTIFIER_BOT} at {sandbox.url}/ (Bots); press Approve there and watch the DM go."
     )
     if owner is not None:  # printed once: only hashes are stored
         print(

@@ -1,6 +1,9 @@
 """`make run`'s `coolthing demo` as a newcomer meets it: the owner's login printed once, the panel
-signing them in, leads from the simulated audience on the panel's leads page, and an account
-added in the panel reading its DMs without a restart."""
+signing them in, leads from the simulated audience on the panel's leads page, an account added in
+the panel reading its DMs without a restart; and in the sandbox's Telegram web view, a draft
+waiting in the operator's chat with the notifier bot, approved with a click, becoming a DM.
+
+One demo serves the module's tests (it takes half a minute to start)."""
 
 from __future__ import annotations
 
@@ -9,15 +12,15 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Page, expect
 
 from tests.conftest import free_port, wait_for
 
-pytestmark = pytest.mark.e2e
 EMBEDDED = ("COOLTHING_DATABASE_URL", "COOLTHING_BUS_URL", "COOLTHING_ENV", "COOLTHING_SECRET_KEY")
 
 
@@ -44,9 +47,9 @@ class Demo:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
-    running = Demo(tmp_path)
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    running = Demo(tmp_path_factory.mktemp("demo"))
     try:
         yield running
     finally:
@@ -103,3 +106,26 @@ async def test_a_newcomer_signs_in_with_the_printed_login_and_watches_the_demo_w
                 return "reply from Vera: hello there" in demo.printed()
 
             await wait_for(dm_read, seconds=60, what="the new account's worker", interval=2)
+
+
+async def test_a_draft_waiting_in_the_operators_telegram_chat_is_approved_with_a_click(
+    demo: Demo, page: Page
+) -> None:
+    await page.goto(demo.sandbox + "/")
+    await page.locator(".chat-item", has_text="You (operator)").click()
+    newest = page.locator("li.msg", has_text="Draft to approve").last
+    await expect(newest).to_be_visible(timeout=120_000)
+    alert = page.locator(f'li.msg[data-id="{await newest.get_attribute("data-id")}"]')
+    said = re.search(r"\n(.+?) in \S+ wrote:", await alert.inner_text())
+    assert said is not None
+    person = said.group(1).split(" (@")[0]
+
+    await alert.get_by_role("button", name="Approve").click()
+
+    await expect(page.locator(".toast", has_text="Done.")).to_be_visible()
+    await expect(alert).to_contain_text("Approved by admin")
+    await expect(alert.get_by_role("button", name="Approve")).to_have_count(0)
+    dm = page.locator(".chat-item", has_text=person).first
+    await expect(dm).to_be_visible(timeout=30_000)
+    await dm.click()
+    await expect(page.locator("li.msg").first).to_be_visible()

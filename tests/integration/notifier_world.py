@@ -129,6 +129,7 @@ class NotifierWorld:
         await eventually(joined, what="the parser account to join the chat")
 
     async def start_notifier(self, limits: Limits | None = None) -> None:
+        """The notifier alone (tests that publish its events themselves)."""
         self.notifier = await start_notifier(self.platform, limits=limits)
 
     async def stop(self) -> None:

@@ -97,7 +97,7 @@ def upgrade() -> None:
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
@@ -117,7 +117,7 @@ def upgrade() -> None:
         sa.Column("telegram_name", sa.String(length=160), nullable=False),
         sa.Column("code_nonce", sa.String(length=32), nullable=False),
         sa.Column(
-            "linked_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "linked_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.ForeignKeyConstraint(
             ["user_id"],
