@@ -128,4 +128,4 @@ async def test_a_draft_waiting_in_the_operators_telegram_chat_is_approved_with_a
     dm = page.locator(".chat-item", has_text=person).first
     await expect(dm).to_be_visible(timeout=30_000)
     await dm.click()
-    await expect(page.locator("li.msg").first).to_be_visible()
+    await expect(page.locator("li.msg .msg-from", has_text="Manager").first).to_be_visible()

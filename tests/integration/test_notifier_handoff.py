@@ -17,7 +17,7 @@ async def _alert(world: NotifierWorld, words: str, *, buttons: bool = True) -> d
     async def arrived() -> dict[str, Any] | None:
         for message in reversed(await world.bot_messages(OPERATOR)):
             if words in message["text"] and (message.get("reply_markup") or not buttons):
-                return message
+                return dict(message)
         return None
 
     return await eventually(arrived, seconds=30, what=f"an alert saying {words!r}")
