@@ -15,14 +15,17 @@ pace: ~94 % ``LeadFound`` (is_new) for real lead rows in three campaigns, ~3 % a
 of its own with buttons, so a storm of them cannot be visible within seconds at 1 message/s per
 chat by design, grouped or not.
 
-"Visible": a thread reads every operator's chat from the sandbox every 100 ms
-(``GET /_sandbox/bots/{id}/chats/{chat}/messages``, edits included) as the operator would see it.
+"Visible": a process of its own (``bench.notifier_watch``) reads every operator's chat from the
+sandbox every 100 ms (``GET /_sandbox/bots/{id}/chats/{chat}/messages``, edits included) as the
+operator would see it.
 The k-th new lead is visible in a chat once the headers of its lead messages count k ("12 new
 leads · …"); an account's or API alert's k-th event once its line or footer shows it (the line
 exists, "×k"). Latency is visible − published per event and chat (p50/p95/max); ``ours`` is the
 time from the storm's first event until the last one is visible in every chat. Lost: pairs still
-invisible ``--drain`` seconds after the storm. 429s: the sandbox's count of refusals for the
-bot; unretried: alert messages whose last call got a 429 and never went through afterwards.
+invisible ``--drain`` (60) seconds after the storm; the courier's table then tells late from
+dropped (``still_queued_messages`` will go out, ``failed_messages`` will not). 429s: the
+sandbox's count of refusals for the bot; unretried: alert messages whose last call got a 429 and
+never went through afterwards.
 
 Baseline, same run, same sandbox and limits: a second bot that sends one message per event to
 each operator as fast as the limits allow (a plain aiogram sender, one message a second per chat,
@@ -32,10 +35,10 @@ seconds. Its rate per chat gives the time it would need for every event
 window, measured when ``sendMessage`` returned (no polling: this favours it).
 
 CPU per 1,000 events during the storm and its drain: this process (``time.process_time``) split
-into the load generator (the publishing calls), the watcher thread (``time.thread_time``) and the
-notifier (the rest: intake, courier, aiogram, the outbox relay); PostgreSQL (the whole server,
-from /proc, as ``bench.panel``); the sandbox process (/proc/<pid>/stat; it also answers the
-watcher's reads).
+into the load generator (the publishing calls) and the notifier (the rest: intake, courier,
+aiogram, the outbox relay); PostgreSQL (the whole server, from /proc, as ``bench.panel``); the
+sandbox process (/proc/<pid>/stat; it also answers the watcher's reads); the watcher process
+(its own count, start-up imports included).
 
 Run: ``python -m bench.notifier [--events 1000] [--seconds 10] [--window 15]`` (PostgreSQL at
 COOLTHING_BENCH_DATABASE_URL, else database coolthing_bench on 127.0.0.1). ``--profile FILE``
@@ -51,11 +54,13 @@ import cProfile
 import json
 import os
 import statistics
+import sys
 import tempfile
-import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import aiohttp
@@ -76,7 +81,7 @@ from bench.notifier_setup import (
     start,
     wait_for,
 )
-from bench.notifier_storm import Planned, Visibility, paced, plan, watch
+from bench.notifier_storm import Planned, Visibility, paced, plan
 from bench.panel import postgres_cpu
 from core.db import Database
 from core.db.notifier_models import AlertMessage
@@ -134,33 +139,51 @@ class StormResult:
     cpu: Cpu
     calls: dict[str, int]
     refused: int
-    unretried: int
+    outcomes: dict[str, int]
 
 
-def _watch_in_thread(
-    url: str,
-    bot_id: int,
-    visibility: Visibility,
-    published: list[float],
-    finished: threading.Event,
-    deadline: float,
-) -> float:
-    """The watcher on its own event loop in this thread; returns the thread's CPU seconds."""
-    began = time.thread_time()
+class Watcher:
+    """``bench.notifier_watch`` in its own process, reading the chats while the storm runs;
+    its lines are read as they come, so a full pipe never stalls it."""
 
-    async def run() -> None:
-        async with aiohttp.ClientSession(base_url=url) as http:
-            api = SandboxApi(http)
-            await watch(
-                visibility,
-                lambda chat: api.chat(bot_id, chat),
-                lambda: len(published),
-                finished.is_set,
-                deadline,
-            )
+    def __init__(self, proc: asyncio.subprocess.Process, stdout: asyncio.StreamReader) -> None:
+        self.proc = proc
+        self.lines: list[dict[str, Any]] = []
+        self._reading = asyncio.create_task(self._read(stdout))
 
-    asyncio.run(run())
-    return time.thread_time() - began
+    @classmethod
+    async def start(cls, config: dict[str, Any]) -> Watcher:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.notifier_watch", stdin=PIPE, stdout=PIPE
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(config).encode() + b"\n")
+        await proc.stdin.drain()
+        proc.stdin.close()
+        ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+        if not ready.get("ready"):
+            raise RuntimeError(f"the watcher did not start: {ready}")
+        return cls(proc, proc.stdout)
+
+    async def _read(self, stdout: asyncio.StreamReader) -> None:
+        async for raw in stdout:
+            self.lines.append(json.loads(raw))
+
+    async def done(self) -> None:
+        """Every chat shows every event, or the drain is over."""
+        await self._reading
+        if await self.proc.wait() != 0:
+            raise RuntimeError(f"the watcher failed (exit {self.proc.returncode})")
+
+    def replay(self, visibility: Visibility) -> float:
+        """What the watcher saw, into ``visibility``; returns the watcher's CPU seconds."""
+        cpu = 0.0
+        for line in self.lines:
+            if "cpu" in line:
+                cpu = float(line["cpu"])
+            else:
+                visibility.update(int(line["chat"]), Counter(line["seen"]), float(line["t"]))
+        return cpu
 
 
 async def storm(
@@ -174,20 +197,16 @@ async def storm(
     before = await api.bot_info(notifier.bot_id)
     visibility = Visibility(planned, chats)
     published: list[float] = []
-    finished = threading.Event()
+    config = {
+        "url": sandbox.url,
+        "bot_id": notifier.bot_id,
+        "chats": chats,
+        "expected": Counter(event.key for event in planned),
+        "seconds": args.seconds + args.drain,
+        "interval": 0.1,
+    }
+    watcher = await Watcher.start(config)
     cpu = Cpu.now(sandbox)
-    deadline = time.monotonic() + args.seconds + args.drain
-    watcher = asyncio.create_task(
-        asyncio.to_thread(
-            _watch_in_thread,
-            sandbox.url,
-            notifier.bot_id,
-            visibility,
-            published,
-            finished,
-            deadline,
-        )
-    )
     bus = notifier.platform.bus
 
     async def publish(event: Planned) -> None:
@@ -198,12 +217,12 @@ async def storm(
     if profile:
         profile.enable()
     _, load_cpu = await paced(planned, args.seconds, publish)
-    finished.set()
-    watcher_cpu = await watcher
+    await watcher.done()
     if profile:
         profile.disable()
         profile.dump_stats(args.profile)
     spent = cpu.spent(sandbox)
+    watcher_cpu = watcher.replay(visibility)
     after = await api.bot_info(notifier.bot_id)
     calls = {m: after["calls"].get(m, 0) - before["calls"].get(m, 0) for m in ALERT_METHODS}
     return StormResult(
@@ -214,18 +233,28 @@ async def storm(
         spent,
         calls,
         after["refused"] - before["refused"],
-        await _unretried(notifier.platform.db),
+        await _outcomes(notifier.platform.db),
     )
 
 
-async def _unretried(db: Database) -> int:
-    """Alert messages whose last call was refused with a 429 and that never went through since
-    (a success clears ``last_error``)."""
+async def _outcomes(db: Database) -> dict[str, int]:
+    """The courier's own account at the end: messages whose last call got a 429 and that never
+    went through since (a success clears ``last_error``), messages given up on (``failed``), and
+    messages still waiting to be sent or edited (late, not lost)."""
+    waiting = (AlertMessage.state.in_(("pending", "sending"))) | AlertMessage.dirty.is_(True)
     async with db.session() as session:
-        count = await session.scalar(
-            select(func.count()).select_from(AlertMessage).where(AlertMessage.last_error == "429")
-        )
-    return int(count or 0)
+        counts = {
+            "unretried_429": AlertMessage.last_error == "429",
+            "failed_messages": AlertMessage.state == "failed",
+            "still_queued_messages": waiting,
+        }
+        return {
+            name: int(
+                await session.scalar(select(func.count()).select_from(AlertMessage).where(where))
+                or 0
+            )
+            for name, where in counts.items()
+        }
 
 
 # ---- the baseline: one message per event --------------------------------------------------------
@@ -302,7 +331,7 @@ def summary(
     extrapolated = round(events / rate, 1) if rate else float("inf")
     per_1000 = 1000 / events * 1000  # ms per 1,000 events from seconds
     ours_pct = percentiles(latencies)
-    notifier_cpu = ours.cpu.process - ours.load_cpu - ours.watcher_cpu
+    notifier_cpu = ours.cpu.process - ours.load_cpu
     return {
         "bench": "notifier",
         "ours": all_visible,
@@ -316,7 +345,7 @@ def summary(
         "bot_api_calls": sum(ours.calls.values()),
         "bot_api_calls_by_method": ours.calls,
         "refused_429": ours.refused,
-        "unretried_429": ours.unretried,
+        **ours.outcomes,
         "lost": lost,
         "cpu_ms_per_1000_events": {
             "notifier": round(notifier_cpu * per_1000),
@@ -333,7 +362,10 @@ def summary(
         "baseline_refused_429": base.refused,
         **{f"baseline_{k}": v for k, v in percentiles(base.latencies).items()},
         "goal_met": bool(
-            latencies and ours_pct["max_ms"] <= GOAL_MS and lost == 0 and ours.unretried == 0
+            latencies
+            and ours_pct["max_ms"] <= GOAL_MS
+            and lost == 0
+            and ours.outcomes["unretried_429"] == 0
         ),
     }
 

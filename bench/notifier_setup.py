@@ -22,6 +22,7 @@ from argon2 import PasswordHasher, profiles
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
+from bench.notifier_view import BANNED, LIMITED
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.migrate import upgrade
@@ -34,14 +35,6 @@ from core.telegram_link_codes import new_code
 from notifier.bootstrap import RunningNotifier, start_notifier
 
 CAMPAIGNS = ("web-leads", "design-leads", "mobile-leads")
-BANNED, LIMITED = (
-    ("acct-banned-1", "acct-banned-2", "acct-banned-3"),
-    (
-        "acct-limited-1",
-        "acct-limited-2",
-        "acct-limited-3",
-    ),
-)
 OPERATOR_BASE = 900_001  # sandbox user ids of the operators
 FIRST_NAMES = ("Olga", "Ivan", "Maria", "Pavel", "Anna", "Dmitry", "Elena", "Sergey", "Irina")
 LEAD_TEXTS = (

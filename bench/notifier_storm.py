@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from bench.notifier_setup import BANNED, LIMITED, Seeded
+from bench.notifier_setup import Seeded
+from bench.notifier_view import API_ALERTS, BANNED, LIMITED
 from core.events import AccountBanned, AlertRaised, LeadFound, Payload, SendFailed, Severity
 
 SEED = 7
-# API alerts that keep firing while the storm lasts: (title, severity).
-API_ALERTS: tuple[tuple[str, Severity], ...] = (
-    ("Disk 91% full on db-1", "warning"),
-    ("API p95 over 2 s", "critical"),
-    ("Queue parser.messages backing up", "warning"),
-    ("TLS certificate expires in 7 days", "warning"),
-)
-LEADS_HEADER = re.compile(r"^🎯 (\d+) new leads?\b")
-REPEATS = re.compile(r"×(\d+)")
+SEVERITIES: tuple[Severity, ...] = ("warning", "critical", "warning", "warning")
 
 
 @dataclass(frozen=True)
@@ -98,7 +89,7 @@ def _trouble(seeded: Seeded, n: int, k: int) -> tuple[Payload, str, str]:
 
 
 def _api_alert(seeded: Seeded, k: int) -> tuple[Payload, str, str]:
-    title, severity = API_ALERTS[k % len(API_ALERTS)]
+    title, severity = API_ALERTS[k % len(API_ALERTS)], SEVERITIES[k % len(API_ALERTS)]
     payload = AlertRaised(
         source="api",
         sender_user_id=seeded.owner_id,
@@ -131,32 +122,6 @@ async def paced(
     return published, cpu
 
 
-def shown(messages: list[dict[str, Any]], titles: dict[str, str]) -> Counter[str]:
-    """How many events of each key the bot's messages in one chat show now.
-
-    New leads: the header counts ("12 new leads · …", summed over the chat's lead messages);
-    account lines and API alerts: one, or the "×N" repeat count on their line or footer."""
-    seen: Counter[str] = Counter()
-    for message in messages:
-        lines = message["text"].split("\n")
-        if header := LEADS_HEADER.match(lines[0]):
-            seen["leads"] += int(header.group(1))
-            continue
-        if lines[0].startswith("⚠️ Accounts"):
-            for line in lines[1:]:
-                name = next((a for a in (*BANNED, *LIMITED) if line.startswith(f"{a} ", 2)), None)
-                if name is None:
-                    continue
-                repeat = REPEATS.search(line)
-                seen[f"account:{name}"] += int(repeat.group(1)) if repeat else 1
-            continue
-        title = lines[0].split(" ", 1)[-1]
-        if title in titles:
-            repeat = REPEATS.search(message["text"])
-            seen[titles[title]] += int(repeat.group(1)) if repeat else 1
-    return seen
-
-
 @dataclass
 class Visibility:
     """When each planned event became visible in each chat (``time.monotonic``)."""
@@ -181,24 +146,3 @@ class Visibility:
     def missing(self, published: int) -> int:
         """(event, chat) pairs published so far and not yet visible."""
         return published * len(self.chats) - sum(1 for n, _ in self.at if n < published)
-
-
-async def watch(
-    visibility: Visibility,
-    read: Callable[[int], Awaitable[list[dict[str, Any]]]],
-    published: Callable[[], int],
-    finished: Callable[[], bool],
-    deadline: float,
-    interval: float = 0.1,
-) -> None:
-    """Read every chat every ``interval`` until publishing has ``finished`` and nothing is
-    missing, or until ``deadline`` (``time.monotonic``): what is still missing then is lost."""
-    titles = {title: f"alert:{title}" for title, _ in API_ALERTS}
-    while True:
-        reads = await asyncio.gather(*(read(chat) for chat in visibility.chats))
-        now = time.monotonic()
-        for chat, messages in zip(visibility.chats, reads, strict=True):
-            visibility.update(chat, shown(messages, titles), now)
-        if (finished() and visibility.missing(published()) == 0) or now > deadline:
-            return
-        await asyncio.sleep(interval)
