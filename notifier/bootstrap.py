@@ -18,6 +18,7 @@ from core.platform import Platform
 from core.settings import Settings
 from core.topology import NOTIFIER_CONTROL, NOTIFIER_EVENTS
 from notifier.alert_actions import AlertActions
+from notifier.bot_session import WaitOutRetryAfter
 from notifier.courier import Courier
 from notifier.handlers import bot_router
 from notifier.housekeeping import Housekeeping
@@ -50,11 +51,17 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(token.get_secret_value(), session=AiohttpSession(api=server))
 
 
+def _token(settings: Settings) -> str | None:
+    token = settings.notifier_bot_token
+    return token.get_secret_value() if token is not None else None
+
+
 @dataclass
 class RunningNotifier:
     bot: Bot
     courier: Courier
     intake: Intake
+    answering: Bot  # the dispatcher's: waits out a 429 on its answers
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
@@ -62,6 +69,8 @@ class RunningNotifier:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.bot.session.close()
+        if self.answering is not self.bot:
+            await self.answering.session.close()
 
 
 async def start_notifier(
@@ -70,6 +79,8 @@ async def start_notifier(
     """Start sending before taking events in, so a backlog starts moving at once."""
     settings = platform.settings
     bot = bot or make_bot(settings)
+    answering = make_bot(settings) if bot.token == _token(settings) else bot
+    answering.session.middleware(WaitOutRetryAfter())
     courier = Courier(
         platform.db,
         bot,
@@ -84,7 +95,7 @@ async def start_notifier(
     )
     actions = AlertActions(platform.db, platform.bus, wake=courier.poke)
     housekeeping = Housekeeping(platform.db, intake, wake=courier.poke)
-    running = RunningNotifier(bot, courier, intake)
+    running = RunningNotifier(bot, courier, intake, answering)
     running.tasks.append(asyncio.create_task(courier.run(), name="notifier-courier"))
     running.tasks.append(asyncio.create_task(housekeeping.run(), name="notifier-housekeeping"))
     await platform.bus.subscribe(NOTIFIER_EVENTS, EVENT_NAMES, intake.on_event)
@@ -97,7 +108,7 @@ async def start_notifier(
     dispatcher["db"] = platform.db
     dispatcher["box"] = platform.box
     running.tasks.append(
-        asyncio.create_task(_receive(dispatcher, bot, settings), name="notifier-bot")
+        asyncio.create_task(_receive(dispatcher, answering, settings), name="notifier-bot")
     )
     return running
 

@@ -64,8 +64,8 @@ async def change(query: CallbackQuery, callback_data: SettingsPress, db: Databas
             return
         page = _apply(recipient, callback_data)
         text, markup = await _page(session, recipient, page)
+    await query.answer()  # first: the button stops spinning even if the edit must wait
     await message.edit_text(text, reply_markup=markup)
-    await query.answer()
 
 
 async def _recipient(session: AsyncSession, chat_id: int) -> AlertRecipient | None:

@@ -1,0 +1,120 @@
+"""The bot itself: webhook mode, /settings changing what a chat gets, and new leads as a digest."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import select, update
+
+from core.db.notifier_models import AlertMessage, AlertRecipient
+from core.events import LeadFound
+from tests.conftest import free_port
+from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
+
+
+async def _recipient(world: NotifierWorld, chat: int) -> AlertRecipient:
+    async with world.platform.db.session() as session:
+        row = await session.scalar(select(AlertRecipient).where(AlertRecipient.chat_id == chat))
+        assert row is not None
+        return row
+
+
+async def _message_with(world: NotifierWorld, words: str) -> dict[str, Any]:
+    async def found() -> dict[str, Any] | None:
+        for message in reversed(await world.bot_messages(OPERATOR)):
+            if words in message["text"]:
+                return dict(message)
+        return None
+
+    return await eventually(found, what=f"a message with {words!r}")
+
+
+async def test_in_webhook_mode_telegram_calls_the_bot_and_linking_works(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    port = free_port()
+    world.platform.settings = world.platform.settings.model_copy(
+        update={
+            "notifier_webhook_url": f"http://127.0.0.1:{port}/telegram/hook",
+            "notifier_webhook_secret": SecretStr("webhook-secret-123"),
+            "notifier_webhook_port": port,
+        }
+    )
+    await world.start_notifier()
+
+    async def hooked() -> bool:
+        info = await world.call(f"/bot{await _token(world)}/getWebhookInfo")
+        return bool(info["result"].get("url"))
+
+    await eventually(hooked, what="the notifier to set its webhook")
+    await world.link("alice", "operator", OPERATOR, "Alice")
+
+
+async def _token(world: NotifierWorld) -> str:
+    token = world.platform.settings.notifier_bot_token
+    assert token is not None
+    return token.get_secret_value()
+
+
+async def test_settings_buttons_change_what_the_chat_gets(notifier_product: NotifierWorld) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("alice", "operator", OPERATOR, "Alice")
+
+    await world.write(OPERATOR, "/settings")
+    page = await _message_with(world, "Alerts in this chat")
+    await world.press(OPERATOR, page, "✅ New leads")
+    page = await _message_with(world, "Alerts in this chat")
+    await world.press(OPERATOR, page, "Quiet hours: off")
+    page = await _message_with(world, "Alerts in this chat")
+    await world.press(OPERATOR, page, "Language: English")
+
+    recipient = await _recipient(world, OPERATOR)
+    assert "leads" not in recipient.kinds and "drafts" in recipient.kinds
+    assert (recipient.quiet_from, recipient.quiet_to) == ("22:00", "08:00")
+    assert recipient.language == "ru"
+    await world.publish(_lead(1))
+    await asyncio.sleep(1.5)
+    assert not any("new lead" in m["text"] for m in await world.bot_messages(OPERATOR))
+
+
+def _lead(n: int) -> LeadFound:
+    return LeadFound(
+        lead_id=n,
+        campaign_id=1,
+        telegram_user_id=800_000 + n,
+        chat_id=-100,
+        message_id=n,
+        text=f"need a site {n}",
+        keywords=["site"],
+        is_new=True,
+    )
+
+
+async def test_new_leads_as_a_digest_wait_for_the_period_then_come_in_one_message(
+    notifier_product: NotifierWorld, tmp_path: Path
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    async with world.platform.db.transaction() as session:
+        await session.execute(update(AlertRecipient).values(new_leads="digest", digest_minutes=15))
+
+    for n in range(1, 4):
+        await world.publish(_lead(n))
+    await asyncio.sleep(1.5)
+    assert not any("new lead" in m["text"] for m in await world.bot_messages(OPERATOR))
+    async with world.platform.db.transaction() as session:
+        [due] = list(await session.scalars(select(AlertMessage.due_at)))
+        assert due > datetime.now(UTC) + timedelta(minutes=14)  # a quarter of an hour away
+        await session.execute(update(AlertMessage).values(due_at=datetime.now(UTC)))  # time flies
+    assert world.notifier is not None
+    world.notifier.courier.poke()
+
+    digest = await _message_with(world, "3 new leads")
+    assert "need a site 3" in digest["text"]
