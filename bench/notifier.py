@@ -19,8 +19,9 @@ chat by design, grouped or not.
 sandbox every 100 ms (``GET /_sandbox/bots/{id}/chats/{chat}/messages``, edits included) as the
 operator would see it.
 The k-th new lead is visible in a chat once the headers of its lead messages count k ("12 new
-leads · …"); an account's or API alert's k-th event once its line or footer shows it (the line
-exists, "×k"). Latency is visible − published per event and chat (p50/p95/max); ``ours`` is the
+leads · …"); an account's or API alert's event once its line or message is there (a repeat of a
+firing alert only bumps its "×N" counter, which is not waited for: it tells nothing new).
+Latency is visible − published per event and chat (p50/p95/max, and by kind); ``ours`` is the
 time from the storm's first event until the last one is visible in every chat. Lost: pairs still
 invisible ``--drain`` (60) seconds after the storm; the courier's table then tells late from
 dropped (``still_queued_messages`` will go out, ``failed_messages`` will not). 429s: the
@@ -142,6 +143,14 @@ class StormResult:
     outcomes: dict[str, int]
 
 
+def _expected(planned: list[Planned]) -> dict[str, int]:
+    """What each chat shows once every event is visible: the highest ordinal of each key."""
+    expected: dict[str, int] = {}
+    for event in planned:
+        expected[event.key] = max(expected.get(event.key, 0), event.ordinal)
+    return expected
+
+
 class Watcher:
     """``bench.notifier_watch`` in its own process, reading the chats while the storm runs;
     its lines are read as they come, so a full pipe never stalls it."""
@@ -201,7 +210,7 @@ async def storm(
         "url": sandbox.url,
         "bot_id": notifier.bot_id,
         "chats": chats,
-        "expected": Counter(event.key for event in planned),
+        "expected": _expected(planned),
         "seconds": args.seconds + args.drain,
         "interval": 0.1,
     }
@@ -324,6 +333,10 @@ def summary(
     visibility = ours.visibility
     start = ours.published[0]
     latencies = [at - ours.published[n] for (n, _), at in visibility.at.items()]
+    by_kind: dict[str, list[float]] = {}
+    for (n, _), at in visibility.at.items():
+        kind = visibility.planned[n].key.split(":", 1)[0]  # leads, account, alert
+        by_kind.setdefault(kind, []).append(at - ours.published[n])
     lost = visibility.missing(len(ours.published))
     last = max(visibility.at.values(), default=start)
     all_visible = round(last - start, 2)
@@ -342,6 +355,7 @@ def summary(
         "chats": chats,
         "storm_seconds": storm_s,
         **ours_pct,
+        "by_kind": {kind: percentiles(values) for kind, values in sorted(by_kind.items())},
         "bot_api_calls": sum(ours.calls.values()),
         "bot_api_calls_by_method": ours.calls,
         "refused_429": ours.refused,

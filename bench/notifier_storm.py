@@ -22,7 +22,10 @@ SEVERITIES: tuple[Severity, ...] = ("warning", "critical", "warning", "warning")
 class Planned:
     payload: Payload
     key: str  # what shows it: "leads", "account:<name>", "alert:<title>"
-    ordinal: int  # it is the ordinal-th event of its key: visible once the key shows that many
+    # Visible once the chat shows this many of its key: the k-th new lead needs k counted; a
+    # repeat of a firing account or API alert needs its line or message there (its "×N"
+    # counter is not waited for: a repeat tells the operator nothing new).
+    ordinal: int
     text: str  # the one message a naive bot would send for it
 
 
@@ -49,7 +52,7 @@ def plan(events: int, seeded: Seeded) -> list[Planned]:
             payload, key, said = _api_alert(seeded, counts["alert"])
             counts["alert"] += 1
         counts[key] += 1
-        planned.append(Planned(payload, key, counts[key], said))
+        planned.append(Planned(payload, key, counts[key] if key == "leads" else 1, said))
     return planned
 
 
