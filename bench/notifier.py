@@ -204,8 +204,8 @@ async def storm(
     args: argparse.Namespace,
 ) -> StormResult:
     before = await api.bot_info(notifier.bot_id)
-    visibility = Visibility(planned, chats)
     published: list[float] = []
+    visibility = Visibility(planned, chats, published)
     config = {
         "url": sandbox.url,
         "bot_id": notifier.bot_id,

@@ -131,6 +131,7 @@ class Visibility:
 
     planned: list[Planned]
     chats: list[int]
+    published: list[float]  # when each planned event went out (filled as the storm goes)
     at: dict[tuple[int, int], float] = field(default_factory=dict)  # (event, chat) → time
     _pending: dict[int, dict[str, list[int]]] = field(default_factory=dict)
 
@@ -141,10 +142,12 @@ class Visibility:
         self._pending = {chat: {k: list(v) for k, v in by_key.items()} for chat in self.chats}
 
     def update(self, chat: int, seen: Counter[str], now: float) -> None:
-        """Events whose ordinal the chat now shows are visible from ``now`` on."""
+        """Events whose ordinal the chat now shows are visible from ``now`` on; a repeat of an
+        alert already on screen is visible as it is published."""
         for key, waiting in self._pending[chat].items():
             while waiting and self.planned[waiting[0]].ordinal <= seen[key]:
-                self.at[(waiting.pop(0), chat)] = now
+                n = waiting.pop(0)
+                self.at[(n, chat)] = max(now, self.published[n])
 
     def missing(self, published: int) -> int:
         """(event, chat) pairs published so far and not yet visible."""
