@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 
 from core.db import Database
 from core.db.notifier_models import AlertMessage, AlertRecipient
+from core.events import as_utc
 from notifier import telegram_html
 from notifier.message_views import load_view
 from notifier.rate_limits import BotLimiter
@@ -123,7 +124,7 @@ class Courier:
             )
         pause = IDLE_POLL
         if later is not None:
-            pause = min(pause, max((later - now).total_seconds(), 0.05))
+            pause = min(pause, max((as_utc(later) - now).total_seconds(), 0.05))
         for message_id, chat_id, state in due:
             if chat_id in self._in_flight or len(self._in_flight) >= MAX_IN_FLIGHT:
                 pause = min(pause, 0.05) if len(self._in_flight) >= MAX_IN_FLIGHT else pause

@@ -20,9 +20,9 @@ from core.batching import Batcher
 from core.db import Database
 from core.db.notifier_models import Alert, AlertDelivery, AlertMessage, TelegramTakeover
 from core.events import Event
-from notifier import grouping, routing
-from notifier.alert_kinds import kind
+from notifier import routing
 from notifier.event_alerts import TRANSLATORS, NewAlert, Settle
+from notifier.raising import raise_alerts
 
 log = logging.getLogger(__name__)
 EVENT_NAMES = tuple(TRANSLATORS)
@@ -51,12 +51,10 @@ class Intake:
         now = datetime.now(UTC)
         async with self._db.transaction() as session:
             everyone = await routing.active_recipients(session)
-            for event in events:
-                for outcome in await TRANSLATORS[event.name](session, event):
-                    if isinstance(outcome, Settle):
-                        await settle(session, outcome, now=now)
-                    else:
-                        await self._raise(session, outcome, everyone, now)
+            outcomes = [
+                o for event in events for o in await TRANSLATORS[event.name](session, event)
+            ]
+            await self._apply(session, outcomes, everyone, now)
         self._wake()
         return [None] * len(events)
 
@@ -65,73 +63,30 @@ class Intake:
         now = datetime.now(UTC)
         async with self._db.transaction() as session:
             everyone = await routing.active_recipients(session)
-            await self._raise(session, new, everyone, now)
+            await self._apply(session, [new], everyone, now)
         self._wake()
 
-    async def _raise(
-        self, session: AsyncSession, new: NewAlert, everyone: list[routing.Recipient], now: datetime
+    async def _apply(
+        self,
+        session: AsyncSession,
+        outcomes: list[NewAlert | Settle],
+        everyone: list[routing.Recipient],
+        now: datetime,
     ) -> None:
-        if new.idempotency_key is not None and await session.scalar(
-            select(Alert.id).where(Alert.idempotency_key == new.idempotency_key)
-        ):
-            return  # the same request again (a client's retry)
-        firing = await session.scalar(
-            select(Alert)
-            .where(Alert.fingerprint == new.fingerprint, Alert.state == "firing")
-            .order_by(Alert.id.desc())
-            .limit(1)
-        )
-        if firing is not None:
-            if new.at in (firing.created_at, firing.last_seen_at):
-                return  # this very event, delivered again
-            if new.at - firing.created_at < self._repeat:
-                firing.repeats += 1
-                firing.last_seen_at = new.at
-                await mark_dirty(session, [firing.id], now)
-                return
-        alert = _row(new)
-        session.add(alert)
-        await session.flush()
-        targets = await routing.recipients_for(session, alert, everyone, new.conversation_id)
-        mute = await routing.muted(session, alert, now) if targets else None
-        for recipient in targets:
-            message_id = None
-            if mute is None:
-                message = await grouping.attach(
-                    session, recipient, alert, now=now, window=self._window
+        """In order: runs of new alerts go in together, a settlement after what came before."""
+        run: list[NewAlert] = []
+        for outcome in [*outcomes, None]:
+            if isinstance(outcome, NewAlert):
+                run.append(outcome)
+                continue
+            if run:
+                repeated = await raise_alerts(
+                    session, run, everyone, now=now, repeat=self._repeat, window=self._window
                 )
-                message_id = message.id
-            session.add(
-                AlertDelivery(
-                    alert_id=alert.id,
-                    recipient_id=recipient.id,
-                    message_id=message_id,
-                    status=mute or "queued",
-                    created_at=now,
-                )
-            )
-
-
-def _row(new: NewAlert) -> Alert:
-    return Alert(
-        kind=new.kind,
-        severity=new.severity or kind(new.kind).severity,
-        fingerprint=new.fingerprint,
-        subject=new.subject,
-        campaign_id=new.campaign_id,
-        title=new.title[:256],
-        text=new.text,
-        link=new.link,
-        data=new.data,
-        state="firing",
-        source=new.source,
-        sender_user_id=new.sender_user_id,
-        idempotency_key=new.idempotency_key,
-        repeats=0,
-        created_at=new.at,
-        last_seen_at=new.at,
-        resolve_at=new.resolve_at,
-    )
+                await mark_dirty(session, repeated, now)
+                run = []
+            if outcome is not None:
+                await settle(session, outcome, now=now)
 
 
 async def settle(session: AsyncSession, done: Settle, *, now: datetime) -> list[int]:

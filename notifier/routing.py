@@ -90,41 +90,55 @@ async def active_recipients(session: AsyncSession) -> list[Recipient]:
     return [Recipient.of(row) for row in rows]
 
 
-async def recipients_for(
-    session: AsyncSession, alert: Alert, everyone: list[Recipient], conversation_id: int | None
-) -> list[Recipient]:
+class Mutes:
+    """Silences and inhibitions for a batch, read once: which alerts nobody is told about now."""
+
+    def __init__(self, silences: list[tuple[str, str]], inhibiting: set[tuple[str, str]]) -> None:
+        self._silences = silences  # (kind, subject); an empty subject silences every subject
+        self._inhibiting = inhibiting  # (kind, subject) of firing alerts that inhibit others
+
+    @classmethod
+    async def load(cls, session: AsyncSession, alerts: list[Alert], now: datetime) -> Mutes:
+        silences = (
+            await session.execute(
+                select(AlertSilence.kind, AlertSilence.subject).where(AlertSilence.ends_at > now)
+            )
+        ).all()
+        inhibitors = {k for a in alerts for k in INHIBITED_BY.get(a.kind, ())}
+        inhibiting: set[tuple[str, str]] = set()
+        if inhibitors:
+            firing = await session.execute(
+                select(Alert.kind, Alert.subject).where(
+                    Alert.kind.in_(inhibitors), Alert.state == "firing"
+                )
+            )
+            inhibiting = {(k, s) for k, s in firing.all()}
+        return cls([(k, s) for k, s in silences], inhibiting)
+
+    def why(self, alert: Alert) -> str | None:
+        """ "silenced" or "inhibited" when nobody should be told now; None otherwise."""
+        if any(k == alert.kind and s in ("", alert.subject) for k, s in self._silences):
+            return "silenced"
+        if any((k, alert.subject) in self._inhibiting for k in INHIBITED_BY.get(alert.kind, ())):
+            return "inhibited"
+        return None
+
+
+async def holders(session: AsyncSession, conversation_ids: set[int]) -> dict[int, int]:
+    """The recipient holding each of these conversations (taken over from Telegram)."""
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(TelegramTakeover.conversation_id, TelegramTakeover.recipient_id).where(
+            TelegramTakeover.conversation_id.in_(conversation_ids)
+        )
+    )
+    return {int(c): int(r) for c, r in rows.all()}
+
+
+def recipients_for(alert: Alert, everyone: list[Recipient], holder: int | None) -> list[Recipient]:
     """A lead's reply goes to the operator who took the conversation over from Telegram, only;
     everything else to the subscribers of its family."""
     if alert.kind == "conversation.reply":
-        holder = await session.get(TelegramTakeover, conversation_id) if conversation_id else None
-        return [r for r in everyone if holder is not None and r.id == holder.recipient_id]
+        return [r for r in everyone if r.id == holder]
     return [r for r in everyone if r.wants(alert)]
-
-
-async def muted(session: AsyncSession, alert: Alert, now: datetime) -> str | None:
-    """ "silenced" or "inhibited" when nobody should be told now; None otherwise."""
-    silence = await session.scalar(
-        select(AlertSilence.id)
-        .where(
-            AlertSilence.kind == alert.kind,
-            AlertSilence.subject.in_(("", alert.subject)),
-            AlertSilence.ends_at > now,
-        )
-        .limit(1)
-    )
-    if silence is not None:
-        return "silenced"
-    inhibitors = INHIBITED_BY.get(alert.kind)
-    if inhibitors:
-        firing = await session.scalar(
-            select(Alert.id)
-            .where(
-                Alert.kind.in_(inhibitors),
-                Alert.subject == alert.subject,
-                Alert.state == "firing",
-            )
-            .limit(1)
-        )
-        if firing is not None:
-            return "inhibited"
-    return None
