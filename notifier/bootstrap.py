@@ -24,7 +24,7 @@ from notifier.handlers import bot_router
 from notifier.housekeeping import Housekeeping
 from notifier.intake import EVENT_NAMES, Intake
 from notifier.rate_limits import BotLimiter, Limits
-from notifier.texts import N_
+from notifier.texts import LANGUAGES, N_, Texts
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query", "my_chat_member"]
@@ -116,7 +116,12 @@ async def start_notifier(
 async def _receive(dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
     """Long polling by default; with COOLTHING_NOTIFIER_WEBHOOK_URL, Telegram calls us."""
     try:
-        await bot.set_my_commands(COMMANDS)
+        for language in LANGUAGES:  # the menu in each user's language, English the default
+            texts = Texts(language)
+            menu = [
+                BotCommand(command=c.command, description=texts(c.description)) for c in COMMANDS
+            ]
+            await bot.set_my_commands(menu, language_code=None if language == "en" else language)
     except Exception as exc:  # the menu is a convenience: never a reason not to run
         log.warning("could not set the bot's command menu: %s", exc)
     if settings.notifier_webhook_url:

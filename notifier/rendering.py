@@ -217,7 +217,7 @@ def _dead_letters(alert: Alert, view: View) -> tuple[str, list[list[Button]]]:
             )
         )
     ]
-    parts.append(h.esc(alert.text))
+    parts.append(h.esc(texts(alert.text)))  # the notifier's own words: in the catalogue
     rows: list[list[Button]] = [[_panel(view, "/dead-letters")]]
     if alert.state != "firing":
         parts.append(outcome_line(alert, texts, view.now))

@@ -7,13 +7,14 @@ from aiogram.types import CallbackQuery, InaccessibleMessage
 
 from notifier.alert_actions import AlertActions
 from notifier.buttons import AlertPress
-from notifier.texts import N_
+from notifier.texts import N_, Texts, language_of
 
 
 async def pressed(query: CallbackQuery, callback_data: AlertPress, actions: AlertActions) -> None:
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage):
-        await query.answer(N_("This message is too old to act on."), show_alert=True)
+        texts = Texts(language_of(query.from_user.language_code))
+        await query.answer(texts(N_("This message is too old to act on.")), show_alert=True)
         return
     answer = await actions.press(
         callback_data,
