@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     alert_repeat_hours: float = Field(
         default=4.0, gt=0, description="a firing alert is sent again after this long"
     )
+    alert_retention_days: float = Field(
+        default=30.0, gt=0, description="days the alert log keeps an alert that is over"
+    )
     alert_group_seconds: float = Field(
         default=600.0, ge=0, description="alerts of one kind within this window share a message"
     )

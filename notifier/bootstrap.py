@@ -94,7 +94,12 @@ async def start_notifier(
         wake=courier.poke,
     )
     actions = AlertActions(platform.db, platform.bus, wake=courier.poke)
-    housekeeping = Housekeeping(platform.db, intake, wake=courier.poke)
+    housekeeping = Housekeeping(
+        platform.db,
+        intake,
+        wake=courier.poke,
+        retention=timedelta(days=settings.alert_retention_days),
+    )
     running = RunningNotifier(bot, courier, intake, answering)
     running.tasks.append(asyncio.create_task(courier.run(), name="notifier-courier"))
     running.tasks.append(asyncio.create_task(housekeeping.run(), name="notifier-housekeeping"))

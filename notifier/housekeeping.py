@@ -6,29 +6,38 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from core.db import Database
 from core.db.models import Account, OutboxMessage
-from core.db.notifier_models import Alert
+from core.db.notifier_models import Alert, AlertDelivery, AlertMessage
 from core.events import Event, TelegramUnlink
 from notifier import subscriptions
 from notifier.event_alerts import NewAlert, Settle
-from notifier.intake import Intake, settle
+from notifier.intake import Intake, mark_dirty, settle
 from notifier.texts import N_
 
 log = logging.getLogger(__name__)
 DEAD_LETTER_THRESHOLD = 10  # undeliverable outbox rows before someone is paged
 LOST_KINDS = ("account.banned", "account.revoked")
+NEVER_RESOLVED = ("lead.new", "conversation.reply")  # news, not conditions: they stay "firing"
+PRUNE_BATCH = 5000
 
 
 class Housekeeping:
     def __init__(
-        self, db: Database, intake: Intake, *, wake: Callable[[], None], every: float = 30.0
+        self,
+        db: Database,
+        intake: Intake,
+        *,
+        wake: Callable[[], None],
+        retention: timedelta = timedelta(days=30),
+        every: float = 30.0,
     ) -> None:
         self._db = db
+        self._retention = retention
         self._intake = intake
         self._wake = wake
         self._every = every
@@ -44,6 +53,33 @@ class Housekeeping:
     async def tick(self) -> None:
         await self.resolve_expired()
         await self.watch_dead_letters()
+        await self.prune()
+
+    async def prune(self) -> int:
+        """The alert log keeps ``retention``: older alerts go with their deliveries and messages,
+        except conditions still firing (a ban from two months ago is still a ban)."""
+        cutoff = datetime.now(UTC) - self._retention
+        async with self._db.transaction() as session:
+            old = select(Alert.id).where(
+                Alert.created_at < cutoff,
+                (Alert.state != "firing") | Alert.kind.in_(NEVER_RESOLVED),
+            )
+            ids = list(await session.scalars(old.limit(PRUNE_BATCH)))
+            if not ids:
+                return 0
+            carried = select(AlertDelivery.message_id).where(AlertDelivery.alert_id.in_(ids))
+            messages = list(
+                await session.scalars(carried.where(AlertDelivery.message_id.is_not(None)))
+            )
+            await session.execute(delete(AlertDelivery).where(AlertDelivery.alert_id.in_(ids)))
+            await session.execute(delete(Alert).where(Alert.id.in_(ids)))
+            still = select(AlertDelivery.message_id).where(AlertDelivery.message_id.in_(messages))
+            await session.execute(
+                delete(AlertMessage).where(
+                    AlertMessage.id.in_(messages), AlertMessage.id.not_in(still)
+                )
+            )
+            return len(ids)
 
     async def resolve_expired(self) -> None:
         """A PeerFlood limit or a FloodWait that has run out: its alert says so."""
@@ -76,6 +112,10 @@ class Housekeeping:
                 )
                 await settle(session, done, now=now)
                 return
+            if firing is not None and firing.data.get("count") != dead:
+                firing.data = {**firing.data, "count": dead}  # the message shows the new count
+                firing.title = f"{dead} messages in dead letters"
+                await mark_dirty(session, [firing.id], now)
         if firing is None and (dead or 0) >= DEAD_LETTER_THRESHOLD:
             await self._intake.raise_alert(
                 NewAlert(

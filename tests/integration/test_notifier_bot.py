@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from core.db.notifier_models import AlertMessage, AlertRecipient
-from core.events import LeadFound
+from core.db.models import OutboxMessage
+from core.db.notifier_models import Alert, AlertMessage, AlertRecipient
+from core.events import AccountBanned, LeadFound
+from notifier.housekeeping import Housekeeping
 from tests.conftest import free_port
 from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
 
@@ -118,3 +121,64 @@ async def test_new_leads_as_a_digest_wait_for_the_period_then_come_in_one_messag
 
     digest = await _message_with(world, "3 new leads")
     assert "need a site 3" in digest["text"]
+
+
+async def test_dead_letters_piling_up_page_once_and_the_count_follows_them(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    assert world.notifier is not None
+    checks = Housekeeping(
+        world.platform.db, world.notifier.intake, wake=world.notifier.courier.poke
+    )
+
+    await _dead(world, 10)
+    await checks.watch_dead_letters()
+    await _message_with(world, "10 messages are in dead letters")
+    await _dead(world, 2)
+    await checks.watch_dead_letters()
+
+    await _message_with(world, "12 messages are in dead letters")
+    assert sum("dead letters" in m["text"] for m in await world.bot_messages(OPERATOR)) == 1
+
+
+async def _dead(world: NotifierWorld, count: int) -> None:
+    now = datetime.now(UTC)
+    async with world.platform.db.transaction() as session:
+        session.add_all(
+            OutboxMessage(
+                event_id=str(uuid.uuid4()),
+                routing_key="x.y",
+                body="{}",
+                attempts=5,
+                dead_at=now,
+                last_error="refused",
+            )
+            for _ in range(count)
+        )
+
+
+async def test_the_alert_log_forgets_what_is_over_after_its_retention_but_not_a_firing_ban(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    await world.publish(_lead(1))
+    await world.publish(AccountBanned(account_id=3, reason="banned"))
+    await _message_with(world, "is banned")
+    async with world.platform.db.transaction() as session:
+        await session.execute(
+            update(Alert).values(created_at=datetime.now(UTC) - timedelta(days=40))
+        )
+    assert world.notifier is not None
+    checks = Housekeeping(
+        world.platform.db, world.notifier.intake, wake=world.notifier.courier.poke
+    )
+
+    assert await checks.prune() == 1
+
+    async with world.platform.db.session() as session:
+        assert list(await session.scalars(select(Alert.kind))) == ["account.banned"]
