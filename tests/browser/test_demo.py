@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import free_port, wait_for
 
 EMBEDDED = ("COOLTHING_DATABASE_URL", "COOLTHING_BUS_URL", "COOLTHING_ENV", "COOLTHING_SECRET_KEY")
@@ -111,6 +112,8 @@ async def test_a_newcomer_signs_in_with_the_printed_login_and_watches_the_demo_w
 async def test_a_draft_waiting_in_the_operators_telegram_chat_is_approved_with_a_click(
     demo: Demo, page: Page
 ) -> None:
+    async with httpx.AsyncClient(base_url=demo.sandbox, timeout=5) as sandbox:
+        await wait_for(lambda: sandbox.get("/_sandbox/health"), seconds=90, what="the demo")
     await page.goto(demo.sandbox + "/")
     await page.locator(".chat-item", has_text="You (operator)").click()
     newest = page.locator("li.msg", has_text="Draft to approve").last
@@ -125,6 +128,8 @@ async def test_a_draft_waiting_in_the_operators_telegram_chat_is_approved_with_a
     await expect(page.locator(".toast", has_text="Done.")).to_be_visible()
     await expect(alert).to_contain_text("Approved by admin")
     await expect(alert.get_by_role("button", name="Approve")).to_have_count(0)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "telegram-notifier.png")  # the README's picture
     dm = page.locator(".chat-item", has_text=person).first
     await expect(dm).to_be_visible(timeout=30_000)
     await dm.click()
