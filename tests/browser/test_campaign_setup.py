@@ -14,7 +14,7 @@ from tests.browser.conftest import Panel, sign_in
 from tests.conftest import wait_for
 
 CHAT = "design_jobs"
-LEAD = 770_001
+LEAD = 790_001
 
 
 async def _sandbox(panel: Panel, method: str, path: str, body: object = None) -> dict[str, object]:

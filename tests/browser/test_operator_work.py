@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import CHAT, SCREENSHOTS, Panel, sign_in
+from tests.browser.conftest import SCREENSHOTS, Panel, sign_in
 from tests.conftest import wait_for
 
 LEAD = 760_001
@@ -22,13 +22,14 @@ async def dms_to(panel: Panel, user_id: int) -> list[str]:
 async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
     panel: Panel, page: Page
 ) -> None:
-    password = panel.create_user("olga", "operator")
-    await sign_in(page, panel, "olga", password)
-    await page.goto(f"{panel.url}/leads")
+    own = await panel.own_campaign("daily")
+    password = panel.create_user("oksana", "operator")
+    await sign_in(page, panel, "oksana", password)
+    await page.goto(f"{panel.url}/leads?campaign={own.id}")
     await expect(page.locator("[data-testid=lead-total]")).to_contain_text("0 leads")
 
     post = {
-        "chat": f"@{CHAT}",
+        "chat": f"@{own.chat}",
         "text": "Ищу разработчика для интернет-магазина",
         "user": {"user_id": LEAD, "first_name": "Мария"},
     }
@@ -39,7 +40,7 @@ async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
     await expect(rows).to_have_count(1, timeout=30_000)  # no reload: the live feed brought it
     await expect(rows.first).to_contain_text("Мария")
 
-    await page.goto(f"{panel.url}/inbox?need=needs_approval")
+    await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
     conversation = page.locator("[data-testid=conversations] [data-conversation]")
     await expect(conversation).to_have_count(1, timeout=30_000)
     await conversation.first.click()

@@ -14,8 +14,8 @@ from tests.browser.conftest import Panel, sign_in
 async def test_an_admin_rewrites_the_prompt_and_compares_it_with_the_one_before(
     panel: Panel, page: Page
 ) -> None:
-    password = panel.create_user("alina", "admin")
-    await sign_in(page, panel, "alina", password)
+    password = panel.create_user("polina", "admin")
+    await sign_in(page, panel, "polina", password)
     await page.goto(f"{panel.url}/prompts")
     await page.locator("[data-testid=prompt-campaigns] a", has_text="Open").first.click()
     await expect(page).to_have_url(re.compile(r"/campaigns/\d+/prompt$"))

@@ -11,12 +11,12 @@ from tests.browser.conftest import Panel, sign_in
 
 
 async def test_an_admin_tries_and_saves_a_keyword_set(panel: Panel, page: Page) -> None:
-    password = panel.create_user("alina", "admin")
-    await sign_in(page, panel, "alina", password)
+    password = panel.create_user("sonya", "admin")
+    await sign_in(page, panel, "sonya", password)
     await page.goto(f"{panel.url}/keyword-sets")
     await expect(page.locator("[data-testid=keyword-sets]")).to_contain_text("web-dev")
 
-    await page.locator("#set-name").fill("design")
+    await page.locator("#set-name").fill("branding")
     await page.locator("#set-keywords").fill("дизайнер\nфирменный стиль\n!!!")
     await page.locator("[data-testid=try-text]").fill(
         "Нужен дизайнер, чтобы обновить фирменный стиль"
@@ -37,4 +37,4 @@ async def test_an_admin_tries_and_saves_a_keyword_set(panel: Panel, page: Page) 
     await expect(trial.locator("[data-verdict=lead]")).to_be_visible()
     await page.get_by_role("button", name="Save").click()
     await expect(page).to_have_url(re.compile(rf"{re.escape(panel.url)}/keyword-sets/\d+$"))
-    await expect(page.locator("[data-testid=keyword-sets]")).to_contain_text("design")
+    await expect(page.locator("[data-testid=keyword-sets]")).to_contain_text("branding")
