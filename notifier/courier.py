@@ -42,7 +42,7 @@ SENT = Counter(
     "coolthing_notifier_calls_total", "Bot API calls made for alerts", ["method", "result"]
 )
 MAX_IN_FLIGHT = 8
-MAX_ATTEMPTS = 8  # for errors that are not Telegram's limits or outages
+MAX_ATTEMPTS = 8  # for requests Telegram refused (400); outages and 429s are retried forever
 IDLE_POLL = 5.0  # seconds between looks at the table when nothing woke the courier
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -242,7 +242,11 @@ class Courier:
             log.error("Telegram refused our HTML for alert message %s", claim.message.id)
             await self._call(claim, rendered, plain=True)
         else:
-            await self._retry(claim.message.id, new=claim.new, error=exc.message, backoff=True)
+            # Telegram refused this very request: a few more tries (a chat restored, a transient
+            # state), then it stays in the log as failed instead of retrying forever.
+            await self._retry(
+                claim.message.id, new=claim.new, error=exc.message, backoff=True, give_up=True
+            )
 
     async def _sent(self, message_id: int, telegram_message_id: int) -> None:
         async with self._db.transaction() as session:
@@ -276,6 +280,7 @@ class Courier:
         backoff: bool = False,
         resent: bool = False,
         fresh: bool = False,
+        give_up: bool = False,
     ) -> None:
         """Put the message back as due later: a send stays pending, an edit stays dirty."""
         async with self._db.transaction() as session:
@@ -296,7 +301,7 @@ class Courier:
                 message.resent = message.resent or resent or unknown
             else:
                 message.dirty = True
-            if backoff and message.attempts >= MAX_ATTEMPTS and error != "429":
+            if give_up and message.attempts >= MAX_ATTEMPTS:
                 message.state = "failed"  # kept in the log with its error; not retried
         self._wake.set()
 

@@ -14,6 +14,8 @@ from sqlalchemy import select, update
 from core.db.models import OutboxMessage
 from core.db.notifier_models import Alert, AlertMessage, AlertRecipient
 from core.events import AccountBanned, LeadFound
+from notifier.alert_actions import AlertActions
+from notifier.buttons import APPROVE, AlertPress
 from notifier.housekeeping import Housekeeping
 from tests.conftest import free_port
 from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
@@ -182,3 +184,21 @@ async def test_the_alert_log_forgets_what_is_over_after_its_retention_but_not_a_
 
     async with world.platform.db.session() as session:
         assert list(await session.scalars(select(Alert.kind))) == ["account.banned"]
+
+
+async def test_a_forged_press_naming_another_alert_is_refused_and_changes_nothing(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    await world.publish(AccountBanned(account_id=3, reason="banned"))
+    message = await _message_with(world, "is banned")
+    actions = AlertActions(world.platform.db, world.platform.bus, wake=lambda: None)
+
+    forged = AlertPress(act=APPROVE, alert=999_999)
+    answer = await actions.press(
+        forged, telegram_user_id=OPERATOR, chat_id=OPERATOR, message_id=message["message_id"]
+    )
+
+    assert answer.text == "This button is no longer valid." and answer.alert
