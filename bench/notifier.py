@@ -392,7 +392,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with aiohttp.ClientSession(base_url=sandbox.url) as http:
             api = SandboxApi(http)
-            await wait_for(lambda: api.call("/_sandbox/chats"), "the sandbox to answer", 30)
+            await wait_for(lambda: api.call("/_sandbox/chats"), "the sandbox to answer", 90)
             log("fresh schema, migrations, campaigns, leads, accounts")
             await fresh_schema(db)
             seeded = await seed(db, args.events)
