@@ -71,6 +71,8 @@ class MessagePlan:
                 joined.alert_count += 1
                 if joined.state in ("sending", "sent") and not joined.dirty:
                     joined.dirty, joined.due_at = True, self._now  # the courier paces the edit
+                elif alert.severity == "critical":
+                    joined.due_at = min(joined.due_at, self._now)  # not held by quiet hours
                 return joined
         message = self._new(recipient, alert, key)
         if key is not None:

@@ -26,6 +26,7 @@ from notifier.raising import raise_alerts
 
 log = logging.getLogger(__name__)
 EVENT_NAMES = tuple(TRANSLATORS)
+REPEAT_REDRAW = timedelta(seconds=30)
 
 
 class Intake:
@@ -83,7 +84,8 @@ class Intake:
                 repeated = await raise_alerts(
                     session, run, everyone, now=now, repeat=self._repeat, window=self._window
                 )
-                await mark_dirty(session, repeated, now)
+                # A repeat alone is no news: its "×N" waits for the next edit, or half a minute.
+                await mark_dirty(session, repeated, now + REPEAT_REDRAW)
                 run = []
             if outcome is not None:
                 await settle(session, outcome, now=now)
@@ -114,8 +116,9 @@ async def settle(session: AsyncSession, done: Settle, *, now: datetime) -> list[
     return ids
 
 
-async def mark_dirty(session: AsyncSession, alert_ids: list[int], now: datetime) -> None:
-    """Messages already in a chat are edited to show the change; ones not sent yet will show it."""
+async def mark_dirty(session: AsyncSession, alert_ids: list[int], due: datetime) -> None:
+    """Messages already in a chat are edited (by ``due``) to show the change; ones not sent yet
+    will show it anyway."""
     carried = select(AlertDelivery.message_id).where(
         AlertDelivery.alert_id.in_(alert_ids), AlertDelivery.message_id.is_not(None)
     )
@@ -124,9 +127,9 @@ async def mark_dirty(session: AsyncSession, alert_ids: list[int], now: datetime)
         .where(
             AlertMessage.id.in_(carried),
             AlertMessage.state.in_(("sending", "sent")),
-            or_(AlertMessage.dirty.is_(False), AlertMessage.due_at > now),
+            or_(AlertMessage.dirty.is_(False), AlertMessage.due_at > due),
         )
-        .values(dirty=True, due_at=now)
+        .values(dirty=True, due_at=due)
         .execution_options(synchronize_session=False)
     )
 

@@ -25,7 +25,7 @@ from notifier.buttons import (
     keyboard,
     silence_row,
 )
-from notifier.rendering_groups import render_group
+from notifier.rendering_groups import GroupSummary, render_group
 from notifier.texts import N_, Texts
 
 LEAD_TEXT = 600  # characters of a lead's message shown in an alert
@@ -58,6 +58,7 @@ class View:
     holds_conversation: frozenset[int]  # conversations this chat took over from Telegram
     resent: bool = False
     now: datetime | None = None
+    summary: GroupSummary | None = None  # a grouped message's totals, when it has many alerts
 
 
 def render(alerts: list[Alert], view: View) -> Rendered:
@@ -68,7 +69,7 @@ def render(alerts: list[Alert], view: View) -> Rendered:
         body, rows = SINGLE[first.kind](first, view)
         silent = first.severity == "info"
     else:
-        body, rows = render_group(alerts, view.texts, view.now)
+        body, rows = render_group(alerts, view.texts, view.now, view.summary)
         rows = rows + ([silence_row(view.texts, alerts[-1].id)] if _firing(alerts) else [])
         silent = all(a.severity == "info" for a in alerts)
     if view.resent:

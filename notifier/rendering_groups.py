@@ -7,6 +7,7 @@ header counts them all ("12 new leads · web-leads 8, design 4").
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.db.notifier_models import Alert
@@ -34,15 +35,33 @@ HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class GroupSummary:
+    """A big group's totals, counted by the database: rendering reads only the last lines."""
+
+    total: int
+    per_campaign: list[tuple[str, int]]  # campaign name, alerts; most first
+
+
+def summarise(alerts: list[Alert]) -> GroupSummary:
+    per_campaign = Counter(str(alert.data.get("campaign")) for alert in alerts)
+    return GroupSummary(len(alerts), per_campaign.most_common())
+
+
 def render_group(
-    alerts: list[Alert], texts: Texts, now: datetime | None
+    alerts: list[Alert],
+    texts: Texts,
+    now: datetime | None,
+    summary: GroupSummary | None = None,
 ) -> tuple[str, list[list[Button]]]:
+    """``alerts``: the newest ones (at least the last ``SHOWN``); ``summary``: all of them."""
+    summary = summary or summarise(alerts)
     family = kind(alerts[0].kind).family
     if family == "leads":
-        return _leads(alerts, texts, now), []
+        return _leads(alerts, texts, now, summary), []
     header = "⚠️ " + h.bold(texts(HEADERS.get(family, N_("Alerts"))))
     lines = [_line(alert, texts, now) for alert in alerts[-SHOWN:]]
-    return "\n".join([header, *_more(len(alerts), texts), *lines]), []
+    return "\n".join([header, *_more(summary.total, texts), *lines]), []
 
 
 def _more(total: int, texts: Texts) -> list[str]:
@@ -70,11 +89,10 @@ def _line(alert: Alert, texts: Texts, now: datetime | None) -> str:
     return f"✅ <s>{h.esc(said)}</s> · {h.esc(over)}"
 
 
-def _leads(alerts: list[Alert], texts: Texts, now: datetime | None) -> str:
-    per_campaign = Counter(str(alert.data.get("campaign")) for alert in alerts)
-    count = len(alerts)
+def _leads(alerts: list[Alert], texts: Texts, now: datetime | None, summary: GroupSummary) -> str:
+    per_campaign, count = summary.per_campaign, summary.total
     if len(per_campaign) == 1:
-        (campaign,) = per_campaign
+        ((campaign, _),) = per_campaign
         title = texts.plural(
             "{count} new lead in {campaign}",
             "{count} new leads in {campaign}",
@@ -84,7 +102,7 @@ def _leads(alerts: list[Alert], texts: Texts, now: datetime | None) -> str:
         header = "🎯 " + h.bold(title)
     else:
         title = texts.plural("{count} new lead", "{count} new leads", count)
-        spread = ", ".join(f"{name} {n}" for name, n in per_campaign.most_common())
+        spread = ", ".join(f"{name} {n}" for name, n in per_campaign)
         header = "🎯 " + h.bold(title) + " · " + h.esc(spread)
     lines = [header, *_more(count, texts)]
     for alert in alerts[-SHOWN:]:

@@ -45,16 +45,6 @@ async def _ready(world: NotifierWorld) -> None:
     await world.link("alice", "operator", OPERATOR, "Alice")
 
 
-async def _with(world: NotifierWorld, chat: int, words: str) -> dict[str, Any]:
-    async def found() -> dict[str, Any] | None:
-        for message in await world.bot_messages(chat):
-            if words in message["text"]:
-                return message
-        return None
-
-    return await eventually(found, seconds=20, what=f"a message with {words!r}")
-
-
 async def test_a_429_from_the_bot_api_delays_the_alert_then_delivers_it_once(
     notifier_product: NotifierWorld,
 ) -> None:
@@ -66,7 +56,7 @@ async def test_a_429_from_the_bot_api_delays_the_alert_then_delivers_it_once(
 
     await world.publish(_raised("Disk almost full", "disk"))
 
-    await _with(world, OPERATOR, "Disk almost full")
+    await world.message_with(OPERATOR, "Disk almost full")
     assert asyncio.get_running_loop().time() - started >= 2.0  # waited out twice
     info = await world.call(f"/_sandbox/bots/{world.bot_id}")
     assert (
@@ -87,13 +77,13 @@ async def test_five_hundred_leads_become_a_few_edited_messages_and_a_group_is_ne
     group = (await world.call("/_sandbox/chats", {"ref": "operators_room", "title": "Ops"}))["chat"]
     await world.link("root", "admin", OPERATOR + 1, "Root")
     await world.write(OPERATOR + 1, "/subscribe", chat=group["chat_id"])
-    await _with(world, group["chat_id"], "now gets alerts")
+    await world.message_with(group["chat_id"], "now gets alerts")
 
     for n in range(1, 501):
         await world.publish(_lead(n, campaign=1 + n % 2))
 
     for chat in (OPERATOR, group["chat_id"]):
-        header = await _with(world, chat, "500 new leads")
+        header = await world.message_with(chat, "500 new leads")
         assert "lead 500" in header["text"]  # the newest are listed
         alerts = [m for m in await world.bot_messages(chat) if "new lead" in m["text"]]
         assert len(alerts) <= 3, [m["text"][:40] for m in alerts]
@@ -109,7 +99,7 @@ async def test_hostile_and_huge_text_arrives_escaped_and_cut_without_breaking_ma
 
     await world.publish(_raised(HOSTILE, "hostile", text=HOSTILE * 100, severity="critical"))
 
-    message = await _with(world, OPERATOR, 'Price < 100 & "discount" > 0 <b>bold?</b> 🚀🔥')
+    message = await world.message_with(OPERATOR, 'Price < 100 & "discount" > 0 <b>bold?</b> 🚀🔥')
     assert len(message["text"]) <= 4096
     assert "…\n\nfrom grafana (api)" in message["text"]  # the long text cut, the rest intact
     assert any(e["type"] == "bold" for e in message.get("entities", []))
@@ -122,12 +112,12 @@ async def test_a_repeat_is_counted_on_the_first_message_and_a_resolved_alert_edi
     await _ready(world)
 
     await world.publish(_raised("Queue backlog", "backlog"))
-    await _with(world, OPERATOR, "Queue backlog")
+    await world.message_with(OPERATOR, "Queue backlog")
     await world.publish(_raised("Queue backlog", "backlog"))
-    await _with(world, OPERATOR, "×2")
     await world.publish(_raised("Queue backlog", "backlog", status="resolved"))
 
-    settled = await _with(world, OPERATOR, "Resolved at")
+    settled = await world.message_with(OPERATOR, "Resolved at")
+    assert "×2" in settled["text"]  # the repeat is counted on the one message
     assert "reply_markup" not in settled
     assert len([m for m in await world.bot_messages(OPERATOR) if "backlog" in m["text"]]) == 1
 
@@ -138,16 +128,16 @@ async def test_mute_for_an_hour_keeps_that_alert_quiet_but_not_others(
     world = notifier_product
     await _ready(world)
     await world.publish(_raised("Replication lag", "lag"))
-    first = await _with(world, OPERATOR, "Replication lag")
+    first = await world.message_with(OPERATOR, "Replication lag")
 
     answer = await world.press(OPERATOR, first, "Mute 1 h")
     assert answer["text"].startswith("Muted until")
     await world.publish(_raised("Replication lag", "lag", status="resolved"))
-    await _with(world, OPERATOR, "Resolved at")
+    await world.message_with(OPERATOR, "Resolved at")
     await world.publish(_raised("Replication lag", "lag"))
     await world.publish(_raised("Certificate expires", "cert"))
 
-    await _with(world, OPERATOR, "Certificate expires")
+    await world.message_with(OPERATOR, "Certificate expires")
     texts = [m["text"] for m in await world.bot_messages(OPERATOR)]
     assert sum("Replication lag" in t for t in texts) == 1
     async with world.platform.db.session() as session:
@@ -162,11 +152,11 @@ async def test_a_banned_account_mutes_the_crash_alerts_of_its_worker(
     await _ready(world)
 
     await world.publish(AccountBanned(account_id=7, reason="USER_DEACTIVATED_BAN"))
-    await _with(world, OPERATOR, "is banned")
+    await world.message_with(OPERATOR, "is banned")
     await world.publish(WorkerCrashed(account_id=7, exit_code=1))
     await world.publish(WorkerCrashed(account_id=8, exit_code=137, oom_killed=True))
 
-    await _with(world, OPERATOR, "exit 137")
+    await world.message_with(OPERATOR, "exit 137")
     texts = " ".join(m["text"] for m in await world.bot_messages(OPERATOR))
     assert "exit 1)" not in texts
 
@@ -189,7 +179,7 @@ async def test_quiet_hours_hold_warnings_but_let_critical_alerts_through(
     await world.publish(_raised("Backup is slow", "backup", severity="warning"))
     await world.publish(_raised("Database is down", "db", severity="critical"))
 
-    await _with(world, OPERATOR, "Database is down")
+    await world.message_with(OPERATOR, "Database is down")
     await asyncio.sleep(1)
     texts = " ".join(m["text"] for m in await world.bot_messages(OPERATOR))
     assert "Backup is slow" not in texts  # held until the quiet hours end
@@ -205,7 +195,7 @@ async def test_an_operator_who_blocks_the_bot_stops_getting_alerts_and_nothing_e
 
     await world.publish(_raised("Payments are failing", "payments", severity="critical"))
 
-    await _with(world, OPERATOR, "Payments are failing")
+    await world.message_with(OPERATOR, "Payments are failing")
 
     async def stopped() -> str | None:
         async with world.platform.db.session() as session:

@@ -12,16 +12,6 @@ LEAD = 700_201
 HOSTILE = 'Need a developer <b>now</b> & fast, "urgent" 🚀 <script>x</script>'
 
 
-async def _draft_alert(world: NotifierWorld, chat: int) -> dict[str, Any]:
-    async def arrived() -> dict[str, Any] | None:
-        for message in await world.bot_messages(chat):
-            if "Draft to approve" in message["text"] and message.get("reply_markup"):
-                return message
-        return None
-
-    return await eventually(arrived, seconds=30, what="the draft alert")
-
-
 async def test_a_pending_draft_reaches_the_operator_and_approve_sends_exactly_one_dm(
     notifier_product: NotifierWorld,
 ) -> None:
@@ -30,7 +20,7 @@ async def test_a_pending_draft_reaches_the_operator_and_approve_sends_exactly_on
     await world.link("alice", "operator", OPERATOR, "Alice")
     await world.post(LEAD, HOSTILE)
 
-    alert = await _draft_alert(world, OPERATOR)
+    alert = await world.message_with(OPERATOR, "Draft to approve", buttons=True)
     assert HOSTILE.replace("  ", " ") in alert["text"]  # the lead's words, shown as they wrote them
     labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
     assert labels == ["Approve", "Reject", "Take over", "Open in panel"]
@@ -61,7 +51,8 @@ async def test_two_operators_pressing_approve_at_once_send_one_dm_and_the_second
     await world.link("bob", "operator", OPERATOR + 1, "Bob")
     await world.post(LEAD, "Looking for a developer for a small SaaS")
     alices, bobs = await asyncio.gather(
-        _draft_alert(world, OPERATOR), _draft_alert(world, OPERATOR + 1)
+        world.message_with(OPERATOR, "Draft to approve", buttons=True),
+        world.message_with(OPERATOR + 1, "Draft to approve", buttons=True),
     )
 
     answers = await asyncio.gather(
@@ -83,15 +74,14 @@ async def test_replying_to_a_draft_sends_the_operators_text_instead(
     await world.boot(approval=True)
     await world.link("alice", "operator", OPERATOR, "Alice")
     await world.post(LEAD, "Looking for a developer for a small SaaS")
-    alert = await _draft_alert(world, OPERATOR)
+    alert = await world.message_with(OPERATOR, "Draft to approve", buttons=True)
 
     mine = "Hi! We have built 30 SaaS products. Want to see three of them?"
     await world.write(OPERATOR, mine, reply_to=alert["message_id"])
 
     [dm] = await eventually(lambda: world.dms_to(LEAD), seconds=20, what="the edited DM")
     assert dm["text"] == mine
-    answers = [m["text"] for m in await world.bot_messages(OPERATOR)]
-    assert any("approved and will be sent" in text for text in answers), answers
+    await world.message_with(OPERATOR, "Your text is approved and will be sent")
 
 
 async def test_a_viewer_pressing_approve_in_an_operators_group_is_refused_and_nothing_is_sent(
@@ -105,12 +95,9 @@ async def test_a_viewer_pressing_approve_in_an_operators_group_is_refused_and_no
     await world.link("root", "admin", OPERATOR, "Root")
     await world.link("vera", "viewer", OPERATOR + 2, "Vera")
     await world.write(OPERATOR, "/subscribe", chat=group["chat_id"])
-    await eventually(
-        lambda: _said(world, group["chat_id"], "This group now gets alerts"),
-        what="the subscription",
-    )
+    await world.message_with(group["chat_id"], "This group now gets alerts")
     await world.post(LEAD, "Looking for a developer for a small SaaS")
-    alert = await _draft_alert(world, group["chat_id"])
+    alert = await world.message_with(group["chat_id"], "Draft to approve", buttons=True)
 
     answer = await world.press(OPERATOR + 2, alert, "Approve", chat=group["chat_id"])
 
@@ -136,15 +123,13 @@ async def test_a_stranger_who_never_linked_gets_told_how_to_link(
     ]
     await world.link("root", "admin", OPERATOR, "Root")
     await world.write(OPERATOR, "/subscribe", chat=group["chat_id"])
-    await eventually(
-        lambda: _said(world, group["chat_id"], "now gets alerts"), what="the subscription"
-    )
+    await world.message_with(group["chat_id"], "now gets alerts")
     await world.post(LEAD, "Looking for a developer for a small SaaS")
-    alert = await _draft_alert(world, group["chat_id"])
+    alert = await world.message_with(group["chat_id"], "Draft to approve", buttons=True)
 
     await world.write(555_000, "/start not-a-code", name="Mallory")
-    said = await eventually(lambda: _said(world, 555_000, "Not linked"), what="the refusal")
-    assert "not a link code" in said
+    said = await world.message_with(555_000, "Not linked")
+    assert "not a link code" in said["text"]
 
     answer = await world.press(555_000, alert, "Reject", chat=group["chat_id"])
 
@@ -156,10 +141,3 @@ async def test_a_stranger_who_never_linked_gets_told_how_to_link(
         if m["message_id"] == alert["message_id"]
     ]
     assert still.get("reply_markup"), "nothing happened to the draft"
-
-
-async def _said(world: NotifierWorld, chat: int, words: str) -> str | None:
-    for message in await world.bot_messages(chat):
-        if words in message["text"]:
-            return str(message["text"])
-    return None
