@@ -24,7 +24,8 @@ def shown(messages: list[dict[str, Any]]) -> Counter[str]:
     """How many events of each key the bot's messages in one chat show now.
 
     New leads: the header counts ("12 new leads · …", summed over the chat's lead messages);
-    account lines and API alerts: one, or the "×N" repeat count on their line or footer."""
+    account lines and API alerts (a message each, or a line each in a grouped "Alerts" message):
+    one, or the "×N" repeat count on their line or footer."""
     seen: Counter[str] = Counter()
     for message in messages:
         lines = message["text"].split("\n")
@@ -38,6 +39,13 @@ def shown(messages: list[dict[str, Any]]) -> Counter[str]:
                     continue
                 repeat = REPEATS.search(line)
                 seen[f"account:{name}"] += int(repeat.group(1)) if repeat else 1
+            continue
+        if lines[0].startswith("⚠️ Alerts"):  # API alerts grouped: one line each
+            for line in lines[1:]:
+                title = next((t for t in API_ALERTS if line.startswith(t, 2)), None)
+                if title is not None:
+                    repeat = REPEATS.search(line)
+                    seen[f"alert:{title}"] += int(repeat.group(1)) if repeat else 1
             continue
         title = lines[0].split(" ", 1)[-1]
         if title in API_ALERTS:

@@ -30,7 +30,9 @@ KINDS: dict[str, Kind] = {
     "run.finished": Kind("operations", "info", grouped=True),
     "run.failed": Kind("operations", "critical", grouped=True),
     "dead_letters": Kind("operations", "warning", grouped=False),
-    "alert": Kind("alerts", "warning", grouped=False),  # REST and Alertmanager
+    # REST and Alertmanager: warnings and infos within the window share a message (Alertmanager's
+    # grouping); a critical one gets its own (see ``grouping.group_key``).
+    "alert": Kind("alerts", "warning", grouped=True),
 }
 
 # The families a subscription lists, in the order /settings shows them.

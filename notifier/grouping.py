@@ -28,7 +28,7 @@ OPEN_STATES = ("pending", "sending", "sent")
 def group_key(alert: Alert, recipient: Recipient) -> str | None:
     """The family's key when alerts share a message; None for a message of its own."""
     info = kind(alert.kind)
-    if not info.grouped:
+    if not info.grouped or (info.family == "alerts" and alert.severity == "critical"):
         return None
     if info.family == "leads" and recipient.new_leads == "digest":
         return "leads:digest"

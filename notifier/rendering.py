@@ -15,6 +15,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from core.db.notifier_models import Alert
 from notifier import telegram_html as h
+from notifier.alert_kinds import kind
 from notifier.buttons import (
     APPROVE,
     HAND_BACK,
@@ -65,7 +66,8 @@ def render(alerts: list[Alert], view: View) -> Rendered:
     if not alerts:
         raise ValueError("a message carries at least one alert")
     first = alerts[0]
-    if first.kind in SINGLE:
+    alone = len(alerts) == 1 and (view.summary is None or view.summary.total == 1)
+    if first.kind in SINGLE and (alone or not kind(first.kind).grouped):
         body, rows = SINGLE[first.kind](first, view)
         silent = first.severity == "info"
     else:

@@ -32,6 +32,7 @@ MARKS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 HEADERS = {
     "accounts": N_("Accounts"),
     "operations": N_("Operations"),
+    "alerts": N_("Alerts"),
 }
 
 

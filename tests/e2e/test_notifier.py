@@ -74,7 +74,7 @@ async def test_a_notifier_killed_during_a_storm_delivers_every_alert_once_after_
         body = {
             "title": f"Alert number {n:02d}",
             "fingerprint": f"storm-{n}",
-            "severity": "warning",
+            "severity": "critical",
         }
         answer = await http.post(url, json=body, headers={"Idempotency-Key": f"storm-{n}"})
         assert answer.status_code == 202, answer.text
