@@ -194,6 +194,20 @@ class NotifierWorld:
     async def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
         return [m for m in await self.chat(chat_id) if m["from"]["id"] == self.bot_id]
 
+    async def message_with(
+        self, chat_id: int, words: str, *, buttons: bool = False, seconds: float = 30
+    ) -> dict[str, Any]:
+        """The newest message of the bot in the chat saying ``words`` (and, with ``buttons``,
+        still carrying a keyboard), waiting for it."""
+
+        async def found() -> dict[str, Any] | None:
+            for message in reversed(await self.bot_messages(chat_id)):
+                if words in message["text"] and (message.get("reply_markup") or not buttons):
+                    return dict(message)
+            return None
+
+        return await eventually(found, seconds=seconds, what=f"a message saying {words!r}")
+
     async def press(
         self, telegram_user_id: int, message: dict[str, Any], label: str, chat: int | None = None
     ) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select, update
@@ -26,16 +25,6 @@ async def _recipient(world: NotifierWorld, chat: int) -> AlertRecipient:
         row = await session.scalar(select(AlertRecipient).where(AlertRecipient.chat_id == chat))
         assert row is not None
         return row
-
-
-async def _message_with(world: NotifierWorld, words: str) -> dict[str, Any]:
-    async def found() -> dict[str, Any] | None:
-        for message in reversed(await world.bot_messages(OPERATOR)):
-            if words in message["text"]:
-                return dict(message)
-        return None
-
-    return await eventually(found, what=f"a message with {words!r}")
 
 
 async def test_in_webhook_mode_telegram_calls_the_bot_and_linking_works(
@@ -72,11 +61,11 @@ async def test_settings_buttons_change_what_the_chat_gets(notifier_product: Noti
     await world.link("alice", "operator", OPERATOR, "Alice")
 
     await world.write(OPERATOR, "/settings")
-    page = await _message_with(world, "Alerts in this chat")
+    page = await world.message_with(OPERATOR, "Alerts in this chat")
     await world.press(OPERATOR, page, "✅ New leads")
-    page = await _message_with(world, "Alerts in this chat")
+    page = await world.message_with(OPERATOR, "Alerts in this chat")
     await world.press(OPERATOR, page, "Quiet hours: off")
-    page = await _message_with(world, "Alerts in this chat")
+    page = await world.message_with(OPERATOR, "Alerts in this chat")
     await world.press(OPERATOR, page, "Language: English")
 
     recipient = await _recipient(world, OPERATOR)
@@ -121,7 +110,7 @@ async def test_new_leads_as_a_digest_wait_for_the_period_then_come_in_one_messag
     assert world.notifier is not None
     world.notifier.courier.poke()
 
-    digest = await _message_with(world, "3 new leads")
+    digest = await world.message_with(OPERATOR, "3 new leads")
     assert "need a site 3" in digest["text"]
 
 
@@ -138,11 +127,11 @@ async def test_dead_letters_piling_up_page_once_and_the_count_follows_them(
 
     await _dead(world, 10)
     await checks.watch_dead_letters()
-    await _message_with(world, "10 messages are in dead letters")
+    await world.message_with(OPERATOR, "10 messages are in dead letters")
     await _dead(world, 2)
     await checks.watch_dead_letters()
 
-    await _message_with(world, "12 messages are in dead letters")
+    await world.message_with(OPERATOR, "12 messages are in dead letters")
     assert sum("dead letters" in m["text"] for m in await world.bot_messages(OPERATOR)) == 1
 
 
@@ -170,7 +159,7 @@ async def test_the_alert_log_forgets_what_is_over_after_its_retention_but_not_a_
     await world.link("alice", "operator", OPERATOR, "Alice")
     await world.publish(_lead(1))
     await world.publish(AccountBanned(account_id=3, reason="banned"))
-    await _message_with(world, "is banned")
+    await world.message_with(OPERATOR, "is banned")
     async with world.platform.db.transaction() as session:
         await session.execute(
             update(Alert).values(created_at=datetime.now(UTC) - timedelta(days=40))
@@ -193,7 +182,7 @@ async def test_a_forged_press_naming_another_alert_is_refused_and_changes_nothin
     await world.start_notifier()
     await world.link("alice", "operator", OPERATOR, "Alice")
     await world.publish(AccountBanned(account_id=3, reason="banned"))
-    message = await _message_with(world, "is banned")
+    message = await world.message_with(OPERATOR, "is banned")
     actions = AlertActions(world.platform.db, world.platform.bus, wake=lambda: None)
 
     forged = AlertPress(act=APPROVE, alert=999_999)

@@ -13,16 +13,6 @@ from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
 LEAD = 700_301
 
 
-async def _alert(world: NotifierWorld, words: str, *, buttons: bool = True) -> dict[str, Any]:
-    async def arrived() -> dict[str, Any] | None:
-        for message in reversed(await world.bot_messages(OPERATOR)):
-            if words in message["text"] and (message.get("reply_markup") or not buttons):
-                return dict(message)
-        return None
-
-    return await eventually(arrived, seconds=30, what=f"an alert saying {words!r}")
-
-
 async def test_taking_over_forwards_the_leads_messages_and_replies_reach_the_lead(
     notifier_product: NotifierWorld,
 ) -> None:
@@ -36,19 +26,21 @@ async def test_taking_over_forwards_the_leads_messages_and_replies_reach_the_lea
         "/_sandbox/dm", {"user_id": LEAD, "to": account, "text": "Can I talk to a human, please?"}
     )
 
-    handoff = await _alert(world, "needs a person")
+    handoff = await world.message_with(OPERATOR, "needs a person")
     assert "Can I talk to a human" in handoff["text"]  # the dialogue so far
     answer = await world.press(OPERATOR, handoff, "Take over")
     assert answer["text"] == "Done."
-    taken = await _alert(world, "Taken over by alice")
+    taken = await world.message_with(OPERATOR, "Taken over by alice")
     labels = [b["text"] for row in taken["reply_markup"]["inline_keyboard"] for b in row]
     assert labels == ["Hand back"]
 
     await world.call("/_sandbox/dm", {"user_id": LEAD, "to": account, "text": "What does it cost?"})
-    forwarded = await _alert(world, "What does it cost?")
+    forwarded = await world.message_with(OPERATOR, "What does it cost?")
     priced = "About 4,000 EUR for the first version."
     await world.write(OPERATOR, priced, reply_to=forwarded["message_id"])
-    refusal = await _alert(world, "Not sent: your text fails the checks", buttons=False)
+    refusal = await world.message_with(
+        OPERATOR, "Not sent: your text fails the checks", buttons=False
+    )
     assert "4,000 EUR" in refusal["text"]  # the same checks as a draft, named for the operator
     mine = "The price depends on the scope: can we call tomorrow?"
     await world.write(OPERATOR, mine, reply_to=forwarded["message_id"])
