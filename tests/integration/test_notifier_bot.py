@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from core.db.models import OutboxMessage
-from core.db.notifier_models import Alert, AlertMessage, AlertRecipient
-from core.events import AccountBanned, LeadFound
+from core.db.notifier_models import Alert, AlertMessage, AlertRecipient, TelegramLink
+from core.events import AccountBanned, LeadFound, TelegramUnlink
 from notifier.alert_actions import AlertActions
 from notifier.buttons import APPROVE, AlertPress
 from notifier.housekeeping import Housekeeping
@@ -191,3 +191,21 @@ async def test_a_forged_press_naming_another_alert_is_refused_and_changes_nothin
     )
 
     assert answer.text == "This button is no longer valid." and answer.alert
+
+
+async def test_an_unlink_from_the_panel_stops_the_chat_and_its_buttons(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    alice = await world.link("alice", "operator", OPERATOR, "Alice")
+
+    await world.publish(TelegramUnlink(user_id=alice, by="owner"))
+
+    async def stopped() -> bool:
+        recipient = await _recipient(world, OPERATOR)
+        return not recipient.active and recipient.stopped_reason == "unlinked"
+
+    await eventually(stopped, what="the chat to stop taking alerts")
+    async with world.platform.db.session() as session:
+        assert await session.scalar(select(TelegramLink.id)) is None
