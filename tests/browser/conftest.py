@@ -282,29 +282,37 @@ def _panel_on(stack: Stack) -> Panel:
     return replace(made, token=token.stdout.decode().strip())
 
 
-@pytest.fixture(scope="session")
+def _own_resources(postgres_url: str, amqp_url: str, suffix: str) -> tuple[str, str]:
+    """A database and a vhost beside the test process's own (``…<suffix>``), created once."""
+    database, vhost = postgres_url + suffix, amqp_url + suffix
+    asyncio.run(_create_database(postgres_url, database))
+    name = unquote(urlsplit(vhost).path[1:])
+    asyncio.run(rabbitmqctl("add_vhost", name))  # succeeds when it exists
+    asyncio.run(rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"))
+    return database, vhost
+
+
+@pytest.fixture(scope="package")
 def panel(
     postgres_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Panel]:
     """The stack in outreach mode (sandbox, parser, manager, admin, a worker per account) with
-    the one-campaign workspace, and an owner made with the CLI: booted once per test process
-    (per xdist worker, on its own database and vhost) and shared by its tests, as booting takes
-    half a minute. A test that counts makes what it counts its own (``Panel.own_campaign``,
-    logins, chats and lead user ids of its own)."""
+    the one-campaign workspace, and an owner made with the CLI: booted once for the browser
+    tests of a test process and shared by them, as booting takes half a minute. It runs on a
+    database and vhost of its own (``…_browser``): the other tiers reset theirs between tests,
+    which would pull the floor from under it. A test that counts makes what it counts its own
+    (``Panel.own_campaign``, logins, chats and lead user ids of its own)."""
+    database, vhost = _own_resources(postgres_url, amqp_url, "_browser")
     logs = tmp_path_factory.mktemp("browser-stack")
-    with _stack_on(postgres_url, amqp_url, logs) as stack:
+    with _stack_on(database, vhost, logs) as stack:
         yield _panel_on(stack)
 
 
 @pytest.fixture
 def own_panel(postgres_url: str, amqp_url: str, tmp_path: Path) -> Iterator[Panel]:
     """A stack of the test's own, on a database and vhost of its own (``…_own``) so that it
-    runs beside the session's: for a test whose numbers span every campaign."""
-    database, vhost = postgres_url + "_own", amqp_url + "_own"
-    asyncio.run(_create_database(postgres_url, database))
-    name = unquote(urlsplit(vhost).path[1:])
-    asyncio.run(rabbitmqctl("add_vhost", name))  # succeeds when it exists
-    asyncio.run(rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"))
+    runs beside the shared one: for a test whose numbers span every campaign."""
+    database, vhost = _own_resources(postgres_url, amqp_url, "_own")
     with _stack_on(database, vhost, tmp_path) as stack:
         yield _panel_on(stack)
 

@@ -130,7 +130,12 @@ async def test_a_draft_waiting_in_the_operators_telegram_chat_is_approved_with_a
     await expect(alert.get_by_role("button", name="Approve")).to_have_count(0)
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / "telegram-notifier.png")  # the README's picture
-    dm = page.locator(".chat-item", has_text=person).first
+    # the lead's chat with a manager account (keys d_<account>_<peer>), not a group they wrote in
+    dm = (
+        page.locator('.chat-item[data-key^="d_"]')
+        .filter(has=page.locator(".chat-title", has_text=person))
+        .first
+    )
     await expect(dm).to_be_visible(timeout=30_000)
     await dm.click()
     await expect(page.locator("li.msg .msg-from", has_text="Manager").first).to_be_visible()
