@@ -253,6 +253,9 @@ class ContactOptedOut(Payload):
     reason: str
 
 
+DraftDecision = Literal["approved", "edited_and_approved", "rejected", "expired"]
+
+
 class DraftDecided(Payload):
     """A pending draft was approved, rejected or expired: its approval requests are settled."""
 
@@ -261,7 +264,7 @@ class DraftDecided(Payload):
     message_id: int
     conversation_id: int
     campaign_id: int
-    decision: Literal["approved", "edited_and_approved", "rejected", "expired"]
+    decision: DraftDecision
     by: str
     at: datetime
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batching import Batcher
 from core.db import Database
 from core.db.models import Conversation, ConversationMessage
-from core.events import DraftDecided, DraftPending, Event
+from core.events import DraftDecided, DraftDecision, DraftPending, Event
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from manager import daily_counts, store
@@ -27,7 +27,7 @@ from manager.handoff import handoff
 from manager.scheduling import FIRST, SendPlanner
 from manager.writers import Draft
 
-Decision = Literal["approved", "edited_and_approved", "rejected", "expired"]
+Decision = DraftDecision
 
 SYSTEM = "manager"
 MODEL_OPT_OUT = "asked to stop (read by the model)"

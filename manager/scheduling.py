@@ -12,13 +12,14 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Account, ConversationMessage
+from core.events import as_utc
 from core.outreach import OutreachPolicy
 from manager.pacing import AccountCaps, QuietHours, day_start, next_send_time
 
@@ -28,8 +29,7 @@ RECENT = timedelta(hours=1)  # sends that still matter for gaps and the per-minu
 LOOKBACK = timedelta(days=2)  # covers the start of today in every time zone
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+_aware = as_utc  # SQLite hands back naive datetimes
 
 
 def quiet_hours(policy: OutreachPolicy) -> QuietHours | None:

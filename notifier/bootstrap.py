@@ -51,11 +51,6 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(token.get_secret_value(), session=AiohttpSession(api=server))
 
 
-def _token(settings: Settings) -> str | None:
-    token = settings.notifier_bot_token
-    return token.get_secret_value() if token is not None else None
-
-
 @dataclass
 class RunningNotifier:
     bot: Bot
@@ -69,8 +64,7 @@ class RunningNotifier:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.bot.session.close()
-        if self.answering is not self.bot:
-            await self.answering.session.close()
+        await self.answering.session.close()
 
 
 async def start_notifier(
@@ -79,7 +73,7 @@ async def start_notifier(
     """Start sending before taking events in, so a backlog starts moving at once."""
     settings = platform.settings
     bot = bot or make_bot(settings)
-    answering = make_bot(settings) if bot.token == _token(settings) else bot
+    answering = make_bot(settings)  # its own session: it waits out a 429, the courier's does not
     answering.session.middleware(WaitOutRetryAfter())
     courier = Courier(
         platform.db,

@@ -126,8 +126,9 @@ class Courier:
         if later is not None:
             pause = min(pause, max((as_utc(later) - now).total_seconds(), 0.05))
         for message_id, chat_id, state in due:
-            if chat_id in self._in_flight or len(self._in_flight) >= MAX_IN_FLIGHT:
-                pause = min(pause, 0.05) if len(self._in_flight) >= MAX_IN_FLIGHT else pause
+            if len(self._in_flight) >= MAX_IN_FLIGHT:
+                return min(pause, 0.05)  # look again as soon as a call ends
+            if chat_id in self._in_flight:
                 continue
             wait = self._limiter.wait(chat_id, new_message=state == "pending")
             if wait > 0:
