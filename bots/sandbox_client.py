@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -21,6 +22,8 @@ from pydantic import ValidationError
 from core.events import Profile
 from core.telegram import (
     AccountBannedError,
+    Attachment,
+    AttachmentMissing,
     ChatInfo,
     ChatLimitReached,
     ChatNotFound,
@@ -28,11 +31,13 @@ from core.telegram import (
     IncomingMessage,
     OutgoingMessage,
     PeerFlood,
+    ReplyNotFound,
     SentMessage,
     SessionRevokedError,
     TelegramError,
     TelegramUnavailable,
     WriteForbidden,
+    check_outgoing,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ _ERRORS: dict[str, type[TelegramError]] = {
     "CHAT_NOT_FOUND": ChatNotFound,
     "CHANNELS_TOO_MUCH": ChatLimitReached,
     "PEER_ID_INVALID": ChatNotFound,
+    "REPLY_MESSAGE_ID_INVALID": ReplyNotFound,
 }
 
 
@@ -90,6 +96,7 @@ class SandboxAccountClient:
         batch_size: int = 500,
         retry_delays: tuple[float, float] = (0.2, 5.0),
         cursor: int | None = None,
+        media_dir: Path | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Session {session}"}
@@ -100,6 +107,7 @@ class SandboxAccountClient:
         self.retry_delays = retry_delays
         self.cursor = cursor  # position in the account's inbox of the next message to hand out
         self._closed = False
+        self.media_dir = media_dir  # checked for attachment files when given
 
     async def connect(self) -> Profile:
         """Log in; from now on ``incoming()`` delivers what arrives (unless a cursor was given)."""
@@ -128,9 +136,31 @@ class SandboxAccountClient:
             raise ChatNotFound(f"PEER_ID_INVALID: {user_id} is a chat, not a user")
         return Profile.model_validate(body["profile"])
 
-    async def send_message(self, peer: int | str, text: str) -> SentMessage:
-        body = await self._call("POST", "/user/messages", json={"peer": peer, "text": text})
+    async def send_message(
+        self,
+        peer: int | str,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        attachment: Attachment | None = None,
+    ) -> SentMessage:
+        check_outgoing(text, attachment)
+        request: dict[str, Any] = {"peer": peer, "text": text}
+        if reply_to is not None:
+            request["reply_to"] = reply_to
+        if attachment is not None:
+            self._check_media(attachment)
+            request["attachment"] = attachment.model_dump()
+        body = await self._call("POST", "/user/messages", json=request)
         return SentMessage(chat_id=body["chat_id"], message_id=body["message_id"])
+
+    def _check_media(self, attachment: Attachment) -> None:
+        """The sandbox stores only the name; a file that the real adapter would not find is
+        refused the same way here, so a scene that works in the demo works for real."""
+        if self.media_dir is None or attachment.is_url:
+            return
+        if not (self.media_dir / attachment.ref).is_file():
+            raise AttachmentMissing(f"no file {attachment.ref!r} in {self.media_dir}")
 
     async def send_typing(self, peer: int | str) -> None:
         await self._call("POST", "/user/typing", json={"peer": peer})
@@ -176,12 +206,15 @@ class SandboxAccountClient:
     @staticmethod
     def _parse(update: dict[str, Any]) -> IncomingMessage | None:
         try:
-            return IncomingMessage.model_validate(update["message"])
+            message = IncomingMessage.model_validate(update["message"])
         except (KeyError, ValidationError) as exc:
             # The type only: a validation error quotes the message, which is personal data.
             kind = type(exc).__name__
             log.error("skipping malformed sandbox update %s (%s)", update.get("update_id"), kind)
             return None
+        if not message.text and not message.is_private:
+            return None  # a sticker or bare photo in a group: skipped, as the Telethon adapter does
+        return message
 
     async def _call(
         self,

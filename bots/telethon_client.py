@@ -14,6 +14,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from telethon import TelegramClient, errors, events, types, utils
@@ -36,14 +37,17 @@ from bots.telethon_mapping import (
     chat_info,
     incoming_from_message,
     map_error,
+    media_file,
     profile_from_user,
     public_username,
+    send_file_options,
     skip_reason,
 )
 from bots.telethon_updates import UpdatesState
 from core.chatref import ChatRefParsed, parse_chat_ref
 from core.events import Profile
 from core.telegram import (
+    Attachment,
     ChatInfo,
     ChatNotFound,
     FloodWait,
@@ -52,6 +56,7 @@ from core.telegram import (
     SentMessage,
     SessionRevokedError,
     TelegramError,
+    check_outgoing,
 )
 
 T = TypeVar("T")
@@ -155,7 +160,8 @@ class ClientOptions:
 class TelethonAccountClient:
     """``core.telegram.AccountClient`` over one Telethon ``TelegramClient``.
 
-    ``proxy`` is the account's proxy URL (see ``bots.proxy``) or an already parsed one.
+    ``proxy`` is the account's proxy URL (see ``bots.proxy``) or an already parsed one;
+    ``media_dir`` is where attachments named by file (not URL) are read from.
     """
 
     def __init__(
@@ -167,13 +173,14 @@ class TelethonAccountClient:
         proxy: str | ProxyConfig | None = None,
         options: ClientOptions | None = None,
         updates_cursor: str | None = None,
+        media_dir: Path | None = None,
     ) -> None:
         config = parse_proxy_url(proxy) if isinstance(proxy, str) else proxy
         resume = UpdatesState.decode(updates_cursor)
         telegram = build_telegram_client(
             session=session, api_id=api_id, api_hash=api_hash, proxy=config, resume=resume
         )
-        self._setup(telegram, options or ClientOptions(), resume)
+        self._setup(telegram, options or ClientOptions(), resume, media_dir)
 
     @classmethod
     def over(
@@ -181,14 +188,22 @@ class TelethonAccountClient:
         telegram: Any,
         options: ClientOptions | None = None,
         resume: UpdatesState | None = None,
+        media_dir: Path | None = None,
     ) -> TelethonAccountClient:
         """Wrap a built ``TelegramClient`` (tests pass a stand-in with the same methods)."""
         adapter = cls.__new__(cls)
-        adapter._setup(telegram, options or ClientOptions(), resume)
+        adapter._setup(telegram, options or ClientOptions(), resume, media_dir)
         return adapter
 
-    def _setup(self, telegram: Any, options: ClientOptions, resume: UpdatesState | None) -> None:
+    def _setup(
+        self,
+        telegram: Any,
+        options: ClientOptions,
+        resume: UpdatesState | None,
+        media_dir: Path | None,
+    ) -> None:
         self._client = telegram
+        self._media_dir = media_dir  # where attachment file names are looked up
         self._updates = resume  # the state after the last message queued; None until known
         self._clock = options.clock
         self._profiles: TtlCache[int, Profile] = TtlCache(
@@ -401,9 +416,23 @@ class TelethonAccountClient:
 
     # -- sending
 
-    async def send_message(self, peer: int | str, text: str) -> SentMessage:
+    async def send_message(
+        self,
+        peer: int | str,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        attachment: Attachment | None = None,
+    ) -> SentMessage:
+        check_outgoing(text, attachment)
+        file = media_file(attachment, self._media_dir) if attachment is not None else None
         entity = await self._resolve(peer)
-        sent = await self._call(self._client.send_message(entity, text))
+        if attachment is None:
+            call = self._client.send_message(entity, text, reply_to=reply_to)
+        else:
+            options = send_file_options(attachment, text, reply_to)
+            call = self._client.send_file(entity, file, **options)
+        sent = await self._call(call)
         return SentMessage(chat_id=utils.get_peer_id(sent.peer_id), message_id=sent.id)
 
     async def send_typing(self, peer: int | str) -> None:

@@ -7,6 +7,7 @@ users, messages and chat references. Telethon is untyped: ``Any`` stays at this 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from telethon import errors, types, utils
@@ -14,12 +15,15 @@ from telethon import errors, types, utils
 from core.events import Profile
 from core.telegram import (
     AccountBannedError,
+    Attachment,
+    AttachmentMissing,
     ChatInfo,
     ChatLimitReached,
     ChatNotFound,
     FloodWait,
     IncomingMessage,
     PeerFlood,
+    ReplyNotFound,
     SessionRevokedError,
     TelegramError,
     WriteForbidden,
@@ -90,6 +94,10 @@ _ERROR_TABLE: tuple[tuple[tuple[Any, ...], type[TelegramError]], ...] = (
 )
 
 
+# Errors Telethon has no class for arrive as a bare RPCError carrying Telegram's code.
+_BY_CODE: dict[str, type[TelegramError]] = {"REPLY_MESSAGE_ID_INVALID": ReplyNotFound}
+
+
 def map_error(exc: Exception) -> TelegramError:
     """Translate a Telethon (or transport) error into the port's family.
 
@@ -103,6 +111,9 @@ def map_error(exc: Exception) -> TelegramError:
     for kinds, port_error in _ERROR_TABLE:
         if isinstance(exc, kinds):
             return port_error(str(exc))
+    by_code = _BY_CODE.get(str(getattr(exc, "message", "")))
+    if by_code is not None:
+        return by_code(str(exc))
     return TelegramError(f"{type(exc).__name__}: {exc}")
 
 
@@ -110,7 +121,42 @@ TRANSLATED = (errors.RPCError, errors.AuthKeyNotFound, ConnectionError, TimeoutE
 FATAL = (AccountBannedError, SessionRevokedError)
 
 
-# ---------------------------------------------------------------------------- chat refs
+# ---------------------------------------------------------------------------- media
+
+_STICKER_MIME = {".webp": "image/webp", ".tgs": "application/x-tgsticker"}
+
+
+def media_file(attachment: Attachment, media_dir: Path | None) -> str:
+    """What ``send_file`` gets: the URL as is (Telegram fetches it), or the file's path in the
+    media directory; a file that is not there is ``AttachmentMissing`` before any request."""
+    if attachment.is_url:
+        return attachment.ref
+    if media_dir is None:
+        raise AttachmentMissing(f"{attachment.ref!r}: no media directory is configured")
+    path = media_dir / attachment.ref
+    if not path.is_file():
+        raise AttachmentMissing(f"no file {attachment.ref!r} in {media_dir}")
+    return str(path)
+
+
+def send_file_options(attachment: Attachment, text: str, reply_to: int | None) -> dict[str, Any]:
+    """``send_file`` keywords: a photo with its caption; a sticker as a sticker document.
+
+    Telethon uploads only .png/.jpg as photos; any other file becomes a plain document unless
+    it says otherwise, so a sticker file carries ``DocumentAttributeSticker`` and its MIME type
+    (Telethon's guess for .tgs is octet-stream) and Telegram shows it as a sticker.
+    """
+    options: dict[str, Any] = {"reply_to": reply_to, "force_document": False}
+    if attachment.kind == "photo":
+        options["caption"] = text or None
+        return options
+    suffix = Path(attachment.ref.split("?", 1)[0]).suffix.lower()
+    if not attachment.is_url:
+        sticker = types.DocumentAttributeSticker(alt="", stickerset=types.InputStickerSetEmpty())
+        options["attributes"] = [sticker]
+        options["mime_type"] = _STICKER_MIME.get(suffix)
+    return options
+
 
 # ---------------------------------------------------------------------------- mapping
 
@@ -158,7 +204,7 @@ def incoming_from_message(
     """Map a Telethon message; None when ``skip_reason`` says it is not delivered.
 
     ``chat_id`` is Telethon's marked id (-100… channels, -… basic groups, user id for DMs), the
-    same numbering as the Bot API. Replies are ordinary messages (the replied-to text is not
+    same numbering as the Bot API. A reply carries the id it quotes (the quoted text is not
     fetched).
     """
     if skip_reason(message, sender) is not None:
@@ -175,7 +221,25 @@ def incoming_from_message(
         date_ts=message.date.timestamp() if message.date else time.time(),
         link=f"https://t.me/{username}/{message.id}" if username and not is_private else None,
         sender=profile_from_user(sender, about),
+        reply_to_message_id=replied_id(message),
     )
+
+
+def replied_id(message: Any) -> int | None:
+    """The id of the message of the same chat that ``message`` quotes, or None.
+
+    A forum topic's plain message points at the topic's first message without being a reply
+    (``forum_topic`` set, no ``reply_to_top_id``), and a quote of another chat
+    (``reply_to_peer_id``) names a message the receiver cannot look up here: neither counts.
+    """
+    header = getattr(message, "reply_to", None)
+    if not isinstance(header, types.MessageReplyHeader) or header.reply_to_msg_id is None:
+        return None
+    if header.reply_to_peer_id is not None:
+        return None
+    if header.forum_topic and header.reply_to_top_id is None:
+        return None
+    return int(header.reply_to_msg_id)
 
 
 def _title(chat: Any) -> str | None:

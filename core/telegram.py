@@ -6,11 +6,12 @@ decides what to do (wait, reschedule, mark the account) without knowing which Te
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator, model_validator
 
 from core.events import MessageIncoming, Profile
 
@@ -55,6 +56,69 @@ class ChatLimitReached(TelegramError):
     """The account is in 500 channels/supergroups (Telegram's cap) and cannot join another."""
 
 
+class ReplyNotFound(TelegramError):
+    """The message to reply to is not in that chat (never was, or was deleted):
+    Telegram's ``REPLY_MESSAGE_ID_INVALID``. Nothing was sent."""
+
+
+class AttachmentMissing(TelegramError):
+    """The attachment names a file the media directory does not hold. Nothing was sent."""
+
+
+TEXT_LIMIT = 4096  # characters of a message's text
+CAPTION_LIMIT = 1024  # characters of a photo's caption
+STICKER_SUFFIXES = (".webp", ".tgs")  # a static and an animated sticker
+# A bare file name: resolved inside the media directory, so no separators and no leading dot.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
+
+
+class Attachment(BaseModel):
+    """A photo or a sticker to send with a message.
+
+    ``ref`` is an ``https://`` URL (Telegram fetches it) or a bare file name in the media
+    directory (``COOLTHING_MEDIA_DIR``). A sticker is a ``.webp`` (static) or ``.tgs`` (animated)
+    file and carries no caption.
+    """
+
+    kind: Literal["photo", "sticker"]
+    ref: str
+
+    @field_validator("ref")
+    @classmethod
+    def _url_or_file_name(cls, ref: str) -> str:
+        if ref.startswith("https://") and len(ref) > len("https://") and " " not in ref:
+            return ref
+        if _FILE_NAME.match(ref) and ".." not in ref:
+            return ref
+        raise ValueError("ref: an https:// URL or a bare file name (no folders)")
+
+    @model_validator(mode="after")
+    def _sticker_format(self) -> Attachment:
+        path = self.ref.split("?", 1)[0].lower()
+        if self.kind == "sticker" and not path.endswith(STICKER_SUFFIXES):
+            raise ValueError("a sticker is a .webp or .tgs file")
+        return self
+
+    @property
+    def is_url(self) -> bool:
+        return self.ref.startswith("https://")
+
+
+def check_outgoing(text: str, attachment: Attachment | None) -> None:
+    """Refuse, before any request, what Telegram would refuse: an empty message, a text or
+    caption over its limit, a caption on a sticker. Raises ``ValueError`` (a caller's bug)."""
+    if attachment is None:
+        if not text.strip():
+            raise ValueError("a message needs a text or an attachment")
+        if len(text) > TEXT_LIMIT:
+            raise ValueError(f"a message's text is at most {TEXT_LIMIT} characters")
+        return
+    if attachment.kind == "sticker" and text:
+        raise ValueError("a sticker carries no caption")
+    if len(text) > CAPTION_LIMIT:
+        raise ValueError(f"a caption is at most {CAPTION_LIMIT} characters")
+
+
 class ChatInfo(BaseModel):
     chat_id: int
     ref: str
@@ -62,7 +126,12 @@ class ChatInfo(BaseModel):
 
 
 class IncomingMessage(BaseModel):
-    """A new message in a chat the account is in, or a DM to it."""
+    """A new message in a chat the account is in, or a DM to it.
+
+    ``text`` is the message's text, or a photo's caption; it is "" for a sticker or for media
+    without a caption (as Telethon's ``message.message``). Such captionless media in a group is
+    not delivered by either adapter (nothing to match, nobody to answer), in a DM it is.
+    """
 
     chat_id: int
     chat_ref: str | None = None
@@ -74,6 +143,7 @@ class IncomingMessage(BaseModel):
     link: str | None = None
     sender: Profile
     cursor: str | None = None  # where to resume after this message; None when not resumable
+    reply_to_message_id: int | None = None  # the message of the same chat this one quotes
 
     def as_event(self, *, account_id: int, chat_ref: str | None) -> MessageIncoming:
         """The ``message.incoming`` payload for what ``account_id`` heard here."""
@@ -122,7 +192,18 @@ class AccountClient(Protocol):
 
     async def get_profile(self, user_id: int) -> Profile: ...
 
-    async def send_message(self, peer: int | str, text: str) -> SentMessage: ...
+    async def send_message(
+        self,
+        peer: int | str,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        attachment: Attachment | None = None,
+    ) -> SentMessage:
+        """Send ``text`` to a user or a chat (its id, negative for a chat, or @ref), quoting
+        message ``reply_to`` of that chat; with an ``attachment`` the text is its caption ("" for
+        none). Raises ``ReplyNotFound``, ``AttachmentMissing``, and ``ValueError`` for what
+        ``check_outgoing`` refuses."""
 
     async def send_typing(self, peer: int | str) -> None: ...
 

@@ -255,12 +255,12 @@ class CutOffMidSend(SandboxAccountClient):
         super().__init__(base_url, session)
         self._gone = asyncio.Event()
 
-    async def send_message(self, peer: int | str, text: str) -> SentMessage:
+    async def send_message(self, peer: int | str, text: str, **options: Any) -> SentMessage:
         if peer == CutOffMidSend.held_peer:
             CutOffMidSend.held += 1
             await self._gone.wait()
             raise SandboxUnavailable("the connection closed under the request")
-        return await super().send_message(peer, text)
+        return await super().send_message(peer, text, **options)
 
     async def disconnect(self) -> None:
         self._gone.set()

@@ -257,8 +257,8 @@ class LosesTheFirstAnswer(SandboxAccountClient):
 
     lost = False
 
-    async def send_message(self, peer: int | str, text: str) -> SentMessage:
-        sent = await super().send_message(peer, text)
+    async def send_message(self, peer: int | str, text: str, **options: Any) -> SentMessage:
+        sent = await super().send_message(peer, text, **options)
         if not LosesTheFirstAnswer.lost:
             LosesTheFirstAnswer.lost = True
             raise SandboxUnavailable("connection reset before the answer")
@@ -284,7 +284,7 @@ class NeverReachesTelegram(SandboxAccountClient):
 
     tries = 0
 
-    async def send_message(self, peer: int | str, text: str) -> SentMessage:
+    async def send_message(self, peer: int | str, text: str, **options: Any) -> SentMessage:
         NeverReachesTelegram.tries += 1
         raise SandboxUnavailable("network is unreachable")
 

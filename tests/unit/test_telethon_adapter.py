@@ -366,6 +366,8 @@ class FakeTelegram:
         self.entities: dict[int | str, Any] = {}
         self.dialogs: list[Any] = []
         self.sent: list[tuple[Any, str]] = []
+        self.replies: list[int | None] = []  # reply_to of each send_message
+        self.files: list[tuple[Any, str, dict[str, Any]]] = []  # send_file calls
         self.history: list[Any] = []  # the dialog's messages, newest first
         self.history_error: Exception | None = None
         self.send_error: Exception | None = None
@@ -401,11 +403,19 @@ class FakeTelegram:
         self.requests.append("get_dialogs")
         return self.dialogs
 
-    async def send_message(self, entity: Any, text: str) -> Message:
+    async def send_message(self, entity: Any, text: str, reply_to: int | None = None) -> Message:
         self.sent.append((entity, text))
+        self.replies.append(reply_to)
         if self.send_error is not None:
             raise self.send_error
         return Message(id=501, peer_id=utils.get_peer(entity), date=WHEN, message=text, out=True)
+
+    async def send_file(self, entity: Any, file: str, **options: Any) -> Message:
+        self.files.append((entity, file, options))
+        if self.send_error is not None:
+            raise self.send_error
+        caption = options.get("caption") or ""
+        return Message(id=502, peer_id=utils.get_peer(entity), date=WHEN, message=caption, out=True)
 
     async def get_messages(self, entity: Any, limit: int | None = None) -> list[Any]:
         self.requests.append(("get_messages", entity, limit))
