@@ -97,6 +97,7 @@ class MessageIncoming(Payload):
     date: datetime
     link: str | None = None
     sender: Profile
+    reply_to_message_id: int | None = None  # the message this one quotes, in the same chat
 
 
 class LeadFound(Payload):
@@ -169,8 +170,25 @@ def account_routing_key(account_id: int, name: str) -> str:
 # ---- outreach (manager ↔ account workers, operators) --------------------------------------------
 
 
+class SceneDelivery(BaseModel):
+    """Where and how a scene's line goes: into a group, maybe quoting a message, maybe with a
+    photo or sticker, after "typing…" for a while. Its results travel on ``<event>.scene``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: int
+    chat_id: int | None  # Telegram's id of the chat, once known
+    chat_ref: str  # @name or invite link, when the id is not known (yet) to this account
+    reply_to: int | None = None  # Telegram message id in that chat
+    attachment_kind: Literal["photo", "sticker"] | None = None
+    attachment_ref: str | None = None
+    typing_seconds: float = Field(0.0, ge=0, le=60)
+
+
 class SendMessage(Payload):
-    """Command to one account worker: send ``text`` to a user once for ``idempotency_key``."""
+    """Command to one account worker: send ``text`` once for ``idempotency_key`` — to a user
+    (outreach: ``peer_user_id``) or, with ``scene``, into a group (scripts mode: then
+    ``message_id`` is the run's line and the conversation and peer are 0)."""
 
     NAME: ClassVar[str] = "command.send"
 
@@ -178,10 +196,11 @@ class SendMessage(Payload):
     account_id: int
     campaign_id: int
     conversation_id: int
-    message_id: int  # the manager's conversation_messages row
+    message_id: int  # the manager's conversation_messages row, or a scene_run_lines row
     peer_user_id: int
     peer_username: str | None = None
     text: str
+    scene: SceneDelivery | None = None
 
 
 class MessageSent(Payload):
@@ -196,7 +215,10 @@ class MessageSent(Payload):
     peer_user_id: int
     telegram_message_id: int
     sent_at: datetime
+    run_id: int | None = None  # a scene's line (routing key ``message.sent.scene``)
 
+
+SCENE_RESULT_SUFFIX = ".scene"  # results of scene lines: message.sent.scene, …send_failed.scene
 
 SendFailure = Literal["peer_flood", "banned", "revoked", "forbidden", "not_found", "flood_wait"]
 
@@ -214,6 +236,7 @@ class SendFailed(Payload):
     reason: SendFailure
     detail: str = ""
     retry_after: datetime | None = None  # flood_wait: Telegram allows this account to send then
+    run_id: int | None = None  # a scene's line (routing key ``message.send_failed.scene``)
 
 
 class DraftPending(Payload):

@@ -91,6 +91,20 @@ class Settings(BaseSettings):
         default=600.0, ge=0, description="alerts of one kind within this window share a message"
     )
 
+    # Scripts mode. Time scale multiplies every pause, typing and listen of a scene (tests and
+    # benchmarks compress time; 1 in production). An account's lines in scenes keep at least
+    # the gap apart and at most per_hour in any hour; the same text is not sent twice in one
+    # chat within the repeat window; members' messages count as a run's engagement for the
+    # engagement window after it ends.
+    scene_time_scale: float = Field(default=1.0, gt=0, le=10)
+    scene_min_gap: float = Field(
+        default=3.0, ge=0, description="seconds between an account's lines"
+    )
+    scene_lines_per_hour: int = Field(default=40, ge=1, description="per account, in scenes")
+    scene_repeat_window_hours: float = Field(default=72.0, ge=0)
+    scene_engagement_minutes: float = Field(default=30.0, ge=0)
+    media_dir: Path = Path("media")  # photos and stickers that scenes name by file
+
     metrics_port: int = 0  # services without an HTTP API serve /metrics here; 0 = off
 
     log_level: str = "INFO"

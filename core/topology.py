@@ -13,6 +13,9 @@ MANAGER_CONTROL = "manager.control"  # config.changed → resume waiting leads; 
 MANAGER_OPERATOR = "manager.operator"  # command.operator (request/reply) → approve, take over, …
 NOTIFIER_EVENTS = "notifier.events"  # drafts, hand-offs, leads, account trouble → alerts
 NOTIFIER_CONTROL = "notifier.control"  # config.changed → lost accounts back; telegram.unlink
+SCRIPTS_COMMANDS = "scripts.commands"  # command.scene (request/reply) → start, pause, cancel runs
+SCRIPTS_RESULTS = "scripts.results"  # message.sent.scene / message.send_failed.scene → next line
+SCRIPTS_CHATS = "scripts.chats"  # message.incoming.scene → listen, engagement
 SERVICE_QUEUES = (
     PARSER_MESSAGES,
     PARSER_CONTROL,
@@ -23,8 +26,13 @@ SERVICE_QUEUES = (
     MANAGER_OPERATOR,
     NOTIFIER_EVENTS,
     NOTIFIER_CONTROL,
+    SCRIPTS_COMMANDS,
+    SCRIPTS_RESULTS,
+    SCRIPTS_CHATS,
 )
 DM_ROUTING_KEY = "message.incoming.dm"  # private messages; chat messages keep "message.incoming"
+# What scripts accounts hear in the operator's own chats: the scene's audience, not the parser's.
+SCENE_ROUTING_KEY = "message.incoming.scene"
 
 
 def account_queue(account_id: int) -> str:

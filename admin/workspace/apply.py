@@ -189,6 +189,7 @@ async def _upsert_chats(
 ) -> dict[str, Chat]:
     chats = {c.ref: c for c in (await session.scalars(select(Chat))).all()}
     titles = {c.ref: c.title for c in spec.chats}
+    specs = {c.ref: c for c in spec.chats}
     refs = list(titles) + [ref for c in spec.campaigns for ref in c.chats]
     for ref in dict.fromkeys(refs):
         chat = chats.get(ref)
@@ -200,6 +201,9 @@ async def _upsert_chats(
             summary.updated["chats"] += 1
         if titles.get(ref):
             chat.title = titles[ref]
+        if (chat_spec := specs.get(ref)) is not None:
+            chat.own = chat_spec.own
+            chat.scene_vars = dict(chat_spec.vars)
     await session.flush()
     return chats
 

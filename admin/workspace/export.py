@@ -56,6 +56,10 @@ def _chat(chat: Chat) -> dict[str, Any]:
     out: dict[str, Any] = {"ref": chat.ref}
     if chat.title:
         out["title"] = chat.title
+    if chat.own:
+        out["own"] = True
+    if chat.scene_vars:
+        out["vars"] = dict(chat.scene_vars)
     return out
 
 

@@ -97,9 +97,19 @@ class AccountSpec(_Spec):
         return normalize_phone(value) if value is not None else None
 
 
+VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+VarValue = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_one_line)]
+
+
 class ChatSpec(_Spec):
     ref: ChatRef
     title: str | None = Field(default=None, max_length=255)  # the column's size
+    own: bool = Field(
+        default=False, description="the operator's own community: scenes may play here"
+    )
+    vars: dict[VarName, VarValue] = Field(
+        default_factory=dict, max_length=50, description="values of scenes' {variables} here"
+    )
 
 
 class KeywordSetSpec(_Spec):

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -92,6 +93,10 @@ class Chat(Base):
     ref: Mapped[str] = mapped_column(String(255), unique=True)
     title: Mapped[str | None] = mapped_column(String(255))
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # The operator's own community: scenes may play only here (staged talk elsewhere gets
+    # accounts banned and breaks Telegram's rules). ``scene_vars`` fill a scene's {variables}.
+    own: Mapped[bool] = mapped_column(default=False, server_default=false())
+    scene_vars: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class KeywordSet(Base):
@@ -480,3 +485,4 @@ class LoginFailure(Base):
 
 # The notifier's tables live beside these, in one metadata (Alembic sees every table).
 from core.db import notifier_models as _notifier_models  # noqa: E402, F401
+from core.db import scene_models as _scene_models  # noqa: E402, F401
