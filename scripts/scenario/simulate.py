@@ -144,7 +144,8 @@ class _Run:
             for key, index in rendered.picks
         ]
         if say.reply is not None:
-            notes.append(f"replies to {self.member if say.reply == 'member' else say.reply!r}")
+            quoted = f"{self.member}'s message" if say.reply == "member" else repr(say.reply)
+            notes.append(f"replies to {quoted}")
         if say.photo is not None:
             notes.append(f"photo {say.photo}")
         if say.sticker is not None:
