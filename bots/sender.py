@@ -41,12 +41,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.account_health import record_flood_wait, record_peer_flood
 from bots.account_loss import AccountGone, AccountLoss, LossLatch, record_loss
+from bots.scene_lines import Attempts as _Attempts
+from bots.scene_lines import send_scene_line, show_typing, to_peer
 from core.batching import Batcher
 from core.bus import PermanentError
 from core.db import Database
 from core.db.models import SentKey
 from core.db.upsert import insert_ignore_many
 from core.events import (
+    SCENE_RESULT_SUFFIX,
     Event,
     MessageSent,
     Payload,
@@ -58,9 +61,11 @@ from core.events import (
 from core.outbox import OutboxRelay, add_many_to_outbox, add_to_outbox
 from core.telegram import (
     AccountClient,
+    AttachmentMissing,
     ChatNotFound,
     FloodWait,
     PeerFlood,
+    SentMessage,
     TelegramError,
     TelegramUnavailable,
     WriteForbidden,
@@ -130,9 +135,9 @@ class _Delivered:
     sent_at: datetime
 
 
-@dataclass
-class _Attempts:
-    unclear: bool  # an earlier try may have reached Telegram: search the dialog before sending
+def _result_key(command: SendMessage, payload: Payload) -> str | None:
+    """Scene lines report on ``<event>.scene``: the manager and the notifier bind the bare name."""
+    return payload.NAME + SCENE_RESULT_SUFFIX if command.scene is not None else None
 
 
 class Sender:
@@ -268,10 +273,11 @@ class Sender:
         await self._flood_pause()
         if attempts.unclear and (earlier := await self._find_sent(command)) is not None:
             return earlier
+        if command.scene is not None and not attempts.typed:
+            attempts.typed = True
+            await show_typing(self._client, command)
         try:
-            sent = await self._to_peer(
-                command, lambda peer: self._client.send_message(peer, command.text)
-            )
+            sent = await self._send_once(command, attempts)
         except TelegramUnavailable:
             attempts.unclear = True  # the request may have arrived before the connection broke
             raise
@@ -282,6 +288,13 @@ class Sender:
                 raise Deferred(wait.seconds, told=wait.seconds) from wait
             raise  # waited out by the worker's retry
         return _Delivered(sent.message_id, utcnow())
+
+    async def _send_once(self, command: SendMessage, attempts: _Attempts) -> SentMessage:
+        if command.scene is None:
+            return await to_peer(
+                command, lambda peer: self._client.send_message(peer, command.text)
+            )
+        return await send_scene_line(self._client, command, attempts)
 
     async def _flood_pause(self) -> None:
         """Wait out the rest of a FloodWait another send ran into; hand back a long one."""
@@ -294,7 +307,7 @@ class Sender:
     async def _find_sent(self, command: SendMessage) -> _Delivered | None:
         """This text among the account's latest messages to the peer."""
         try:
-            recent = await self._to_peer(
+            recent = await to_peer(
                 command, lambda peer: self._client.recent_outgoing(peer, RECENT_LIMIT)
             )
         except (ChatNotFound, WriteForbidden):
@@ -305,17 +318,6 @@ class Sender:
             return None
         log.info("send %s had gone out before; not sent again", command.idempotency_key)
         return _Delivered(found.message_id, datetime.fromtimestamp(found.date_ts, UTC))
-
-    @staticmethod
-    async def _to_peer(command: SendMessage, call: Callable[[int | str], Awaitable[T]]) -> T:
-        """By id first (it cannot be reassigned); by username when the account has never seen
-        the user's id (Telethon needs an access hash that only a resolved username brings)."""
-        try:
-            return await call(command.peer_user_id)
-        except ChatNotFound:
-            if not command.peer_username:
-                raise
-            return await call(command.peer_username)
 
     async def _refused(self, job: _Job, exc: TelegramError) -> None:
         """Telegram said no: record and announce why, or raise what a redelivery may fix."""
@@ -339,6 +341,8 @@ class Sender:
             await self._record_failed(job, "forbidden", str(exc))
         elif isinstance(exc, ChatNotFound):
             await self._record_failed(job, "not_found", str(exc))
+        elif isinstance(exc, AttachmentMissing):
+            await self._record_failed(job, "attachment_missing", str(exc))
         else:
             raise exc  # unknown: the key stays "sending" and the redelivery reconciles
 
@@ -363,6 +367,7 @@ class Sender:
             reason=reason,
             detail=detail[:DETAIL_LIMIT],
             retry_after=retry_after,
+            run_id=command.scene.run_id if command.scene else None,
         )
         async with self._db.transaction() as session:
             if loss is not None:
@@ -399,7 +404,10 @@ class Sender:
             if not again
         ]
         events = [
-            (Event.of(self._sent_payload(job, delivered), correlation_id=job.cause), None)
+            (
+                Event.of(payload := self._sent_payload(job, delivered), correlation_id=job.cause),
+                _result_key(job.command, payload),
+            )
             for job, delivered, _ in batch
         ]
         async with self._db.transaction() as session:
@@ -419,6 +427,7 @@ class Sender:
             peer_user_id=command.peer_user_id,
             telegram_message_id=delivered.message_id,
             sent_at=delivered.sent_at,
+            run_id=command.scene.run_id if command.scene else None,
         )
 
     @staticmethod
@@ -429,4 +438,5 @@ class Sender:
 
     @staticmethod
     async def _announce(session: AsyncSession, job: _Job, payload: Payload) -> None:
-        await add_to_outbox(session, Event.of(payload, correlation_id=job.cause))
+        event = Event.of(payload, correlation_id=job.cause)
+        await add_to_outbox(session, event, routing_key=_result_key(job.command, payload))

@@ -32,6 +32,7 @@ from core.bus import Bus, PermanentError, UnroutableError, decode_payload
 from core.chatref import normalize_chat_ref
 from core.db import Database
 from core.db.models import Account, Chat, ChatAssignment
+from core.db.scene_models import SceneMember
 from core.events import Event, JoinChats, Profile, SendMessage
 from core.outbox import OutboxRelay
 from core.telegram import (
@@ -45,7 +46,7 @@ from core.telegram import (
     TelegramError,
     TelegramUnavailable,
 )
-from core.topology import DM_ROUTING_KEY, account_bindings, account_queue
+from core.topology import DM_ROUTING_KEY, SCENE_ROUTING_KEY, account_bindings, account_queue
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class AccountWorker:
         self._cursor: str | None = None  # resume point after the last published message
         self._saved_cursor: str | None = None
         self._stopping = False
+        self._chat_key: str | None = None  # routing key of chat messages; see _publish
 
     async def run(self) -> None:
         """Work until cancelled or until the account becomes unusable."""
@@ -108,6 +110,9 @@ class AccountWorker:
         try:
             self.me = await self._call(self._connecting(client, self._proxy(account)))
             self._saved_cursor = account.updates_cursor
+            # A scripts account sits only in the operator's own chats: what it hears there is
+            # a scene's audience, for the scripts service, not the parser's lead stream.
+            self._chat_key = SCENE_ROUTING_KEY if account.role == "scripts" else None
             log.info("account %s online as user %s", account.name, self.me.user_id)
             self._wanted = await self._assigned_chats()
             self._chats_changed.set()
@@ -151,6 +156,8 @@ class AccountWorker:
             command = self._command(event, SendMessage)
             if self._sender is None:  # commands arrive only after run() subscribed
                 raise RuntimeError("the worker has not started")
+            if command.scene is not None:
+                await self._be_in(command.scene.chat_ref)
             await self._sender.send(command, cause=event.id)
         else:
             raise PermanentError(f"account worker does not handle {event.name}")
@@ -196,16 +203,18 @@ class AccountWorker:
                 self._cursor = cursor or self._cursor
 
     async def _publish(self, event: Event, *, dm: bool) -> None:
-        """Chat messages go to the parser, DMs (a lead answering) to the manager."""
-        if not dm:
+        """Chat messages go to the parser (a scripts account's to the scripts service), DMs (a
+        lead answering) to the manager."""
+        key = DM_ROUTING_KEY if dm else self._chat_key
+        if key is None:
             await self._bus.publish(event)
             return
         try:
-            await self._bus.publish(event, routing_key=DM_ROUTING_KEY)
+            await self._bus.publish(event, routing_key=key)
         except UnroutableError:
-            # No manager was ever started (parser-only setup): nobody acts on DMs, and one that
-            # stopped the stream would stop listening to the chats too.
-            log.warning("no queue for DMs; a DM to account %s was not delivered", self.account_id)
+            # Nobody ever declared a consumer (no manager, no scripts service yet): nothing
+            # acts on these, and one that stopped the stream would stop the rest of it too.
+            log.warning("no queue for %s; a message to account %s dropped", key, self.account_id)
 
     async def _settle(self, published: tuple[asyncio.Task[None], str | None]) -> None:
         task, cursor = published
@@ -268,6 +277,21 @@ class AccountWorker:
             self._joined[ref] = info.chat_id
             self._refs[info.chat_id] = ref
             await self._pause()
+
+    async def _be_in(self, ref: str) -> None:
+        """A scene's line goes to a chat this account may not have joined yet (cast a moment
+        ago): join it now, and keep it among the wanted chats so the next sync does not leave."""
+        if ref not in self._wanted:
+            self._wanted.append(ref)
+        if ref in self._joined or self._client is None:
+            return
+        try:
+            info = await self._call(partial(self._client.join_chat, ref))
+        except (ChatNotFound, ChatLimitReached) as exc:
+            log.warning("scene chat %s not joined: %s", ref, type(exc).__name__)
+            return  # the send fails with Telegram's own reason, and the run says it
+        self._joined[ref] = info.chat_id
+        self._refs[info.chat_id] = ref
 
     async def _pause(self) -> None:
         if self._join_interval > 0:
@@ -350,12 +374,14 @@ class AccountWorker:
             log.exception("proxy failure of account %s not recorded", self.account_id)
 
     async def _assigned_chats(self) -> list[str]:
+        """The parser's assignments, and the own chats the scripts service cast it in."""
         async with self._db.session() as session:
+            assigned = select(ChatAssignment.chat_id).where(
+                ChatAssignment.account_id == self.account_id
+            )
+            cast = select(SceneMember.chat_id).where(SceneMember.account_id == self.account_id)
             rows = await session.scalars(
-                select(Chat.ref)
-                .join(ChatAssignment, ChatAssignment.chat_id == Chat.id)
-                .where(ChatAssignment.account_id == self.account_id)
-                .order_by(Chat.id)
+                select(Chat.ref).where(Chat.id.in_(assigned.union(cast))).order_by(Chat.id)
             )
             return list(rows)
 

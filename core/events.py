@@ -220,7 +220,15 @@ class MessageSent(Payload):
 
 SCENE_RESULT_SUFFIX = ".scene"  # results of scene lines: message.sent.scene, …send_failed.scene
 
-SendFailure = Literal["peer_flood", "banned", "revoked", "forbidden", "not_found", "flood_wait"]
+SendFailure = Literal[
+    "peer_flood",
+    "banned",
+    "revoked",
+    "forbidden",
+    "not_found",
+    "flood_wait",
+    "attachment_missing",  # a scene line's photo or sticker file is not in the media directory
+]
 
 
 class SendFailed(Payload):
