@@ -158,6 +158,7 @@ class IncomingMessage(BaseModel):
             date=datetime.fromtimestamp(self.date_ts, UTC),
             link=self.link,
             sender=self.sender,
+            reply_to_message_id=self.reply_to_message_id,
         )
 
 

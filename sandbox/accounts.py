@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sandbox.errors import SandboxError
 from sandbox.limits import retry_seconds
-from sandbox.state import Account, Chat, Message, User, World, normalize_ref
+from sandbox.state import Account, Chat, Media, Message, User, World, normalize_ref
 
 SESSION_SCHEME = "Session "
 
@@ -89,24 +89,61 @@ def check_can_write(world: World, account: Account, target: Chat | User) -> None
         raise SandboxError("USER_PRIVACY_RESTRICTED", "the user's privacy settings forbid DMs")
 
 
-def send(world: World, account: Account, peer: int | str, text: str) -> Message:
+def replied_message(world: World, me: User, target: Chat | User, message_id: int) -> Message:
+    """The message ``message_id`` of this dialog, to quote; ``REPLY_MESSAGE_ID_INVALID`` when it
+    is not there (never was, was deleted, or belongs to another dialog)."""
+    found: Message | None = None
+    if isinstance(target, Chat):
+        found = target.history.get(message_id - 1)  # a chat's ids are its positions + 1
+    elif (log := world.dms.get(me.id)) is not None:
+        for position in range(log.end - 1, log.start - 1, -1):
+            message = log.get(position)
+            if message is None or message.message_id < message_id:
+                break  # one dialog's ids only grow: older ones cannot match
+            between = {message.sender.id, message.recipient.id if message.recipient else 0}
+            if message.message_id == message_id and between == {me.id, target.id}:
+                found = message
+                break
+    if found is None or found.deleted:
+        raise SandboxError("REPLY_MESSAGE_ID_INVALID", f"no message {message_id} to reply to")
+    return found
+
+
+def send(
+    world: World,
+    account: Account,
+    peer: int | str,
+    text: str,
+    *,
+    reply_to: int | None = None,
+    media: Media | None = None,
+) -> Message:
     target = resolve_peer(world, peer)
     me = account.user.id
     world.faults.check(me, "send")
     check_can_write(world, account, target)
+    quoted = replied_message(world, account.user, target, reply_to) if reply_to else None
     stranger = isinstance(target, User) and target.id not in account.contacts
     if stranger and world.account_limiter.new_dialog(me):
         raise SandboxError("PEER_FLOOD", "the account may not write to strangers for a while")
-    wait = world.account_limiter.message(me)
+    group = isinstance(target, Chat)
+    wait = world.account_limiter.group_wait(me, target.id) if group else 0.0
+    if not wait:
+        wait = world.account_limiter.message(me)
     if wait:
         raise SandboxError.flood_wait(retry_seconds(wait))
     if isinstance(target, Chat):
-        return world.post(target, account.user, text)
+        world.account_limiter.count_group_message(me, target.id)
+        return world.post(target, account.user, text, reply_to=quoted, attachment=media)
     if stranger:
         world.account_limiter.count_new_dialog(me)
         account.contacts.add(target.id)
-    return world.deliver_dm(account.user, target, text)
+    return world.deliver_dm(account.user, target, text, reply_to=quoted, attachment=media)
 
 
 def typing(world: World, account: Account, peer: int | str) -> None:
-    check_can_write(world, account, resolve_peer(world, peer))
+    """Show "typing…" in the chat (or the DM) for ``TYPING_SECONDS``, as Telegram does."""
+    target = resolve_peer(world, peer)
+    check_can_write(world, account, target)
+    where = target.id if isinstance(target, Chat) else (account.user.id, target.id)
+    world.typing.start(where, account.user.id, world.clock())

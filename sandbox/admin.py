@@ -11,11 +11,13 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from sandbox import accounts
 from sandbox.audience import AudienceStart
 from sandbox.errors import SandboxError
 from sandbox.faults import FaultRequest, apply_fault
 from sandbox.http import json_body, ok, parse, parse_as, runtime
 from sandbox.limits import LimitsConfig
+from sandbox.lively import LivelySettings
 from sandbox.responder import CannedResponder
 from sandbox.state import Chat, Message, User, World
 
@@ -57,6 +59,7 @@ class ChatCreate(_Body):
     ref: str | None = Field(None, description="public username; absent for a private chat")
     title: str = Field(min_length=1, max_length=128)
     type: Literal["supergroup", "channel"] = "supergroup"
+    lively: bool = Field(False, description="members answer accounts' questions (demo scenes)")
 
 
 class PostRequest(_Body):
@@ -64,6 +67,7 @@ class PostRequest(_Body):
     text: str = Field(min_length=1, max_length=4096)
     user_id: int | None = Field(None, description="an existing user; a new audience user if absent")
     user: UserCreate | None = Field(None, description="create this user to post")
+    reply_to: int | None = Field(None, ge=1, description="the message of the chat it quotes")
 
 
 class DmRequest(_Body):
@@ -133,12 +137,16 @@ async def create_user(request: web.Request) -> web.Response:
 async def create_chat(request: web.Request) -> web.Response:
     body = parse(ChatCreate, await json_body(request))
     chat = runtime(request).world.add_chat(body.ref, body.title, body.type)
+    chat.lively = body.lively
     return ok(chat=chat.info_json())
 
 
 async def list_chats(request: web.Request) -> web.Response:
     world = runtime(request).world
-    chats = [c.info_json() | {"members": sorted(c.members)} for c in world.chats.values()]
+    chats = [
+        c.info_json() | {"members": sorted(c.members), "lively": c.lively}
+        for c in world.chats.values()
+    ]
     return ok(chats=chats)
 
 
@@ -170,7 +178,10 @@ async def post(request: web.Request) -> web.Response:
         sender = body.user.find_or_create(rt.world)
     else:
         sender = rt.audience.new_person()
-    return ok(message=rt.world.post(chat, sender, body.text).incoming_json())
+    quoted = None
+    if body.reply_to is not None:
+        quoted = accounts.replied_message(rt.world, sender, chat, body.reply_to)
+    return ok(message=rt.world.post(chat, sender, body.text, reply_to=quoted).incoming_json())
 
 
 async def send_dm(request: web.Request) -> web.Response:
@@ -238,6 +249,16 @@ async def audience_status(request: web.Request) -> web.Response:
     return ok(**runtime(request).audience.status())
 
 
+async def set_lively(request: web.Request) -> web.Response:
+    lively = runtime(request).lively
+    lively.settings = parse(LivelySettings, await json_body(request))
+    return ok(**lively.status())
+
+
+async def lively_status(request: web.Request) -> web.Response:
+    return ok(**runtime(request).lively.status())
+
+
 async def health(request: web.Request) -> web.Response:
     return ok()
 
@@ -263,4 +284,6 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/audience/start", audience_start),
         web.post(f"{p}/audience/stop", audience_stop),
         web.get(f"{p}/audience", audience_status),
+        web.put(f"{p}/lively", set_lively),
+        web.get(f"{p}/lively", lively_status),
     ]

@@ -14,6 +14,7 @@ from aiohttp import web
 from sandbox import admin, admin_bots, botapi, llm, login, userapi, webview
 from sandbox.audience import Audience, AudienceStart
 from sandbox.http import RUNTIME, Runtime, error_middleware
+from sandbox.lively import LivelyAudience
 from sandbox.responder import CannedResponder
 from sandbox.state import World
 
@@ -24,7 +25,8 @@ def build_app(world: World | None = None) -> web.Application:
     """The aiohttp application over ``world`` (a fresh one with canned DM replies if None)."""
     world = world if world is not None else World(responder=CannedResponder())
     app = web.Application(middlewares=[error_middleware])
-    app[RUNTIME] = Runtime(world, Audience(world))
+    audience = Audience(world)
+    app[RUNTIME] = Runtime(world, audience, LivelyAudience(world, audience.new_person))
     app.add_routes(botapi.routes())
     app.add_routes(userapi.routes())
     app.add_routes(login.routes())

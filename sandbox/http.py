@@ -21,6 +21,7 @@ from sandbox.state import World
 
 if TYPE_CHECKING:
     from sandbox.audience import Audience
+    from sandbox.lively import LivelyAudience
 
 log = logging.getLogger("sandbox")
 M = TypeVar("M", bound=BaseModel)
@@ -31,10 +32,12 @@ dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
 @dataclass
 class Runtime:
-    """What handlers share: the world, the audience, and whether the server is stopping."""
+    """What handlers share: the world, the audiences (the steady chatter and the one answering
+    our accounts' questions in lively chats), and whether the server is stopping."""
 
     world: World
     audience: Audience
+    lively: LivelyAudience
     stopping: bool = False
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -78,6 +79,30 @@ class KeyedBuckets:
         return bucket
 
 
+class SlidingWindow:
+    """At most ``limit`` events per key in any ``window`` seconds: exact where a token bucket
+    lets a full burst and then its refill through in one minute."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._events: dict[Hashable, deque[float]] = {}
+
+    def wait_time(self, key: Hashable, now: float) -> float:
+        """Seconds until one more event fits (0 when it fits now)."""
+        events = self._events.get(key)
+        if events is None:
+            return 0.0
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if len(events) < self.limit:
+            return 0.0
+        return events[-self.limit] + self.window - now
+
+    def count(self, key: Hashable, now: float) -> None:
+        self._events.setdefault(key, deque()).append(now)
+
+
 class BotLimitsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,6 +123,9 @@ class AccountLimitsConfig(BaseModel):
     new_dms_per_hour: float = Field(20, gt=0, description="DMs opening a dialog with a stranger")
     new_dm_burst: float = Field(20, ge=1)
     max_channels: int = Field(500, ge=1)
+    group_messages_per_minute: int = Field(
+        20, ge=1, description="messages one account may post in one group in any 60 s"
+    )
 
 
 class LimitsConfig(BaseModel):
@@ -130,9 +158,17 @@ class AccountLimiter:
         self._messages = KeyedBuckets(config.message_burst, config.messages_per_minute / 60)
         self._joins = KeyedBuckets(config.join_burst, config.joins_per_hour / 3600)
         self._strangers = KeyedBuckets(config.new_dm_burst, config.new_dms_per_hour / 3600)
+        self._groups = SlidingWindow(config.group_messages_per_minute, 60.0)
 
     def message(self, account_id: int) -> float:
         return acquire([self._messages[account_id]], self._clock())
+
+    def group_wait(self, account_id: int, chat_id: int) -> float:
+        """Seconds before this account may post in this group again (0: now)."""
+        return self._groups.wait_time((account_id, chat_id), self._clock())
+
+    def count_group_message(self, account_id: int, chat_id: int) -> None:
+        self._groups.count((account_id, chat_id), self._clock())
 
     def join(self, account_id: int) -> float:
         return acquire([self._joins[account_id]], self._clock())

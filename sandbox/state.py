@@ -13,17 +13,20 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from sandbox.errors import SandboxError
 from sandbox.faults import Faults
 from sandbox.limits import AccountLimiter, BotLimiter, LimitsConfig
+from sandbox.primitives import Log as Log
+from sandbox.primitives import Media as Media
+from sandbox.primitives import Signal as Signal
+from sandbox.primitives import TypingBoard
 
 if TYPE_CHECKING:
     from sandbox.botworld import BotState
     from sandbox.responder import Responder
 
-T = TypeVar("T")
 ChatKind = Literal["supergroup", "channel"]
 _REF = re.compile(r"^(?:https?://)?(?:t\.me/|telegram\.me/)?@?([A-Za-z][A-Za-z0-9_]{3,31})/?$")
 
@@ -32,74 +35,6 @@ def normalize_ref(ref: str) -> str | None:
     """``@name``, ``name``, ``t.me/name``, ``https://t.me/name`` → ``name`` (lower case)."""
     match = _REF.match(ref.strip())
     return match.group(1).lower() if match else None
-
-
-class Log(Generic[T]):
-    """An append-only sequence addressed by absolute position; the oldest items are dropped.
-
-    Positions never shift, so a cursor kept by a client stays valid across reconnects; a cursor
-    older than what is kept is read from the oldest item still there.
-    """
-
-    def __init__(self, keep: int) -> None:
-        self._keep = keep
-        self._items: list[T] = []
-        self._base = 0
-
-    @property
-    def start(self) -> int:
-        return self._base
-
-    @property
-    def end(self) -> int:
-        return self._base + len(self._items)
-
-    def append(self, item: T) -> int:
-        self._items.append(item)
-        if len(self._items) >= 2 * self._keep:  # amortised trim keeps append O(1)
-            self.discard_before(self.end - self._keep)
-        return self.end - 1
-
-    def read(self, start: int, limit: int) -> tuple[int, list[T]]:
-        """Items from ``start`` (clamped to what is kept); returns the real start and the items."""
-        start = min(max(start, self._base), self.end)
-        offset = start - self._base
-        return start, self._items[offset : offset + limit]
-
-    def get(self, position: int) -> T | None:
-        offset = position - self._base
-        return self._items[offset] if 0 <= offset < len(self._items) else None
-
-    def discard_before(self, position: int) -> None:
-        drop = min(max(position - self._base, 0), len(self._items))
-        if drop:
-            del self._items[:drop]
-            self._base += drop
-
-
-class Signal:
-    """Wakes long-polling handlers; ``notify`` is synchronous so world code can call it anywhere."""
-
-    def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def notify(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def wait(self, seconds: float) -> None:
-        """Until the next ``notify`` or ``seconds`` pass, whichever is first."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(waiter, seconds)
-        except TimeoutError:
-            pass
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
 
 
 @dataclass(slots=True)
@@ -136,6 +71,7 @@ class Chat:
     title: str
     history: Log[Message]
     members: set[int] = field(default_factory=set)  # accounts only; the audience posts anywhere
+    lively: bool = False  # its members answer our accounts' questions (``sandbox.lively``)
 
     def link(self, message_id: int) -> str | None:
         return f"https://t.me/{self.ref}/{message_id}" if self.ref else None
@@ -155,6 +91,7 @@ class Message:
       ``user`` where the type has one), sorted as Telegram sorts them; empty when plain;
     - ``reply_markup``: the inline keyboard as sent (``{"inline_keyboard": [[button]]}``);
     - ``reply_to``: the message this one answers (same chat), or None;
+    - ``attachment``: its photo or sticker, whose caption is ``text`` ("" for a sticker);
     - ``edit_date``: Unix time of the last edit, None if never edited;
     - ``deleted``: deleted from its chat (deleteMessage, or a user deleting it): it keeps its id
       and place, but Telegram no longer shows, finds, edits or quotes it.
@@ -171,6 +108,7 @@ class Message:
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_to: Message | None = None
     deleted: bool = False
+    attachment: Media | None = None
     _json: dict[str, Any] | None = None
 
     def edit(
@@ -200,6 +138,8 @@ class Message:
                 "date_ts": self.date,
                 "link": chat.link(self.message_id) if chat else None,
                 "sender": sender.profile_json(),
+                "reply_to_message_id": self.reply_to.message_id if self.reply_to else None,
+                "attachment": self.attachment.json() if self.attachment else None,
             }
         return self._json
 
@@ -258,6 +198,8 @@ class World:
         self.bots: dict[int, BotState] = {}
         self.bot_tokens: dict[str, int] = {}
         self.faults = Faults()
+        # "typing…" per chat id, or per (account id, peer id) for an account's DM dialog
+        self.typing: TypingBoard[int | tuple[int, int]] = TypingBoard()
         self.set_limits(limits or LimitsConfig())
         self._next_user_id = 1_000_001
         self._next_chat_id = 1_001_000_000_001
@@ -362,6 +304,7 @@ class World:
         """Store a chat message and hand it to every member account except its sender."""
         message = Message(chat.history.end + 1, sender, text, self.clock(), chat=chat, **extra)
         chat.history.append(message)
+        self.typing.stop(chat.id, sender.id)
         for member in chat.members:
             if member != sender.id:
                 account = self.accounts[member]
@@ -369,11 +312,12 @@ class World:
                 account.signal.notify()
         return message
 
-    def deliver_dm(self, sender: User, recipient: User, text: str) -> Message:
+    def deliver_dm(self, sender: User, recipient: User, text: str, **extra: Any) -> Message:
         """Store a DM; an account recipient gets it in its inbox, anyone else may answer."""
         pair = (min(sender.id, recipient.id), max(sender.id, recipient.id))
         number = self.dialog_counters[pair] = self.dialog_counters.get(pair, 0) + 1
-        message = Message(number, sender, text, self.clock(), recipient=recipient)
+        message = Message(number, sender, text, self.clock(), recipient=recipient, **extra)
+        self.typing.stop((sender.id, recipient.id), sender.id)
         for uid in pair:
             self.dms.setdefault(uid, Log(self.history_keep)).append(message)
         if (account := self.accounts.get(recipient.id)) is not None:

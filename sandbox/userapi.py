@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from itertools import islice
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox import accounts
+from sandbox.errors import SandboxError
 from sandbox.http import json_body, ok, parse, runtime
-from sandbox.state import Account, Chat, Log, Message, User, World
+from sandbox.state import Account, Chat, Log, Media, Message, User, World
 
 PREFIX = "/user"
 MAX_BATCH = 1000
 MAX_POLL_SECONDS = 60
+CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption; a text may have 4096
 
 
 class _Body(BaseModel):
@@ -39,8 +42,27 @@ class PeerRequest(_Body):
     peer: int | str = Field(description="user id, chat id (negative) or @username / chat ref")
 
 
+class AttachmentBody(_Body):
+    kind: Literal["photo", "sticker"]
+    ref: str = Field(min_length=1, max_length=512, description="an https URL or a file name")
+
+
 class SendRequest(PeerRequest):
-    text: str = Field(min_length=1, max_length=4096)
+    text: str = Field("", max_length=4096, description="the caption with an attachment")
+    reply_to: int | None = Field(None, ge=1, description="a message id of the same dialog")
+    attachment: AttachmentBody | None = None
+
+    def media(self) -> Media | None:
+        """The attachment, after Telegram's checks on what goes with it."""
+        if self.attachment is None:
+            if not self.text.strip():
+                raise SandboxError("MESSAGE_EMPTY", "the message has no text")
+            return None
+        if self.attachment.kind == "sticker" and self.text:
+            raise SandboxError("BAD_REQUEST", "text: a sticker carries no caption")
+        if len(self.text) > CAPTION_LIMIT:
+            raise SandboxError("MEDIA_CAPTION_TOO_LONG", f"a caption is at most {CAPTION_LIMIT}")
+        return Media(self.attachment.kind, self.attachment.ref)
 
 
 class OutgoingQuery(BaseModel):
@@ -109,7 +131,13 @@ async def profile(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.Response:
     account = _account(request)
     body = parse(SendRequest, await json_body(request))
-    message = accounts.send(runtime(request).world, account, body.peer, body.text)
+    rt = runtime(request)
+    media = body.media()
+    message = accounts.send(
+        rt.world, account, body.peer, body.text, reply_to=body.reply_to, media=media
+    )
+    if message.chat is not None and message.chat.lively:
+        rt.lively.heard(message)
     where = message.chat or message.recipient
     assert where is not None  # noqa: S101 - a message is in a chat or a DM
     link = message.chat.link(message.message_id) if message.chat else None

@@ -152,6 +152,19 @@ def personas(world: World, found: Conversation) -> list[dict[str, Any]]:
     return list(chosen.values())
 
 
+def typing_now(world: World, found: Conversation) -> list[dict[str, Any]]:
+    """Who is typing in this conversation right now: in a group anyone, in an account's DM
+    dialog the account (the lead's typing is not recorded)."""
+    if found.kind == "group" and found.chat_id is not None:
+        where: int | tuple[int, int] = found.chat_id
+    elif found.kind == "dm" and found.account is not None and found.me is not None:
+        where = (found.account.id, found.me.id)
+    else:
+        return []
+    users = (world.users.get(uid) for uid in world.typing.active(where, world.clock()))
+    return [person_json(user) for user in users if user is not None]
+
+
 def _head(world: World, found: Conversation) -> dict[str, Any]:
     head: dict[str, Any] = {
         "key": found.key,
@@ -186,6 +199,7 @@ async def read_messages(request: web.Request) -> web.Response:
         edited=[message_view(m) for m in edited],
         gap=gap,
         has_older=oldest is not None and bool(found.timeline.before(oldest, 1)),
+        typing=typing_now(world, found),
         now=world.clock(),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import unquote, urlsplit
 
 from sandbox.botworld import BotState
 from sandbox.errors import SandboxError
@@ -190,15 +191,30 @@ def entities_json(message: Message) -> list[dict[str, Any]]:
     return [{k: e[k] for k in kept if k in e} for e in message.entities]
 
 
+def summary(message: Message) -> str:
+    """A line of text for a quote or the chat list: the text, or what the media is."""
+    if message.text or message.attachment is None:
+        return message.text[:PREVIEW]
+    return "Sticker" if message.attachment.kind == "sticker" else "Photo"
+
+
+def media_json(message: Message) -> dict[str, str] | None:
+    """The media's kind and file name only: the page never loads a URL from a message (its
+    CSP forbids it anyway), it shows a placeholder named after the file."""
+    media = message.attachment
+    if media is None:
+        return None
+    path = urlsplit(media.ref).path if media.ref.startswith(("http://", "https://")) else media.ref
+    name = path.rstrip("/").rsplit("/", 1)[-1] or media.ref
+    return {"kind": media.kind, "name": unquote(name)[:PREVIEW]}
+
+
 def _replied(message: Message) -> dict[str, Any] | None:
     replied = message.reply_to
     if replied is None:
         return None
-    return {
-        "id": replied.message_id,
-        "from": replied.sender.full_name,
-        "text": replied.text[:PREVIEW],
-    }
+    text = "Deleted message" if replied.deleted else summary(replied)
+    return {"id": replied.message_id, "from": replied.sender.full_name, "text": text}
 
 
 def _buttons(message: Message) -> list[list[dict[str, str]]] | None:
@@ -227,6 +243,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "entities": entities_json(message),
         "edited": message.edit_date,
         "reply_to": _replied(message),
+        "attachment": media_json(message),
         "buttons": _buttons(message),
     }
 
@@ -238,7 +255,7 @@ def preview(message: Message | None) -> dict[str, Any] | None:
         "id": message.message_id,
         "date": message.date,
         "from": message.sender.full_name,
-        "text": message.text[:PREVIEW],
+        "text": summary(message),
     }
 
 

@@ -1,6 +1,6 @@
 // The sandbox's web view: the chat list, the open conversation (polled for what is new), and
 // what a person does there. Drawing lives in webview_render.js.
-import { avatar, clock, el, formatted, keyboard } from "./webview_render.js";
+import { avatar, clock, el, formatted, keyboard, media, typingLine } from "./webview_render.js";
 
 const VIEW = "/_sandbox/view";
 const POLL_MS = 1000;
@@ -122,7 +122,8 @@ function messageNode(message) {
     quote.addEventListener("click", () => flash(message.reply_to.id));
     item.append(quote);
   }
-  item.append(formatted(message.text, message.entities));
+  if (message.attachment) item.append(media(message.attachment));
+  if (message.text || !message.attachment) item.append(formatted(message.text, message.entities));
   if (message.buttons && message.buttons.length) item.append(keyboard(message, press));
   const meta = el("div", "msg-meta");
   const reply = el("button", "link reply", "reply");
@@ -133,6 +134,12 @@ function messageNode(message) {
   meta.append(el("time", "", clock(message.date)));
   item.append(meta);
   return item;
+}
+
+function showTyping(people) {
+  const line = typingLine(people || []);
+  $("typing").textContent = line;
+  $("typing").hidden = !line;
 }
 
 function flash(id) {
@@ -255,6 +262,7 @@ async function openChat(key) {
     $("composer").hidden = false;
     showHead(data.chat);
     replaceAll(data);
+    showTyping(data.typing);
     state.since = data.now;
     $("text").focus();
   } catch (error) {
@@ -273,6 +281,7 @@ async function poll(generation) {
     if (data.chat.kind === "group") fillPersonas(data.chat.personas || []);
     if (data.gap) replaceAll(data); else append(data.messages);
     applyEdits(data.edited);
+    showTyping(data.typing);
     state.since = data.now;
   } catch (_) { /* the sandbox restarting: the next poll catches up */ }
   state.timer = setTimeout(() => poll(generation), POLL_MS);

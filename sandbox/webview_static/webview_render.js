@@ -89,6 +89,27 @@ export function formatted(text, entities) {
   return box;
 }
 
+// A photo or sticker is never loaded (the page's CSP allows no other origin, and a file name
+// means nothing to the browser): a placeholder names the file, like a photo still downloading.
+export function media(attachment) {
+  const sticker = attachment.kind === "sticker";
+  const box = el("div", sticker ? "msg-media sticker" : "msg-media photo");
+  box.title = attachment.name;
+  box.append(
+    el("span", "media-icon", sticker ? "☺" : "▣"),
+    el("span", "media-kind", sticker ? "Sticker" : "Photo"),
+    el("span", "media-name", attachment.name),
+  );
+  return box;
+}
+
+export function typingLine(people) {
+  if (!people.length) return "";
+  if (people.length === 1) return `${people[0].name} is typing…`;
+  if (people.length === 2) return `${people[0].name} and ${people[1].name} are typing…`;
+  return `${people.length} people are typing…`;
+}
+
 export function keyboard(message, onPress) {
   const box = el("div", "keyboard");
   for (const row of message.buttons) {
