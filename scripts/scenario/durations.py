@@ -83,13 +83,11 @@ def _parse(text: str, bare_unit: str | None) -> tuple[float, str]:
         if unit is None:
             if bare_unit is None or position or part.end() < len(text):
                 raise DurationError(
-                    part.end(), f"{number} needs a unit: write {number}s, {number}m or {number}h"
+                    position, f"{number} needs a unit: write {number}s, {number}m or {number}h"
                 )
             unit = bare_unit
         if _RANK[unit] <= last_rank:
-            raise DurationError(
-                position + len(number), "write the parts from hours down to ms, each once: 1m30s"
-            )
+            raise DurationError(position, "write the parts from hours down to ms, each once: 1m30s")
         total += float(number) * _UNITS[unit]
         position, last_rank, last_unit = part.end(), _RANK[unit], unit
     return total, last_unit

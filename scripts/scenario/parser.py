@@ -18,7 +18,7 @@ from scripts.scenario.lexer import (
     source_lines,
 )
 from scripts.scenario.program import Lead, Listen, Say, Scene, Step, Stop, Wait, flatten
-from scripts.scenario.says import parse_options
+from scripts.scenario.says import SayOptions, parse_options
 from scripts.scenario.textparse import TextScope, parse_text
 from scripts.scenario.when import ClauseDraft, parse_when
 
@@ -111,9 +111,10 @@ class SceneBuilder:
             scope=self._scope(),
             errors=self.errors,
         )
-        if text.is_empty() and options.photo is None and options.sticker is None:
+        media = options.photo is not None or options.sticker is not None
+        if not statement.text.text and not media:
             self.errors.add(number, statement.text.column, "the line says nothing: write its text")
-        self._check_labels(options.id, options.reply, options.reply_column, number)
+        self._check_labels(options, number)
         if options.reply is not None:
             self.reply_columns[number] = options.reply_column
         say = Say(
@@ -130,16 +131,19 @@ class SceneBuilder:
         )
         self._add(say, number, role.column)
 
-    def _check_labels(self, id_: str | None, reply: str | None, column: int, number: int) -> None:
+    def _check_labels(self, options: SayOptions, number: int) -> None:
+        id_ = options.id
         if id_ is not None:
             if id_ in self.ids:
-                self.errors.add(number, 1, f"id {id_!r} is already used at line {self.ids[id_]}")
+                self.errors.add(
+                    number, options.id_column, f"id {id_!r} is already used at line {self.ids[id_]}"
+                )
             else:
                 self.ids[id_] = number
-        if reply == "member" and not self._hears():
+        if options.reply == "member" and not self._hears():
             self.errors.add(
                 number,
-                column,
+                options.reply_column,
                 "`reply member` quotes the message a `when` heard: use it only in the steps "
                 "of a when clause that heard someone (not `when silent`)",
             )
@@ -175,6 +179,9 @@ class SceneBuilder:
 
     def _listen(self, text: str, column: int, line: SourceLine) -> None:
         timeout = 0.0
+        if "-" in text:
+            self.errors.add(line.number, column, "a listen takes one timeout, not a range: 5m")
+            text = text.partition("-")[2].strip()
         try:
             timeout = parse_duration(text)
         except DurationError as exc:

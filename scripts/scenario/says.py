@@ -19,6 +19,7 @@ _FILE_NAME = re.compile(r"[\w][\w.-]*\.[A-Za-z0-9]+")
 @dataclass(slots=True)
 class SayOptions:
     id: str | None = None
+    id_column: int = 0
     reply: str | None = None
     reply_column: int = 0
     photo: str | None = None
@@ -60,7 +61,7 @@ def _apply(options: SayOptions, name: str, argument: Piece, line: int, errors: E
     elif name in ("id", "reply"):
         label = _label(argument, line, errors, allow_member=name == "reply")
         if name == "id":
-            options.id = label
+            options.id, options.id_column = label, argument.column
         else:
             options.reply, options.reply_column = label, argument.column
     elif name in ("photo", "sticker"):

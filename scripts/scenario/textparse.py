@@ -97,7 +97,7 @@ class _Reader:
         """The braces opening at ``start``: a choice or a variable, and the index after them."""
         if depth > MAX_DEPTH:
             self.error(start, f"variations nest at most {MAX_DEPTH} deep")
-            return None, len(self.raw)  # the rest of the line cannot be read sensibly
+            return None, self.skip_group(start)
         kind = _KINDS.get(self.raw[start + 1 : start + 2], "random")
         first = start + 1 + (kind != "random")
         options, end = self.options(first, depth)
@@ -119,6 +119,22 @@ class _Reader:
             return self.variable(inside.lower(), start), end + 1
         self.error(start, NOT_A_VARIATION)
         return None, end + 1
+
+    def skip_group(self, start: int) -> int:
+        """The index after the ``}`` closing the braces at ``start`` (without recursing)."""
+        depth, i = 0, start
+        while i < len(self.raw):
+            char = self.raw[i]
+            if char == "\\":
+                i += 1
+            elif char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+                if not depth:
+                    return i + 1
+            i += 1
+        return len(self.raw)
 
     def variable(self, name: str, at: int) -> Var | None:
         if name == MEMBER:

@@ -42,7 +42,8 @@ def parse_when(
     if text.lower() in ("anything", "silent"):
         draft = ClauseDraft("anything" if text.lower() == "anything" else "silent", line)
     elif head == "keywords":
-        name = _name(Piece(text[len(head) :].strip(), argument.column), line, errors)
+        rest = text[len(head) :].lstrip()
+        name = _name(Piece(rest, argument.column + len(text) - len(rest)), line, errors)
         draft = ClauseDraft("keywords", line, keyword_set=name)
     elif text[:1] in _OPENING_QUOTES:
         draft = ClauseDraft("words", line, words=_words(argument, line, errors))
