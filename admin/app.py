@@ -41,6 +41,8 @@ from admin.api import (
     operator_actions,
     ops,
     prompts,
+    runs,
+    scenarios,
     users,
     workspace,
 )
@@ -97,6 +99,8 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         dead_letters,
         workspace,
         alerts,
+        scenarios,
+        runs,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     pages.install(app)

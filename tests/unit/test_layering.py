@@ -28,3 +28,17 @@ def test_the_admin_service_imports_no_manager_write_path() -> None:
         if (name == "manager" or name.startswith("manager.")) and name not in PURE_MANAGER_HELPERS
     }
     assert offending == set()
+
+
+def test_the_admin_service_imports_no_scripts_write_path() -> None:
+    """Runs are the scripts service's: the admin sends it commands and only validates scenes
+    with the pure scenario language."""
+    offending = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "admin").rglob("*.py")
+        for name in _imports(path)
+        if (name == "scripts" or name.startswith("scripts."))
+        and name != "scripts.scenario"
+        and not name.startswith("scripts.scenario.")
+    }
+    assert offending == set()
