@@ -230,12 +230,13 @@ def test_direct_message_is_private_without_link() -> None:
     assert (incoming.chat_ref, incoming.chat_title, incoming.link) == ("@ann_lee", "Ann Lee", None)
 
 
-def test_reply_is_an_ordinary_message() -> None:
+def test_a_reply_is_delivered_with_its_text_and_the_id_it_quotes() -> None:
     reply = message(PeerChannel(GROUP.id), reply_to=MessageReplyHeader(reply_to_msg_id=5))
 
     incoming = incoming_from_message(reply, GROUP, ANN, None)
 
     assert incoming is not None and incoming.text == "need a python dev"
+    assert incoming.reply_to_message_id == 5
 
 
 def test_media_without_caption_in_a_group_is_skipped() -> None:
