@@ -1,5 +1,6 @@
-"""A ready-made demo world: public chats, parser and manager accounts, the notifier bot and an
-operator who has pressed /start. For ``coolthing demo``, in-process, instead of a dozen HTTP calls.
+"""A ready-made demo world: public chats (lively: members answer our accounts' questions, for
+scenes), parser and manager accounts, the notifier bot and an operator who has pressed /start.
+For ``coolthing demo``, in-process, instead of a dozen HTTP calls.
 
 Sessions are derived from ``session_prefix`` and the account's username, so a demo database that
 outlives the in-memory sandbox still holds valid sessions after a restart (a fresh world with
@@ -52,7 +53,10 @@ def seed_demo(
     session_prefix: str = "demo-session",
 ) -> DemoSeed:
     """Fill an empty world; ``bot_token`` is the notifier's configured token, if any."""
-    refs = [str(world.add_chat(ref, title).ref) for ref, title in DEMO_CHATS]
+    chats = [world.add_chat(ref, title) for ref, title in DEMO_CHATS]
+    for chat in chats:
+        chat.lively = True  # only accounts' questions get answers: outreach is unaffected
+    refs = [str(chat.ref) for chat in chats]
     made = [
         _account(world, f"parser{n + 1}", PARSER_NAMES[n % len(PARSER_NAMES)], session_prefix)
         for n in range(parsers)

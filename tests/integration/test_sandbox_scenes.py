@@ -335,3 +335,17 @@ async def test_a_media_file_missing_from_the_media_directory_is_attachment_missi
     sent = await with_media.send_message("@bakery_club", "", attachment=HELLO)
 
     assert sent.message_id == 1
+
+
+async def test_an_account_typing_to_a_lead_shows_in_that_dm_dialog_of_the_web_view(
+    cast: Cast, admin: Admin
+) -> None:
+    host, _ = cast.clients
+    lead = (await admin("POST", "/_sandbox/users", first_name="Mila"))["profile"]["user_id"]
+    await host.send_message(lead, "Hello Mila!")
+
+    await host.send_typing(lead)
+
+    dialog = await admin("GET", f"/_sandbox/view/chats/d_{cast.ids[0]}_{lead}/messages")
+    assert [person["id"] for person in dialog["typing"]] == [cast.ids[0]]
+    assert [m["text"] for m in dialog["messages"]] == ["Hello Mila!"]

@@ -18,3 +18,4 @@ def test_the_demo_seed_is_usable_and_its_sessions_are_stable_across_worlds() -> 
     for ref in again.chat_refs:
         accounts.join(world, parser, ref)
     assert world.bots[again.bot_id].started == {again.operator_id}
+    assert all(chat.lively for chat in world.chats.values())
