@@ -99,10 +99,7 @@ def write(request: web.Request, found: Conversation, body: WriteRequest) -> Mess
         assert found.bot is not None  # noqa: S101 - a bot chat has its bot
         return botworld.user_writes(world, found.bot, found.me, body.text, None, body.reply_to)
     assert found.account is not None  # noqa: S101 - a DM has its account
-    message = world.deliver_dm(found.me, found.account, body.text)
-    # The user-account API carries no replies; the quote is for whoever reads the page.
-    message.reply_to = replied
-    return message
+    return world.deliver_dm(found.me, found.account, body.text, reply_to=replied)
 
 
 def press(request: web.Request, found: Conversation, body: PressRequest) -> tuple[int, str]:

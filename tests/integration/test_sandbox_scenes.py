@@ -349,3 +349,20 @@ async def test_an_account_typing_to_a_lead_shows_in_that_dm_dialog_of_the_web_vi
     dialog = await admin("GET", f"/_sandbox/view/chats/d_{cast.ids[0]}_{lead}/messages")
     assert [person["id"] for person in dialog["typing"]] == [cast.ids[0]]
     assert [m["text"] for m in dialog["messages"]] == ["Hello Mila!"]
+
+
+async def test_a_leads_reply_written_in_the_web_view_reaches_the_account_with_its_quote(
+    cast: Cast, admin: Admin
+) -> None:
+    host, _ = cast.clients
+    lead = (await admin("POST", "/_sandbox/users", first_name="Mila"))["profile"]["user_id"]
+    offer = await host.send_message(lead, "Would you like a tasting?")
+    key = f"d_{cast.ids[0]}_{lead}"
+
+    await admin(
+        "POST", f"/_sandbox/view/chats/{key}/messages", text="Yes!", reply_to=offer.message_id
+    )
+
+    [heard] = await next_messages(host, 1)
+    assert heard.is_private and heard.text == "Yes!"
+    assert heard.reply_to_message_id == offer.message_id
