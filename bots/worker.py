@@ -110,6 +110,8 @@ class AccountWorker:
         try:
             self.me = await self._call(self._connecting(client, self._proxy(account)))
             self._saved_cursor = account.updates_cursor
+            if account.telegram_user_id != self.me.user_id:
+                await self._note_user_id(self.me.user_id)
             # A scripts account sits only in the operator's own chats: what it hears there is
             # a scene's audience, for the scripts service, not the parser's lead stream.
             self._chat_key = SCENE_ROUTING_KEY if account.role == "scripts" else None
@@ -220,6 +222,16 @@ class AccountWorker:
         task, cursor = published
         await task  # a failed publish stops the stream here; the cursor stays before it
         self._cursor = cursor or self._cursor
+
+    async def _note_user_id(self, user_id: int) -> None:
+        """Who the account is on Telegram: the scripts service tells our own lines from the
+        members' by it (an account imported from a workspace file does not know it yet)."""
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Account)
+                .where(Account.id == self.account_id)
+                .values(telegram_user_id=user_id)
+            )
 
     async def _keep_cursor(self, every: float = 0.5) -> None:
         """Persist the resume point now and then: a restarted worker re-reads at most this much

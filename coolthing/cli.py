@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from coolthing.scenario_cmd import scenario_app
 from core.logging import configure_logging
 from core.settings import Settings
 from core.yamlspec import SpecError
@@ -35,6 +36,7 @@ users_app = typer.Typer(no_args_is_help=True, help="People who use the panel and
 token_app = typer.Typer(no_args_is_help=True, help="A user's API tokens.")
 users_app.add_typer(token_app, name="token")
 app.add_typer(users_app, name="users")
+app.add_typer(scenario_app, name="scenario")
 
 
 def main(args: list[str] | None = None) -> None:
@@ -60,6 +62,7 @@ class Service(StrEnum):
     parser = "parser"
     manager = "manager"
     notifier = "notifier"
+    scripts = "scripts"
     admin = "admin"
 
 
@@ -104,6 +107,7 @@ def run(
         Service.parser: lambda: services.run_parser(settings),
         Service.manager: lambda: services.run_manager(settings),
         Service.notifier: lambda: services.run_notifier(settings),
+        Service.scripts: lambda: services.run_scripts(settings),
         Service.admin: lambda: services.run_admin(settings),
         Service.bots: lambda: services.run_bots(settings, account or 0),
     }

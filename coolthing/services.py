@@ -57,6 +57,18 @@ async def run_manager(settings: Settings) -> None:
             await manager.stop()
 
 
+async def run_scripts(settings: Settings) -> None:
+    from scripts.bootstrap import start_scripts
+
+    serve_metrics(settings)
+    async with open_platform(settings) as platform:
+        scripts = await start_scripts(platform)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await scripts.stop()
+
+
 async def run_notifier(settings: Settings) -> None:
     from notifier.bootstrap import start_notifier
 

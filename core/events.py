@@ -116,6 +116,17 @@ class LeadFound(Payload):
     is_new: bool
 
 
+class LeadReferred(Payload):
+    """A scene heard a member ask something off-script and hands them to a campaign: the parser
+    records them as that campaign's lead (the parser is the only writer of leads)."""
+
+    NAME: ClassVar[str] = "lead.referred"
+
+    campaign: str  # the campaign's name, as the scene's `lead` step says it
+    reason: str = Field(max_length=200)  # kept as the lead's keyword, e.g. "scene Product Q&A"
+    message: MessageIncoming
+
+
 class AccountStatusChanged(Payload):
     """An account was banned, revoked, limited or came back."""
 

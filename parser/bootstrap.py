@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from core.events import AccountBanned, AccountRevoked, ConfigChanged, MessageIncoming
+from core.events import (
+    AccountBanned,
+    AccountRevoked,
+    ConfigChanged,
+    LeadReferred,
+    MessageIncoming,
+)
 from core.platform import Platform
 from core.topology import PARSER_CONTROL, PARSER_MESSAGES
 from parser.activity import ChatActivity
@@ -30,5 +36,7 @@ async def start_parser(platform: Platform) -> ParserService:
         prefetch=1,
     )
     activity.start()
-    await platform.bus.subscribe(PARSER_MESSAGES, [MessageIncoming.NAME], handlers.on_message)
+    # Scenes hand members who asked off-script to campaigns on the same queue: one writer of leads.
+    bindings = [MessageIncoming.NAME, LeadReferred.NAME]
+    await platform.bus.subscribe(PARSER_MESSAGES, bindings, handlers.on_message)
     return service

@@ -8,6 +8,7 @@ from core.events import (
     AccountRevoked,
     ConfigChanged,
     Event,
+    LeadReferred,
     MessageIncoming,
     Payload,
 )
@@ -29,6 +30,9 @@ class ParserHandlers:
         self._outreach = outreach
 
     async def on_message(self, event: Event) -> None:
+        if event.name == LeadReferred.NAME:
+            await self._service.handle_referral(event, decode_payload(event, LeadReferred))
+            return
         await self._service.handle_message(event, decode_payload(event, MessageIncoming))
 
     async def on_config_changed(self, event: Event) -> None:

@@ -6,12 +6,16 @@ import logging
 import time
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy import select
 
+from core.bus import PermanentError
 from core.db import Database
-from core.events import Event, MessageIncoming
+from core.db.models import Campaign
+from core.events import Event, LeadReferred, MessageIncoming
 from core.outbox import OutboxRelay
 from parser.activity import ChatActivity
 from parser.leads import record_hits
+from parser.matcher import Hit
 from parser.rules import CompiledRules, load_rules
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,21 @@ class ParserService:
         async with self._db.session() as session:
             self._rules = await load_rules(session)
         log.info("rules compiled", extra={"rules": self._rules.rule_count})
+
+    async def handle_referral(self, event: Event, referral: LeadReferred) -> None:
+        """A scene handed a member to a campaign: a lead as if its keywords had matched, with
+        the scene's reason as the keyword. An unknown campaign is refused (dead-lettered)."""
+        async with self._db.transaction() as session:
+            campaign_id = await session.scalar(
+                select(Campaign.id).where(Campaign.name == referral.campaign)
+            )
+            if campaign_id is None:
+                raise PermanentError(f"no campaign named {referral.campaign!r} for a referral")
+            hit = Hit(0, "scene", campaign_id, (referral.reason,))
+            found = await record_hits(session, referral.message, [hit], correlation_id=event.id)
+        if found:
+            LEADS.labels("referred").inc()
+            self._relay.poke()
 
     async def handle_message(self, event: Event, message: MessageIncoming) -> None:
         """Match one message; on a hit write the lead and its event in one transaction."""

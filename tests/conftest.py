@@ -205,6 +205,9 @@ SERVICE_QUEUES = [
     "manager.operator",
     "notifier.events",
     "notifier.control",
+    "scripts.commands",
+    "scripts.results",
+    "scripts.chats",
     *(f"bots.account.{n}" for n in range(1, 5)),
 ]
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Stack, outreach_workspace, sandbox_call, wait_for
+from tests.conftest import Stack, consuming, outreach_workspace, sandbox_call, wait_for
 
 
 @pytest.fixture
@@ -124,3 +124,60 @@ async def wait_for_dms(
     found = await wait_for(arrived, seconds=seconds, what=f"{count} DM(s) to user {user_id}")
     assert isinstance(found, list)
     return found
+
+
+# ---- scripts mode ------------------------------------------------------------------------------
+
+OWN_CHAT = "our_launch"
+OTHER_CHAT = "someone_elses"
+
+
+def scenes_workspace(sessions: list[str]) -> str:
+    accounts = "\n".join(
+        f'  - {{name: actor-{n}, role: scripts, session: "{s}"}}' for n, s in enumerate(sessions, 1)
+    )
+    return f"""\
+accounts:
+{accounts}
+keyword_sets:
+  - {{name: pricing, keywords: [price, cost, стоимость]}}
+chats:
+  - {{ref: "@{OWN_CHAT}", title: Our launch, own: true, vars: {{link: "https://example.com"}}}}
+  - {{ref: "@{OTHER_CHAT}", title: Someone else's group}}
+"""
+
+
+async def boot_scripts_mode(stack: Stack, http: httpx.AsyncClient, accounts: int = 3) -> list[int]:
+    """Sandbox with an own chat and someone else's, ``accounts`` scripts accounts, the scripts
+    service and a worker per account running (time compressed 50×). Returns their user ids."""
+    assert stack.command("migrate").returncode == 0
+    stack.env["COOLTHING_SCENE_TIME_SCALE"] = "0.02"
+    stack.start("sandbox", "sandbox")
+    await wait_for(
+        lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
+    )
+    for chat in (OWN_CHAT, OTHER_CHAT):
+        await sandbox_call(http, stack, "/_sandbox/chats", {"ref": chat, "title": chat})
+    created = [
+        await sandbox_call(http, stack, "/_sandbox/accounts", {"first_name": f"Actor{n}"})
+        for n in range(1, accounts + 1)
+    ]
+    (stack.logs / "ws.yaml").write_text(scenes_workspace([a["session"] for a in created]), "utf-8")
+    applied = stack.command("workspace", "apply", str(stack.logs / "ws.yaml"))
+    assert applied.returncode == 0, applied.stderr.decode()
+    stack.start("scripts", "scripts")
+    for n in range(1, accounts + 1):
+        stack.start(f"bots-{n}", "bots", "--account", str(n))
+    queues = ["scripts.commands", "scripts.results", "scripts.chats"]
+    queues += [f"bots.account.{n}" for n in range(1, accounts + 1)]
+    await wait_for(
+        lambda: consuming(stack.env["COOLTHING_BUS_URL"], queues),
+        seconds=30,
+        what="the scripts service and the workers to consume their queues",
+    )
+    return [int(a["user_id"]) for a in created]
+
+
+async def chat_messages(http: httpx.AsyncClient, stack: Stack, chat: str) -> list[dict[str, Any]]:
+    listed = await sandbox_call(http, stack, f"/_sandbox/messages?chat=@{chat}")
+    return list(listed["messages"])
