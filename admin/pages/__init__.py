@@ -30,6 +30,10 @@ from admin.pages import (
     people,
     presence,
     prompts,
+    run_start,
+    runs,
+    scenarios,
+    scene_cast,
     telegram_link,
     tokens,
     workspace,
@@ -65,5 +69,9 @@ def install(app: FastAPI) -> None:
         chats,
         campaigns,
         alerts,
+        scenarios,
+        scene_cast,
+        run_start,
+        runs,
     ):
         app.include_router(module.router)

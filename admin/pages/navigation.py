@@ -27,6 +27,7 @@ NAVIGATION = (
             Entry("Dashboard", "/", Role.viewer),
             Entry("Inbox", "/inbox", Role.viewer),
             Entry("Leads", "/leads", Role.viewer),
+            Entry("Scene runs", "/runs", Role.viewer),
         ),
     ),
     Group(
@@ -37,6 +38,7 @@ NAVIGATION = (
             Entry("Keyword sets", "/keyword-sets", Role.viewer),
             Entry("Campaigns", "/campaigns", Role.viewer),
             Entry("Prompts", "/prompts", Role.viewer),
+            Entry("Scenes", "/scenes", Role.viewer),
         ),
     ),
     Group(

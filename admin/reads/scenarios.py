@@ -87,7 +87,7 @@ async def account_names(session: AsyncSession, ids: Sequence[Any]) -> dict[int, 
 
 async def pairs(session: AsyncSession, query: Select[Any, Any]) -> dict[Any, Any]:
     """A two-column query as a mapping of the first column to the second."""
-    return dict(await session.execute(query))
+    return dict((await session.execute(query)).all())
 
 
 async def versions(session: AsyncSession, scenario_id: int) -> list[ScenarioVersion]:

@@ -312,7 +312,7 @@ async def simulate_scenario(
     scene = await valid_scene(session, scenario.source)
     chosen = await check_cast(session, scene.roles, {**(scenario.cast or {}), **(cast or {})})
     accounts = select(Account.id, Account.name).where(Account.id.in_(chosen.values()))
-    names = dict(await session.execute(accounts))
+    names = dict((await session.execute(accounts)).all())
     values: dict[str, str] = {}
     history = None
     if chat_id is not None:
