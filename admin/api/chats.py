@@ -39,6 +39,12 @@ class ChatWrite(BaseModel):
         description="@username, t.me/name, t.me/+invite or a message link",
     )
     title: str | None = Field(None, max_length=255, description="a name people recognise")
+    own: bool | None = Field(
+        None, description="the operator's own community: scenes may play here; absent: kept"
+    )
+    vars: dict[str, str] | None = Field(
+        None, description="values of scenes' {variables} in this chat; absent: kept"
+    )
 
 
 class CampaignUse(BaseModel):
@@ -57,6 +63,8 @@ class ChatRead(BaseModel):
     campaigns: list[CampaignUse]
     messages_7d: int = Field(description="messages the parser read in the last 7 days")
     matched_7d: int = Field(description="of them, messages that matched a keyword set")
+    own: bool = Field(description="the operator's own community: scenes may play here")
+    vars: dict[str, str] = Field(description="values of scenes' {variables} in this chat")
 
 
 class AccountLoadRead(BaseModel):
@@ -78,6 +86,8 @@ def _read(row: ChatRow) -> ChatRead:
         campaigns=[CampaignUse(id=i, name=n, status=s) for i, n, s in row.campaigns],
         messages_7d=row.messages,
         matched_7d=row.matched,
+        own=row.chat.own,
+        vars={str(k): str(v) for k, v in (row.chat.scene_vars or {}).items()},
     )
 
 
@@ -116,8 +126,14 @@ async def update_chat(actor: Admin, chat_id: Id, body: ChatWrite, db: DbDep) -> 
 
 async def _save(actor: Actor, body: ChatWrite, db: Database, chat_id: int | None) -> ChatRead:
     try:
-        spec = parse_chat(body.ref, body.title)
         async with db.transaction() as session:
+            current = await session.get(Chat, chat_id) if chat_id is not None else None
+            own = body.own if body.own is not None else bool(current and current.own)
+            variables = body.vars
+            if variables is None:  # kept as it is
+                kept = (current.scene_vars if current else None) or {}
+                variables = {str(k): str(v) for k, v in kept.items()}
+            spec = parse_chat(body.ref, body.title, own=own, variables=variables)
             saved = await save_chat(session, actor, spec, chat_id=chat_id)
             [row] = await describe(session, [saved])
             return _read(row)

@@ -29,6 +29,8 @@ Search = Annotated[str, Query(max_length=200)]
 Offset = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
 Ref = Annotated[str, Form(max_length=300)]
 Title = Annotated[str, Form(max_length=300)]
+Own = Annotated[str, Form(max_length=10)]  # a checkbox: present when ticked
+Vars = Annotated[str, Form(max_length=60_000)]  # "name = value" lines
 
 
 async def _page(
@@ -48,13 +50,19 @@ async def _page(
         page = await chat_page(session, q, offset)
         loads = await holder_loads(session)
     if typed is None and selected is not None:
-        typed = {"ref": selected.chat.ref, "title": selected.chat.title or ""}
+        chat = selected.chat
+        typed = {
+            "ref": chat.ref,
+            "title": chat.title or "",
+            "own": "1" if chat.own else "",
+            "vars": "\n".join(f"{k} = {v}" for k, v in (chat.scene_vars or {}).items()),
+        }
     context = {
         "page": page,
         "page_size": PAGE_SIZE,
         "loads": loads,
         "selected": selected,
-        "typed": typed or {"ref": "", "title": ""},
+        "typed": typed or {"ref": "", "title": "", "own": "", "vars": ""},
         "errors": errors or {},
     }
     return render(request, viewer, "chats/page.html", context, status=status)
@@ -82,23 +90,48 @@ async def one(actor: Viewer, request: Request, chat_id: Id) -> Response:
 
 
 @router.post("/chats")
-async def add(actor: Admin, request: Request, ref: Ref = "", title: Title = "") -> Response:
-    return await _save(request, actor, None, ref, title)
+async def add(
+    actor: Admin, request: Request, ref: Ref = "", title: Title = "", own: Own = "", vars: Vars = ""
+) -> Response:
+    typed = {"ref": ref, "title": title, "own": own, "vars": vars}
+    return await _save(request, actor, None, typed)
 
 
 @router.post("/chats/{chat_id}")
 async def update(
-    actor: Admin, request: Request, chat_id: Id, ref: Ref = "", title: Title = ""
+    actor: Admin,
+    request: Request,
+    chat_id: Id,
+    ref: Ref = "",
+    title: Title = "",
+    own: Own = "",
+    vars: Vars = "",
 ) -> Response:
-    return await _save(request, actor, chat_id, ref, title)
+    typed = {"ref": ref, "title": title, "own": own, "vars": vars}
+    return await _save(request, actor, chat_id, typed)
+
+
+def scene_variables(text: str) -> dict[str, str]:
+    """ "name = value" lines (blank lines skipped); ``SetupError`` naming the line otherwise."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, equals, value = line.partition("=")
+        if not equals or not name.strip():
+            raise SetupError(f"line {number}: write name = value", field="vars")
+        found[name.strip()] = value.strip()
+    return found
 
 
 async def _save(
-    request: Request, actor: Actor, chat_id: int | None, ref: str, title: str
+    request: Request, actor: Actor, chat_id: int | None, typed: dict[str, str]
 ) -> Response:
     db: Database = request.app.state.db
+    ref, title = typed["ref"], typed["title"]
     try:
-        spec = parse_chat(ref, title)
+        variables = scene_variables(typed["vars"])
+        spec = parse_chat(ref, title, own=bool(typed["own"]), variables=variables)
         async with db.transaction() as session:
             saved = await save_chat(session, actor, spec, chat_id=chat_id)
             saved_id = saved.id
@@ -107,7 +140,6 @@ async def _save(
             return page_error(request, 404, str(refused))
         selected = await _row(db, chat_id)
         errors = {refused.field or "ref": str(refused)}
-        typed = {"ref": ref, "title": title}
         return await _page(
             request, actor, selected=selected, typed=typed, errors=errors, status=422
         )

@@ -7,6 +7,8 @@ parser hands the chat to a parser account (or lets it go)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,15 +22,32 @@ from core.events import ConfigChanged, Event
 from core.outbox import add_to_outbox
 
 
-def parse_chat(ref: str, title: str | None = None) -> ChatSpec:
-    """The workspace file's rules; ``SetupError`` naming the field with the reason in words."""
+def parse_chat(
+    ref: str,
+    title: str | None = None,
+    *,
+    own: bool = False,
+    variables: Mapping[str, str] | None = None,
+) -> ChatSpec:
+    """The workspace file's rules; ``SetupError`` naming the field with the reason in words.
+    ``own``: the operator's own community, where scenes may play with ``variables``."""
+    raw = {
+        "ref": ref,
+        "title": (title or "").strip() or None,
+        "own": own,
+        "vars": dict(variables or {}),
+    }
     try:
-        return ChatSpec.model_validate({"ref": ref, "title": (title or "").strip() or None})
+        return ChatSpec.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "ref"
         reason = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "string_too_long":
+        if field == "vars" and len(error["loc"]) > 1:
+            reason = f"{error['loc'][1]}: {reason}"
+        elif field == "vars":
+            reason = f"at most 50 variables: {reason}"
+        elif error["type"] == "string_too_long":
             reason = "a title is at most 255 characters"
         raise SetupError(reason, field=field) from None
 
@@ -51,9 +70,11 @@ async def save_chat(
             chat.telegram_chat_id = None  # another chat now: the parser resolves it afresh
     chat.ref = spec.ref
     chat.title = spec.title
+    chat.own = spec.own
+    chat.scene_vars = dict(spec.vars)
     await session.flush()
     action = "chat_added" if chat_id is None else "chat_changed"
-    record(session, action, actor=actor, target=spec.ref)
+    record(session, action, actor=actor, target=spec.ref, own=spec.own)
     await add_to_outbox(session, Event.of(ConfigChanged(reason=f"chat {spec.ref} saved")))
     return chat
 
