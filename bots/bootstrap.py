@@ -37,6 +37,7 @@ def client_factory(platform: Platform) -> ClientFactory:
             api_hash=settings.telegram_api_hash.get_secret_value(),
             proxy=proxy,
             updates_cursor=account.updates_cursor,
+            media_dir=settings.media_dir,  # scenes' photos and stickers named by file
         )
 
     return make

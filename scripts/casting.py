@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Account
@@ -29,12 +29,17 @@ class Casting:
 
 
 async def busy_in_chat(
-    session: AsyncSession, chat_id: int, *, except_run: int = 0
+    session: AsyncSession, chat_id: int, now: datetime, *, except_run: int = 0
 ) -> dict[int, int]:
-    """Account id → the live run of this chat it plays in."""
+    """Account id → the run of this chat it plays in: live, or due to start (a run scheduled
+    for later does not hold its accounts until then; if it still clashes, it waits)."""
+    live = or_(
+        SceneRun.status.in_(LIVE),
+        and_(SceneRun.status == "scheduled", SceneRun.start_at <= now),
+    )
     rows = await session.execute(
         select(SceneRun.id, SceneRun.cast).where(
-            SceneRun.chat_id == chat_id, SceneRun.status.in_(LIVE), SceneRun.id != except_run
+            SceneRun.chat_id == chat_id, live, SceneRun.id != except_run
         )
     )
     return {int(account): run_id for run_id, cast in rows for account in cast.values()}
@@ -78,7 +83,7 @@ async def cast_run(
 ) -> Casting:
     """A complete cast, or the problems that prevent one (each named)."""
     result = Casting()
-    busy = await busy_in_chat(session, chat_id)
+    busy = await busy_in_chat(session, chat_id, now)
     used = await _lines_last_hour(session, now, scale)
     taken: dict[int, str] = {}
     for role in roles:

@@ -131,7 +131,7 @@ class Coordinator:
 
     async def _begin(self, session: AsyncSession, run: SceneRun, stage: Stage) -> bool:
         """A scheduled run starts, unless one of its accounts still plays in this chat."""
-        busy = await busy_in_chat(session, run.chat_id, except_run=run.id)
+        busy = await busy_in_chat(session, run.chat_id, stage.now, except_run=run.id)
         clash = [int(a) for a in run.cast.values() if int(a) in busy]
         if clash:
             run.next_at = stage.now + timedelta(seconds=BUSY_RETRY * self._pacing.scale)

@@ -40,6 +40,7 @@ from parser.matcher import Hit
 from sandbox.bootstrap import RunningSandbox, serve
 from tests.conftest import PASSWORD, add_people, admin_app, bearer, empty_postgres
 from tests.integration.notifier_world import NotifierWorld, notifier_world
+from tests.integration.scene_world import SceneWorld, scene_world
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -285,3 +286,16 @@ async def notifier_product(
     async with notifier_world(db, secret_box, sandbox, tmp_path) as world:
         yield world
     await db.close()
+
+
+# ---- scripts mode in one process (tests/integration/scene_world.py) --------------------------
+
+
+@pytest.fixture
+async def scenes(
+    database: Database, secret_box: SecretBox, sandbox: RunningSandbox, tmp_path: Path
+) -> AsyncIterator[SceneWorld]:
+    """Sandbox, the scripts service and two scripts accounts' workers, on SQLite and PostgreSQL."""
+    async with scene_world(database, secret_box, sandbox, tmp_path) as world:
+        await world.boot()
+        yield world
