@@ -13,7 +13,14 @@ from sqlalchemy import select, update
 from core.bus import Bus, decode_payload
 from core.db import Database
 from core.db.models import Account, Chat
-from core.db.scene_models import Scenario, SceneChatMessage, SceneRun, SceneRunEvent, SceneRunLine
+from core.db.scene_models import (
+    Scenario,
+    ScenarioVersion,
+    SceneChatMessage,
+    SceneRun,
+    SceneRunEvent,
+    SceneRunLine,
+)
 from core.events import Event
 from core.scene_commands import SCENE_COMMAND, SceneCommand, SceneResult
 from core.topology import SCRIPTS_COMMANDS
@@ -153,3 +160,28 @@ class ScriptsService:
         command = decode_payload(event, SceneCommand)
         self.heard.append(command)
         return Event.of(self.answer(command), correlation_id=event.id)
+
+
+async def a_scene_with_a_run(db: Database) -> None:
+    """A scenario with its first version and a run part-way through, in the workspace's chat."""
+    anna, boris = await add_scripts_accounts(db, "scene-anna", "scene-boris")
+    chat = await own_chat(db, link="https://example.com")
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        scenario = Scenario(
+            name="welcome",
+            title="Welcome",
+            version=1,
+            source=SCENE,
+            roles=["host", "guest"],
+            cast={"host": anna, "guest": boris},
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(scenario)
+        await session.flush()
+        session.add(
+            ScenarioVersion(scenario_id=scenario.id, version=1, source=SCENE, created_at=now)
+        )
+        scenario_id = scenario.id
+    await played_run(db, scenario_id, chat, {"host": anna, "guest": boris})

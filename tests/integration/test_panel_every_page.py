@@ -27,9 +27,11 @@ from core.db.models import (
     KeywordSet,
     Lead,
 )
+from core.db.scene_models import Scenario, SceneRun
 from core.security import SecretBox
 from tests.conftest import PASSWORD, add_people, admin_app
 from tests.integration.conftest import workspace
+from tests.integration.scenes_world import a_scene_with_a_run
 
 ROWS = 10_000
 NOT_PAGES = ("/api/", "/static", "/live", "/docs", "/healthz", "/metrics", "/login", "/logout")
@@ -44,6 +46,7 @@ async def app_db(database: Database, secret_box: SecretBox, tmp_path: Path) -> D
     async with database.transaction() as session:
         await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
     await add_people(database)
+    await a_scene_with_a_run(database)
     return database
 
 
@@ -124,6 +127,8 @@ async def _pages(http: httpx.AsyncClient, db: Database) -> list[tuple[str, str, 
         account = await session.scalar(select(Account.id).limit(1))
         campaign = await session.scalar(select(Campaign.id).limit(1))
         chat = await session.scalar(select(Chat.id).limit(1))
+        scenario = await session.scalar(select(Scenario.id).limit(1))
+        run = await session.scalar(select(SceneRun.id).limit(1))
     values = {
         "account_id": account,
         "campaign_id": campaign,
@@ -133,6 +138,8 @@ async def _pages(http: httpx.AsyncClient, db: Database) -> list[tuple[str, str, 
         "message_id": draft,
         "set_id": keyword_set,
         "login": "owner",
+        "scenario_id": scenario,
+        "run_id": run,
     }
     pages = []
     for endpoint in endpoints(app):
