@@ -19,12 +19,15 @@ from scripts.scenario.lexer import (
 )
 from scripts.scenario.program import Lead, Listen, Say, Scene, Step, Stop, Wait, flatten
 from scripts.scenario.says import SayOptions, parse_options
+from scripts.scenario.text import Text
 from scripts.scenario.textparse import TextScope, parse_text
 from scripts.scenario.when import ClauseDraft, parse_when
 
 MAX_SOURCE_BYTES = 64 * 1024
 MAX_STEPS = 2000
 MAX_LISTEN_DEPTH = 8
+MAX_MESSAGE = 4096  # Telegram's limits, in characters
+MAX_CAPTION = 1024
 
 
 @dataclass(slots=True)
@@ -114,6 +117,7 @@ class SceneBuilder:
         media = options.photo is not None or options.sticker is not None
         if not statement.text.text and not media:
             self.errors.add(number, statement.text.column, "the line says nothing: write its text")
+        _check_length(text, options.photo is not None, number, statement.text.column, self.errors)
         self._check_labels(options, number)
         if options.reply is not None:
             self.reply_columns[number] = options.reply_column
@@ -286,6 +290,19 @@ class SceneBuilder:
             keyword_sets=tuple(self.keyword_sets),
             campaigns=tuple(self.campaigns),
             program=flatten(steps),
+        )
+
+
+def _check_length(text: Text, caption: bool, number: int, column: int, errors: ErrorList) -> None:
+    limit = MAX_CAPTION if caption else MAX_MESSAGE
+    longest = text.longest()
+    if longest > limit:
+        what = "a photo's caption" if caption else "a message"
+        errors.add(
+            number,
+            column,
+            f"this line can be {longest:,} characters long; Telegram takes at most {limit:,} "
+            f"in {what}",
         )
 
 

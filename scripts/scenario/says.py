@@ -11,6 +11,7 @@ from scripts.scenario.lexer import Piece
 from scripts.scenario.text import MEMBER
 from scripts.scenario.textparse import NAME
 
+MAX_TYPING = 60.0  # seconds: longer looks broken, and the worker's send contract stops there
 OPTION_NAMES = ("id", "reply", "photo", "sticker", "typing")
 _URL = re.compile(r"https://[^\s/]+\.[^\s/]+(/\S*)?")
 _FILE_NAME = re.compile(r"[\w][\w.-]*\.[A-Za-z0-9]+")
@@ -74,9 +75,13 @@ def _apply(options: SayOptions, name: str, argument: Piece, line: int, errors: E
         options.typing_off = True
     else:
         try:
-            options.typing = parse_duration(argument.text)
+            typing = parse_duration(argument.text)
         except DurationError as exc:
             errors.add(line, argument.column + exc.offset, exc.reason)
+        else:
+            if typing > MAX_TYPING:
+                errors.add(line, argument.column, '"typing…" shows for at most 1m')
+            options.typing = typing
 
 
 def _label(argument: Piece, line: int, errors: ErrorList, *, allow_member: bool) -> str | None:

@@ -64,6 +64,16 @@ class Text:
     def is_empty(self) -> bool:
         return not self.parts
 
+    def longest(self) -> int:
+        """The most characters this template can render to, not counting variables' values."""
+        total = 0
+        for part in self.parts:
+            if isinstance(part, str):
+                total += len(part)
+            elif isinstance(part, Choice):
+                total += max(option.longest() for option in part.options)
+        return total
+
 
 class VariantHistory(Protocol):
     def used(self, key: str) -> Sequence[int]:
