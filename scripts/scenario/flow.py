@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from scripts.scenario.errors import ErrorList
@@ -15,6 +15,7 @@ class _Flow:
     ids: Mapping[str, int]  # every id in the scene → its line
     columns: Mapping[int, int]  # a step's line → its column
     reply_columns: Mapping[int, int]
+    roles: Collection[str]
     errors: ErrorList
 
 
@@ -23,9 +24,10 @@ def check_flow(
     ids: Mapping[str, int],
     columns: Mapping[int, int],
     reply_columns: Mapping[int, int],
+    roles: Collection[str],
     errors: ErrorList,
 ) -> None:
-    _block(steps, frozenset(), _Flow(ids, columns, reply_columns, errors))
+    _block(steps, frozenset(), _Flow(ids, columns, reply_columns, roles, errors))
 
 
 def _block(steps: Sequence[Step], sent: frozenset[str], flow: _Flow) -> frozenset[str] | None:
@@ -70,6 +72,8 @@ def _check_reply(say: Say, sent: frozenset[str], flow: _Flow) -> None:
     defined_at = flow.ids.get(say.reply)
     if defined_at is None:
         message = f"no line has id {say.reply!r}"
+        if say.reply in flow.roles:
+            message += f" ({say.reply!r} is a role: a reply names a line's id)"
     elif defined_at >= say.line:
         message = (
             f"line {say.reply!r} comes later (line {defined_at}): a reply quotes an earlier line"

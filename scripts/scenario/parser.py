@@ -278,7 +278,9 @@ class SceneBuilder:
             self.errors.add(
                 after_header, 1, "the scene has no steps: write a line like `host: Hello everyone!`"
             )
-        check_flow(self.root, self.ids, self.columns, self.reply_columns, self.errors)
+        check_flow(
+            self.root, self.ids, self.columns, self.reply_columns, self.header.roles, self.errors
+        )
         if self.errors:
             return None
         steps = tuple(self.root)

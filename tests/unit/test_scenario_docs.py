@@ -8,7 +8,7 @@ from pathlib import Path
 from scripts.scenario import check_scene, simulate
 
 DOC = Path(__file__).parents[2] / "docs" / "scenarios.md"
-BROKEN = "title: Midweek check-in"
+BROKEN = "title: Broken on purpose"
 
 
 def scene_blocks() -> list[str]:
@@ -32,5 +32,5 @@ def test_every_example_scene_in_the_docs_parses_and_simulates() -> None:
 def test_the_broken_example_gives_the_errors_the_docs_show() -> None:
     [block] = [block for block in scene_blocks() if block.startswith(BROKEN)]
     _, errors = check_scene(block)
-    shown = re.findall(r"^quiet\.scene:(\d+):(\d+): (.*)$", DOC.read_text("utf-8"), re.MULTILINE)
+    shown = re.findall(r"^broken\.scene:(\d+):(\d+): (.*)$", DOC.read_text("utf-8"), re.MULTILINE)
     assert [(str(e.line), str(e.column), e.message) for e in errors] == shown
