@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _HOUR = 3600.0
+_MAX_GAP_PROBLEMS = 10  # per account: past that, the scene's pace is the problem, not a line
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,10 @@ def _gaps(account: str, sends: Sequence[Send], min_gap: float, scale: float) -> 
                 f"{account}: line {send.line} is sent {gap / scale:.1f}s after its line "
                 f"{before.line}; the budget is at least {min_gap / scale:g}s between lines"
             )
+    if len(problems) > _MAX_GAP_PROBLEMS:
+        more = len(problems) - _MAX_GAP_PROBLEMS
+        summary = f"{account}: {more} more lines too close to the previous one"
+        return [*problems[:_MAX_GAP_PROBLEMS], summary]
     return problems
 
 

@@ -37,8 +37,8 @@ class TimelineEntry:
     kind: EntryKind
     line: int
     role: str | None = None
-    account: str | None = None
-    text: str | None = None
+    account: str | None = None  # for "heard": the invented member's name
+    text: str | None = None  # for "heard": the member's message
     typing: float | None = None
     detail: str = ""
 

@@ -72,6 +72,14 @@ def test_lines_too_close_together_for_one_account_break_the_min_gap() -> None:
     )
 
 
+def test_a_scene_too_fast_throughout_lists_ten_lines_then_a_count() -> None:
+    scene = parse_scene("roles: host\n" + "host [typing 1s]: hi\n" * 15)
+    problems = simulate(scene, seed=1, cast={"host": "anna"}).problems
+    assert len(problems) == 11
+    assert problems[0].startswith("anna: line 3 is sent 1.0s after its line 2")
+    assert problems[-1] == "anna: 4 more lines too close to the previous one"
+
+
 def test_more_lines_in_an_hour_than_the_budget_is_a_problem_once() -> None:
     scene = parse_scene("roles: host\n" + "host [typing 1s]: hi\nwait 10s\n" * 6)
     budget = Budget(min_gap=3.0, per_hour=4)
