@@ -1,8 +1,9 @@
 """`coolthing demo`: the whole product in one process on embedded defaults.
 
 SQLite, the in-memory bus and the sandbox Telegram with a simulated audience. The demo creates its
-accounts in the sandbox, applies its workspace with their sessions, starts the parser and one worker
-per parser account, serves the API, and prints every lead as it is found.
+accounts in the sandbox, applies its workspace with their sessions, starts every service and one
+worker per account, plays a scene in its own club chat every few minutes, serves the panel, and
+prints every lead as it is found.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,18 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from admin.setup.scenarios import create_scenario
 from admin.workspace.apply import apply_workspace
 from admin.workspace.spec import WorkspaceSpec
 from bots.bootstrap import build_worker
 from coolthing.services import serve_admin
 from coolthing.users_cmd import FirstOwner, ensure_first_owner
-from core.db.models import Account, User
+from core.access import Actor, Role
+from core.db.models import Account, Chat, User
+from core.db.scene_models import Scenario
 from core.events import ConfigChanged, Event, LeadFound, MessageIncoming, MessageSent
 from core.platform import Platform, open_platform
+from core.scene_commands import SceneCommand, send_scene_command
 from core.settings import Settings
 from core.telegram_link_codes import new_code
 from core.topology import DM_ROUTING_KEY
@@ -35,9 +41,13 @@ from manager.bootstrap import start_manager
 from notifier.bootstrap import start_notifier
 from parser.bootstrap import start_parser
 from sandbox.bootstrap import RunningSandbox, serve
+from scripts.bootstrap import start_scripts
 
 log = logging.getLogger("coolthing.demo")
 NOTIFIER_BOT = "coolthing_alerts_bot"
+DEMO_SCENE = "club-qa"
+DEMO_CLUB = "@coolthing_club"
+SYSTEM = Actor(user_id=None, login="demo", role=Role.owner, channel="system")
 DEMO_OPERATOR = 700_000_001  # the sandbox user who plays the operator in the web view
 
 
@@ -53,6 +63,9 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
             "notifier_bot_token": SecretStr(bot["token"]),
             "notifier_api_url": sandbox.url,
             "panel_url": f"http://{settings.api_host}:{settings.api_port}",
+            # The scene comes round every few minutes: a shorter repeat window than a real
+            # community's (72 h) lets its variants recur within the demo.
+            "scene_repeat_window_hours": 0.25,
         }
     )
     try:
@@ -63,6 +76,7 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
             await start_parser(platform)
             manager = await start_manager(platform)
             notifier = await start_notifier(platform)
+            scripts = await start_scripts(platform)
             await _link_operator(platform, sandbox, bot)
             await platform.bus.subscribe("demo.lead-printer", [LeadFound.NAME], _print_lead)
             await platform.bus.subscribe(
@@ -72,11 +86,13 @@ async def run_demo(settings: Settings, *, fresh: bool, rate: float) -> None:
             await workers.keep()
             await platform.bus.subscribe("demo.workers", [ConfigChanged.NAME], workers.keep)
             asyncio.create_task(_start_audience(sandbox, rate))
+            await _play_scenes(platform)
             _banner(settings, sandbox, first_owner)
             try:
                 await serve_admin(platform)
             finally:
                 await workers.stop()
+                await scripts.stop()
                 await notifier.stop()
                 await manager.stop()
     finally:
@@ -120,7 +136,10 @@ async def _seed(platform: Platform, sandbox: RunningSandbox) -> None:
     data: dict[str, Any] = located.data  # type: ignore[assignment]  # a mapping, by the file
     async with aiohttp.ClientSession(base_url=sandbox.url) as http:
         for chat in data["chats"]:
+            # Own chats are lively: members answer the scene's questions.
             body = {"ref": chat["ref"].lstrip("@"), "title": chat["title"]}
+            if chat.get("own"):
+                body["lively"] = True
             await _sandbox_call(http, "/_sandbox/chats", body)
         for account in data["accounts"]:
             body = {
@@ -145,7 +164,7 @@ async def _sandbox_call(http: aiohttp.ClientSession, path: str, body: dict[str, 
 
 
 class DemoWorkers:
-    """A worker per active parser or manager account, in this process: started at launch and,
+    """A worker per active account, in this process: started at launch and,
     when the configuration changes, for an account added (or logged in again) in the panel.
     In production the watchdog keeps one worker process per account instead."""
 
@@ -170,16 +189,50 @@ async def _worker_accounts(platform: Platform) -> list[int]:
     async with platform.db.session() as session:
         query = (
             select(Account.id)
-            .where(Account.role.in_(("parser", "manager")), Account.status == "active")
+            .where(Account.role.in_(("parser", "manager", "scripts")), Account.status == "active")
             .order_by(Account.id)
         )
         return list((await session.scalars(query)).all())
 
 
+async def _play_scenes(platform: Platform) -> None:
+    """The demo scene, saved as an admin would, plays in the club now and then every few
+    minutes for two hours (runs spread over a window, as the panel's "start" offers)."""
+    source = resources.files("coolthing").joinpath("demo_scene.txt").read_text("utf-8")
+    async with platform.db.transaction() as session:
+        scenario = await session.scalar(select(Scenario).where(Scenario.name == DEMO_SCENE))
+        if scenario is None:
+            scenario = await create_scenario(session, SYSTEM, name=DEMO_SCENE, source=source)
+        club = await session.scalar(select(Chat.id).where(Chat.ref == DEMO_CLUB))
+    later = datetime.now(UTC) + timedelta(minutes=4)
+    for runs, window, start_at in ((1, 0.0, None), (24, 120.0, later)):
+        command = SceneCommand(
+            action="start",
+            actor=SYSTEM,
+            scenario_id=scenario.id,
+            chat_id=club,
+            runs=runs,
+            window_minutes=window,
+            start_at=start_at,
+        )
+        result = await send_scene_command(platform.bus, command)
+        if result.outcome != "done":
+            log.warning(
+                f"the demo scene did not start: {'; '.join(result.problems) or result.detail}"
+            )
+            return
+    log.info(f"scene {DEMO_SCENE!r} plays in {DEMO_CLUB} now and every few minutes")
+
+
 async def _start_audience(sandbox: RunningSandbox, rate: float) -> None:
+    """Strangers chat in the target chats; the club's members only answer the scene (they are
+    "lively"), so what happens there is the scene and the answers it gets."""
     await asyncio.sleep(3)  # let the workers join their chats first
     async with aiohttp.ClientSession(base_url=sandbox.url) as http:
-        body = {"rate": rate, "seed": random.randrange(1_000_000)}
+        async with http.get("/_sandbox/chats") as response:
+            listed = (await response.json())["chats"]
+        chats = [c["chat_id"] for c in listed if not c["lively"]]
+        body = {"rate": rate, "seed": random.randrange(1_000_000), "chats": chats}
         await _sandbox_call(http, "/_sandbox/audience/start", body)
 
 

@@ -80,10 +80,12 @@ async def cast_run(
     now: datetime,
     per_hour: int,
     scale: float,
+    later: bool = False,
 ) -> Casting:
-    """A complete cast, or the problems that prevent one (each named)."""
+    """A complete cast, or the problems that prevent one (each named). For runs that start
+    ``later``, whether an account is busy in the chat is decided when they start (they wait)."""
     result = Casting()
-    busy = await busy_in_chat(session, chat_id, now)
+    busy = {} if later else await busy_in_chat(session, chat_id, now)
     used = await _lines_last_hour(session, now, scale)
     taken: dict[int, str] = {}
     for role in roles:

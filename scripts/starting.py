@@ -153,6 +153,7 @@ async def start_runs(
         now=now,
         per_hour=pacing.per_hour,
         scale=pacing.scale,
+        later=command.start_at is not None and command.start_at > now,
     )
     values, problems = _values(scene, chat, command.variables)
     problems = casting.problems + problems + await _named_things(session, scene)
