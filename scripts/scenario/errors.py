@@ -46,9 +46,14 @@ class ErrorList:
 
     def __init__(self) -> None:
         self._errors: set[ScenarioError] = set()
+        self._lines: set[int] = set()
 
     def add(self, line: int, column: int, message: str) -> None:
         self._errors.add(ScenarioError(line, max(column, 1), message))
+        self._lines.add(line)
+
+    def has_line(self, line: int) -> bool:
+        return line in self._lines
 
     def __bool__(self) -> bool:
         return bool(self._errors)

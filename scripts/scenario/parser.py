@@ -117,6 +117,13 @@ class SceneBuilder:
         media = options.photo is not None or options.sticker is not None
         if not statement.text.text and not media:
             self.errors.add(number, statement.text.column, "the line says nothing: write its text")
+        elif text.can_be_blank() and not media and not self._errors_on(number):
+            self.errors.add(
+                number,
+                statement.text.column,
+                "this line can come out empty (its variations have empty options): "
+                "give it some text outside the braces",
+            )
         _check_length(text, options.photo is not None, number, statement.text.column, self.errors)
         self._check_labels(options, number)
         if options.reply is not None:
@@ -134,6 +141,9 @@ class SceneBuilder:
             typing_off=options.typing_off,
         )
         self._add(say, number, role.column)
+
+    def _errors_on(self, number: int) -> bool:
+        return self.errors.has_line(number)
 
     def _check_labels(self, options: SayOptions, number: int) -> None:
         id_ = options.id

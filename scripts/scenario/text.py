@@ -64,6 +64,18 @@ class Text:
     def is_empty(self) -> bool:
         return not self.parts
 
+    def can_be_blank(self) -> bool:
+        """Whether some choice of options renders only spaces (Telegram refuses that message);
+        a variable is taken to have a value."""
+        for part in self.parts:
+            if isinstance(part, Var):
+                return False
+            if isinstance(part, str) and part.strip():
+                return False
+            if isinstance(part, Choice) and not any(o.can_be_blank() for o in part.options):
+                return False
+        return True
+
     def longest(self) -> int:
         """The most characters this template can render to, not counting variables' values."""
         total = 0

@@ -97,6 +97,7 @@ def only_error(body: str, header: str = HEADER) -> tuple[int, int, str]:
             21,
             "this line can be 1,025 characters long; Telegram takes at most 1,024 in a photo's",
         ),
+        ("host: {Hi|} {|\\n}\n", 3, 7, "this line can come out empty (its variations have"),
         ("host: {Hi|Hello\n", 3, 7, "this { is never closed"),
         ("host: Hi}\n", 3, 9, "this } closes nothing"),
         ("host: {}\n", 3, 7, "a variation needs two or more options separated by |"),
