@@ -212,8 +212,11 @@ async def queue_line(
     say: Say,
     now: datetime,
     pacing: Pacing,
+    *,
+    due: datetime,
 ) -> Outcome:
-    """Record the run's line at its position and queue it, or say why not now (or not at all)."""
+    """Record the run's line at its position and queue it, or say why not now (or not at all).
+    ``due`` is when the scene wanted it (its typing starts then); the line keeps it as due_at."""
     account_id = int(run.cast[say.role])
     account = await session.get(Account, account_id)
     if (not_yet := await _account_ready(session, account, now, pacing)) is not None:
@@ -225,7 +228,7 @@ async def queue_line(
     if retry is not None:  # handed back after a long FloodWait: the same text, a new key
         retry.attempts += 1
         retry.idempotency_key = f"s{run.id}-p{run.pc}-t{retry.attempts}"
-        retry.status, retry.due_at, retry.account_id = "queued", now, account_id
+        retry.status, retry.due_at, retry.account_id = "queued", due, account_id
         await _send(session, run, retry)
         return Queued(retry)
     drawn = await _draw(session, run, say, run.pc, now, pacing)
@@ -251,7 +254,7 @@ async def queue_line(
         idempotency_key=f"s{run.id}-p{run.pc}-t0",
         attempts=0,
         status="queued",
-        due_at=now,
+        due_at=due,
     )
     session.add(line)
     await session.flush()

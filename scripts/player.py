@@ -11,13 +11,14 @@ listen heard). Pauses are drawn from the run's seed and position, so a resumed r
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.scene_models import SceneRun
+from core.events import as_utc
 from scripts import history
 from scripts.lead_referral import refer_member
 from scripts.lines import Broken, Later, Pacing, Queued, Skipped, queue_line
@@ -35,6 +36,7 @@ class Stage:
     scene_name: str
     now: datetime
     pacing: Pacing
+    due: datetime | None = None  # when the run was due to move on (advance sets it)
 
 
 def _state(run: SceneRun, **changes: Any) -> None:
@@ -56,6 +58,10 @@ async def advance(run: SceneRun, stage: Stage) -> None:
     """Play on while nothing needs waiting for. Bounded by the program's length: each position
     is passed at most once per call (jumps only go forward)."""
     run.updated_at = stage.now
+    # When the run was due: a line that follows a pause is scheduled at the pause's end (its
+    # drift is measured from there), one that follows a confirmed line at once.
+    due = as_utc(run.next_at) if run.next_at is not None else stage.now
+    stage = replace(stage, due=min(due, stage.now))
     for _ in range(len(stage.scene.program) + 1):
         if run.status != "playing" or run.state.get("awaiting") is not None:
             return
@@ -129,7 +135,10 @@ def hear(
 
 
 async def _say(run: SceneRun, at: SayAt, stage: Stage) -> bool:
-    outcome = await queue_line(stage.session, run, stage.scene, at.say, stage.now, stage.pacing)
+    due = stage.due or stage.now
+    outcome = await queue_line(
+        stage.session, run, stage.scene, at.say, stage.now, stage.pacing, due=due
+    )
     if isinstance(outcome, Queued):
         _state(run, awaiting=outcome.line.id)
         run.next_at = None
