@@ -11,11 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from scripts.scenario.audience import heard_message, member_name
+from scripts.scenario.audience import first_hearing, heard_message, member_name
 from scripts.scenario.budget import Budget, Send, budget_problems
 from scripts.scenario.durations import format_seconds
 from scripts.scenario.errors import VariationExhausted
 from scripts.scenario.program import (
+    Clause,
     JumpTo,
     LeadAt,
     ListenAt,
@@ -176,10 +177,11 @@ class _Run:
                 TimelineEntry(self.now, "silent", listen.line, detail=f"simulated: {what}")
             )
             return listen.after if listen.silent is None else listen.silent
-        clause, pc = listen.branches[choice]
+        aimed = listen.branches[choice][0]
         self.now += self.rng.uniform(0.1, 0.9) * timeout
         self.member = member_name(self.rng)
-        message = heard_message(clause, self.rng)
+        message = heard_message(aimed, self.rng)
+        clause, pc = first_hearing(listen, aimed, message)
         self.entries.append(
             TimelineEntry(
                 self.now,
@@ -187,13 +189,20 @@ class _Run:
                 clause.line,
                 account=self.member,
                 text=message,
-                detail=f"simulated: {self.member} writes (when at line {clause.line})",
+                detail=_heard_detail(self.member, clause),
             )
         )
         return pc
 
     def stop(self, stop: StopAt) -> None:
         self.entries.append(TimelineEntry(self.now, "stop", stop.line, detail="the scene stops"))
+
+
+def _heard_detail(member: str, clause: Clause) -> str:
+    if clause.kind == "keywords":
+        matched = f"keyword set {clause.keyword_set!r}"
+        return f"simulated: {member} writes, {matched} matches (when at line {clause.line})"
+    return f"simulated: {member} writes (when at line {clause.line})"
 
 
 def simulate(

@@ -123,6 +123,20 @@ def test_a_listen_follows_one_clause_with_an_invented_member() -> None:
     assert outcomes == {15, 17, 20, 22}
 
 
+def test_a_simulated_message_goes_to_the_first_clause_that_hears_it() -> None:
+    scene = parse_scene(
+        'roles: host\nlisten 1m\n when "price"\n  host: first\n when "price list"\n  host: second\n'
+        " when silent\n  host: nobody\nend\n"
+    )
+    answers = set()
+    for seed in range(30):
+        entries = simulate(scene, seed=seed, cast={"host": "anna"}).entries
+        answers.add(next(e.text for e in entries if e.kind == "say"))
+        heard = [e for e in entries if e.kind == "heard"]
+        assert all(e.line == 3 for e in heard)  # "price list" contains "price"
+    assert answers == {"first", "nobody"}
+
+
 def test_a_used_up_once_variation_ends_the_simulation_with_the_refusal() -> None:
     scene = parse_scene("roles: host\nhost: {!a|b}\nwait 5s\nhost: {!a|b}\nwait 5s\nhost: {!a|b}\n")
     timeline = simulate(scene, seed=1, cast={"host": "anna"})
