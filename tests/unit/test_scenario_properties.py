@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripts.scenario import check_scene, simulate
+from scripts.scenario import JumpTo, ListenAt, Scene, check_scene, simulate
 
 FAST = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROLES = ["host", "guest", "expert", "Co-host", "dj_2"]
@@ -175,10 +175,28 @@ def test_generated_valid_scenes_parse_and_simulate_within_the_budget_only(
     scene, errors = check_scene(source)
     assert errors == [], source
     assert scene is not None
+    assert_program_is_well_formed(scene)
     values = dict.fromkeys(scene.variables, "value")
     timeline = simulate(scene, seed=seed, cast=full_cast(scene.roles), variables=values)
     assert [p for p in timeline.problems if "the budget is" not in p] == []
     assert all(b.at >= a.at for a, b in zip(timeline.entries, timeline.entries[1:], strict=False))
+
+
+def assert_program_is_well_formed(scene: Scene) -> None:
+    """Each listen's clause blocks lie between it and its `after`, and every jump leaves a
+    block for the `after` of a listen that encloses it."""
+    program = scene.program
+    afters = set()
+    for pc, instr in enumerate(program):
+        if isinstance(instr, ListenAt):
+            starts = [start for _, start in instr.branches]
+            starts += [instr.silent] if instr.silent is not None else []
+            assert all(pc < start <= instr.after for start in starts)
+            assert instr.after <= len(program)
+            afters.add(instr.after)
+    for pc, instr in enumerate(program):
+        if isinstance(instr, JumpTo):
+            assert instr.target in afters and instr.target > pc
 
 
 MUTANTS = st.sampled_from(list('{}|\\[]:,"-!~ \nax1é/')) | st.characters(codec="utf-8")
