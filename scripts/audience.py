@@ -13,14 +13,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.db.models import Account, KeywordSet
 from core.db.scene_models import SceneChatMessage, SceneRun, SceneRunLine
 from core.db.upsert import insert_ignore
-from core.events import MessageIncoming
+from core.events import MessageIncoming, Profile
 from parser.matcher import KeywordSetRules, Matcher
 from scripts.player import Stage, hear
 from scripts.scenario import Clause, ListenAt, clause_matcher
@@ -164,9 +164,55 @@ async def maybe_hear(
     listen = stage.scene.program[run.pc]
     if not isinstance(listen, ListenAt):
         return False
+    return await _choose(run, listen, message, stage, matchers)
+
+
+async def _choose(
+    run: SceneRun,
+    listen: ListenAt,
+    message: MessageIncoming,
+    stage: Stage,
+    matchers: ClauseMatchers,
+) -> bool:
     for clause, target in listen.branches:
         test = await matchers.test(stage.session, clause)
         if test(message.text):
             hear(run, listen, target, member_of(message), stage)
             return True
     return False
+
+
+class EarlyAnswers:
+    """Members' messages kept since the line before a listen appeared in the chat: the listen
+    starts from there, not from when that line's confirmation reached us."""
+
+    def __init__(self, matchers: ClauseMatchers) -> None:
+        self._matchers = matchers
+
+    async def __call__(self, run: SceneRun, listen: ListenAt, stage: Stage) -> bool:
+        session = stage.session
+        after = await session.scalar(
+            select(func.max(SceneRunLine.telegram_message_id)).where(SceneRunLine.run_id == run.id)
+        )
+        query = select(SceneChatMessage).where(
+            SceneChatMessage.run_id == run.id, SceneChatMessage.during.is_(True)
+        )
+        if after is not None:
+            query = query.where(SceneChatMessage.telegram_message_id > after)
+        for kept in await session.scalars(query.order_by(SceneChatMessage.telegram_message_id)):
+            if await _choose(run, listen, _as_incoming(run, kept), stage, self._matchers):
+                return True
+        return False
+
+
+def _as_incoming(run: SceneRun, kept: SceneChatMessage) -> MessageIncoming:
+    """A kept member's message as heard (enough to address them and hand them on)."""
+    return MessageIncoming(
+        account_id=0,
+        chat_id=run.telegram_chat_id or 0,
+        chat_ref=run.chat_ref,
+        message_id=kept.telegram_message_id,
+        text=kept.text,
+        date=kept.at,
+        sender=Profile(user_id=kept.sender_user_id, first_name=kept.sender_name),
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -23,7 +25,14 @@ from core.outbox import OutboxRelay
 from core.scene_commands import SceneCommand, SceneResult
 from core.topology import declare_account_queue
 from scripts import history
-from scripts.audience import ClauseMatchers, OurAccounts, keep_message, maybe_hear, runs_hearing
+from scripts.audience import (
+    ClauseMatchers,
+    EarlyAnswers,
+    OurAccounts,
+    keep_message,
+    maybe_hear,
+    runs_hearing,
+)
 from scripts.casting import busy_in_chat
 from scripts.control import change_run
 from scripts.lines import Pacing
@@ -55,9 +64,22 @@ class Coordinator:
         self._scenes = SceneCache()
         self._names: dict[int, str] = {}
         self._matchers = ClauseMatchers()
+        self._early = EarlyAnswers(self._matchers)
         self._ours = OurAccounts(db)
         self._declared: set[int] = set()
         self._wake = asyncio.Event()
+        # SQLite has no row locks (and pysqlite reads outside the transaction until its first
+        # write): the demo's single process takes its run-changing transactions one at a time.
+        self._serial = asyncio.Lock() if db.is_sqlite else None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        if self._serial is None:
+            async with self._db.transaction() as session:
+                yield session
+            return
+        async with self._serial, self._db.transaction() as session:
+            yield session
 
     # ---- the loop --------------------------------------------------------------------------
 
@@ -79,7 +101,7 @@ class Coordinator:
     async def play_due(self) -> datetime | None:
         """Play every run that is due; returns when the next one will be."""
         while True:
-            async with self._db.transaction() as session:
+            async with self._transaction() as session:
                 now = utcnow()
                 runs = list(
                     await session.scalars(
@@ -121,7 +143,7 @@ class Coordinator:
         except SceneNotPlayable as exc:
             await history.end(session, run, "failed", now, scene_name=name, reason=str(exc))
             return None
-        return Stage(session, scene, name, now, self._pacing)
+        return Stage(session, scene, name, now, self._pacing, heard_already=self._early)
 
     async def _scene_name(self, session: AsyncSession, scenario_id: int) -> str:
         if scenario_id not in self._names:
@@ -152,7 +174,7 @@ class Coordinator:
     # ---- what arrives ----------------------------------------------------------------------
 
     async def on_command(self, command: SceneCommand) -> SceneResult:
-        async with self._db.transaction() as session:
+        async with self._transaction() as session:
             now = utcnow()
             if command.action == "start":
                 result = await start_runs(session, command, now, self._pacing)
@@ -163,7 +185,7 @@ class Coordinator:
         return result
 
     async def on_result(self, report: MessageSent | SendFailed) -> None:
-        async with self._db.transaction() as session:
+        async with self._transaction() as session:
             now = utcnow()
             line = await session.get(SceneRunLine, report.message_id)
             if line is None or line.run_id != report.run_id:
@@ -186,7 +208,7 @@ class Coordinator:
     async def on_member_message(self, message: MessageIncoming) -> None:
         if message.is_private or await self._ours.is_ours(message.sender.user_id):
             return
-        async with self._db.transaction() as session:
+        async with self._transaction() as session:
             now = utcnow()
             for run in await runs_hearing(session, message, now, self._engagement):
                 if not await keep_message(session, run, message, now):

@@ -11,6 +11,7 @@ listen heard). Pauses are drawn from the run's seed and position, so a resumed r
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,9 @@ class Stage:
     now: datetime
     pacing: Pacing
     due: datetime | None = None  # when the run was due to move on (advance sets it)
+    # What members said before a listen began (after the line before it): a quick answer
+    # counts even when it reached us before that line's confirmation did.
+    heard_already: Callable[[SceneRun, ListenAt, Stage], Awaitable[bool]] | None = None
 
 
 def _state(run: SceneRun, **changes: Any) -> None:
@@ -82,7 +86,7 @@ async def _step(run: SceneRun, instr: object, stage: Stage) -> bool:
     if isinstance(instr, WaitAt):
         return _wait(run, instr, stage)
     if isinstance(instr, ListenAt):
-        return _listen(run, instr, stage)
+        return await _listen(run, instr, stage)
     if isinstance(instr, StopAt):
         run.pc = len(stage.scene.program)
         return True
@@ -109,12 +113,14 @@ def _wait(run: SceneRun, wait: WaitAt, stage: Stage) -> bool:
     return False
 
 
-def _listen(run: SceneRun, listen: ListenAt, stage: Stage) -> bool:
+async def _listen(run: SceneRun, listen: ListenAt, stage: Stage) -> bool:
     if run.state.get("listen_pc") != run.pc:
         until = stage.now + _seconds(listen.timeout, stage)
         _state(run, listen_pc=run.pc, listen_until=until.isoformat(), member=None)
         run.next_at = until
         history.note(stage.session, run, "listening", stage.now, line=listen.line)
+        if stage.heard_already is not None and await stage.heard_already(run, listen, stage):
+            return True  # hear() moved the run into the clause
         return False
     # The timeout came before any member's message chose a clause (those move the run
     # themselves, see scripts.audience).

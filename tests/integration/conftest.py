@@ -35,6 +35,7 @@ from manager.dispatcher import Dispatcher
 from manager.handlers import ManagerHandlers
 from manager.operator import OperatorDesk
 from manager.writers import TemplateWriter
+from parser.bootstrap import start_parser
 from parser.leads import record_hits
 from parser.matcher import Hit
 from sandbox.bootstrap import RunningSandbox, serve
@@ -298,4 +299,15 @@ async def scenes(
     """Sandbox, the scripts service and two scripts accounts' workers, on SQLite and PostgreSQL."""
     async with scene_world(database, secret_box, sandbox, tmp_path) as world:
         await world.boot()
+        yield world
+
+
+@pytest.fixture
+async def scenes_with_parser(
+    database: Database, secret_box: SecretBox, sandbox: RunningSandbox, tmp_path: Path
+) -> AsyncIterator[SceneWorld]:
+    """The scene world with the parser running and a campaign "followups" to hand members to."""
+    async with scene_world(database, secret_box, sandbox, tmp_path) as world:
+        await world.boot(campaign=True)
+        await start_parser(world.platform)
         yield world

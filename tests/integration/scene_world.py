@@ -65,7 +65,9 @@ class SceneWorld:
         assert payload["ok"], payload
         return payload
 
-    async def boot(self, *, accounts: int = 2, extra: str = "") -> None:
+    async def boot(self, *, accounts: int = 2, campaign: bool = False) -> None:
+        """``accounts`` scripts accounts; with ``campaign``, also a parser account and the
+        campaign "followups" (keyword set pricing) that scenes may hand members to."""
         sessions = []
         for n in range(1, accounts + 1):
             made = await self.call("/_sandbox/accounts", {"first_name": f"Actor{n}"})
@@ -76,6 +78,14 @@ class SceneWorld:
             f'  - {{name: actor-{n}, role: scripts, session: "{s}"}}'
             for n, s in enumerate(sessions, 1)
         )
+        extra = ""
+        if campaign:
+            listener = await self.call("/_sandbox/accounts", {"first_name": "Listener"})
+            rows += f'\n  - {{name: listener, role: parser, session: "{listener["session"]}"}}'
+            extra = (
+                "campaigns:\n  - {name: followups, keyword_sets: [pricing], "
+                'chats: ["@elsewhere"], parser_accounts: [listener]}\n'
+            )
         text = f"""\
 accounts:
 {rows}

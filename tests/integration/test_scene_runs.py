@@ -8,6 +8,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from core.db.models import Lead
 from core.db.scene_models import SceneRun, SceneRunLine
 from tests.integration.scene_world import SceneWorld, eventually
 
@@ -132,3 +133,36 @@ async def test_a_fixed_line_is_not_sent_twice_in_a_chat_within_the_window(
     assert "went out in this chat" in again.detail
     async with scenes.platform.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(SceneRunLine)) == 1
+
+
+async def test_a_member_who_asks_off_script_becomes_a_lead_of_the_named_campaign(
+    scenes_with_parser: SceneWorld,
+) -> None:
+    world = scenes_with_parser
+    source = """\
+roles: host
+host: Tell us what you are building!
+listen 5m
+  when anything
+    host [reply member]: Thanks, {member}, someone will write to you.
+    lead followups
+end
+"""
+    scenario = await world.scenario("ask", source)
+    run_id = (await world.start(scenario)).run_ids[0]
+    await eventually(world.lines, what="the host's question")
+    # At once: the answer may reach the scripts service before the question's confirmation.
+    await world.post("We need a booking bot for our salon", user_id=881_777, name="Irina")
+    run = await world.ended(run_id)
+    assert run.status == "finished", run.reason
+    assert (await world.lines())[-1] == "Thanks, Irina, someone will write to you.", (
+        await world.history(run_id), [(m["message_id"], m["text"]) for m in await world.said()]
+    )
+
+    async def lead() -> Lead | None:
+        async with world.platform.db.session() as session:
+            return await session.scalar(select(Lead).where(Lead.telegram_user_id == 881_777))
+
+    found = await eventually(lead, what="the parser to record the lead")
+    assert found.keywords == [f"scene run {run_id}"]
+    assert found.text == "We need a booking bot for our salon"
