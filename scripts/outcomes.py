@@ -41,8 +41,9 @@ async def line_sent(run: SceneRun, line: SceneRunLine, sent: MessageSent, stage:
         state.pop("awaiting", None)
         run.state = state
         run.pc = line.pc + 1
-        run.next_at = stage.now
-        await advance(run, stage)
+        if run.status == "playing":  # a paused run keeps its place; an ended one stays ended
+            run.next_at = stage.now
+            await advance(run, stage)
 
 
 async def line_failed(run: SceneRun, line: SceneRunLine, failed: SendFailed, stage: Stage) -> None:
