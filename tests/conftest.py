@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aio_pika
@@ -35,6 +35,8 @@ from core.db.migrate import alembic_config, upgrade
 from core.db.models import Base, User
 from core.security import SecretBox
 from core.settings import Settings
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -321,6 +323,21 @@ async def stack(postgres_url: str, amqp_url: str, tmp_path: Path) -> AsyncIterat
         stack.stop_all()
     # Containers get SIGTERM and a grace period: every service must stop well within it.
     assert not stack.slow_to_stop, f"needed SIGKILL after 15 s: {stack.slow_to_stop}"
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, seconds: float = 15, what: str
+) -> T:
+    """Poll ``probe`` until it returns something truthy (returned) or ``seconds`` run out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        found = await probe()
+        if found:
+            return found
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        await asyncio.sleep(0.1)
 
 
 async def wait_for(

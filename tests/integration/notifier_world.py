@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from notifier.bootstrap import RunningNotifier, start_notifier
 from notifier.rate_limits import Limits
 from parser.bootstrap import start_parser
 from sandbox.bootstrap import RunningSandbox
+from tests.conftest import eventually
 
 T = TypeVar("T")
 CHAT = "jobs"
@@ -65,20 +66,6 @@ campaigns:
       approval: {str(approval).lower()}
 {FAST}
 """
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, seconds: float = 15, what: str
-) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        found = await probe()
-        if found:
-            return found
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @dataclass

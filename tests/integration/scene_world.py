@@ -6,7 +6,7 @@ read the chat as its members see it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,24 +29,11 @@ from core.security import SecretBox
 from core.settings import Settings
 from sandbox.bootstrap import RunningSandbox
 from scripts.bootstrap import RunningScripts, start_scripts
+from tests.conftest import eventually
 
 T = TypeVar("T")
 OWN = "our_club"
 ACTOR = Actor(user_id=1, login="olga", role=Role.operator, channel="panel")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, seconds: float = 20, what: str
-) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        found = await probe()
-        if found:
-            return found
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass

@@ -16,8 +16,8 @@ from core.events import AccountBanned, LeadFound, TelegramUnlink
 from notifier.alert_actions import AlertActions
 from notifier.buttons import APPROVE, AlertPress
 from notifier.housekeeping import Housekeeping
-from tests.conftest import free_port
-from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
+from tests.conftest import eventually, free_port
+from tests.integration.notifier_world import OPERATOR, NotifierWorld
 
 
 async def _recipient(world: NotifierWorld, chat: int) -> AlertRecipient:

@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 
 from core.db.notifier_models import AlertDelivery, AlertRecipient
 from core.events import AccountBanned, AlertRaised, LeadFound, WorkerCrashed
-from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
+from tests.conftest import eventually
+from tests.integration.notifier_world import OPERATOR, NotifierWorld
 
 HOSTILE = 'Price < 100 & "discount" > 0 <b>bold?</b> 🚀🔥 ' + "&amp; " * 3
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
+from tests.conftest import eventually
+from tests.integration.notifier_world import OPERATOR, NotifierWorld
 
 LEAD = 700_201
 HOSTILE = 'Need a developer <b>now</b> & fast, "urgent" 🚀 <script>x</script>'

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.db.notifier_models import Alert, AlertDelivery
-from tests.integration.notifier_world import OPERATOR, NotifierWorld, eventually
+from tests.conftest import eventually
+from tests.integration.notifier_world import OPERATOR, NotifierWorld
 
 LEAD = 700_301
 

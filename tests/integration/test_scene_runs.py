@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from core.db.models import Lead
 from core.db.scene_models import SceneRun, SceneRunLine
-from tests.integration.scene_world import SceneWorld, eventually
+from tests.conftest import eventually
+from tests.integration.scene_world import SceneWorld
 
 SLOW = "roles: host, guest\n\n" + "\n".join(
     f"{'host' if n % 2 else 'guest'}: Slow line {n}\nwait 40s" for n in range(1, 5)
@@ -156,7 +157,8 @@ end
     run = await world.ended(run_id)
     assert run.status == "finished", run.reason
     assert (await world.lines())[-1] == "Thanks, Irina, someone will write to you.", (
-        await world.history(run_id), [(m["message_id"], m["text"]) for m in await world.said()]
+        await world.history(run_id),
+        [(m["message_id"], m["text"]) for m in await world.said()],
     )
 
     async def lead() -> Lead | None:
