@@ -246,10 +246,12 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method some route takes at this path (Starlette names only the first route's)."""
+    """Every method some route takes at this path (Starlette names only the first route's).
+    The path with its convertors: ``/scenarios/{scenario_id:int}`` takes nothing at
+    ``/scenarios/check``."""
     methods: set[str] = set()
     for route in iter_route_contexts(request.app.routes):
-        if route.path_format and compile_path(route.path_format)[0].match(request.url.path):
+        if route.path and compile_path(route.path)[0].match(request.url.path):
             methods |= route.methods or set()
     return ", ".join(sorted(methods))
 

@@ -43,8 +43,9 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such run, scenario or chat"},
     409: {"description": "the run's state does not allow it (already over, not paused, …)"},
     422: {
-        "description": "refused by the scripts service: `{detail, problems}` with every reason "
-        "(a chat that is not the operator's own, no free account, a variation used up, …)",
+        "description": "refused by the scripts service, every reason a field error of `run` "
+        "and also in `problems`, with `summary` (a chat that is not the operator's own, no "
+        "free account, a variation used up, …)",
     },
     503: {"description": "the scripts service did not answer; nothing was done"},
 }
@@ -180,8 +181,19 @@ async def command(bus: Bus, action: SceneAction, actor: Actor, **fields: Any) ->
 
 
 def refused(result: SceneResult) -> JSONResponse:
-    body = {"detail": result.detail or f"refused ({result.outcome})", "problems": result.problems}
-    return JSONResponse(body, status_code=_STATUS.get(result.outcome, 422))
+    """A 422 lists every reason as the API's field errors (field ``run``) and again as plain
+    ``problems``, with the service's ``summary``; other refusals are ``{detail}``."""
+    status = _STATUS.get(result.outcome, 422)
+    said = result.detail or f"refused ({result.outcome})"
+    if status != 422:
+        return JSONResponse({"detail": said}, status_code=status)
+    problems = result.problems or [said]
+    body = {
+        "detail": [{"field": "run", "reason": problem} for problem in problems],
+        "problems": problems,
+        "summary": said,
+    }
+    return JSONResponse(body, status_code=422)
 
 
 @router.post("", response_model=StartedRead, status_code=201, responses=REFUSALS)

@@ -239,12 +239,12 @@ async def create(actor: Admin, body: ScenarioCreate, db: DbDep) -> ScenarioRead:
         return await _read(session, made_id)
 
 
-@router.get("/{scenario_id}", response_model=ScenarioRead, responses=REFUSALS)
+@router.get("/{scenario_id:int}", response_model=ScenarioRead, responses=REFUSALS)
 async def read(_: Viewer, scenario_id: Id, session: SessionDep) -> ScenarioRead:
     return await _read(session, scenario_id)
 
 
-@router.put("/{scenario_id}", response_model=ScenarioRead, responses=REFUSALS)
+@router.put("/{scenario_id:int}", response_model=ScenarioRead, responses=REFUSALS)
 async def change(actor: Admin, scenario_id: Id, body: ScenarioUpdate, db: DbDep) -> ScenarioRead:
     """A new version; runs already made keep playing the version they started with."""
     try:
@@ -256,7 +256,7 @@ async def change(actor: Admin, scenario_id: Id, body: ScenarioUpdate, db: DbDep)
         return await _read(session, scenario_id)
 
 
-@router.get("/{scenario_id}/versions", response_model=list[VersionRead], responses=REFUSALS)
+@router.get("/{scenario_id:int}/versions", response_model=list[VersionRead], responses=REFUSALS)
 async def list_versions(_: Viewer, scenario_id: Id, session: SessionDep) -> list[VersionRead]:
     """Newest first."""
     try:
@@ -269,7 +269,7 @@ async def list_versions(_: Viewer, scenario_id: Id, session: SessionDep) -> list
     ]
 
 
-@router.get("/{scenario_id}/versions/{version}", response_model=VersionRead, responses=REFUSALS)
+@router.get("/{scenario_id:int}/versions/{version}", response_model=VersionRead, responses=REFUSALS)
 async def one_version(
     _: Viewer, scenario_id: Id, version: Version, session: SessionDep
 ) -> VersionRead:
@@ -280,7 +280,7 @@ async def one_version(
     return VersionRead.model_validate(found, from_attributes=True)
 
 
-@router.put("/{scenario_id}/cast", response_model=ScenarioRead, responses=REFUSALS)
+@router.put("/{scenario_id:int}/cast", response_model=ScenarioRead, responses=REFUSALS)
 async def cast(
     actor: Admin,
     scenario_id: Id,
@@ -296,7 +296,7 @@ async def cast(
         return await _read(session, scenario_id)
 
 
-@router.delete("/{scenario_id}", status_code=204, responses=REFUSALS)
+@router.delete("/{scenario_id:int}", status_code=204, responses=REFUSALS)
 async def archive(actor: Admin, scenario_id: Id, db: DbDep) -> None:
     """Archive it (its runs and versions stay); refused while one of its runs is not over."""
     try:
@@ -306,7 +306,7 @@ async def archive(actor: Admin, scenario_id: Id, db: DbDep) -> None:
         raise refusal(refused) from None
 
 
-@router.post("/{scenario_id}/simulate", response_model=TimelineRead, responses=REFUSALS)
+@router.post("/{scenario_id:int}/simulate", response_model=TimelineRead, responses=REFUSALS)
 async def simulated(
     _: Viewer, request: Request, scenario_id: Id, body: SimulateWrite, session: SessionDep
 ) -> TimelineRead:

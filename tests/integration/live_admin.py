@@ -1,6 +1,7 @@
 """The admin service as `coolthing run admin` starts it, on a free loopback port, with a manager
-answering operator commands: the real platform bootstrap in a thread with its own event loop, so
-the server, the database engine and the bus share one loop while a test calls it over real HTTP.
+answering operator commands and the scripts service answering scene commands: the real platform
+bootstrap in a thread with its own event loop, so the server, the database engine and the bus
+share one loop while a test calls it over real HTTP.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from core.settings import Settings
 from manager.bootstrap import start_manager
 from parser.leads import record_hits
 from parser.matcher import Hit
+from scripts.bootstrap import start_scripts
 from tests.conftest import add_people, reset_postgres
 from tests.integration.conftest import workspace
 
@@ -112,6 +114,7 @@ class LiveAdmin:
         async with open_platform(self.settings, migrate=True) as platform:
             self.platform = platform
             manager = await start_manager(platform)
+            scripts = await start_scripts(platform)  # answers the scene commands of /runs
             try:
                 await self._seed(platform)
                 serving = asyncio.create_task(serve_admin(platform), name="admin")
@@ -120,6 +123,7 @@ class LiveAdmin:
                 serving.cancel()
                 await asyncio.gather(serving, return_exceptions=True)
             finally:
+                await scripts.stop()
                 await manager.stop()
 
     async def _seed(self, platform: Platform) -> None:

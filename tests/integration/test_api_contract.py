@@ -121,6 +121,11 @@ SPEC_CHECKED = {
     "/api/v1/campaigns/{campaign_id}",
     "/api/v1/campaigns/{campaign_id}/prompt",  # a template that cannot render, by line
     "/api/v1/workspace",  # a whole workspace file: every problem by line and field
+    "/api/v1/scenarios",  # a scene's errors by line and column; keyword sets, campaigns named
+    "/api/v1/scenarios/{scenario_id}",
+    "/api/v1/scenarios/{scenario_id}/cast",  # accounts that exist, of the scripts role, once
+    "/api/v1/scenarios/{scenario_id}/simulate",
+    "/api/v1/runs",  # the scripts service's reasons (a chat that is not the operator's own, …)
 }
 
 

@@ -174,9 +174,10 @@ async def test_a_run_refused_by_the_scripts_service_gives_its_reasons(panel: Pan
     api = panel.api(Role.operator)
     refused = await api.post("/runs", json={"scenario_id": 1, "chat_id": 1, "runs": 2})
     assert refused.status_code == 422
-    assert refused.json()["problems"] == [
-        "@jobs is not one of your own chats: scenes play only there"
-    ]
+    reason = "@jobs is not one of your own chats: scenes play only there"
+    assert refused.json()["problems"] == [reason]
+    assert refused.json()["detail"] == [{"field": "run", "reason": reason}]
+    assert refused.json()["summary"] == "the run was not started"
     assert service.heard[0].action == "start" and service.heard[0].runs == 2
     assert service.heard[0].actor.login == "operator"  # the signed-in user, never the body
 

@@ -45,11 +45,17 @@ def test_every_change_needs_at_least_an_operator(app: FastAPI) -> None:
         "/me/tokens",
         "/me/telegram",
     )
+    # computed answers that change nothing, posted because a scene's text is too long for a URL
+    read_only = (
+        "/api/v1/scenarios/check",
+        "/api/v1/scenarios/{scenario_id}/simulate",
+        "/scenes/check",
+    )
     loose = [
         f"{sorted(e.methods)} {e.path}"
         for e in endpoints(app)
         if e.methods - {"GET", "HEAD"}
-        and e.path not in ("/api/v1/auth/login", "/login")
+        and e.path not in ("/api/v1/auth/login", "/login", *read_only)
         and not e.path.startswith(own)
         and e.access in ("public", "viewer")
     ]
