@@ -30,6 +30,7 @@ from core.db.scene_models import (
 from scripts.scenario import Instr, ListenAt, SayAt, WaitAt, check_scene
 
 OVER = ("finished", "failed", "cancelled")
+RECENT_EVENTS = 12  # what the live page lists of a run's history
 STATUSES = ("scheduled", "playing", "paused", "finished", "failed", "cancelled")
 
 
@@ -157,6 +158,7 @@ class RunDetail:
     messages: list[SceneChatMessage]
     state: RunState
     feed: list[FeedItem] = field(default_factory=list)
+    events: list[SceneRunEvent] = field(default_factory=list)  # the newest first
 
     @property
     def over(self) -> bool:
@@ -186,14 +188,18 @@ async def run_detail(
     names = await account_names(session, [*cast_ids, *(line.account_id for line in lines)])
     shown = [LineRow(line, names.get(line.account_id, f"#{line.account_id}")) for line in lines]
     cast = [(role, int(a), names.get(int(a), f"#{a}")) for role, a in (run.cast or {}).items()]
-    last = await session.scalar(
-        select(SceneRunEvent)
-        .where(SceneRunEvent.run_id == run_id)
-        .order_by(SceneRunEvent.id.desc())
+    events = list(
+        await session.scalars(
+            select(SceneRunEvent)
+            .where(SceneRunEvent.run_id == run_id)
+            .order_by(SceneRunEvent.id.desc())
+            .limit(RECENT_EVENTS)
+        )
     )
     program = await _program(session, run)
+    last = events[0] if events else None
     state = run_state(run, lines, last, program, now or datetime.now(UTC))
-    return RunDetail(row, cast, shown, messages, state, _feed(shown, messages))
+    return RunDetail(row, cast, shown, messages, state, _feed(shown, messages), events)
 
 
 def _feed(lines: list[LineRow], messages: list[SceneChatMessage]) -> list[FeedItem]:

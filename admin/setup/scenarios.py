@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.setup.keyword_sets import SetupError
@@ -276,11 +276,6 @@ async def version_of(session: AsyncSession, scenario_id: int, version: int) -> S
     if found is None:
         raise SetupError(f"scenario {scenario_id} has no version {version}", missing=True)
     return found
-
-
-async def runs_of(session: AsyncSession, scenario_id: int) -> int:
-    query = select(func.count()).where(SceneRun.scenario_id == scenario_id)
-    return int(await session.scalar(query) or 0)
 
 
 # ---- simulation -------------------------------------------------------------------------------

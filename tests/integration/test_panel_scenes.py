@@ -32,6 +32,16 @@ async def _scenarios(db: Database) -> int:
         return int(await session.scalar(select(func.count()).select_from(Scenario)) or 0)
 
 
+async def test_a_russian_speaking_admin_reads_the_scene_pages_in_russian(panel: Panel) -> None:
+    browser = await panel.browser()
+    assert (await browser.post("/me/preferences", data={"language": "ru"})).status_code < 400
+    listed = await browser.get("/scenes")
+    assert "Сцен пока нет." in listed.text and "Новая сцена" in listed.text
+    checked = await browser.post("/scenes/check", data={"source": TYPO})
+    assert "строка 7, столбец 1" in checked.text
+    assert "ничего не сохранится" in checked.text
+
+
 async def test_the_editor_shows_each_error_at_its_line_and_a_fixed_scene_shows_none(
     panel: Panel,
 ) -> None:
@@ -190,6 +200,8 @@ async def test_a_started_run_leads_to_its_live_page_with_lines_and_members_in_ti
     ]
     assert order == ['data-line-status="sent"', "data-member-message", 'data-line-status="queued"']
     assert "#501" in page.text and "Hello from a real member" in page.text
+    history = re.findall(r'data-event="(\w+)"', page.text)
+    assert history == ["line_sent", "started"]  # the newest first
     paused = await operator.post(f"/runs/{run_id}/pause")
     assert paused.status_code == 200 and 'id="run-live"' in paused.text
     assert service.heard[-1].action == "pause" and service.heard[-1].run_id == run_id
