@@ -191,8 +191,6 @@ async def create_scenario(
         cast=chosen,
         status="active",
         updated_by=actor.login,
-        created_at=datetime.now(UTC),
-        updated_at=datetime.now(UTC),
     )
     session.add(scenario)
     await session.flush()
@@ -230,7 +228,6 @@ def _version_row(scenario: Scenario, actor: Actor) -> ScenarioVersion:
         version=scenario.version,
         source=scenario.source,
         created_by=actor.login,
-        created_at=datetime.now(UTC),
     )
 
 
