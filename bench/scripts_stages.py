@@ -1,14 +1,14 @@
 """Where a scene line's drift goes, from what the parts record anyway (PostgreSQL only).
 
-A line's way from its ``due_at`` to its ``sent_at``, in four stages that add up to its drift:
+A line's way from its ``due_at`` to its ``sent_at``, in three stages that add up to its drift:
 
 - ``coordinator``: due → the ``command.send`` event made in the scripts service's transaction
   (the event's ``occurred_at``): waiting for the loop or a confirmation's handler, and the
   transaction's statements up to this run's line;
-- ``relay``: → the outbox row published (``outbox.published_at``): the rest of that transaction,
-  its commit, the relay's wake-up and its select/publish/update pass;
-- ``to_worker``: → the worker's idempotency key recorded (``sent_keys.recorded_at``, the start
-  of its transaction): RabbitMQ, the worker's consumer;
+- ``delivery``: → the worker's idempotency key recorded (``sent_keys.recorded_at``, the start of
+  its transaction): the rest of the scripts service's transaction and its commit, the outbox
+  relay's wake-up and pass, RabbitMQ, the worker's consumer (``outbox.published_at`` cannot split
+  it: the relay stamps a whole pass at its end, after the workers may have the first rows);
 - ``worker``: → ``sent_at`` less the typing time: the key's commit, "typing…" and the send.
 """
 
@@ -25,17 +25,16 @@ from core.db import Database
 STAGES_SQL = text(
     """
     select extract(epoch from (o.body::jsonb ->> 'occurred_at')::timestamptz - l.due_at),
-           extract(epoch from o.published_at - (o.body::jsonb ->> 'occurred_at')::timestamptz),
-           extract(epoch from k.recorded_at - o.published_at),
+           extract(epoch from k.recorded_at - (o.body::jsonb ->> 'occurred_at')::timestamptz),
            extract(epoch from l.sent_at - k.recorded_at) - l.typing_seconds
     from scene_run_lines l
     join sent_keys k on k.idempotency_key = l.idempotency_key
     join outbox o on o.routing_key like 'account.%.command.send'
         and o.body::jsonb #>> '{payload,idempotency_key}' = l.idempotency_key
-    where l.run_id = any(:runs) and l.status = 'sent' and o.published_at is not null
+    where l.run_id = any(:runs) and l.status = 'sent'
     """
 )
-STAGES = ("coordinator", "relay", "to_worker", "worker")
+STAGES = ("coordinator", "delivery", "worker")
 
 
 def _p(values: list[float], q: int) -> float:
