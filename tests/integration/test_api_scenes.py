@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.access import Role
 from core.db import Database
 from core.db.models import AuditEntry
-from core.db.scene_models import Scenario, ScenarioVersion
+from core.db.scene_models import Scenario, ScenarioVersion, SceneRun, SceneRunEvent, SceneRunLine
 from core.scene_commands import SceneCommand, SceneResult
 from tests.integration.conftest import Panel
 from tests.integration.scenes_world import (
@@ -254,3 +254,36 @@ async def test_a_scenario_with_a_run_not_over_cannot_be_archived(panel: Panel) -
     assert [s["name"] for s in (await api.get("/scenarios")).json()] == ["w"]
     archived = (await api.get("/scenarios", params={"archived": "true"})).json()
     assert {s["name"]: s["status"] for s in archived} == {"w": "active", "w2": "archived"}
+
+
+async def test_a_run_says_what_it_is_doing_from_its_place_in_the_scene(panel: Panel) -> None:
+    api = panel.api(Role.viewer)
+    anna, boris = await add_scripts_accounts(panel.db, "anna", "boris")
+    chat = await own_chat(panel.db)
+    scenario = (await panel.api().post("/scenarios", json={"name": "w", "source": SCENE})).json()
+    run_id = await played_run(panel.db, scenario["id"], chat, {"host": anna, "guest": boris})
+    soon = datetime.now(UTC) + timedelta(seconds=30)
+    async with panel.db.transaction() as session:
+        await session.execute(
+            update(SceneRunLine).where(SceneRunLine.run_id == run_id).values(status="sent")
+        )
+
+    async def state(**values: object) -> dict[str, object]:
+        async with panel.db.transaction() as session:
+            await session.execute(update(SceneRun).where(SceneRun.id == run_id).values(**values))
+        shown: dict[str, object] = (await api.get(f"/runs/{run_id}")).json()["state"]
+        return shown
+
+    waiting = await state(pc=1, next_at=soon)  # the pause after the first line
+    assert waiting["kind"] == "waiting" and waiting["text"] in ("waiting 29 s", "waiting 30 s")
+    listening = await state(pc=3, next_at=soon)  # the listen
+    assert listening["kind"] == "listening" and "listening until" in str(listening["text"])
+    async with panel.db.transaction() as session:
+        session.add(
+            SceneRunEvent(run_id=run_id, kind="flood_wait", detail={}, at=datetime.now(UTC))
+        )
+    flooded = await state(pc=4)
+    assert flooded["kind"] == "flood_wait" and "FloodWait" in str(flooded["text"])
+    assert (await state(status="paused"))["text"] == "paused"
+    failed = await state(status="failed", reason="account boris banned")
+    assert failed["text"] == "failed: account boris banned"
