@@ -4,8 +4,8 @@ One process, real parts (``bench.scripts_world``): the sandbox Telegram, the scr
 one account worker per scripts account on PostgreSQL and RabbitMQ, time compressed by
 ``scene_time_scale`` (``--scale``), pacing off (no minimum gap, no hourly cap, no repeat window)
 and the sandbox's account limits lifted. The scene has six lines for three roles, pauses and
-"typing…", no listen; ``--accounts`` scripts accounts share the ``--runs`` own chats (three per
-chat, each account in runs of several chats at once).
+"typing…", no listen; ``--accounts`` scripts accounts share the own chats (three per chat, each
+account in runs of several chats at once); each phase has ``--runs`` chats of its own.
 
 Drift of a line: ``sent_at − (due_at + typing_seconds)`` from ``scene_run_lines``. ``due_at`` is
 when the scene wanted the line (its typing starts then: the end of a pause, or the moment the
@@ -13,13 +13,16 @@ previous line was confirmed), ``sent_at`` the worker's clock once Telegram accep
 
 Ours: one run per chat, all started through the scripts service's command (``send_scene_command``,
 as the panel does) with the same ``start_at`` a moment ahead, so all ``--runs`` begin together.
-Baseline, same run, same scene and chats: the runs one after another (start one, wait for its
-``run.ended``, start the next). A warm-up (a few runs at once, two in a row) comes first; the
-scene tables are emptied before each phase.
+Baseline, in the same benchmark run: the same runs (scene, casts, seeds) one after another in
+fresh chats (start one, wait for its ``run.ended``, start the next). A warm-up (a few runs at
+once, two in a row) comes first; the scene tables are emptied before each phase. The drift of
+each phase is split into stages (``bench.scripts_stages``), and the lines per second at once
+tell the throughput the drift queues for.
 
-CPU per run in each phase: this process (``time.process_time``: scripts service, workers, relay,
-sandbox and the load generator alike), PostgreSQL and RabbitMQ (whole servers, from /proc, as
-``bench.panel`` and ``bench.outreach``; nothing else should run meanwhile).
+CPU per run in each phase, starting the runs included: this process (``time.process_time``:
+scripts service, workers, relay, sandbox and the load generator alike), PostgreSQL and RabbitMQ
+(whole servers, from /proc, as ``bench.panel`` and ``bench.outreach``; nothing else should run
+meanwhile).
 
 Run: ``python -m bench.scripts [--runs 200] [--accounts 30] [--scale 0.002]`` (PostgreSQL and
 RabbitMQ on COOLTHING_BENCH_DATABASE_URL / COOLTHING_BENCH_AMQP_URL, else database and vhost
@@ -53,6 +56,7 @@ from core.events import as_utc, utcnow
 
 GOAL_P99_MS = 200.0
 WARMUP_RUNS = 10
+WARM_UP, AT_ONCE, ONE_AFTER_ANOTHER = 0, 1, 2  # the phases, in the order they play
 COMMANDS_IN_FLIGHT = 8  # start commands waiting at the scripts service at a time
 RUN_TIMEOUT = 30.0  # seconds for one run of the baseline
 PHASE_TIMEOUT = 300.0  # seconds for every run at once
@@ -140,7 +144,7 @@ async def ended(world: ScriptsWorld, run_ids: list[int], seconds: float) -> Coun
 # ---- the two ways of playing them -----------------------------------------------------------
 
 
-async def at_once(world: ScriptsWorld, runs: int, margin: float) -> Phase:
+async def at_once(world: ScriptsWorld, phase: int, runs: int, margin: float) -> Phase:
     """One run per chat, all due at the same ``start_at``, ``margin`` seconds ahead (time for
     every start command to be answered first)."""
     await world.clean()
@@ -150,7 +154,7 @@ async def at_once(world: ScriptsWorld, runs: int, margin: float) -> Phase:
 
     async def begin(n: int) -> tuple[int, datetime]:
         async with slots:
-            result = await world.begin(n, start_at)
+            result = await world.begin(phase, n, start_at)
         return result.run_ids[0], utcnow()
 
     sending = time.monotonic()
@@ -166,13 +170,13 @@ async def at_once(world: ScriptsWorld, runs: int, margin: float) -> Phase:
     return Phase(runs, wall, spent, found, outcomes, traced, commands, late)
 
 
-async def one_after_another(world: ScriptsWorld, runs: int) -> Phase:
+async def one_after_another(world: ScriptsWorld, phase: int, runs: int) -> Phase:
     await world.clean()
     cpu = Cpu.now()
     first = utcnow()
     run_ids, outcomes = [], Counter[str]()
     for n in range(runs):
-        run_id = (await world.begin(n)).run_ids[0]
+        run_id = (await world.begin(phase, n)).run_ids[0]
         run_ids.append(run_id)
         outcomes += await ended(world, [run_id], RUN_TIMEOUT)
     wall = (utcnow() - first).total_seconds()
@@ -183,8 +187,8 @@ async def one_after_another(world: ScriptsWorld, runs: int) -> Phase:
 
 async def warm_up(world: ScriptsWorld) -> float:
     """Pools, caches and queues warm; returns the seconds one start command took at once."""
-    warm = await at_once(world, WARMUP_RUNS, margin=3.0)
-    await one_after_another(world, 2)
+    warm = await at_once(world, WARM_UP, WARMUP_RUNS, margin=3.0)
+    await one_after_another(world, WARM_UP, 2)
     await world.clean()
     return warm.commands / WARMUP_RUNS
 
@@ -284,13 +288,13 @@ async def measure(world: ScriptsWorld, args: argparse.Namespace, logs: Path) -> 
     profile = cProfile.Profile(time.process_time) if args.profile else None
     if profile is not None:
         profile.enable()
-    ours = await at_once(world, args.runs, margin)
+    ours = await at_once(world, AT_ONCE, args.runs, margin)
     if profile is not None:
         profile.disable()
         profile.dump_stats(logs / "scripts.prof")
     log(f"  p50 {ours.percentile(50):.0f} ms, p99 {ours.percentile(99):.0f} ms")
     log(f"baseline: {args.runs} runs one after another")
-    base = await one_after_another(world, args.runs)
+    base = await one_after_another(world, ONE_AFTER_ANOTHER, args.runs)
     log(f"  p50 {base.percentile(50):.0f} ms, p99 {base.percentile(99):.0f} ms")
     print(table(ours, base, args))
     return summary(ours, base, args) | {"idle_process_cpu_pct": round(idle * 100, 1)}
@@ -300,7 +304,8 @@ async def run(args: argparse.Namespace, logs: Path) -> dict[str, object]:
     async def body(world: ScriptsWorld) -> dict[str, object]:
         return await measure(world, args, logs)
 
-    return await in_world(DB_URL, args.scale, args.runs, args.accounts, body)
+    phases = [WARMUP_RUNS, args.runs, args.runs]  # each phase in chats of its own
+    return await in_world(DB_URL, args.scale, phases, args.accounts, body)
 
 
 def parse_args() -> argparse.Namespace:

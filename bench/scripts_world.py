@@ -3,8 +3,10 @@ the sandbox Telegram (``sandbox.bootstrap.serve``), the scripts service (``start
 one account worker per scripts account (``bots.bootstrap.build_worker``), on PostgreSQL (a fresh
 schema, every migration) and RabbitMQ (the benchmarks' virtual host), with the outbox relay.
 
-The workspace has ``--runs`` own chats and ``--accounts`` scripts accounts; chat ``i`` is played
-by three consecutive accounts (so an account plays in runs of several chats at once), which are
+Each phase (the warm-up, the runs at once, the runs one after another) plays in own chats of its
+own, so no phase can mistake a line of another for its own (a send reconciled after a redelivery
+looks for its text in the chat). The ``n``-th chat of every phase is played by the same three
+consecutive accounts of ``--accounts`` (so an account plays in runs of several chats at once),
 made members of it before the workers start: joins are not what is measured.
 """
 
@@ -117,7 +119,8 @@ class ScriptsWorld:
     ends: RunEnds = field(default_factory=RunEnds)
     accounts: list[int] = field(default_factory=list)  # account ids
     user_ids: dict[int, int] = field(default_factory=dict)  # account id → sandbox user id
-    chats: list[int] = field(default_factory=list)  # chats.id, chat n at index n
+    chats: list[int] = field(default_factory=list)  # chats.id of every own chat
+    phases: list[list[int]] = field(default_factory=list)  # each phase's chats.ids, in order
     scenario_id: int = 0
     box: SecretBox = field(default_factory=lambda: SecretBox(Fernet.generate_key()))
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -136,8 +139,10 @@ class ScriptsWorld:
 
     # ---- building it -----------------------------------------------------------------------
 
-    async def build(self, runs: int, accounts: int) -> None:
-        """Sandbox accounts and chats, the workspace, the scene, who sits in which chat."""
+    async def build(self, phases: list[int], accounts: int) -> None:
+        """Sandbox accounts, ``phases[k]`` chats for phase ``k``, the workspace, the scene, who
+        sits in which chat."""
+        runs = sum(phases)
         await self.call("PATCH", "/_sandbox/limits", {"account": UNLIMITED})
         sessions = []
         for n in range(accounts):
@@ -162,7 +167,9 @@ class ScriptsWorld:
         async with self.db.transaction() as session:
             await apply_workspace(session=session, spec=spec, located=located, box=self.box)
         await self._load_ids(runs, [user for _, user in sessions])
-        await self._seat_cast(runs)
+        firsts = [sum(phases[:k]) for k in range(len(phases))]
+        self.phases = [self.chats[a : a + size] for a, size in zip(firsts, phases, strict=True)]
+        await self._seat_cast()
         self.scenario_id = await self._scenario()
 
     async def _load_ids(self, runs: int, users: list[int]) -> None:
@@ -174,13 +181,17 @@ class ScriptsWorld:
         by_ref = {ref.lstrip("@"): int(chat_id) for ref, chat_id in refs.items()}
         self.chats = [by_ref[chat_ref(n)] for n in range(runs)]
 
-    async def _seat_cast(self, runs: int) -> None:
+    def casts(self) -> list[tuple[int, dict[str, int]]]:
+        """Every chat with its cast: the ``n``-th chat of each phase gets ``cast_of(n)``."""
+        return [
+            (chat, cast_of(n, self.accounts))
+            for chats in self.phases
+            for n, chat in enumerate(chats)
+        ]
+
+    async def _seat_cast(self) -> None:
         """Each chat's cast is in the chat before the workers start (they join their chats)."""
-        rows = {
-            (account, self.chats[n])
-            for n in range(runs)
-            for account in cast_of(n, self.accounts).values()
-        }
+        rows = {(account, chat) for chat, cast in self.casts() for account in cast.values()}
         async with self.db.transaction() as session:
             session.add_all(SceneMember(account_id=a, chat_id=c) for a, c in sorted(rows))
 
@@ -228,19 +239,20 @@ class ScriptsWorld:
                 raise RuntimeError(f"{task.get_name()} stopped: {task.exception()!r}")
         listed = (await self.call("GET", "/_sandbox/chats"))["chats"]
         members = {c["ref"].lstrip("@"): set(c["members"]) for c in listed}
+        refs = {chat_id: chat_ref(n) for n, chat_id in enumerate(self.chats)}
         return all(
-            {self.user_ids[a] for a in cast_of(n, self.accounts).values()}
-            <= members.get(chat_ref(n), set())
-            for n in range(len(self.chats))
+            {self.user_ids[a] for a in cast.values()} <= members.get(refs[chat], set())
+            for chat, cast in self.casts()
         )
 
-    async def begin(self, n: int, start_at: datetime | None = None) -> SceneResult:
-        """Start one run in chat ``n`` through the scripts service's command, as the panel does."""
+    async def begin(self, phase: int, n: int, start_at: datetime | None = None) -> SceneResult:
+        """Start the ``n``-th run of a phase in its chat through the scripts service's command,
+        as the panel does; the same ``n`` plays the same run (cast, seed) in every phase."""
         command = SceneCommand(
             action="start",
             actor=ACTOR,
             scenario_id=self.scenario_id,
-            chat_id=self.chats[n],
+            chat_id=self.phases[phase][n],
             cast=cast_of(n, self.accounts),
             start_at=start_at,
             seed=n,
@@ -281,7 +293,7 @@ Body = Callable[[ScriptsWorld], Awaitable[dict[str, object]]]
 
 
 async def in_world(
-    db_url: str, scale: float, runs: int, accounts: int, body: Body
+    db_url: str, scale: float, phases: list[int], accounts: int, body: Body
 ) -> dict[str, object]:
     """Build the world on a fresh schema and empty queues, run ``body`` in it, take it down."""
     db = Database(db_url)
@@ -291,9 +303,9 @@ async def in_world(
             world = ScriptsWorld(db, sandbox, http, scale)
             log("fresh schema, migrations, workspace, scene")
             await fresh_schema(db)
-            await world.build(runs, accounts)
+            await world.build(phases, accounts)
             await delete_queues(world.accounts)
-            log(f"{accounts} workers joining {runs} chats")
+            log(f"{accounts} workers joining {sum(phases)} chats")
             try:
                 await world.start()
                 return await body(world)
