@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bots.account_health import add_event, record_flood_wait
 from bots.account_loss import AccountLoss, LossLatch, record_loss
+from bots.our_accounts import OurAccounts
 from bots.proxy import ProxyConfig
 from bots.sender import FLOOD_WAIT_HOLD, PEER_FLOOD_COOLDOWN, SETTLE_SECONDS, Sender
 from core.bus import Bus, PermanentError, UnroutableError, decode_payload
@@ -98,6 +99,7 @@ class AccountWorker:
         self._saved_cursor: str | None = None
         self._stopping = False
         self._chat_key: str | None = None  # routing key of chat messages; see _publish
+        self._ours = OurAccounts(db)  # a scripts account's scene partners are not its audience
 
     async def run(self) -> None:
         """Work until cancelled or until the account becomes unusable."""
@@ -139,6 +141,8 @@ class AccountWorker:
                 group.create_task(self._pump())
                 group.create_task(self._keep_cursor())
                 group.create_task(self._stop_when_lost())
+                if self._chat_key == SCENE_ROUTING_KEY:
+                    group.create_task(self._ours.keep())
         except* AccountUnusable:
             log.warning("account %s stopped: it can no longer be used", account.name)
         finally:
@@ -208,6 +212,8 @@ class AccountWorker:
         """Chat messages go to the parser (a scripts account's to the scripts service), DMs (a
         lead answering) to the manager."""
         key = DM_ROUTING_KEY if dm else self._chat_key
+        if key == SCENE_ROUTING_KEY and self._ours.said(event):
+            return  # another of our accounts' scene line: not the audience
         if key is None:
             await self._bus.publish(event)
             return

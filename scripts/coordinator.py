@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Bus
@@ -42,7 +43,8 @@ from scripts.scenes import SceneCache, SceneNotPlayable
 from scripts.starting import start_runs
 
 log = logging.getLogger(__name__)
-CLAIM = 200  # runs played forward per transaction
+CLAIM = 200  # runs played forward per pass
+LANES = 4  # transactions of a pass side by side (PostgreSQL)
 IDLE = 1.0  # seconds between looks when nothing is due (runs written by another process)
 BUSY_RETRY = 30.0  # seconds (scaled) before a run whose account still plays elsewhere tries again
 
@@ -99,26 +101,14 @@ class Coordinator:
                     pass
 
     async def play_due(self) -> datetime | None:
-        """Play every run that is due; returns when the next one will be."""
+        """Play every run that is due; returns when the next one will be. On PostgreSQL a few
+        transactions claim due runs side by side (SKIP LOCKED keeps them apart)."""
+        lanes = 1 if self._serial is not None else LANES
+        share = CLAIM // lanes
         while True:
-            async with self._transaction() as session:
-                now = utcnow()
-                runs = list(
-                    await session.scalars(
-                        select(SceneRun)
-                        .where(
-                            SceneRun.status.in_(("scheduled", "playing")),
-                            SceneRun.next_at <= now,
-                        )
-                        .order_by(SceneRun.next_at)
-                        .limit(CLAIM)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                for run in runs:
-                    await self._play(session, run, now)
+            played = await asyncio.gather(*(self._play_some(share) for _ in range(lanes)))
             self._relay.poke()
-            if len(runs) < CLAIM:
+            if all(count < share for count in played):
                 break
         async with self._db.session() as session:
             upcoming = await session.scalar(
@@ -127,6 +117,40 @@ class Coordinator:
                 )
             )
         return as_utc(upcoming) if upcoming is not None else None
+
+    async def _play_some(self, limit: int) -> int:
+        async with self._transaction() as session:
+            now = utcnow()
+            runs = list(
+                await session.scalars(
+                    select(SceneRun)
+                    .where(
+                        SceneRun.status.in_(("scheduled", "playing")),
+                        SceneRun.next_at <= now,
+                    )
+                    .order_by(SceneRun.next_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for run in runs:
+                await self._play_one(session, run, now)
+        return len(runs)
+
+    async def _play_one(self, session: AsyncSession, run: SceneRun, now: datetime) -> None:
+        """One run, in a savepoint: a run that cannot be played (a bug, bad data) fails alone
+        with the reason instead of coming due again forever and holding up the others."""
+        try:
+            async with session.begin_nested():
+                await self._play(session, run, now)
+        except SQLAlchemyError:
+            raise  # the database's trouble, not the run's: the whole pass goes again
+        except Exception as exc:
+            log.exception("run %s could not be played", run.id)
+            await session.refresh(run)
+            reason = f"internal error: {type(exc).__name__}"
+            name = await self._scene_name(session, run.scenario_id)
+            await history.end(session, run, "failed", now, scene_name=name, reason=reason)
 
     async def _play(self, session: AsyncSession, run: SceneRun, now: datetime) -> None:
         stage = await self._stage(session, run, now)

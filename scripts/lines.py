@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Account
@@ -145,33 +145,34 @@ async def _account_ready(
     if account.flood_until is not None and as_utc(account.flood_until) > now:
         until = as_utc(account.flood_until)
         return Later(until, "flood_wait", f"account {account.name} is in a FloodWait")
-    last = await session.scalar(
-        select(func.max(SceneRunLine.due_at)).where(
-            SceneRunLine.account_id == account.id, SceneRunLine.status != "failed"
-        )
-    )
-    gap = timedelta(seconds=pacing.min_gap * pacing.scale)
-    if last is not None and as_utc(last) + gap > now:
-        return Later(as_utc(last) + gap, "gap", f"account {account.name} keeps its gap")
+    # One look at the account's latest lines answers both: the gap after the last one, and
+    # whether the last hour already holds its cap.
     hour = timedelta(hours=1) * pacing.scale
-    recent = list(
-        await session.scalars(
+    recent = [
+        as_utc(due)
+        for due in await session.scalars(
             select(SceneRunLine.due_at)
             .where(
                 SceneRunLine.account_id == account.id,
                 SceneRunLine.status != "failed",
                 SceneRunLine.due_at > now - hour,
             )
-            .order_by(SceneRunLine.due_at)
+            .order_by(SceneRunLine.due_at.desc())
+            .limit(pacing.per_hour)
         )
-    )
+    ]
+    gap = timedelta(seconds=pacing.min_gap * pacing.scale)
+    if recent and recent[0] + gap > now:
+        return Later(recent[0] + gap, "gap", f"account {account.name} keeps its gap")
     if len(recent) >= pacing.per_hour:
-        until = as_utc(recent[len(recent) - pacing.per_hour]) + hour
+        until = recent[-1] + hour
         return Later(until, "hourly", f"account {account.name} reached {pacing.per_hour} an hour")
     return None
 
 
-def _quoted(session_lines: dict[int, int], run: SceneRun, say: Say, scene: Scene) -> int | None:
+async def _quoted(session: AsyncSession, run: SceneRun, say: Say, scene: Scene) -> int | None:
+    """The Telegram message the line quotes: the member's, or an earlier line of this run (none
+    when that line was on a branch not taken)."""
     if say.reply is None:
         return None
     if say.reply == "member":
@@ -186,16 +187,14 @@ def _quoted(session_lines: dict[int, int], run: SceneRun, say: Say, scene: Scene
         ),
         None,
     )
-    return session_lines.get(pc) if pc is not None else None
-
-
-async def _sent_lines(session: AsyncSession, run_id: int) -> dict[int, int]:
-    rows = await session.execute(
-        select(SceneRunLine.pc, SceneRunLine.telegram_message_id).where(
-            SceneRunLine.run_id == run_id, SceneRunLine.telegram_message_id.is_not(None)
+    if pc is None:
+        return None
+    found = await session.scalar(
+        select(SceneRunLine.telegram_message_id).where(
+            SceneRunLine.run_id == run.id, SceneRunLine.pc == pc
         )
     )
-    return {int(pc): int(message_id) for pc, message_id in rows.all() if message_id is not None}
+    return int(found) if found is not None else None
 
 
 def _typing(say: Say, text: str, scale: float) -> float:
@@ -222,9 +221,11 @@ async def queue_line(
     if (not_yet := await _account_ready(session, account, now, pacing)) is not None:
         return not_yet
     assert account is not None  # noqa: S101 - checked above
-    retry = await session.scalar(
-        select(SceneRunLine).where(SceneRunLine.run_id == run.id, SceneRunLine.pc == run.pc)
-    )
+    retry = None
+    if run.state.get("retry_pc") == run.pc:
+        retry = await session.scalar(
+            select(SceneRunLine).where(SceneRunLine.run_id == run.id, SceneRunLine.pc == run.pc)
+        )
     if retry is not None:  # handed back after a long FloodWait: the same text, a new key
         retry.attempts += 1
         retry.idempotency_key = f"s{run.id}-p{run.pc}-t{retry.attempts}"
@@ -247,7 +248,7 @@ async def queue_line(
         account_id=account_id,
         text=drawn.text,
         text_hash=text_hash(drawn.text),
-        reply_to=_quoted(await _sent_lines(session, run.id), run, say, scene),
+        reply_to=await _quoted(session, run, say, scene),
         attachment=attachment,
         typing_seconds=_typing(say, drawn.text, pacing.scale),
         picks=[list(pick) for pick in drawn.picks],

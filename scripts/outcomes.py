@@ -39,6 +39,7 @@ async def line_sent(run: SceneRun, line: SceneRunLine, sent: MessageSent, stage:
     if run.state.get("awaiting") == line.id:
         state = dict(run.state)
         state.pop("awaiting", None)
+        state.pop("retry_pc", None)
         run.state = state
         run.pc = line.pc + 1
         if run.status == "playing":  # a paused run keeps its place; an ended one stays ended
@@ -51,6 +52,8 @@ async def line_failed(run: SceneRun, line: SceneRunLine, failed: SendFailed, sta
         return  # an older attempt's report, or one delivered twice
     state = dict(run.state)
     state.pop("awaiting", None)
+    if failed.reason == "flood_wait" and failed.retry_after is not None:
+        state["retry_pc"] = line.pc  # scripts.lines sends this line again, under a new key
     run.state = state
     if failed.reason == "flood_wait" and failed.retry_after is not None:
         line.status = "retry"  # same text, a new key when due (scripts.lines)

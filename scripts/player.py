@@ -3,7 +3,8 @@ pause, a member, a limit — or until the scene ends.
 
 The run's row is locked by the caller; everything here happens in the caller's transaction, so a
 crash leaves the run exactly where its last commit put it. ``state`` keeps what the position
-needs: ``awaiting`` (the line whose confirmation the run waits for), ``wait_pc`` (a pause was drawn
+needs: ``awaiting`` (the line whose confirmation the run waits for), ``retry_pc`` (a line handed
+back by a long FloodWait goes again from there), ``wait_pc`` (a pause was drawn
 for this position), ``listen_pc`` / ``listen_until`` (listening), ``member`` (whom the last
 listen heard). Pauses are drawn from the run's seed and position, so a resumed run draws the same.
 """
