@@ -68,7 +68,10 @@ async def advance(run: SceneRun, stage: Stage) -> None:
     due = as_utc(run.next_at) if run.next_at is not None else stage.now
     stage = replace(stage, due=min(due, stage.now))
     for _ in range(len(stage.scene.program) + 1):
-        if run.status != "playing" or run.state.get("awaiting") is not None:
+        if run.status != "playing":
+            return
+        if run.state.get("awaiting") is not None:
+            run.next_at = None  # its confirmation moves it (a resumed run may come here)
             return
         if run.pc >= len(stage.scene.program):
             await history.end(
