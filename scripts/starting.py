@@ -156,6 +156,7 @@ async def start_runs(
         later=command.start_at is not None and command.start_at > now,
     )
     values, problems = _values(scene, chat, command.variables)
+    problems += [f"role {r} is not in the scene" for r in command.cast if r not in scene.roles]
     problems = casting.problems + problems + await _named_things(session, scene)
     problems += await _used_up(session, scene, chat.id)
     problems += await _repeats(session, scene, chat.id, now - pacing.repeat_window)
