@@ -15,6 +15,8 @@ from scripts.coordinator import Coordinator
 from scripts.handlers import ScriptsHandlers
 from scripts.lines import Pacing
 
+STOP_GRACE = 10.0  # seconds the coordinator gets to finish its pass on the way out
+
 
 def pacing(settings: Settings) -> Pacing:
     return Pacing(
@@ -30,8 +32,13 @@ class RunningScripts:
     coordinator: Coordinator
     task: asyncio.Task[None]
 
-    async def stop(self) -> None:
-        self.task.cancel()
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Let the coordinator finish its pass (bounded), rather than cut a transaction off."""
+        self.coordinator.stop_soon()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), grace)
+        except TimeoutError:
+            self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
 
 

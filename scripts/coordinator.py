@@ -70,6 +70,7 @@ class Coordinator:
         self._ours = OurAccounts(db)
         self._declared: set[int] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
         # SQLite has no row locks (and pysqlite reads outside the transaction until its first
         # write): the demo's single process takes its run-changing transactions one at a time.
         self._serial = asyncio.Lock() if db.is_sqlite else None
@@ -85,8 +86,14 @@ class Coordinator:
 
     # ---- the loop --------------------------------------------------------------------------
 
+    def stop_soon(self) -> None:
+        """Finish the pass in progress, then return from ``run``: a transaction cut off by a
+        cancellation could leave its rows locked under the bus handlers still waiting for them."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 upcoming = await self.play_due()
@@ -108,7 +115,7 @@ class Coordinator:
         while True:
             played = await asyncio.gather(*(self._play_some(share) for _ in range(lanes)))
             self._relay.poke()
-            if all(count < share for count in played):
+            if self._stopping or all(count < share for count in played):
                 break
         async with self._db.session() as session:
             upcoming = await session.scalar(
