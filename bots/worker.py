@@ -26,7 +26,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bots.account_health import add_event, record_flood_wait
 from bots.account_loss import AccountLoss, LossLatch, record_loss
-from bots.our_accounts import OurAccounts
 from bots.proxy import ProxyConfig
 from bots.sender import FLOOD_WAIT_HOLD, PEER_FLOOD_COOLDOWN, SETTLE_SECONDS, Sender
 from core.bus import Bus, PermanentError, UnroutableError, decode_payload
@@ -35,6 +34,7 @@ from core.db import Database
 from core.db.models import Account, Chat, ChatAssignment
 from core.db.scene_models import SceneMember
 from core.events import Event, JoinChats, Profile, SendMessage
+from core.our_accounts import OurAccounts
 from core.outbox import OutboxRelay
 from core.telegram import (
     AccountBannedError,
@@ -141,8 +141,6 @@ class AccountWorker:
                 group.create_task(self._pump())
                 group.create_task(self._keep_cursor())
                 group.create_task(self._stop_when_lost())
-                if self._chat_key == SCENE_ROUTING_KEY:
-                    group.create_task(self._ours.keep())
         except* AccountUnusable:
             log.warning("account %s stopped: it can no longer be used", account.name)
         finally:
@@ -212,7 +210,7 @@ class AccountWorker:
         """Chat messages go to the parser (a scripts account's to the scripts service), DMs (a
         lead answering) to the manager."""
         key = DM_ROUTING_KEY if dm else self._chat_key
-        if key == SCENE_ROUTING_KEY and self._ours.said(event):
+        if key == SCENE_ROUTING_KEY and await self._ours.is_ours(_sender(event)):
             return  # another of our accounts' scene line: not the audience
         if key is None:
             await self._bus.publish(event)
@@ -411,6 +409,13 @@ class AccountWorker:
         if account.status != "active":
             raise AccountUnusable(f"account {account.name} is {account.status}")
         return account
+
+
+def _sender(event: Event) -> int:
+    """Who wrote the message a ``message.incoming`` event reports (0 when it does not say)."""
+    sender = event.payload.get("sender")
+    user_id = sender.get("user_id") if isinstance(sender, dict) else None
+    return user_id if isinstance(user_id, int) else 0
 
 
 def _unreachable(error: Exception) -> bool:

@@ -8,7 +8,6 @@ the audience.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,9 +15,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import Database
-from core.db.models import Account, KeywordSet
-from core.db.scene_models import SceneChatMessage, SceneRun, SceneRunLine
+from core.db.models import KeywordSet
+from core.db.scene_models import RUN_LIVE, SceneChatMessage, SceneRun, SceneRunLine
 from core.db.upsert import insert_ignore
 from core.events import MessageIncoming, Profile
 from parser.matcher import KeywordSetRules, Matcher
@@ -26,37 +24,12 @@ from scripts.player import Stage, hear
 from scripts.scenario import Clause, ListenAt, clause_matcher
 
 TEXT_LIMIT = 1000  # characters of a member's message kept
-OURS_TTL = 60.0  # seconds our accounts' user ids are cached
-OURS_MISS_TTL = 2.0  # an unknown sender reloads them this often at most (a worker just started)
-
-
-class OurAccounts:
-    """The Telegram user ids of our accounts, refreshed now and then."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._ids: set[int] = set()
-        self._loaded = float("-inf")
-
-    async def is_ours(self, user_id: int) -> bool:
-        if user_id not in await self._ids_within(OURS_TTL):
-            return user_id in await self._ids_within(OURS_MISS_TTL)
-        return True
-
-    async def _ids_within(self, ttl: float) -> set[int]:
-        if time.monotonic() - self._loaded > ttl:
-            async with self._db.session() as session:
-                rows = await session.scalars(
-                    select(Account.telegram_user_id).where(Account.telegram_user_id.is_not(None))
-                )
-                self._ids = {r for r in rows if r is not None}
-            self._loaded = time.monotonic()
-        return self._ids
 
 
 class ClauseMatchers:
-    """Each clause's test, compiled once: words with the parser's matcher, keyword sets from
-    the workspace as they are now."""
+    """Each clause's test, compiled once per process: words with the parser's matcher, keyword
+    sets from the workspace as they were when first needed (a set edited later is seen after a
+    restart)."""
 
     def __init__(self) -> None:
         self._tests: dict[tuple[int, str], Callable[[str], bool]] = {}
@@ -102,7 +75,7 @@ async def runs_hearing(
         SceneRun.chat_ref == (message.chat_ref or ""),
     )
     recent = or_(
-        SceneRun.status.in_(("playing", "paused")),
+        SceneRun.status.in_(RUN_LIVE),
         SceneRun.ended_at >= now - engagement,
     )
     rows = await session.scalars(
@@ -137,7 +110,7 @@ async def keep_message(
             "sender_name": (name or str(sender.user_id))[:160],
             "text": message.text[:TEXT_LIMIT],
             "reply_to_line_id": quoted,
-            "during": run.status in ("playing", "paused"),
+            "during": run.status in RUN_LIVE,
             "at": message.date,
         },
         returning=SceneChatMessage.id,

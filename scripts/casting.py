@@ -16,10 +16,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Account
-from core.db.scene_models import SceneMember, SceneRun, SceneRunLine
+from core.db.scene_models import RUN_LIVE, SceneMember, SceneRun, SceneRunLine
 from core.events import as_utc
-
-LIVE = ("playing", "paused")
 
 
 @dataclass
@@ -34,7 +32,7 @@ async def busy_in_chat(
     """Account id → the run of this chat it plays in: live, or due to start (a run scheduled
     for later does not hold its accounts until then; if it still clashes, it waits)."""
     live = or_(
-        SceneRun.status.in_(LIVE),
+        SceneRun.status.in_(RUN_LIVE),
         and_(SceneRun.status == "scheduled", SceneRun.start_at <= now),
     )
     rows = await session.execute(

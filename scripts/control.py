@@ -12,12 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.scene_models import Scenario, SceneRun
+from core.db.scene_models import RUN_OVER, Scenario, SceneRun
 from core.events import as_utc
 from core.scene_commands import SceneCommand, SceneResult
 from scripts import history
-
-OVER = ("finished", "failed", "cancelled")
 
 
 async def _locked(session: AsyncSession, run_id: int) -> SceneRun | None:
@@ -29,7 +27,7 @@ async def change_run(session: AsyncSession, command: SceneCommand, now: datetime
     if run is None:
         return SceneResult(outcome="missing", detail=f"run {command.run_id} does not exist")
     by = command.actor.login
-    if run.status in OVER:
+    if run.status in RUN_OVER:
         return SceneResult(outcome="conflict", detail=f"run {run.id} is already {run.status}")
     if command.action == "pause":
         if run.status == "paused":

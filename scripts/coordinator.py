@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bus import Bus
 from core.db import Database
-from core.db.scene_models import Scenario, SceneMember, SceneRun, SceneRunLine
+from core.db.scene_models import RUN_DUE, Scenario, SceneMember, SceneRun, SceneRunLine
 from core.db.upsert import insert_ignore
 from core.events import MessageIncoming, MessageSent, SendFailed, as_utc, utcnow
+from core.our_accounts import OurAccounts
 from core.outbox import OutboxRelay
 from core.scene_commands import SceneCommand, SceneResult
 from core.topology import declare_account_queue
@@ -29,7 +30,6 @@ from scripts import history
 from scripts.audience import (
     ClauseMatchers,
     EarlyAnswers,
-    OurAccounts,
     keep_message,
     maybe_hear,
     runs_hearing,
@@ -119,9 +119,7 @@ class Coordinator:
                 break
         async with self._db.session() as session:
             upcoming = await session.scalar(
-                select(func.min(SceneRun.next_at)).where(
-                    SceneRun.status.in_(("scheduled", "playing"))
-                )
+                select(func.min(SceneRun.next_at)).where(SceneRun.status.in_(RUN_DUE))
             )
         return as_utc(upcoming) if upcoming is not None else None
 
@@ -132,7 +130,7 @@ class Coordinator:
                 await session.scalars(
                     select(SceneRun)
                     .where(
-                        SceneRun.status.in_(("scheduled", "playing")),
+                        SceneRun.status.in_(RUN_DUE),
                         SceneRun.next_at <= now,
                     )
                     .order_by(SceneRun.next_at)
@@ -218,14 +216,15 @@ class Coordinator:
     async def on_result(self, report: MessageSent | SendFailed) -> None:
         async with self._transaction() as session:
             now = utcnow()
+            # The run first: a report delivered twice waits here for the other copy's commit,
+            # then reads the line as that copy left it (and does nothing).
+            run = await session.scalar(
+                select(SceneRun).where(SceneRun.id == report.run_id).with_for_update()
+            )
             line = await session.get(SceneRunLine, report.message_id)
-            if line is None or line.run_id != report.run_id:
+            if run is None or line is None or line.run_id != run.id:
                 log.warning("report for unknown scene line %s", report.message_id)
                 return
-            run = await session.scalar(
-                select(SceneRun).where(SceneRun.id == line.run_id).with_for_update()
-            )
-            assert run is not None  # noqa: S101 - lines cascade with their run
             stage = await self._stage(session, run, now)
             if stage is None:
                 return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from core.db.models import Account
 from core.db.scene_models import SceneRun, SceneRunLine, SceneVariantUse
 from core.events import Event, SceneDelivery, SendMessage, account_routing_key, as_utc
 from core.outbox import add_to_outbox
+from core.scene_variants import seen_variants
 from scripts.scenario import Rendered, Say, SayAt, Scene, VariationExhausted, render
 from scripts.scenario import typing_seconds as default_typing
 
@@ -68,30 +68,6 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(folded.encode()).hexdigest()[:16]  # noqa: S324 - a key, not a secret
 
 
-class _ChatHistory:
-    """Which options of the line's once/shuffle variations this chat has used, oldest first."""
-
-    def __init__(self, uses: dict[str, list[int]]) -> None:
-        self._uses = uses
-
-    def used(self, key: str) -> Sequence[int]:
-        return self._uses.get(key, ())
-
-
-async def _history(session: AsyncSession, chat_id: int, say: Say) -> _ChatHistory:
-    keys = [c.key for c in say.text.choices() if c.kind != "random"]
-    uses: dict[str, list[int]] = {}
-    if keys:
-        rows = await session.execute(
-            select(SceneVariantUse.choice_key, SceneVariantUse.variant)
-            .where(SceneVariantUse.chat_id == chat_id, SceneVariantUse.choice_key.in_(keys))
-            .order_by(SceneVariantUse.id)
-        )
-        for key, variant in rows:
-            uses.setdefault(key, []).append(variant)
-    return _ChatHistory(uses)
-
-
 async def _recent_hashes(
     session: AsyncSession, chat_id: int, since: datetime, hashes: list[str]
 ) -> set[str]:
@@ -109,11 +85,15 @@ async def _recent_hashes(
 async def _draw(
     session: AsyncSession, run: SceneRun, say: Say, pc: int, now: datetime, pacing: Pacing
 ) -> Rendered | Skipped | Broken:
-    history = await _history(session, run.chat_id, say)
+    kept = [c.key for c in say.text.choices() if c.kind != "random"]
+    history = await seen_variants(session, run.chat_id, kept)
     member = (run.state.get("member") or {}).get("name")
+    # Other draws only matter when the first one may be refused for repeating a recent text.
+    varies = next(say.text.choices(), None) is not None
+    draws = REROLLS if varies and pacing.repeat_window > timedelta(0) else 1
     drafts: list[Rendered] = []
     try:
-        for attempt in range(REROLLS if any(True for _ in say.text.choices()) else 1):
+        for attempt in range(draws):
             rng = random.Random(f"{run.seed}:{pc}:{attempt}")
             drafts.append(
                 render(say.text, rng=rng, variables=run.variables, member=member, history=history)

@@ -5,10 +5,10 @@ the reason — never a silent hang)."""
 from __future__ import annotations
 
 from core.db.models import Account
-from core.db.scene_models import SceneRun, SceneRunLine
+from core.db.scene_models import RUN_LIVE, SceneRun, SceneRunLine
 from core.events import MessageSent, SendFailed, as_utc
 from scripts import history
-from scripts.player import Stage, advance
+from scripts.player import Stage, advance, set_state
 
 _WHY = {
     "banned": "account {account} was banned",
@@ -37,10 +37,7 @@ async def line_sent(run: SceneRun, line: SceneRunLine, sent: MessageSent, stage:
         message_id=sent.telegram_message_id,
     )
     if run.state.get("awaiting") == line.id:
-        state = dict(run.state)
-        state.pop("awaiting", None)
-        state.pop("retry_pc", None)
-        run.state = state
+        set_state(run, awaiting=None, retry_pc=None)
         run.pc = line.pc + 1
         if run.status == "playing":  # a paused run keeps its place; an ended one stays ended
             run.next_at = stage.now
@@ -50,12 +47,9 @@ async def line_sent(run: SceneRun, line: SceneRunLine, sent: MessageSent, stage:
 async def line_failed(run: SceneRun, line: SceneRunLine, failed: SendFailed, stage: Stage) -> None:
     if line.status != "queued" or line.idempotency_key != failed.idempotency_key:
         return  # an older attempt's report, or one delivered twice
-    state = dict(run.state)
-    state.pop("awaiting", None)
+    set_state(run, awaiting=None)
     if failed.reason == "flood_wait" and failed.retry_after is not None:
-        state["retry_pc"] = line.pc  # scripts.lines sends this line again, under a new key
-    run.state = state
-    if failed.reason == "flood_wait" and failed.retry_after is not None:
+        set_state(run, retry_pc=line.pc)  # scripts.lines sends it again, under a new key
         line.status = "retry"  # same text, a new key when due (scripts.lines)
         line.detail = failed.detail
         run.next_at = as_utc(failed.retry_after)
@@ -70,7 +64,7 @@ async def line_failed(run: SceneRun, line: SceneRunLine, failed: SendFailed, sta
         )
         return
     line.status, line.detail = "failed", failed.detail
-    if run.status not in ("playing", "paused"):
+    if run.status not in RUN_LIVE:
         return
     account = await stage.session.get(Account, line.account_id)
     name = account.name if account else str(line.account_id)

@@ -26,8 +26,6 @@ from scripts.lead_referral import refer_member
 from scripts.lines import Broken, Later, Pacing, Queued, Skipped, queue_line
 from scripts.scenario import JumpTo, LeadAt, ListenAt, SayAt, Scene, StopAt, WaitAt
 
-LIVE = ("scheduled", "playing", "paused")
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -44,7 +42,7 @@ class Stage:
     heard_already: Callable[[SceneRun, ListenAt, Stage], Awaitable[bool]] | None = None
 
 
-def _state(run: SceneRun, **changes: Any) -> None:
+def set_state(run: SceneRun, **changes: Any) -> None:
     """JSON columns change only by assignment (SQLAlchemy does not see in-place edits)."""
     state = dict(run.state)
     for key, value in changes.items():
@@ -104,13 +102,13 @@ async def _step(run: SceneRun, instr: object, stage: Stage) -> bool:
 
 def _wait(run: SceneRun, wait: WaitAt, stage: Stage) -> bool:
     if run.state.get("wait_pc") == run.pc:  # the pause drawn here is over
-        _state(run, wait_pc=None)
+        set_state(run, wait_pc=None)
         run.pc += 1
         return True
     rng = random.Random(f"{run.seed}:{run.pc}:wait")
     seconds = rng.uniform(wait.low, wait.high)
     run.next_at = stage.now + _seconds(seconds, stage)
-    _state(run, wait_pc=run.pc)
+    set_state(run, wait_pc=run.pc)
     history.note(
         stage.session, run, "waiting", stage.now, line=wait.line, seconds=round(seconds, 1)
     )
@@ -120,7 +118,7 @@ def _wait(run: SceneRun, wait: WaitAt, stage: Stage) -> bool:
 async def _listen(run: SceneRun, listen: ListenAt, stage: Stage) -> bool:
     if run.state.get("listen_pc") != run.pc:
         until = stage.now + _seconds(listen.timeout, stage)
-        _state(run, listen_pc=run.pc, listen_until=until.isoformat(), member=None)
+        set_state(run, listen_pc=run.pc, listen_until=until.isoformat(), member=None)
         run.next_at = until
         history.note(stage.session, run, "listening", stage.now, line=listen.line)
         if stage.heard_already is not None and await stage.heard_already(run, listen, stage):
@@ -128,7 +126,7 @@ async def _listen(run: SceneRun, listen: ListenAt, stage: Stage) -> bool:
         return False
     # The timeout came before any member's message chose a clause (those move the run
     # themselves, see scripts.audience).
-    _state(run, listen_pc=None, listen_until=None)
+    set_state(run, listen_pc=None, listen_until=None)
     run.pc = listen.silent if listen.silent is not None else listen.after
     history.note(stage.session, run, "silent", stage.now, line=listen.line)
     return True
@@ -138,7 +136,7 @@ def hear(
     run: SceneRun, listen: ListenAt, target: int, member: dict[str, Any], stage: Stage
 ) -> None:
     """A member's message chose the clause starting at ``target``."""
-    _state(run, listen_pc=None, listen_until=None, member=member)
+    set_state(run, listen_pc=None, listen_until=None, member=member)
     run.pc = target
     run.next_at = stage.now
     history.note(stage.session, run, "heard", stage.now, line=listen.line, member=member["name"])
@@ -150,7 +148,7 @@ async def _say(run: SceneRun, at: SayAt, stage: Stage) -> bool:
         stage.session, run, stage.scene, at.say, stage.now, stage.pacing, due=due
     )
     if isinstance(outcome, Queued):
-        _state(run, awaiting=outcome.line.id)
+        set_state(run, awaiting=outcome.line.id)
         run.next_at = None
         return False
     if isinstance(outcome, Later):

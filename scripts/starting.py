@@ -17,12 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import Actor
 from core.db.models import Campaign, Chat, KeywordSet
-from core.db.scene_models import Scenario, SceneRun, SceneRunLine, SceneVariantUse
+from core.db.scene_models import Scenario, SceneRun, SceneRunLine
 from core.scene_commands import SceneCommand, SceneResult
+from core.scene_variants import seen_variants
 from scripts import history
 from scripts.casting import cast_run
 from scripts.lines import Pacing, text_hash
-from scripts.scenario import Budget, ScenarioInvalid, Scene, parse_scene, simulate
+from scripts.scenario import (
+    Budget,
+    ScenarioInvalid,
+    Scene,
+    parse_scene,
+    simulate,
+    variable_values,
+)
 
 
 def _refused(problems: list[str]) -> SceneResult:
@@ -49,41 +57,28 @@ async def _named_things(session: AsyncSession, scene: Scene) -> list[str]:
 
 
 def _values(scene: Scene, chat: Chat, given: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    values: dict[str, str] = {}
-    missing = []
-    for name, default in scene.variables.items():
-        value = given.get(name, chat.scene_vars.get(name, default))
-        if value is None:
-            missing.append(
-                f"variable {{{name}}} has no value: give it for the run or set it on the chat"
-            )
-        else:
-            values[name] = str(value)
-    unknown = [
+    """The start's values over the chat's over the scene's defaults, and what is wrong."""
+    chat_values = {str(k): str(v) for k, v in (chat.scene_vars or {}).items()}
+    values, missing = variable_values(scene, {**chat_values, **given})
+    problems = [
+        f"variable {{{name}}} has no value: give it for the run or set it on the chat"
+        for name in missing
+    ]
+    problems += [
         f"variable {{{name}}} is not in the scene" for name in given if name not in scene.variables
     ]
-    return values, missing + unknown
+    return values, problems
 
 
 async def _used_up(session: AsyncSession, scene: Scene, chat_id: int) -> list[str]:
-    problems = []
-    for say in scene.lines():
-        for choice in say.text.choices():
-            if choice.kind != "once":
-                continue
-            used = set(
-                await session.scalars(
-                    select(SceneVariantUse.variant).where(
-                        SceneVariantUse.chat_id == chat_id, SceneVariantUse.choice_key == choice.key
-                    )
-                )
-            )
-            if len(used) >= len(choice.options):
-                problems.append(
-                    f"line {choice.line}, column {choice.column}: every option of this "
-                    f"once-per-chat variation was already used in this chat"
-                )
-    return problems
+    once = [c for say in scene.lines() for c in say.text.choices() if c.kind == "once"]
+    seen = await seen_variants(session, chat_id, (c.key for c in once))
+    return [
+        f"line {c.line}, column {c.column}: every option of this once-per-chat variation was "
+        f"already used in this chat"
+        for c in once
+        if len(set(seen.used(c.key))) >= len(c.options)
+    ]
 
 
 async def _repeats(session: AsyncSession, scene: Scene, chat_id: int, since: datetime) -> list[str]:

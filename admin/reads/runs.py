@@ -20,6 +20,9 @@ from admin.reads.paging import capped_count
 from admin.reads.scenarios import account_names, pairs
 from core.db.models import Chat
 from core.db.scene_models import (
+    RUN_DUE,
+    RUN_LIVE,
+    RUN_OVER,
     Scenario,
     ScenarioVersion,
     SceneChatMessage,
@@ -29,9 +32,8 @@ from core.db.scene_models import (
 )
 from scripts.scenario import Instr, ListenAt, SayAt, WaitAt, check_scene
 
-OVER = ("finished", "failed", "cancelled")
 RECENT_EVENTS = 12  # what the live page lists of a run's history
-STATUSES = ("scheduled", "playing", "paused", "finished", "failed", "cancelled")
+STATUSES = tuple(dict.fromkeys((*RUN_DUE, *RUN_LIVE, *RUN_OVER)))
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class RunDetail:
 
     @property
     def over(self) -> bool:
-        return self.row.run.status in OVER
+        return self.row.run.status in RUN_OVER
 
 
 async def run_detail(
@@ -242,7 +244,7 @@ def run_state(
 ) -> RunState:
     """What the run is doing now, in the order a person asks: is it over, paused, held by a
     FloodWait, typing a line, or pausing/listening until a time."""
-    if run.status in OVER:
+    if run.status in RUN_OVER:
         return RunState(run.status, reason=run.reason)
     if run.status in ("paused", "scheduled"):
         return RunState(run.status, until=_utc(run.next_at or run.start_at))

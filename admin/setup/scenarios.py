@@ -20,7 +20,8 @@ from admin.setup.keyword_sets import SetupError
 from core.access import Actor
 from core.audit import record
 from core.db.models import Account, Campaign, Chat, KeywordSet
-from core.db.scene_models import Scenario, ScenarioVersion, SceneRun, SceneVariantUse
+from core.db.scene_models import RUN_DUE, RUN_LIVE, Scenario, ScenarioVersion, SceneRun
+from core.scene_variants import seen_variants
 from core.settings import Settings
 from scripts.scenario import (
     Budget,
@@ -34,7 +35,7 @@ from scripts.scenario import (
     simulate,
 )
 
-UNFINISHED = ("scheduled", "playing", "paused")  # a run in one of these still needs its scene
+UNFINISHED = tuple(dict.fromkeys((*RUN_DUE, *RUN_LIVE)))  # a run here still needs its scene
 SCRIPTS_ROLE = "scripts"  # the accounts that play scenes
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -278,16 +279,6 @@ async def version_of(session: AsyncSession, scenario_id: int, version: int) -> S
 # ---- simulation -------------------------------------------------------------------------------
 
 
-class _ChatHistory:
-    """The variants a chat has already seen, read once (``VariantHistory``)."""
-
-    def __init__(self, uses: Mapping[str, list[int]]) -> None:
-        self._uses = uses
-
-    def used(self, key: str) -> Sequence[int]:
-        return self._uses.get(key, [])
-
-
 async def simulate_scenario(
     session: AsyncSession,
     scenario: Scenario,
@@ -312,7 +303,8 @@ async def simulate_scenario(
         if chat is None:
             raise SetupError(f"chat {chat_id} does not exist", field="chat_id")
         values.update({str(k): str(v) for k, v in (chat.scene_vars or {}).items()})
-        history = await _history(session, chat_id, scenario.id)
+        keys = (c.key for say in scene.lines() for c in say.text.choices() if c.kind != "random")
+        history = await seen_variants(session, chat_id, keys)
     values.update(variables or {})
     return simulate(
         scene,
@@ -323,15 +315,3 @@ async def simulate_scenario(
         history=history,
         time_scale=settings.scene_time_scale,
     )
-
-
-async def _history(session: AsyncSession, chat_id: int, scenario_id: int) -> _ChatHistory:
-    rows = await session.execute(
-        select(SceneVariantUse.choice_key, SceneVariantUse.variant)
-        .where(SceneVariantUse.chat_id == chat_id, SceneVariantUse.scenario_id == scenario_id)
-        .order_by(SceneVariantUse.id)
-    )
-    uses: dict[str, list[int]] = {}
-    for key, variant in rows:
-        uses.setdefault(key, []).append(variant)
-    return _ChatHistory(uses)

@@ -59,6 +59,12 @@ class ScenarioVersion(Base):
     created_at: Mapped[datetime] = _now()
 
 
+# A run's status: due to be played by the coordinator, holding its accounts in its chat, over.
+RUN_DUE = ("scheduled", "playing")
+RUN_LIVE = ("playing", "paused")
+RUN_OVER = ("finished", "failed", "cancelled")
+
+
 class SceneRun(Base):
     """One scene × chat × cast. ``pc`` is the position in the compiled scene; ``next_at`` when
     the run next needs the coordinator (a line due, a pause over, a listen timing out)."""

@@ -32,7 +32,7 @@ from scripts.scenario.program import (
     WaitAt,
     clause_matcher,
 )
-from scripts.scenario.simulate import Timeline, TimelineEntry, simulate
+from scripts.scenario.simulate import Timeline, TimelineEntry, simulate, variable_values
 from scripts.scenario.text import (
     Choice,
     NoHistory,
@@ -96,4 +96,5 @@ __all__ = [
     "render",
     "simulate",
     "typing_seconds",
+    "variable_values",
 ]

@@ -217,7 +217,7 @@ def simulate(
     timeout; the budget is scaled with them, so the problems found do not depend on it."""
     cast = dict(cast or {})
     problems = _cast_problems(scene, cast)
-    values, missing = _values(scene, variables or {})
+    values, missing = variable_values(scene, variables or {})
     problems += [f"variable {{{name}}} has no value and no default" for name in missing]
     run = _Run(
         scene=scene,
@@ -252,7 +252,7 @@ def _cast_problems(scene: Scene, cast: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _values(scene: Scene, given: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+def variable_values(scene: Scene, given: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     """Each variable's value (given, else its default) and the names that have neither; those
     render as ``{name}`` so that the rest of the timeline can still be read."""
     values: dict[str, str] = {}

@@ -54,13 +54,15 @@ async def test_a_paused_run_sends_nothing_until_resumed_then_plays_to_the_end(
 async def test_a_cancelled_run_stops_and_says_who_cancelled_it(scenes: SceneWorld) -> None:
     scenario = await scenes.scenario("slow", SLOW)
     run_id = (await scenes.start(scenario)).run_ids[0]
-    await eventually(lambda: scenes.lines(), what="the first line")
+    await eventually(scenes.lines, what="the first line")
     cancelled = await scenes.command("cancel", run_id=run_id)
     assert cancelled.outcome == "done", cancelled
+    said_by_then = len(await scenes.lines())
     run = await scenes.run(run_id)
     assert run.status == "cancelled" and run.reason == "cancelled by olga"
-    await asyncio.sleep(1.2)
-    assert len(await scenes.lines()) <= 2  # a line already with its account may still go
+    await asyncio.sleep(3.5)  # the whole scene's time: uncancelled, all four lines would be out
+    # A line already with its account may still go; nothing after it.
+    assert len(await scenes.lines()) <= said_by_then + 1 < 4
     assert (await scenes.command("resume", run_id=run_id)).outcome == "conflict"
     assert (await scenes.command("pause", run_id=999)).outcome == "missing"
 
