@@ -1,0 +1,1 @@
+"""Watchdog: keeps exactly one bots worker alive per active account."""
