@@ -109,3 +109,32 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = False
+
+    # The watchdog: one `bots` worker per active account, on local processes or Docker. Restarts
+    # back off from watchdog_backoff_base doubling to watchdog_backoff_cap (the first restart
+    # after a crash is immediate; a worker healthy for watchdog_backoff_reset forgets its
+    # crashes); watchdog_quarantine_crashes crashes within watchdog_quarantine_window quarantine
+    # the account. A worker without a heartbeat for watchdog_heartbeat_timeout is killed.
+    watchdog_runtime: Literal["local", "docker"] = "local"
+    watchdog_reconcile_interval: float = Field(default=5.0, gt=0, description="seconds")
+    watchdog_lease_ttl: float = Field(default=15.0, gt=0, description="seconds a lease lasts")
+    watchdog_lease_renew: float = Field(default=5.0, gt=0, description="seconds between renewals")
+    watchdog_backoff_base: float = Field(default=10.0, ge=0, description="seconds")
+    watchdog_backoff_cap: float = Field(default=300.0, ge=0, description="seconds")
+    watchdog_backoff_reset: float = Field(default=600.0, ge=0, description="seconds healthy")
+    watchdog_quarantine_crashes: int = Field(default=5, ge=1)
+    watchdog_quarantine_window: float = Field(default=900.0, gt=0, description="seconds")
+    watchdog_heartbeat_interval: float = Field(default=5.0, gt=0, description="worker, seconds")
+    watchdog_heartbeat_timeout: float = Field(default=60.0, gt=0, description="seconds")
+    watchdog_stop_grace: float = Field(default=15.0, ge=0, description="SIGTERM, then SIGKILL")
+    watchdog_log_lines: int = Field(default=30, ge=0, description="log lines kept per crash")
+    # Docker runtime: the image and the limits of each worker's container. The bind mounts
+    # ("host:container[:ro]") are for images that carry no Python (tests, development).
+    watchdog_docker_url: str | None = None  # None: DOCKER_HOST or the local socket
+    watchdog_docker_image: str = "coolthing:latest"
+    watchdog_docker_command: list[str] = ["coolthing", "run", "bots", "--account", "{account}"]
+    watchdog_docker_memory_mb: int = Field(default=512, gt=0)
+    watchdog_docker_cpus: float = Field(default=1.0, gt=0)
+    watchdog_docker_pids: int = Field(default=256, gt=0)
+    watchdog_docker_binds: list[str] = []
+    watchdog_docker_workdir: str | None = None
