@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots import telegram_health_metrics
 from core.db.models import Account, AccountEvent
 from core.events import utcnow
 
@@ -36,6 +37,7 @@ async def record_flood_wait(
     session.add(
         AccountEvent(account_id=account_id, kind="flood_wait", seconds=seconds, until=until, at=now)
     )
+    telegram_health_metrics.flood_wait(account_id, seconds)
     return until
 
 
@@ -64,6 +66,7 @@ async def record_peer_flood(
     if limited is None:
         return False
     add_event(session, account_id, "peer_flood", detail, until=until, now=now)
+    telegram_health_metrics.peer_flood(account_id)
     return True
 
 

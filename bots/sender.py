@@ -39,6 +39,7 @@ from typing import Protocol, TypeVar, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots import telegram_health_metrics
 from bots.account_health import record_flood_wait, record_peer_flood
 from bots.account_loss import AccountGone, AccountLoss, LossLatch, record_loss
 from bots.scene_lines import Attempts as _Attempts
@@ -377,6 +378,7 @@ class Sender:
             await self._set_key(session, command.idempotency_key, status=FAILED)
             await self._announce(session, job, payload)
         self._relay.poke()
+        telegram_health_metrics.sends(self._account_id, reason)
         if loss is not None:
             self._loss.set(loss)  # only after the commit: a failed commit is retried whole
 
@@ -415,6 +417,7 @@ class Sender:
                 await session.execute(_MARK_SENT, keys)
             await add_many_to_outbox(session, events)
         self._relay.poke()
+        telegram_health_metrics.sends(self._account_id, "sent", len(keys))
         return [None] * len(batch)
 
     def _sent_payload(self, job: _Job, delivered: _Delivered) -> MessageSent:

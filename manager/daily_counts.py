@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from core.db.models import CampaignDailyCount, ConversationMessage
 from core.db.upsert import upsert_adding
+from manager import funnel_metrics
 from manager.scheduling import FIRST
 
 KEY = ("campaign_id", "day", "template_version")
@@ -72,6 +73,7 @@ async def first_dms_sent(
         dms[key] += 1
         replied[key] += int(conversation_id in answered)
     await _add(session, [_row(*key, first_dms=n, replies=replied[key]) for key, n in dms.items()])
+    funnel_metrics.first_dms_recorded(dms, replied)
 
 
 async def reply_received(
@@ -101,6 +103,7 @@ async def reply_received(
     if first is not None and first.sent_at is not None:
         day = utc_day(first.sent_at)
         await _add(session, [_row(campaign_id, day, first.template_version, replies=1)])
+        funnel_metrics.replies(campaign_id)
 
 
 async def opted_out(session: AsyncSession, campaign_ids: Iterable[int], *, now: datetime) -> None:
@@ -108,6 +111,7 @@ async def opted_out(session: AsyncSession, campaign_ids: Iterable[int], *, now: 
     per_campaign = Counter(campaign_ids)
     day = utc_day(now)
     await _add(session, [_row(c, day, "", opt_outs=n) for c, n in sorted(per_campaign.items())])
+    funnel_metrics.opt_outs(per_campaign)
 
 
 async def message_written(

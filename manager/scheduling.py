@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Account, ConversationMessage
 from core.events import as_utc
 from core.outreach import OutreachPolicy
+from manager import funnel_metrics
 from manager.pacing import AccountCaps, QuietHours, day_start, next_send_time
 
 PLANNED = ("scheduled", "queued", "sent")
@@ -128,6 +129,15 @@ class SendPlanner:
             max_gap_seconds=policy.max_gap_seconds,
         )
         plan.add(at, kind)
+        if kind == FIRST:
+            funnel_metrics.first_dm_planned(
+                account_id,
+                caps=account_caps,
+                created_at=plan.created_at,
+                at=at,
+                by_day=by_day,
+                quiet=quiet,
+            )
         return at
 
     async def _load(self, account_id: int) -> _Plan:
