@@ -1,11 +1,29 @@
-"""Structured logs through structlog; stdlib loggers (ours, uvicorn, aio-pika) share the format."""
+"""Structured logs through structlog; stdlib loggers (ours, uvicorn, aio-pika) share the format.
+
+Every line of a service says which service it is (and a worker which account it serves), and a
+line written while a bus event is handled names the event, its correlation id and the campaign
+and account ids its payload carries. Ids only: texts, names and payloads never reach a log. Log
+shippers read these fields from the JSON (``COOLTHING_LOG_JSON``); only ``service`` and ``level``
+become labels there (compose/fluent-bit/), so ids stay cheap to search and free to vary.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from core.events import Event
+
+# Set once per process by log_as_service; a processor rather than context variables, so lines
+# from threads (the metrics server, executors) carry them too.
+_process_fields: dict[str, object] = {}
+_PAYLOAD_IDS = {"campaign_id": "campaign", "account_id": "account"}
 
 
 def _drop_color_message(
@@ -15,9 +33,18 @@ def _drop_color_message(
     return event
 
 
+def _add_process_fields(
+    _logger: object, _name: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    for key, value in _process_fields.items():
+        event.setdefault(key, value)
+    return event
+
+
 def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_process_fields,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="%H:%M:%S" if not json else "iso"),
@@ -48,3 +75,42 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+
+
+def log_as_service(name: str, *, account: int | None = None) -> None:
+    """This process is the long-running service ``name`` (a worker: of ``account``): every line
+    says so, and lines go to stdout, where container log collectors look. A command's stdout is
+    its output (a token, JSON lines), so commands keep logging to stderr."""
+    _process_fields.clear()
+    _process_fields["service"] = name
+    if account is not None:
+        _process_fields["account"] = account
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setStream(sys.stdout)
+
+
+def event_fields(event: Event) -> dict[str, object]:
+    """What a log line says about the event being handled: ids only, never the payload."""
+    fields: dict[str, object] = {
+        "event_name": event.name,  # not "event": that key is the log message
+        "event_id": str(event.id),
+        "correlation_id": str(event.correlation_id or event.id),
+    }
+    fields.update(_payload_ids(event.payload))
+    return fields
+
+
+def _payload_ids(payload: Mapping[str, object]) -> dict[str, object]:
+    return {
+        field: value
+        for key, field in _PAYLOAD_IDS.items()
+        if isinstance(value := payload.get(key), int) and not isinstance(value, bool)
+    }
+
+
+@contextmanager
+def event_log_context(event: Event) -> Iterator[None]:
+    """Lines logged inside carry :func:`event_fields` (context variables: per task)."""
+    with structlog.contextvars.bound_contextvars(**event_fields(event)):
+        yield

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from core.bus.base import Handler, PermanentError
 from core.events import Event
+from core.logging import event_log_context
 
 # judge() logs for both implementations, so under the package's name rather than a module's.
 logger = logging.getLogger("core.bus")
@@ -60,7 +61,8 @@ async def judge(
         logger.error("bus: dead-lettered a message on %s: %s", queue, reason)
         return Verdict("dead", reason)
     try:
-        await handler(event)
+        with event_log_context(event):  # the handler's lines name the event's ids
+            await handler(event)
     except PermanentError as exc:
         # No traceback: its cause (a pydantic error) would quote the payload, personal data.
         reason = describe(exc)
