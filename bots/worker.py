@@ -237,7 +237,7 @@ class AccountWorker:
                 .values(telegram_user_id=user_id)
             )
 
-    async def _keep_cursor(self, every: float = 0.5) -> None:
+    async def _keep_cursor(self, every: float = 2.0) -> None:
         """Persist the resume point now and then: a restarted worker re-reads at most this much
         (republished messages are deduplicated downstream) and misses nothing."""
         while True:

@@ -70,6 +70,9 @@ class Coordinator:
         self._ours = OurAccounts(db)
         self._declared: set[int] = set()
         self._wake = asyncio.Event()
+        # When the sleeping loop looks next (None while it plays): a handler that leaves a run
+        # due earlier wakes it; one that leaves it waiting for a confirmation does not.
+        self._looks_at: datetime | None = None
         self._stopping = False
         # SQLite has no row locks (and pysqlite reads outside the transaction until its first
         # write): the demo's single process takes its run-changing transactions one at a time.
@@ -95,6 +98,7 @@ class Coordinator:
     async def run(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            self._looks_at = None
             try:
                 upcoming = await self.play_due()
             except Exception:
@@ -102,21 +106,34 @@ class Coordinator:
                 upcoming = utcnow() + timedelta(seconds=IDLE)
             delay = IDLE if upcoming is None else (upcoming - utcnow()).total_seconds()
             if delay > 0:
+                delay = min(delay, IDLE)
+                self._looks_at = utcnow() + timedelta(seconds=delay)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), min(delay, IDLE))
+                    await asyncio.wait_for(self._wake.wait(), delay)
                 except TimeoutError:
                     pass
+
+    def _due_again(self, next_at: datetime | None) -> None:
+        """A handler committed a run that is next due at ``next_at``: wake the loop only if it
+        would otherwise look later (a pass per confirmed line would cost four transactions)."""
+        if next_at is None:
+            return
+        looks_at = self._looks_at
+        if looks_at is None or as_utc(next_at) < looks_at:
+            self._wake.set()
 
     async def play_due(self) -> datetime | None:
         """Play every run that is due; returns when the next one will be. On PostgreSQL a few
         transactions claim due runs side by side (SKIP LOCKED keeps them apart)."""
         lanes = 1 if self._serial is not None else LANES
         share = CLAIM // lanes
-        while True:
+        # One lane first: usually a few runs are due, and idle lanes would each cost a query.
+        crowded = await self._play_some(share) == share
+        self._relay.poke()
+        while crowded and not self._stopping:
             played = await asyncio.gather(*(self._play_some(share) for _ in range(lanes)))
             self._relay.poke()
-            if self._stopping or all(count < share for count in played):
-                break
+            crowded = any(count == share for count in played)
         async with self._db.session() as session:
             upcoming = await session.scalar(
                 select(func.min(SceneRun.next_at)).where(SceneRun.status.in_(RUN_DUE))
@@ -232,12 +249,14 @@ class Coordinator:
                 await line_sent(run, line, report, stage)
             else:
                 await line_failed(run, line, report, stage)
+            next_at = run.next_at
         self._relay.poke()
-        self._wake.set()
+        self._due_again(next_at)
 
     async def on_member_message(self, message: MessageIncoming) -> None:
         if message.is_private or await self._ours.is_ours(message.sender.user_id):
             return
+        due: list[datetime | None] = []
         async with self._transaction() as session:
             now = utcnow()
             for run in await runs_hearing(session, message, now, self._engagement):
@@ -246,5 +265,7 @@ class Coordinator:
                 stage = await self._stage(session, run, now)
                 if stage is not None and await maybe_hear(run, message, stage, self._matchers):
                     await advance(run, stage)
+                    due.append(run.next_at)
         self._relay.poke()
-        self._wake.set()
+        for next_at in due:
+            self._due_again(next_at)
