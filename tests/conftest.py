@@ -10,7 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +38,29 @@ from core.security import SecretBox
 from core.settings import Settings
 
 T = TypeVar("T")
+
+
+TASK_DUMP_AFTER = 285.0  # seconds: just before pytest-timeout's 300 s stops the test
+
+
+def _dump_asyncio_tasks() -> None:
+    """pytest-timeout shows threads, and a hung async test's thread only waits in select():
+    the tasks and where each one waits tell what it waits for. Read from another thread, which
+    is unsafe in general and good enough for a post-mortem."""
+    tasks = [t for t in list(vars(asyncio.tasks).get("_all_tasks", ())) if not t.done()]
+    print(f"\n+++ {len(tasks)} asyncio tasks still pending +++", file=sys.stderr)
+    for task in tasks:
+        print(f"--- {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_dumped_before_a_timeout() -> Iterator[None]:
+    timer = threading.Timer(TASK_DUMP_AFTER, _dump_asyncio_tasks)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
 
 
 @pytest.fixture(scope="session")

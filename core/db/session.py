@@ -44,6 +44,9 @@ class Database:
         await self.engine.dispose()
 
 
+IDLE_IN_TRANSACTION_MS = 60_000
+
+
 def _make_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -56,12 +59,21 @@ def _make_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
             max_overflow=5,
             pool_pre_ping=True,
             hide_parameters=True,  # an error's text must not carry lead texts into the logs
+            connect_args=_postgres_settings(parsed.get_driver_name()),
         )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _postgres_settings(driver: str) -> dict[str, Any]:
+    """A transaction left open (a task cancelled mid-way whose connection never went back)
+    must not hold its row locks forever: PostgreSQL ends such a session after a minute."""
+    if driver != "asyncpg":
+        return {}
+    return {"server_settings": {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
