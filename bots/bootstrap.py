@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import timedelta
 
+from bots.exit_codes import EXIT_ACCOUNT_UNUSABLE
+from bots.heartbeat import Heartbeat
 from bots.proxy import ProxyConfig, parse_proxy_url
 from bots.worker import AccountWorker, ClientFactory, ProxyOf
 from core.db.models import Account
@@ -71,3 +75,23 @@ def build_worker(platform: Platform, account_id: int, *, join_interval: float) -
         peer_flood_cooldown=timedelta(hours=settings.peer_flood_cooldown_hours),
         proxy_of=proxy_of(platform),
     )
+
+
+async def run_worker(platform: Platform, account_id: int, *, join_interval: float) -> int:
+    """The worker beside its heartbeat, until cancelled or the account is lost; the exit code
+    for the watchdog (``bots.exit_codes``): ``AccountWorker.run`` returns only when the account
+    cannot be used."""
+    settings = platform.settings
+    worker = build_worker(platform, account_id, join_interval=join_interval)
+    instance = settings.watchdog_worker_instance or uuid.uuid4().hex
+    heartbeat = Heartbeat(
+        platform.db, account_id, instance=instance, every=settings.watchdog_heartbeat_interval
+    )
+    beating = asyncio.create_task(heartbeat.run(), name="heartbeat")
+    try:
+        await worker.run()
+    finally:
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
+        await heartbeat.clear()
+    return EXIT_ACCOUNT_UNUSABLE

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from coolthing.scenario_cmd import scenario_app
-from core.logging import configure_logging
+from core.logging import configure_logging, log_as_service
 from core.settings import Settings
 from core.yamlspec import SpecError
 
@@ -64,6 +64,7 @@ class Service(StrEnum):
     notifier = "notifier"
     scripts = "scripts"
     admin = "admin"
+    watchdog = "watchdog"
 
 
 def _settings() -> Settings:
@@ -102,6 +103,7 @@ def run(
     settings = _settings()
     if service is Service.bots and account is None:
         raise _fail("`coolthing run bots` needs --account ID")
+    log_as_service(service.value, account=account)
     mains = {
         Service.sandbox: lambda: services.run_sandbox(settings, audience=audience),
         Service.parser: lambda: services.run_parser(settings),
@@ -109,9 +111,12 @@ def run(
         Service.notifier: lambda: services.run_notifier(settings),
         Service.scripts: lambda: services.run_scripts(settings),
         Service.admin: lambda: services.run_admin(settings),
+        Service.watchdog: lambda: services.run_watchdog(settings),
         Service.bots: lambda: services.run_bots(settings, account or 0),
     }
-    asyncio.run(services.run_until_stopped(mains[service]))
+    code = asyncio.run(services.run_until_stopped(mains[service]))
+    if isinstance(code, int) and code:  # a worker tells the watchdog why it ended
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -14,17 +15,20 @@ from prometheus_client import start_http_server
 from core.platform import Platform, open_platform
 from core.settings import Settings
 
+T = TypeVar("T")
 
-async def run_until_stopped(main: Callable[[], Awaitable[None]]) -> None:
-    """Run ``main`` and cancel it cleanly on SIGTERM or SIGINT."""
+
+async def run_until_stopped(main: Callable[[], Awaitable[T]]) -> T | None:
+    """Run ``main`` and cancel it cleanly on SIGTERM or SIGINT; what it returned, None when
+    stopped."""
     task = asyncio.ensure_future(main())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
     try:
-        await task
+        return await task
     except asyncio.CancelledError:
-        pass
+        return None
 
 
 def serve_metrics(settings: Settings) -> None:
@@ -86,12 +90,25 @@ async def run_notifier(settings: Settings) -> None:
             await notifier.stop()
 
 
-async def run_bots(settings: Settings, account_id: int) -> None:
-    from bots.bootstrap import build_worker
+async def run_bots(settings: Settings, account_id: int) -> int:
+    """One account's worker; the process's exit code (``bots.exit_codes``)."""
+    from bots.bootstrap import run_worker
 
     serve_metrics(settings)
     async with open_platform(settings) as platform:
-        await build_worker(platform, account_id, join_interval=settings.join_interval).run()
+        return await run_worker(platform, account_id, join_interval=settings.join_interval)
+
+
+async def run_watchdog(settings: Settings) -> None:
+    from watchdog.bootstrap import start_watchdog
+
+    serve_metrics(settings)
+    async with open_platform(settings) as platform:
+        watchdog = await start_watchdog(platform)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await watchdog.stop()
 
 
 async def run_admin(settings: Settings) -> None:

@@ -1,0 +1,181 @@
+"""Make the running workers match the accounts table: one worker per active account that is not
+quarantined or backing off, none for the others; judge every exit; kill the silent.
+
+Only the lease holder reconciles. Exits and passes are serialised by one lock, and each pass
+first takes the exits the runtime has collected, so a worker that just died is judged (backoff,
+quarantine) before the pass could start it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core.db import Database
+from core.db.watchdog_models import WorkerHeartbeat, WorkerState
+from watchdog import metrics
+from watchdog.backoff import BackoffPolicy
+from watchdog.ledger import (
+    CRASH_REASONS,
+    Snapshot,
+    account_status,
+    aware,
+    exit_reason,
+    note_started,
+    note_stopped,
+    read_snapshot,
+    record_exit,
+    state_of,
+)
+from watchdog.runtimes.base import RunningWorker, WorkerExit, WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timing:
+    heartbeat_timeout: float = 60.0
+    stop_grace: float = 15.0
+
+
+class Reconciler:
+    def __init__(
+        self, *, db: Database, runtime: WorkerRuntime, policy: BackoffPolicy, timing: Timing
+    ) -> None:
+        self._db = db
+        self._runtime = runtime
+        self._policy = policy
+        self._timing = timing
+        self._lock = asyncio.Lock()
+        self._asked_to_stop: set[str] = set()  # instances we stopped on purpose
+        self._hung: set[str] = set()  # instances we killed for their silence
+        self._ended: set[str] = set()  # instances whose exit we saw: their heartbeat is stale
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            running = await self._runtime.running()  # may report ends it finds only now
+            for ended in self._runtime.take_exits():
+                await self._judge(ended)
+                running.pop(ended.account_id, None)
+            async with self._db.session() as session:
+                seen = await read_snapshot(session)
+            now = datetime.now(UTC)
+            for account_id, worker in running.items():
+                await self._check_running(account_id, worker, seen, now)
+            for account_id, status in seen.statuses.items():
+                if account_id not in running:
+                    await self._check_idle(account_id, status, seen, now)
+            self._count(seen, running)
+
+    async def drop_exits(self) -> None:
+        """Not the lease holder: ends of workers we abandoned are not ours to judge."""
+        async with self._lock:
+            for ended in self._runtime.take_exits():
+                self._ended.add(ended.instance)
+
+    async def _judge(self, ended: WorkerExit) -> None:
+        self._ended.add(ended.instance)
+        requested = ended.instance in self._asked_to_stop
+        hung = ended.instance in self._hung
+        self._asked_to_stop.discard(ended.instance)
+        self._hung.discard(ended.instance)
+        async with self._db.transaction() as session:
+            status = await account_status(session, ended.account_id)
+            if status is None:
+                return  # the account is gone, and its state row with it
+            state = await state_of(session, ended.account_id)
+            if state.instance not in (None, ended.instance):
+                return  # an older worker's late news: the newer one's state stands
+            reason = exit_reason(ended, status=status, requested=requested, hung=hung)
+            state = await record_exit(
+                session, ended, reason=reason, policy=self._policy, now=datetime.now(UTC)
+            )
+        if state.quarantined:
+            metrics.QUARANTINED.inc()
+            log.error(
+                "account %s quarantined after %s crashes (last exit %s)",
+                ended.account_id,
+                len(state.crash_times),
+                ended.exit_code,
+            )
+        elif reason in CRASH_REASONS:
+            log.warning(
+                "worker of account %s ended (%s, exit %s); next start at %s",
+                ended.account_id,
+                reason,
+                ended.exit_code,
+                state.next_start_at,
+            )
+
+    async def _check_running(
+        self, account_id: int, worker: RunningWorker, seen: Snapshot, now: datetime
+    ) -> None:
+        state = seen.states.get(account_id)
+        status = seen.statuses.get(account_id)
+        if status != "active" or (state is not None and state.quarantined):
+            log.info("stopping the worker of account %s (%s)", account_id, status or "deleted")
+            self._asked_to_stop.add(worker.instance)
+            await self._runtime.stop(account_id, grace=self._timing.stop_grace)
+            return
+        if self._silent_since(worker, seen.beats.get(account_id), now):
+            log.warning("worker of account %s sent no heartbeat: killing it", account_id)
+            self._hung.add(worker.instance)
+            await self._runtime.kill(account_id)
+            return
+        if state is None or state.instance != worker.instance or state.state != "running":
+            # Adopted (a container a previous lease holder started) or started before a crash
+            # of this watchdog: the database learns what runs.
+            async with self._db.transaction() as session:
+                note_started(await state_of(session, account_id), instance=worker.instance, now=now)
+
+    def _silent_since(
+        self, worker: RunningWorker, beat: WorkerHeartbeat | None, now: datetime
+    ) -> bool:
+        last_sign = worker.started_at
+        if beat is not None and beat.instance == worker.instance:
+            last_sign = max(last_sign, aware(beat.beat_at))
+        return now - last_sign > timedelta(seconds=self._timing.heartbeat_timeout)
+
+    async def _check_idle(
+        self, account_id: int, status: str, seen: Snapshot, now: datetime
+    ) -> None:
+        state = seen.states.get(account_id)
+        if status != "active":
+            if state is not None and (state.state != "stopped" or state.quarantined):
+                async with self._db.transaction() as session:
+                    note_stopped(await state_of(session, account_id), reason=f"account_{status}")
+            return
+        if state is not None:
+            if state.quarantined:
+                return
+            if state.next_start_at is not None and aware(state.next_start_at) > now:
+                return
+        beat = seen.beats.get(account_id)
+        fresh = beat is not None and now - aware(beat.beat_at) < timedelta(
+            seconds=self._timing.heartbeat_timeout
+        )
+        if beat is not None and fresh and beat.instance not in self._ended:
+            return  # a worker we do not run still beats (another watchdog's, dying): wait
+        await self._launch(account_id, state)
+
+    async def _launch(self, account_id: int, state: WorkerState | None) -> None:
+        instance = uuid.uuid4().hex
+        worker = await self._runtime.launch(account_id, instance)
+        if state is not None and state.last_reason in CRASH_REASONS and state.state != "running":
+            metrics.WORKER_RESTARTS.labels(state.last_reason).inc()
+        async with self._db.transaction() as session:
+            note_started(
+                await state_of(session, account_id), instance=instance, now=worker.started_at
+            )
+
+    def _count(self, seen: Snapshot, running: dict[int, RunningWorker]) -> None:
+        states = Counter(
+            s.state for a, s in seen.states.items() if a not in running and s.state != "running"
+        )
+        states["running"] = len(running)
+        for name in metrics.WORKER_STATES:
+            metrics.WORKERS.labels(name).set(states.get(name, 0))
