@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from telethon.network import ConnectionTcpMTProxyRandomizedIntermediate
 
 _SHARE_HOSTS = frozenset({"t.me", "www.t.me", "telegram.me", "telegram.dog"})
 _HOST_RE = re.compile(r"^[A-Za-z0-9._:\-]+$")
@@ -113,6 +112,10 @@ class ProxyConfig(BaseModel):
 
     def telethon_args(self) -> TelethonProxyArgs:
         if self.secret is not None:  # only an MTProxy has one (see the validator)
+            # Imported here: Telethon takes half a second to import, and workers on the
+            # sandbox (the demo, the tests) never need it.
+            from telethon.network import ConnectionTcpMTProxyRandomizedIntermediate
+
             # Telethon strips a leading "dd"/"ee" from a hex secret, which would mangle a plain
             # secret that happens to start with those bytes; an explicit "dd" keeps all 16 bytes
             # and names the padded mode this connection class speaks.
