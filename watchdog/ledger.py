@@ -80,14 +80,18 @@ def note_stopped(state: WorkerState, *, reason: str) -> None:
 
 
 def exit_reason(ended: WorkerExit, *, status: str | None, requested: bool, hung: bool) -> str:
-    """Why the worker ended: ``stopped`` (we asked), ``account_unusable`` (the worker said so or
-    the account is not active any more), or a crash: ``hung``, ``oom``, ``exited`` (0 unasked),
+    """Why the worker ended. Not crashes: ``account_<status>`` (the account is paused, banned,
+    revoked or ``deleted``, whoever stopped the worker), ``stopped`` (we asked: a lease hand-over,
+    a quarantine), ``account_unusable`` (the worker said so, exit 78, of an account still marked
+    active). Crashes: ``hung`` (killed for its silence), ``oom``, ``exited`` (0 unasked),
     ``crash``."""
     if hung:
         return "hung"
+    if status != "active":
+        return f"account_{status or 'deleted'}"
     if requested:
         return "stopped"
-    if ended.exit_code == EXIT_ACCOUNT_UNUSABLE or status != "active":
+    if ended.exit_code == EXIT_ACCOUNT_UNUSABLE:
         return "account_unusable"
     if ended.oom_killed:
         return "oom"
