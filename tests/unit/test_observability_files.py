@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import ast
 import json
-import logging
 import os
 import re
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 import yaml
-
-import core.logging as core_logging
-from core.bus.delivery import judge
-from core.events import Event
-from core.logging import configure_logging, log_as_service
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
@@ -385,50 +377,3 @@ def test_logs_reach_loki_labelled_by_service_and_level_only() -> None:
                     assert selector, f"{name}: {target['expr']!r} has no stream selector"
                     labels = set(re.findall(r"(\w+)\s*[=!]", selector.group(1)))
                     assert labels <= LOKI_LABELS, f"{name}: Loki query on labels {labels}"
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
-    core_logging._process_fields.clear()  # what log_as_service set for this process
-
-
-async def test_a_services_json_log_lines_carry_its_service_account_campaign_and_event_ids(
-    capsys: pytest.CaptureFixture[str], restored_logging: None
-) -> None:
-    configure_logging("INFO", json=True)  # here: the streams capsys gives the test itself
-    log = logging.getLogger("coolthing.test")
-    log.info("a command's line")
-    log_as_service("bots", account=7)
-    cause = uuid.uuid4()
-    event = Event(
-        name="lead.found",
-        correlation_id=cause,
-        payload={"campaign_id": 3, "account_id": 7, "text": "Ищу разработчика"},
-    )
-
-    async def handler(_: Event) -> None:
-        log.info("handled")
-
-    verdict = await judge(
-        handler, event.model_dump_json().encode(), queue="q", deliveries=1, max_deliveries=5
-    )
-    log.info("between events")
-    assert verdict.action == "ack"
-    output, errors = capsys.readouterr()
-    assert "a command's line" in errors, "a command's stdout is its output: logs go to stderr"
-    handled, between = (json.loads(line) for line in output.splitlines())
-    assert handled["service"] == "bots" and handled["account"] == 7
-    assert handled["campaign"] == 3
-    assert handled["correlation_id"] == str(cause)
-    assert handled["event_id"] == str(event.id) and handled["event_name"] == "lead.found"
-    assert handled["level"] == "info"
-    assert "разработчика" not in output, "a payload's text reached the log"
-    assert between["service"] == "bots" and "correlation_id" not in between, (
-        "an event's ids outlived its handling"
-    )
