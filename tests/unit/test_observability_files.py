@@ -1,8 +1,8 @@
 """Observability as code (compose/prometheus, alertmanager, grafana, fluent-bit) says only what the
 code can back: every metric a dashboard or an alert names is exported by some module, every
 query is valid PromQL, the configuration passes Prometheus' and Alertmanager's own checkers, the
-dashboards load (valid JSON, unique uids, a provisioned data source on every panel), logs are
-labelled by service and level only, and a service's JSON log lines carry its ids."""
+dashboards load (valid JSON, unique uids, a provisioned data source on every panel), and logs
+reach Loki labelled by service and level only (test_observability_signals: what fills them)."""
 
 from __future__ import annotations
 
