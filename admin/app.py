@@ -44,6 +44,7 @@ from admin.api import (
     runs,
     scenarios,
     users,
+    workers,
     workspace,
 )
 from admin.api.openapi import document_errors
@@ -101,6 +102,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
         alerts,
         scenarios,
         runs,
+        workers,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     pages.install(app)

@@ -16,6 +16,7 @@ NOTIFIER_CONTROL = "notifier.control"  # config.changed → lost accounts back; 
 SCRIPTS_COMMANDS = "scripts.commands"  # command.scene (request/reply) → start, pause, cancel runs
 SCRIPTS_RESULTS = "scripts.results"  # message.sent.scene / message.send_failed.scene → next line
 SCRIPTS_CHATS = "scripts.chats"  # message.incoming.scene → listen, engagement
+WATCHDOG_COMMANDS = "watchdog.commands"  # command.worker (request/reply) → restart, release
 SERVICE_QUEUES = (
     PARSER_MESSAGES,
     PARSER_CONTROL,
@@ -29,6 +30,7 @@ SERVICE_QUEUES = (
     SCRIPTS_COMMANDS,
     SCRIPTS_RESULTS,
     SCRIPTS_CHATS,
+    WATCHDOG_COMMANDS,
 )
 DM_ROUTING_KEY = "message.incoming.dm"  # private messages; chat messages keep "message.incoming"
 # What scripts accounts hear in the operator's own chats: the scene's audience, not the parser's.

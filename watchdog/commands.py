@@ -63,7 +63,9 @@ async def apply_command(
             shown = now_state or "not started yet"
             return _refused(now_state, f"the worker of {name} is not quarantined (it is {shown})")
         note_stopped(row, reason="released")
-        record(session, "worker_released", actor=command.actor, target=name)
+        record(
+            session, "worker_released", actor=command.actor, target=name, account_id=row.account_id
+        )
         detail = f"the worker of {name} was released and starts again"
         return WorkerResult(outcome="done", detail=detail, state=row.state)
     if status != "active":
@@ -84,7 +86,9 @@ async def apply_command(
     else:
         state.next_start_at = None
         state.restarts = 0
-    record(session, "worker_restarted", actor=command.actor, target=name)
+    record(
+        session, "worker_restarted", actor=command.actor, target=name, account_id=state.account_id
+    )
     shown = "restarting" if alive else state.state
     return WorkerResult(outcome="done", detail=f"the worker of {name} restarts", state=shown)
 

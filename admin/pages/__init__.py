@@ -34,6 +34,7 @@ from admin.pages import (
     runs,
     scenarios,
     scene_cast,
+    system,
     telegram_link,
     tokens,
     workspace,
@@ -73,5 +74,6 @@ def install(app: FastAPI) -> None:
         scene_cast,
         run_start,
         runs,
+        system,
     ):
         app.include_router(module.router)

@@ -44,6 +44,7 @@ NAVIGATION = (
     Group(
         "System",
         (
+            Entry("Workers", "/system", Role.viewer),
             Entry("Alerts", "/alerts", Role.viewer),
             Entry("Dead letters", "/dead-letters", Role.admin),
             Entry("Audit log", "/audit", Role.admin),
