@@ -56,6 +56,7 @@ e2e: install assets services
 # that stop the shared broker run after them, alone.
 test: install assets services lint typecheck
 	./compose/ensure-browser.sh
+	./compose/ensure-docker.sh || echo "no Docker engine here: the watchdog's Docker tests skip"
 	./compose/ensure-tools.sh
 	$(BIN)/pytest -q -n 2 -m "not broker_outage" --durations=15 tests
 	$(BIN)/pytest -q -m broker_outage tests

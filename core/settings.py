@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     watchdog_docker_pids: int = Field(default=256, gt=0)
     watchdog_docker_binds: list[str] = []
     watchdog_docker_workdir: str | None = None
+    # Containers carry the label coolthing.scope=<scope> and are named <scope>-bots-<account>:
+    # a watchdog sees only its own deployment's workers on a shared engine.
+    watchdog_docker_scope: str = "coolthing"
     # Set by the watchdog for each worker it starts: the worker's heartbeat carries it, so the
     # watchdog tells its own (possibly just exited) worker from one another watchdog started.
     watchdog_worker_instance: str | None = None

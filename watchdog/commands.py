@@ -23,12 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import record
-from core.bus import decode_payload
+from core.bus import Bus, decode_payload
 from core.db import Database
 from core.db.models import Account
 from core.db.watchdog_models import WorkerHeartbeat, WorkerState
 from core.events import Event
-from core.worker_commands import WorkerCommand, WorkerResult
+from core.topology import WATCHDOG_COMMANDS
+from core.worker_commands import WORKER_COMMAND, WorkerCommand, WorkerResult
 from watchdog.ledger import aware, note_stopped, state_of
 
 RESTART_MARK = "restart"  # last_reason of a live worker marked for a restart
@@ -117,3 +118,12 @@ class WorkerCommands:
         if result.outcome == "done":
             self._wake()
         return Event.of(result, correlation_id=event.id)
+
+
+async def serve_commands(
+    bus: Bus, db: Database, *, heartbeat_timeout: float, wake: Callable[[], None] = lambda: None
+) -> WorkerCommands:
+    """Answer ``command.worker`` on ``bus`` (the watchdog's bootstrap calls this)."""
+    commands = WorkerCommands(db, heartbeat_timeout=heartbeat_timeout, wake=wake)
+    await bus.serve(WATCHDOG_COMMANDS, [WORKER_COMMAND], commands.on_command, prefetch=1)
+    return commands

@@ -63,7 +63,7 @@ class Reconciler:
                 running.pop(ended.account_id, None)
             async with self._db.session() as session:
                 seen = await read_snapshot(session)
-            now = datetime.now(UTC)
+            now = _now()
             for account_id, worker in running.items():
                 await self._check_running(account_id, worker, seen, now)
             for account_id, status in seen.statuses.items():
@@ -92,7 +92,7 @@ class Reconciler:
                 return  # an older worker's late news: the newer one's state stands
             reason = exit_reason(ended, status=status, requested=requested, hung=hung)
             state = await record_exit(
-                session, ended, reason=reason, policy=self._policy, now=datetime.now(UTC)
+                session, ended, reason=reason, policy=self._policy, now=_now()
             )
         if state.quarantined:
             metrics.QUARANTINED.inc()
@@ -164,7 +164,14 @@ class Reconciler:
 
     async def _launch(self, account_id: int, state: WorkerState | None) -> None:
         instance = uuid.uuid4().hex
-        worker = await self._runtime.launch(account_id, instance)
+        try:
+            worker = await self._runtime.launch(account_id, instance)
+        except Exception as exc:  # the runtime refused (no image, no engine): a crash, backed off
+            log.error("worker of account %s could not start: %s", account_id, exc)
+            async with self._db.transaction() as session:
+                note_started(await state_of(session, account_id), instance=instance, now=_now())
+            await self._judge(WorkerExit(account_id, instance, None, False, str(exc)[-2000:]))
+            return
         if state is not None and state.last_reason in CRASH_REASONS and state.state != "running":
             metrics.WORKER_RESTARTS.labels(state.last_reason).inc()
         async with self._db.transaction() as session:
@@ -179,3 +186,7 @@ class Reconciler:
         states["running"] = len(running)
         for name in metrics.WORKER_STATES:
             metrics.WORKERS.labels(name).set(states.get(name, 0))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -14,6 +14,7 @@ from datetime import datetime
 
 ACCOUNT_LABEL = "coolthing.account"
 INSTANCE_LABEL = "coolthing.instance"
+SCOPE_LABEL = "coolthing.scope"
 INSTANCE_ENV = "COOLTHING_WATCHDOG_WORKER_INSTANCE"
 
 

@@ -28,6 +28,7 @@ from watchdog.runtimes.base import (
     ACCOUNT_LABEL,
     INSTANCE_ENV,
     INSTANCE_LABEL,
+    SCOPE_LABEL,
     RunningWorker,
     WorkerExit,
     WorkerRuntime,
@@ -49,6 +50,11 @@ class ContainerSpec:
     binds: Sequence[str] = ()
     workdir: str | None = None
     log_lines: int = 30
+    scope: str = "coolthing"
+
+    @property
+    def scope_filter(self) -> str:
+        return f"{SCOPE_LABEL}={self.scope}"
 
     def config(self, account_id: int, instance: str) -> dict[str, Any]:
         env = {**self.env, INSTANCE_ENV: instance, "COOLTHING_METRICS_PORT": "0"}
@@ -61,13 +67,16 @@ class ContainerSpec:
             "NanoCpus": int(self.cpus * 1e9),
             "PidsLimit": self.pids,
             "Binds": list(self.binds),
-            "Init": True,  # signals reach the worker; zombies are reaped
         }
         config: dict[str, Any] = {
             "Image": self.image,
             "Cmd": [part.replace("{account}", str(account_id)) for part in self.command],
             "Env": [f"{key}={value}" for key, value in env.items()],
-            "Labels": {ACCOUNT_LABEL: str(account_id), INSTANCE_LABEL: instance},
+            "Labels": {
+                ACCOUNT_LABEL: str(account_id),
+                INSTANCE_LABEL: instance,
+                SCOPE_LABEL: self.scope,
+            },
             "HostConfig": host,
         }
         if self.workdir:
@@ -102,6 +111,7 @@ class DockerRuntime(WorkerRuntime):
             binds=settings.watchdog_docker_binds,
             workdir=settings.watchdog_docker_workdir,
             log_lines=settings.watchdog_log_lines,
+            scope=settings.watchdog_docker_scope,
         )
         return cls(spec, url=settings.watchdog_docker_url)
 
@@ -126,7 +136,11 @@ class DockerRuntime(WorkerRuntime):
             self._docker = None
 
     async def _follow_events(self) -> None:
-        filters = {"type": ["container"], "event": ["die", "oom"], "label": [ACCOUNT_LABEL]}
+        filters = {
+            "type": ["container"],
+            "event": ["die", "oom"],
+            "label": [ACCOUNT_LABEL, self._spec.scope_filter],
+        }
         while True:
             subscriber = self.docker.events.subscribe(create_task=False)  # type: ignore[no-untyped-call]  # aiodocker
             stream = asyncio.create_task(self.docker.events.run(filters=filters))
@@ -159,7 +173,7 @@ class DockerRuntime(WorkerRuntime):
             self._finished.discard(container_id)
             raise
         labels = info["Config"]["Labels"] or {}
-        if ACCOUNT_LABEL not in labels:
+        if ACCOUNT_LABEL not in labels or labels.get(SCOPE_LABEL) != self._spec.scope:
             return
         state = info["State"]
         lines: list[str] = []
@@ -179,14 +193,15 @@ class DockerRuntime(WorkerRuntime):
         )
 
     async def _labelled(self) -> list[dict[str, Any]]:
-        listed = await self.docker.containers.list(all=True, filters={"label": [ACCOUNT_LABEL]})
+        labels = [ACCOUNT_LABEL, self._spec.scope_filter]
+        listed = await self.docker.containers.list(all=True, filters={"label": labels})
         return [c._container for c in listed]  # the listing's JSON: State, Labels, Created
 
     async def running(self) -> dict[int, RunningWorker]:
         alive: dict[int, RunningWorker] = {}
         for item in await self._labelled():
             labels = item.get("Labels") or {}
-            if item.get("State") != "running":
+            if item.get("State") not in ("running", "paused", "restarting"):
                 await self._finish(item["Id"])
                 continue
             account_id = int(labels[ACCOUNT_LABEL])
@@ -197,13 +212,19 @@ class DockerRuntime(WorkerRuntime):
         return alive
 
     async def launch(self, account_id: int, instance: str) -> RunningWorker:
-        name = f"coolthing-bots-{account_id}"
+        name = f"{self._spec.scope}-bots-{account_id}"
         with contextlib.suppress(DockerError):  # an ended one not removed yet
             old = await self.docker.containers.get(name)
             await self._finish(old.id)
         config = self._spec.config(account_id, instance)
         container = await self.docker.containers.create(config, name=name)
-        await container.start()
+        try:
+            await container.start()
+        except DockerError:
+            self._finished.add(container.id)  # never ran: the caller judges the failure
+            with contextlib.suppress(DockerError):
+                await container.delete(force=True)
+            raise
         log.info("worker of account %s started (container %s)", account_id, container.id[:12])
         return RunningWorker(account_id, instance, container.id, datetime.now(UTC))
 
