@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.access.deps import Admin, Viewer
 from admin.api.deps import BusDep, SessionDep
@@ -19,6 +20,7 @@ from admin.api.schemas import Timestamp
 from admin.reads.workers import WORKER_STATES, WorkerRow, last_log, worker_row, worker_rows
 from core.access import Actor
 from core.bus import Bus
+from core.db.models import Account
 from core.worker_commands import WorkerAction, WorkerCommand, WorkerResult, send_worker_command
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -121,14 +123,27 @@ def _answer(result: WorkerResult) -> WorkerActionRead | JSONResponse:
     return JSONResponse({"detail": result.detail or result.outcome}, status_code=status)
 
 
+async def _act(
+    session: AsyncSession, bus: Bus, action: WorkerAction, actor: Actor, account_id: int
+) -> WorkerActionRead | JSONResponse:
+    if await session.get(Account, account_id) is None:  # said at once, watchdog or not
+        return JSONResponse({"detail": f"account {account_id} does not exist"}, status_code=404)
+    await session.close()  # no connection held while the watchdog answers
+    return _answer(await command(bus, action, actor, account_id))
+
+
 @router.post("/{account_id}/restart", response_model=WorkerActionRead, responses=REFUSALS)
-async def restart(actor: Admin, bus: BusDep, account_id: Id) -> WorkerActionRead | JSONResponse:
+async def restart(
+    actor: Admin, session: SessionDep, bus: BusDep, account_id: Id
+) -> WorkerActionRead | JSONResponse:
     """Stop the worker now and start it again at once, with no backoff (refused for a paused,
     banned or revoked account, and for a quarantined worker: release that one)."""
-    return _answer(await command(bus, "restart", actor, account_id))
+    return await _act(session, bus, "restart", actor, account_id)
 
 
 @router.post("/{account_id}/release", response_model=WorkerActionRead, responses=REFUSALS)
-async def release(actor: Admin, bus: BusDep, account_id: Id) -> WorkerActionRead | JSONResponse:
+async def release(
+    actor: Admin, session: SessionDep, bus: BusDep, account_id: Id
+) -> WorkerActionRead | JSONResponse:
     """Out of quarantine with its crash history forgotten: the watchdog starts it again."""
-    return _answer(await command(bus, "release", actor, account_id))
+    return await _act(session, bus, "release", actor, account_id)

@@ -36,6 +36,7 @@ from parser.matcher import Hit
 from scripts.bootstrap import start_scripts
 from tests.conftest import add_people, reset_postgres
 from tests.integration.conftest import workspace
+from watchdog.commands import serve_commands
 
 T = TypeVar("T")
 START_TIMEOUT = 60.0  # seconds; migrations on a busy PostgreSQL take most of it
@@ -115,6 +116,7 @@ class LiveAdmin:
             self.platform = platform
             manager = await start_manager(platform)
             scripts = await start_scripts(platform)  # answers the scene commands of /runs
+            await serve_commands(platform.bus, platform.db, heartbeat_timeout=60)  # /workers
             try:
                 await self._seed(platform)
                 serving = asyncio.create_task(serve_admin(platform), name="admin")

@@ -12,9 +12,7 @@ from core.bus import Bus
 from core.db import Database
 from core.db.models import AuditEntry
 from core.db.watchdog_models import WorkerHeartbeat, WorkerState
-from core.topology import WATCHDOG_COMMANDS
-from core.worker_commands import WORKER_COMMAND
-from watchdog.commands import WorkerCommands
+from watchdog.commands import WorkerCommands, serve_commands
 
 CRASH_LOG = "starting worker\nTraceback (most recent call last):\nRuntimeError: <boom> & bust"
 
@@ -81,7 +79,5 @@ async def serve_watchdog_commands(
     bus: Bus, db: Database, *, heartbeat_timeout: float = 60.0
 ) -> WorkerCommands:
     """What the watchdog's bootstrap does: answer ``command.worker`` from the bus."""
-    commands = WorkerCommands(db, heartbeat_timeout=heartbeat_timeout)
     await bus.start()
-    await bus.serve(WATCHDOG_COMMANDS, [WORKER_COMMAND], commands.on_command, prefetch=1)
-    return commands
+    return await serve_commands(bus, db, heartbeat_timeout=heartbeat_timeout)
