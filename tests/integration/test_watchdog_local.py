@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from bots.exit_codes import EXIT_ACCOUNT_UNUSABLE
+from core.db.models import Chat, ChatAssignment
 from sandbox.bootstrap import RunningSandbox
-from sandbox.faults import AccountFault, apply_fault
+from sandbox.faults import AccountFault, FloodWaitFault, apply_fault
 from tests.conftest import eventually
 from tests.integration.watchdog_rig import Rig, open_rig, sampled
 from watchdog.runtimes.local import LocalRuntime
@@ -181,3 +182,29 @@ async def test_a_worker_whose_account_cannot_be_used_exits_with_78(rig: Rig) -> 
         stderr=asyncio.subprocess.DEVNULL,
     )
     assert await asyncio.wait_for(process.wait(), 30) == EXIT_ACCOUNT_UNUSABLE
+
+
+async def test_a_flood_wait_longer_than_the_heartbeat_timeout_is_no_restart(rig: Rig) -> None:
+    account = await rig.account("first")
+    rig.sandbox.world.add_chat("flood_chat", "Flood")
+    async with rig.db.transaction() as session:
+        chat = Chat(ref="@flood_chat", title="Flood")
+        session.add(chat)
+        await session.flush()
+        session.add(ChatAssignment(chat_id=chat.id, account_id=account))
+    wait = FloodWaitFault(
+        kind="flood_wait", account=rig.sandbox_users[account], seconds=8, operation="join"
+    )
+    apply_fault(rig.sandbox.world, wait)  # its first join waits 8 s
+    await rig.watchdog("a")
+    pid = await one_worker(account)
+
+    async def flooded() -> bool:
+        row = await rig.account_row(account)
+        return row is not None and row.flood_until is not None
+
+    await eventually(flooded, seconds=20, what="the worker to run into the FloodWait")
+    # Longer than the 6 s heartbeat timeout: the worker waits, beats, and is left alone.
+    assert await sampled(lambda: int(workers_of(account) != [pid]), 7.0) == 0
+    state = await rig.state(account)
+    assert state is not None and state.restarts == 0 and state.state == "running"
