@@ -320,17 +320,20 @@ def _iso(at: datetime | None) -> str | None:
 
 
 async def worker_crashed(session: AsyncSession, event: Event) -> list[Outcome]:
+    """A worker in a crash loop (the watchdog quarantined it) or one crash: the message says
+    which account, the exit code, OOM or not, and the last log lines (rendering_workers)."""
     crash = event.payload_as(WorkerCrashed)
     name = await _account_name(session, crash.account_id)
-    data = crash.model_dump(mode="json") | {"account": name}
-    state = "is quarantined after crashing" if crash.quarantined else "crashed"
+    data = crash.model_dump(mode="json", exclude={"log_tail"}) | {"account": name}
+    state = f"is quarantined after {crash.restarts} crashes" if crash.quarantined else "crashed"
+    memory = ", killed for memory" if crash.oom_killed else ""
     return [
         NewAlert(
             kind="worker.crashed",
             fingerprint=f"worker.crashed:{crash.account_id}",
             subject=f"account:{crash.account_id}",
-            title=f"The worker of {name} {state} (exit {crash.exit_code})",
-            text=crash.log_tail,
+            title=f"The worker of {name} {state} (exit {crash.exit_code}{memory})",
+            text=crash.log_tail,  # kept whole in the log; the message shows its end
             data=data,
             at=event.occurred_at,
         )

@@ -27,6 +27,7 @@ from notifier.buttons import (
     silence_row,
 )
 from notifier.rendering_groups import GroupSummary, render_group
+from notifier.rendering_workers import worker_crashed
 from notifier.texts import N_, Texts
 
 LEAD_TEXT = 600  # characters of a lead's message shown in an alert
@@ -234,4 +235,5 @@ SINGLE = {
     "conversation.reply": _reply,
     "alert": _custom,
     "dead_letters": _dead_letters,
+    "worker.crashed": worker_crashed,
 }
