@@ -111,12 +111,19 @@ async def record_exit(
     state = await state_of(session, ended.account_id)
     state.last_exit_code = ended.exit_code
     state.last_log = ended.log_tail or None
-    if reason not in CRASH_REASONS:
+    if reason == "stopped":  # by us (a lease hand-over, a quarantine): history stands
+        state.state = "quarantined" if state.quarantined else "stopped"
+        state.last_reason = reason
+        return state
+    if reason == "account_unusable":
+        # The worker gave up on an account still marked active (a race with the panel): try
+        # again later, not in a tight loop.
+        state.state = "stopped"
+        state.last_reason = reason
+        state.next_start_at = now + _seconds(policy.base)
+        return state
+    if reason not in CRASH_REASONS:  # account_<status>: the account is out of service
         note_stopped(state, reason=reason)
-        if reason == "account_unusable":
-            # The worker gave up on an account still marked active (a race with the panel):
-            # try again later, not in a tight loop.
-            state.next_start_at = now + _seconds(policy.base)
         return state
     verdict = after_crash(
         policy,

@@ -53,7 +53,8 @@ class Reconciler:
         self._lock = asyncio.Lock()
         self._asked_to_stop: set[str] = set()  # instances we stopped on purpose
         self._hung: set[str] = set()  # instances we killed for their silence
-        self._ended: set[str] = set()  # instances whose exit we saw: their heartbeat is stale
+        # Per account, the last worker whose exit we saw: its heartbeat is stale, not a rival's.
+        self._ended: dict[int, str] = {}
 
     async def reconcile(self) -> None:
         async with self._lock:
@@ -75,10 +76,10 @@ class Reconciler:
         """Not the lease holder: ends of workers we abandoned are not ours to judge."""
         async with self._lock:
             for ended in self._runtime.take_exits():
-                self._ended.add(ended.instance)
+                self._ended[ended.account_id] = ended.instance
 
     async def _judge(self, ended: WorkerExit) -> None:
-        self._ended.add(ended.instance)
+        self._ended[ended.account_id] = ended.instance
         requested = ended.instance in self._asked_to_stop
         hung = ended.instance in self._hung
         self._asked_to_stop.discard(ended.instance)
@@ -158,7 +159,7 @@ class Reconciler:
         fresh = beat is not None and now - aware(beat.beat_at) < timedelta(
             seconds=self._timing.heartbeat_timeout
         )
-        if beat is not None and fresh and beat.instance not in self._ended:
+        if beat is not None and fresh and beat.instance != self._ended.get(account_id):
             return  # a worker we do not run still beats (another watchdog's, dying): wait
         await self._launch(account_id, state)
 

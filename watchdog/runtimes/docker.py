@@ -97,6 +97,9 @@ class DockerRuntime(WorkerRuntime):
         self._docker: aiodocker.Docker | None = None
         self._events: asyncio.Task[None] | None = None
         self._finished: set[str] = set()  # container ids whose end was reported
+        # One end at a time: a pass that meets an exited container waits for the event
+        # handler's report of it, so the account never looks free before its exit is judged.
+        self._finishing = asyncio.Lock()
         self.events_followed = 0  # how many times the stream was (re)subscribed; for tests
 
     @classmethod
@@ -161,6 +164,10 @@ class DockerRuntime(WorkerRuntime):
 
     async def _finish(self, container_id: str) -> None:
         """Read an ended container, report its end once, remove it."""
+        async with self._finishing:
+            await self._finish_one(container_id)
+
+    async def _finish_one(self, container_id: str) -> None:
         if container_id in self._finished:
             return
         self._finished.add(container_id)
