@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import update
+
 from core.access import Role
-from core.db.models import Account
+from core.db.models import Account, User
 from tests.integration.conftest import Panel
 from tests.integration.worker_rows import (
     audit,
@@ -123,3 +125,15 @@ async def test_a_restart_with_no_watchdog_running_says_nothing_was_done(panel: P
     assert pressed.status_code == 503
     assert "the watchdog is not running; nothing was done" in pressed.text
     assert await audit(panel.db, "worker_restarted") == []
+
+
+async def test_a_russian_speaking_viewer_reads_the_page_in_russian(panel: Panel) -> None:
+    await quarantined(panel.db, PARSER)
+    async with panel.db.transaction() as session:
+        await session.execute(update(User).where(User.login == "viewer").values(language="ru"))
+    viewer = await panel.browser(Role.viewer)
+
+    page = await viewer.get("/system")
+
+    assert "Воркеры" in page.text and "на карантине" in page.text
+    assert "5 падений за последнее время" in row_of(page.text, PARSER)
