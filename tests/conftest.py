@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from admin.access import users
 from admin.app import create_app
+from coolthing import users_cmd
 from core.access import Role
 from core.bus import Bus
 from core.db import Database
@@ -265,13 +266,28 @@ class Stack:
             check=False,
         )
 
-    def add_user(self, login: str, role: str) -> str:
-        """A user made with the real CLI (password on stdin), and an API token for them."""
-        made = self.command("users", "create", login, "--role", role, stdin=b"e2e-password-123\n")
-        assert made.returncode == 0, made.stderr.decode()
-        token = self.command("users", "token", "create", login, "--name", "e2e")
-        assert token.returncode == 0, token.stderr.decode()
-        return token.stdout.decode().strip()
+    async def migrate(self) -> None:
+        """The schema, by what ``coolthing migrate`` runs, in this process: a CLI process costs
+        two seconds of imports per test (the CLI itself has tests of its own)."""
+        db = Database(self.env["COOLTHING_DATABASE_URL"])
+        try:
+            await upgrade(db)
+        finally:
+            await db.close()
+
+    async def add_user(self, login: str, role: str) -> str:
+        """A user and an API token for them, by the functions ``coolthing users create`` and
+        ``coolthing users token create`` run, in this process."""
+        db = Database(self.env["COOLTHING_DATABASE_URL"])
+        try:
+            async with db.transaction() as session:
+                await users_cmd.create(
+                    session, login=login, password=PASSWORD, role=Role(role), email=None
+                )
+                _, token = await users_cmd.create_token(session, login=login, name="e2e")
+        finally:
+            await db.close()
+        return token
 
     def start(self, name: str, *args: str) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:
@@ -425,11 +441,11 @@ async def boot_outreach_mode(
     ``workspace`` in that order), the LLM served by the sandbox, the simulated users' own DM
     answers off (tests script the replies); parser, manager, admin and a worker per account
     running. Returns the accounts' Telegram user ids."""
-    assert stack.command("migrate").returncode == 0
-    http.headers["Authorization"] = f"Bearer {stack.add_user('alice', 'operator')}"
+    stack.start("sandbox", "sandbox")  # it needs no database: it starts while the schema is made
+    await stack.migrate()
+    http.headers["Authorization"] = f"Bearer {await stack.add_user('alice', 'operator')}"
     stack.env["COOLTHING_LLM_BASE_URL"] = f"{stack.sandbox_url}/v1"
     stack.env["COOLTHING_LLM_API_KEY"] = "sandbox-key"
-    stack.start("sandbox", "sandbox")
     await wait_for(
         lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
     )

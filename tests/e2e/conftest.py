@@ -27,9 +27,9 @@ async def boot_parser_mode(
 ) -> list[int]:
     """Sandbox with ``chats`` and two parser accounts, the workspace applied, parser, admin and
     one worker per account running and listening. Returns the accounts' Telegram user ids."""
-    assert stack.command("migrate").returncode == 0
-    http.headers["Authorization"] = f"Bearer {stack.add_user('alice', 'operator')}"
-    stack.start("sandbox", "sandbox")
+    stack.start("sandbox", "sandbox")  # it needs no database: it starts while the schema is made
+    await stack.migrate()
+    http.headers["Authorization"] = f"Bearer {await stack.add_user('alice', 'operator')}"
     await wait_for(
         lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
     )
@@ -150,9 +150,9 @@ chats:
 async def boot_scripts_mode(stack: Stack, http: httpx.AsyncClient, accounts: int = 3) -> list[int]:
     """Sandbox with an own chat and someone else's, ``accounts`` scripts accounts, the scripts
     service and a worker per account running (time compressed 50×). Returns their user ids."""
-    assert stack.command("migrate").returncode == 0
+    stack.start("sandbox", "sandbox")  # it needs no database: it starts while the schema is made
+    await stack.migrate()
     stack.env["COOLTHING_SCENE_TIME_SCALE"] = "0.02"
-    stack.start("sandbox", "sandbox")
     await wait_for(
         lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
     )

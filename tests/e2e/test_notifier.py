@@ -28,15 +28,15 @@ async def _bot_messages(http: httpx.AsyncClient, stack: Stack, bot: int, chat: i
 
 
 async def _boot(stack: Stack, http: httpx.AsyncClient) -> int:
-    assert stack.command("migrate").returncode == 0
-    stack.start("sandbox", "sandbox")
+    stack.start("sandbox", "sandbox")  # it needs no database: it starts while the schema is made
+    await stack.migrate()
     await wait_for(
         lambda: sandbox_call(http, stack, "/_sandbox/health"), seconds=20, what="sandbox"
     )
     bot = await sandbox_call(http, stack, "/_sandbox/bots", {"username": "coolthing_bot"})
     stack.env["COOLTHING_NOTIFIER_BOT_TOKEN"] = bot["token"]
     stack.env["COOLTHING_NOTIFIER_API_URL"] = stack.sandbox_url
-    http.headers["Authorization"] = f"Bearer {stack.add_user('grafana', 'operator')}"
+    http.headers["Authorization"] = f"Bearer {await stack.add_user('grafana', 'operator')}"
     stack.start("admin", "admin")
     stack.start("notifier", "notifier")
     await wait_for(lambda: http.get(f"{stack.api_url}/healthz"), seconds=30, what="the admin API")

@@ -16,7 +16,7 @@ async def test_two_operators_approving_one_draft_send_one_dm_and_the_loser_hears
     stack: Stack, http: httpx.AsyncClient
 ) -> None:
     await boot_outreach_mode(stack, http, CHAT, workspace(approval=True))
-    bob = {"Authorization": f"Bearer {stack.add_user('bob', 'operator')}"}
+    bob = {"Authorization": f"Bearer {await stack.add_user('bob', 'operator')}"}
     lead = 700_101
     await post_as(http, stack, lead, "Looking for a developer for a small SaaS")
 
