@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     # Containers carry the label coolthing.scope=<scope> and are named <scope>-bots-<account>:
     # a watchdog sees only its own deployment's workers on a shared engine.
     watchdog_docker_scope: str = "coolthing"
+    # "host" (workers share the host's network: no metrics port each, they would collide) or a
+    # Docker network's name (Compose's: workers reach postgres and rabbitmq by name, and each
+    # serves /metrics on watchdog_docker_metrics_port for Prometheus's Docker discovery).
+    watchdog_docker_network: str = "host"
+    watchdog_docker_metrics_port: int = Field(default=9100, ge=0, le=65535)
     # Set by the watchdog for each worker it starts: the worker's heartbeat carries it, so the
     # watchdog tells its own (possibly just exited) worker from one another watchdog started.
     watchdog_worker_instance: str | None = None

@@ -39,6 +39,11 @@ class Watchdog:
         self._interval = interval
         self._stop_grace = stop_grace
         self._tasks: list[asyncio.Task[None]] = []
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Reconcile now rather than at the next interval (an operator's command changed a row)."""
+        self._woken.set()
 
     async def start(self) -> None:
         await self.runtime.open()
@@ -79,6 +84,7 @@ class Watchdog:
         waits = [
             asyncio.ensure_future(self.runtime.changed.wait()),
             asyncio.ensure_future(self.lease.changed.wait()),
+            asyncio.ensure_future(self._woken.wait()),
         ]
         try:
             await asyncio.wait(waits, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED)
@@ -88,6 +94,7 @@ class Watchdog:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*waits, return_exceptions=True)
         self.lease.changed.clear()
+        self._woken.clear()
 
 
 def policy_of(settings: Settings) -> BackoffPolicy:

@@ -72,6 +72,11 @@ class Reconciler:
                     await self._check_idle(account_id, status, seen, now)
             self._count(seen, running)
 
+    def expect_stop(self, instance: str) -> None:
+        """A stop someone else asks of the runtime (an operator's restart): that worker's exit
+        is judged ``stopped``, not a crash."""
+        self._asked_to_stop.add(instance)
+
     async def drop_exits(self) -> None:
         """Not the lease holder: ends of workers we abandoned are not ours to judge."""
         async with self._lock:

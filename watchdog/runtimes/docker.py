@@ -1,6 +1,6 @@
 """Workers as Docker containers through aiodocker: one container per account, labelled
 ``coolthing.account=<id>``, with memory / CPU / pids limits, RestartPolicy "no" (only the
-watchdog restarts) and host networking.
+watchdog restarts) and host networking (or the network the settings name, as under Compose).
 
 Containers outlive the watchdog: a new lease holder finds them by label and adopts them. A
 worker's end comes from the engine's event stream (``die``, ``oom``), followed again whenever it
@@ -51,17 +51,21 @@ class ContainerSpec:
     workdir: str | None = None
     log_lines: int = 30
     scope: str = "coolthing"
+    network: str = "host"
+    metrics_port: int = 9100  # on a network of their own only
 
     @property
     def scope_filter(self) -> str:
         return f"{SCOPE_LABEL}={self.scope}"
 
     def config(self, account_id: int, instance: str) -> dict[str, Any]:
-        env = {**self.env, INSTANCE_ENV: instance, "COOLTHING_METRICS_PORT": "0"}
+        # On the host's network every worker's metrics port would collide: none there.
+        port = 0 if self.network == "host" else self.metrics_port
+        env = {**self.env, INSTANCE_ENV: instance, "COOLTHING_METRICS_PORT": str(port)}
         memory = self.memory_mb * 1024 * 1024
         host: dict[str, Any] = {
             "RestartPolicy": {"Name": "no"},
-            "NetworkMode": "host",
+            "NetworkMode": self.network,
             "Memory": memory,
             "MemorySwap": memory,  # no swap: over the limit is an OOM kill, not a slow crawl
             "NanoCpus": int(self.cpus * 1e9),
@@ -92,7 +96,7 @@ def passed_env() -> dict[str, str]:
 class DockerRuntime(WorkerRuntime):
     def __init__(self, spec: ContainerSpec, *, url: str | None = None) -> None:
         super().__init__()
-        self._spec = spec
+        self.spec = spec
         self._url = url
         self._docker: aiodocker.Docker | None = None
         self._events: asyncio.Task[None] | None = None
@@ -115,6 +119,8 @@ class DockerRuntime(WorkerRuntime):
             workdir=settings.watchdog_docker_workdir,
             log_lines=settings.watchdog_log_lines,
             scope=settings.watchdog_docker_scope,
+            network=settings.watchdog_docker_network,
+            metrics_port=settings.watchdog_docker_metrics_port,
         )
         return cls(spec, url=settings.watchdog_docker_url)
 
@@ -142,7 +148,7 @@ class DockerRuntime(WorkerRuntime):
         filters = {
             "type": ["container"],
             "event": ["die", "oom"],
-            "label": [ACCOUNT_LABEL, self._spec.scope_filter],
+            "label": [ACCOUNT_LABEL, self.spec.scope_filter],
         }
         while True:
             subscriber = self.docker.events.subscribe(create_task=False)  # type: ignore[no-untyped-call]  # aiodocker
@@ -180,13 +186,13 @@ class DockerRuntime(WorkerRuntime):
             self._finished.discard(container_id)
             raise
         labels = info["Config"]["Labels"] or {}
-        if ACCOUNT_LABEL not in labels or labels.get(SCOPE_LABEL) != self._spec.scope:
+        if ACCOUNT_LABEL not in labels or labels.get(SCOPE_LABEL) != self.spec.scope:
             return
         state = info["State"]
         lines: list[str] = []
-        if self._spec.log_lines:
+        if self.spec.log_lines:
             with contextlib.suppress(DockerError):
-                lines = await container.log(stdout=True, stderr=True, tail=self._spec.log_lines)
+                lines = await container.log(stdout=True, stderr=True, tail=self.spec.log_lines)
         with contextlib.suppress(DockerError):
             await container.delete(force=True)
         self.report_exit(
@@ -200,7 +206,7 @@ class DockerRuntime(WorkerRuntime):
         )
 
     async def _labelled(self) -> list[dict[str, Any]]:
-        labels = [ACCOUNT_LABEL, self._spec.scope_filter]
+        labels = [ACCOUNT_LABEL, self.spec.scope_filter]
         listed = await self.docker.containers.list(all=True, filters={"label": labels})
         return [c._container for c in listed]  # the listing's JSON: State, Labels, Created
 
@@ -219,11 +225,11 @@ class DockerRuntime(WorkerRuntime):
         return alive
 
     async def launch(self, account_id: int, instance: str) -> RunningWorker:
-        name = f"{self._spec.scope}-bots-{account_id}"
+        name = f"{self.spec.scope}-bots-{account_id}"
         with contextlib.suppress(DockerError):  # an ended one not removed yet
             old = await self.docker.containers.get(name)
             await self._finish(old.id)
-        config = self._spec.config(account_id, instance)
+        config = self.spec.config(account_id, instance)
         container = await self.docker.containers.create(config, name=name)
         try:
             await container.start()
