@@ -43,6 +43,15 @@ class WorkerResult(Payload):
     state: str | None = Field(None, description="the worker's state after the command")
 
 
+class WorkerReleased(Payload):
+    """Someone took a worker out of quarantine: its crash-loop alert is handled."""
+
+    NAME: ClassVar[str] = "worker.released"
+
+    account_id: int
+    by: str = Field(description="the login of the person who released it")
+
+
 async def send_worker_command(
     bus: Bus,
     command: WorkerCommand,

@@ -31,6 +31,7 @@ from core.events import (
     SendFailed,
     WorkerCrashed,
 )
+from core.worker_commands import WorkerReleased
 
 LONG_FLOOD_WAIT = timedelta(minutes=5)  # shorter waits are routine pacing, not worth a page
 DIALOGUE_TURNS = 8  # the last messages a hand-off alert shows
@@ -340,6 +341,21 @@ async def worker_crashed(session: AsyncSession, event: Event) -> list[Outcome]:
     ]
 
 
+async def worker_released(session: AsyncSession, event: Event) -> list[Outcome]:
+    """Someone released the worker from quarantine: its crash-loop alert is handled."""
+    released = event.payload_as(WorkerReleased)
+    return [
+        Settle(
+            state="handled",
+            outcome="released",
+            by=released.by,
+            at=event.occurred_at,
+            kinds=("worker.crashed",),
+            subject=f"account:{released.account_id}",
+        )
+    ]
+
+
 async def run_ended(session: AsyncSession, event: Event) -> list[Outcome]:
     run = event.payload_as(RunEnded)
     kind = "run.failed" if run.outcome == "failed" else "run.finished"
@@ -392,6 +408,7 @@ TRANSLATORS: dict[str, Translate] = {
     AccountRevoked.NAME: account_lost,
     SendFailed.NAME: send_failed,
     WorkerCrashed.NAME: worker_crashed,
+    WorkerReleased.NAME: worker_released,
     RunEnded.NAME: run_ended,
     AlertRaised.NAME: alert_raised,
 }

@@ -58,7 +58,11 @@ def worker_crashed(alert: Alert, view: View) -> tuple[str, list[list[Button]]]:
         [(texts("Open in panel"), view.panel_url.rstrip("/") + SYSTEM_PAGE)]
     ]
     if alert.state != "firing":
-        over = alert.resolved_at or alert.handled_at
-        parts.append(h.bold(texts("✅ Resolved at {at}", at=texts.when(over, now=view.now))))
+        at = texts.when(alert.handled_at or alert.resolved_at, now=view.now)
+        if alert.outcome == "released":
+            over = texts("✅ Released from quarantine by {by} at {at}", by=alert.handled_by, at=at)
+        else:
+            over = texts("✅ Resolved at {at}", at=at)
+        parts.append(h.bold(over))
         return "\n\n".join(parts), rows
     return "\n\n".join(parts), rows + [silence_row(texts, alert.id)]

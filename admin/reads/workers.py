@@ -1,10 +1,10 @@
 """Account workers as people read them: one row per account with what the watchdog knows of its
 worker (``worker_states``) and what the worker says itself (``worker_heartbeats``).
 
-The state shown, in this order: no worker (the account is paused, banned or revoked, and none
-runs); restarting (an operator asked, the watchdog has not stopped it yet); quarantined; backoff
-until …; running; stopped. A heartbeat older than ``stale_after`` is a problem of its own: the
-worker may hang, and the watchdog kills it once the silence lasts its heartbeat timeout.
+The state shown, in this order: quarantined; no worker (the account is paused, banned or revoked,
+and none runs); backoff until …; running; stopped. A heartbeat older than ``stale_after`` is a
+problem of its own: the worker may hang, and the watchdog kills it once the silence lasts its
+heartbeat timeout.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from core.db.watchdog_models import WorkerHeartbeat, WorkerState
 
 STALE_AFTER = timedelta(seconds=30)  # six missed beats at the default 5 s interval
 LOG_TAIL_LINES = 30
-WORKER_STATES = ("running", "restarting", "backoff", "quarantined", "stopped", "no_worker")
+WORKER_STATES = ("running", "backoff", "quarantined", "stopped", "no_worker")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class WorkerRow:
     pid: int | None
 
     def uptime(self, now: datetime) -> timedelta | None:
-        if self.state not in ("running", "restarting") or self.started_at is None:
+        if self.state != "running" or self.started_at is None:
             return None
         return max(now - self.started_at, timedelta(0))
 
@@ -51,7 +51,7 @@ class WorkerRow:
 
     @property
     def can_release(self) -> bool:
-        return self.state in ("quarantined", "restarting")
+        return self.state == "quarantined"
 
     @property
     def can_restart(self) -> bool:
@@ -73,8 +73,7 @@ def shown_state(status: str, state: WorkerState | None, now: datetime) -> str:
     if state is None:
         return "stopped" if status == "active" else "no_worker"
     if state.quarantined:
-        # The watchdog marks a live worker for a restart this way (watchdog.commands).
-        return "restarting" if state.state == "running" else "quarantined"
+        return "quarantined"  # running too, for a moment: the watchdog is stopping it
     if status != "active" and state.state != "running":
         return "no_worker"
     if state.state == "backoff":
@@ -100,7 +99,7 @@ def describe(
     started_at = _utc(own_beat.started_at if own_beat else state.started_at if state else None)
     # A worker just started has not beaten yet: its start counts as its first sign of life.
     last_sign = beat_at or started_at
-    should_beat = shown in ("running", "restarting")
+    should_beat = shown == "running"
     return WorkerRow(
         account_id=account.id,
         account=account.name,

@@ -116,7 +116,7 @@ class LiveAdmin:
             self.platform = platform
             manager = await start_manager(platform)
             scripts = await start_scripts(platform)  # answers the scene commands of /runs
-            await serve_commands(platform.bus, platform.db, heartbeat_timeout=60)  # /workers
+            await serve_commands(platform.bus, platform.db)  # answers /workers (database only)
             try:
                 await self._seed(platform)
                 serving = asyncio.create_task(serve_admin(platform), name="admin")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.db.models import Account
 from core.db.notifier_models import Alert
 from core.events import Event, WorkerCrashed
+from core.worker_commands import WorkerReleased
 from tests.integration.notifier_world import OPERATOR, NotifierWorld
 
 HOSTILE = "<b>not bold</b> & <i>" + "x" * 50
@@ -71,3 +72,19 @@ async def test_a_redelivered_crash_event_pages_once(notifier_product: NotifierWo
     async with world.platform.db.session() as session:
         alerts = list(await session.scalars(select(Alert).where(Alert.kind == "worker.crashed")))
     assert [a.repeats for a in alerts] == [0]  # not even counted as a repeat
+
+
+async def test_a_release_from_the_panel_marks_the_alert_handled_by_whom(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    account = await _ready(world)
+    await world.publish(_crash(account))
+    first = await world.message_with(OPERATOR, "exit 137", buttons=True)
+
+    await world.publish(WorkerReleased(account_id=account, by="alina"))
+
+    edited = await world.message_with(OPERATOR, "Released from quarantine by alina")
+    assert edited["message_id"] == first["message_id"]  # the same message, edited in place
+    buttons = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["Open in panel"]  # nothing left to mute

@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import aio_pika
 import pytest
+from sqlalchemy import select
 
 from core.access import Actor, Role
 from core.bus import Bus
 from core.bus.rabbit import RabbitBus
 from core.db import Database
-from core.db.models import Account
-from core.db.watchdog_models import WorkerHeartbeat
+from core.db.models import Account, OutboxMessage
 from core.topology import WATCHDOG_COMMANDS
 from core.worker_commands import WorkerCommand, WorkerResult, send_worker_command
-from tests.conftest import empty_postgres
+from tests.conftest import empty_postgres, eventually
 from tests.integration.worker_rows import (
     audit,
     put_state,
@@ -31,6 +31,7 @@ from tests.integration.worker_rows import (
     state_of,
 )
 from watchdog.backoff import BackoffPolicy
+from watchdog.commands import Hands
 from watchdog.reconciler import Reconciler, Timing
 from watchdog.runtimes.local import LocalRuntime
 
@@ -46,22 +47,35 @@ async def db(postgres_url: str) -> AsyncIterator[Database]:
     await database.close()
 
 
+class Buses:
+    """RabbitMQ buses on one fresh exchange: the panel's, and each watchdog's."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self.url, self.exchange = amqp_url, f"workers-{uuid.uuid4().hex[:8]}"
+        self.opened: list[RabbitBus] = []
+
+    async def bus(self) -> RabbitBus:
+        bus = RabbitBus(self.url, exchange=self.exchange)
+        await bus.start()
+        self.opened.append(bus)
+        return bus
+
+    async def watchdog(self, db: Database, hands: Hands | None = None) -> None:
+        await serve_watchdog_commands(await self.bus(), db, hands=hands)
+
+
 @pytest.fixture
-async def buses(amqp_url: str, db: Database) -> AsyncIterator[tuple[Bus, Bus]]:
-    """The panel's bus and the watchdog's (serving commands), on a fresh exchange."""
-    exchange = f"workers-{uuid.uuid4().hex[:8]}"
-    panel, watchdog = RabbitBus(amqp_url, exchange=exchange), RabbitBus(amqp_url, exchange=exchange)
-    await panel.start()
-    await serve_watchdog_commands(watchdog, db)
-    yield panel, watchdog
-    await panel.close()
-    await watchdog.close()
+async def buses(amqp_url: str) -> AsyncIterator[Buses]:
+    opened = Buses(amqp_url)
+    yield opened
+    for bus in opened.opened:
+        await bus.close()
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
         for queue in (WATCHDOG_COMMANDS, f"{WATCHDOG_COMMANDS}.dlq"):
             await channel.queue_delete(queue)
-        await channel.exchange_delete(exchange)
+        await channel.exchange_delete(opened.exchange)
 
 
 async def accounts(db: Database, *statuses: str) -> list[int]:
@@ -89,29 +103,16 @@ def reconciler(db: Database, runtime: LocalRuntime) -> Reconciler:
     )
 
 
-async def beat(db: Database, account_id: int) -> str:
-    """What the worker does: a heartbeat under the instance the watchdog gave it."""
-    state = await state_of(db, account_id)
-    assert state is not None and state.instance is not None
-    now = datetime.now(UTC)
-    async with db.transaction() as session:
-        await session.merge(
-            WorkerHeartbeat(
-                account_id=account_id,
-                instance=state.instance,
-                host="here",
-                pid=1,
-                started_at=now,
-                beat_at=now,
-            )
-        )
-    return state.instance
+def expect_stop(watchdog: Reconciler) -> Callable[[str], None]:
+    """What the bootstrap hands over: the reconciler learns the coming exit was asked for."""
+    return watchdog._asked_to_stop.add  # the reconciler's own set, until it has a public hook
 
 
 async def test_release_over_the_bus_clears_the_quarantine_and_the_reconciler_starts_it(
-    db: Database, buses: tuple[Bus, Bus]
+    db: Database, buses: Buses
 ) -> None:
-    panel, _ = buses
+    panel = await buses.bus()
+    await buses.watchdog(db)
     (account,) = await accounts(db, "active")
     await quarantined(db, account, exit_code=137)
     runtime = LocalRuntime(command=SLEEPER)
@@ -130,6 +131,9 @@ async def test_release_over_the_bus_clears_the_quarantine_and_the_reconciler_sta
     assert [(e.actor, e.user_id, e.detail["account_id"]) for e in entries] == [
         ("alina", 7, account)
     ]
+    async with db.session() as session:
+        keys = list(await session.scalars(select(OutboxMessage.routing_key)))
+    assert keys == ["worker.released"]  # the notifier marks the crash-loop alert handled
     try:
         await watchdog.reconcile()
         assert list(await runtime.running()) == [account]
@@ -140,19 +144,24 @@ async def test_release_over_the_bus_clears_the_quarantine_and_the_reconciler_sta
 
 
 async def test_restart_stops_a_live_worker_on_purpose_and_it_starts_again_at_once(
-    db: Database, buses: tuple[Bus, Bus]
+    db: Database, buses: Buses
 ) -> None:
-    panel, _ = buses
     (account,) = await accounts(db, "active")
+    await put_state(db, account, state="stopped", restarts=2, last_reason="crash")
     runtime = LocalRuntime(command=SLEEPER)
     watchdog = reconciler(db, runtime)
+    hands = Hands(runtime, acting=lambda: True, expect_stop=expect_stop(watchdog), stop_grace=2)
+    other = Hands(LocalRuntime(), acting=lambda: False, expect_stop=lambda _: None, stop_grace=2)
+    panel = await buses.bus()
+    await buses.watchdog(db, other)  # a second watchdog, waiting for the lease
+    await buses.watchdog(db, hands)
     try:
         await watchdog.reconcile()
-        first = await beat(db, account)
+        first = (await runtime.running())[account].instance
 
-        result = await send(panel, "restart", account)
+        result = await send(panel, "restart", account)  # lands on the holder, retried if not
         assert (result.outcome, result.state) == ("done", "restarting"), result
-        await watchdog.reconcile()  # stops it
+        await eventually(lambda: _gone(runtime, account), what="the worker to stop")
         await watchdog.reconcile()  # judges the stop, starts it again
 
         state = await state_of(db, account)
@@ -166,10 +175,13 @@ async def test_restart_stops_a_live_worker_on_purpose_and_it_starts_again_at_onc
         await runtime.close()
 
 
-async def test_restart_of_a_worker_backing_off_starts_it_now(
-    db: Database, buses: tuple[Bus, Bus]
-) -> None:
-    panel, _ = buses
+async def _gone(runtime: LocalRuntime, account: int) -> bool:
+    return account not in await runtime.running()
+
+
+async def test_restart_of_a_worker_backing_off_starts_it_now(db: Database, buses: Buses) -> None:
+    panel = await buses.bus()
+    await buses.watchdog(db)
     (account,) = await accounts(db, "active")
     later = datetime(2100, 1, 1, tzinfo=UTC)
     await put_state(
@@ -183,8 +195,9 @@ async def test_restart_of_a_worker_backing_off_starts_it_now(
     assert state is not None and (state.next_start_at, state.restarts) == (None, 0)
 
 
-async def test_refusals_change_nothing_and_say_why(db: Database, buses: tuple[Bus, Bus]) -> None:
-    panel, _ = buses
+async def test_refusals_change_nothing_and_say_why(db: Database, buses: Buses) -> None:
+    panel = await buses.bus()
+    await buses.watchdog(db)
     live, paused, stuck = await accounts(db, "active", "paused", "active")
     await running(db, live)
     await quarantined(db, stuck)

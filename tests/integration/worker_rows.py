@@ -12,7 +12,7 @@ from core.bus import Bus
 from core.db import Database
 from core.db.models import AuditEntry
 from core.db.watchdog_models import WorkerHeartbeat, WorkerState
-from watchdog.commands import WorkerCommands, serve_commands
+from watchdog.commands import Hands, WorkerCommands, serve_commands
 
 CRASH_LOG = "starting worker\nTraceback (most recent call last):\nRuntimeError: <boom> & bust"
 
@@ -76,8 +76,9 @@ async def audit(db: Database, action: str) -> list[AuditEntry]:
 
 
 async def serve_watchdog_commands(
-    bus: Bus, db: Database, *, heartbeat_timeout: float = 60.0
+    bus: Bus, db: Database, *, hands: Hands | None = None
 ) -> WorkerCommands:
-    """What the watchdog's bootstrap does: answer ``command.worker`` from the bus."""
+    """What the watchdog's bootstrap does: answer ``command.worker`` from the bus (``hands``:
+    the runtime and reconciler a restart stops the worker through)."""
     await bus.start()
-    return await serve_commands(bus, db, heartbeat_timeout=heartbeat_timeout)
+    return await serve_commands(bus, db, hands=hands)
