@@ -5,10 +5,10 @@ writes worker states) and audits under the caller's name. Pausing an account is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +17,18 @@ from admin.access.deps import Admin, Viewer
 from admin.api.deps import BusDep, SessionDep
 from admin.api.fields import DB_INT_MAX
 from admin.api.schemas import Timestamp
-from admin.reads.workers import WORKER_STATES, WorkerRow, last_log, worker_row, worker_rows
+from admin.reads.workers import (
+    WORKER_STATES,
+    WorkerRow,
+    last_log,
+    stale_after,
+    worker_row,
+    worker_rows,
+)
 from core.access import Actor
 from core.bus import Bus
 from core.db.models import Account
+from core.settings import Settings
 from core.worker_commands import WorkerAction, WorkerCommand, WorkerResult, send_worker_command
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -85,17 +93,26 @@ def _read(row: WorkerRow, now: datetime) -> WorkerRead:
     )
 
 
+def stale(request: Request) -> timedelta:
+    """How old a heartbeat is shown as a problem: a few of the workers' intervals."""
+    settings: Settings = request.app.state.settings
+    return stale_after(settings.watchdog_heartbeat_interval)
+
+
+StaleDep = Annotated[timedelta, Depends(stale)]
+
+
 @router.get("", response_model=list[WorkerRead])
-async def list_workers(_: Viewer, session: SessionDep) -> list[WorkerRead]:
+async def list_workers(_: Viewer, session: SessionDep, old: StaleDep) -> list[WorkerRead]:
     """Every account with its worker, by account name."""
     now = datetime.now(UTC)
-    return [_read(row, now) for row in await worker_rows(session, now=now)]
+    return [_read(row, now) for row in await worker_rows(session, now=now, stale=old)]
 
 
 @router.get("/{account_id}", response_model=WorkerRead, responses=REFUSALS)
-async def read_worker(_: Viewer, session: SessionDep, account_id: Id) -> WorkerRead:
+async def read_worker(_: Viewer, session: SessionDep, old: StaleDep, account_id: Id) -> WorkerRead:
     now = datetime.now(UTC)
-    row = await worker_row(session, account_id, now=now)
+    row = await worker_row(session, account_id, now=now, stale=old)
     if row is None:
         raise HTTPException(404, f"account {account_id} does not exist")
     return _read(row, now)
@@ -104,7 +121,7 @@ async def read_worker(_: Viewer, session: SessionDep, account_id: Id) -> WorkerR
 @router.get("/{account_id}/log", response_model=WorkerLogRead, responses=REFUSALS)
 async def read_log(_: Viewer, session: SessionDep, account_id: Id) -> WorkerLogRead:
     """What the worker wrote last before it ended (kept by the watchdog at each exit)."""
-    if await worker_row(session, account_id, now=datetime.now(UTC)) is None:
+    if await session.get(Account, account_id) is None:
         raise HTTPException(404, f"account {account_id} does not exist")
     text = await last_log(session, account_id)
     return WorkerLogRead(account_id=account_id, lines=text.splitlines())

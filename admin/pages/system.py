@@ -25,12 +25,13 @@ from admin.pages.errors import page_error
 from admin.pages.rendering import Viewer as PageViewer
 from admin.pages.rendering import render, translations
 from admin.pages.viewers import viewer_for
-from admin.reads.workers import last_log, worker_row, worker_rows
+from admin.reads.workers import last_log, stale_after, worker_row, worker_rows
 from admin.setup.accounts import set_status
 from admin.setup.keyword_sets import SetupError
 from core.access import Actor
 from core.db import Database
 from core.db.models import Account
+from core.settings import Settings
 from core.worker_commands import WorkerAction
 
 router = APIRouter(include_in_schema=False)
@@ -48,6 +49,11 @@ def _span(viewer: PageViewer) -> object:
     return span
 
 
+def _stale(request: Request) -> timedelta:
+    settings: Settings = request.app.state.settings
+    return stale_after(settings.watchdog_heartbeat_interval)
+
+
 async def _render(
     request: Request,
     actor: Actor,
@@ -61,7 +67,7 @@ async def _render(
     db: Database = request.app.state.db
     now = datetime.now(UTC)
     async with db.session() as session:
-        rows = await worker_rows(session, now=now)
+        rows = await worker_rows(session, now=now, stale=_stale(request))
     context = {
         "rows": rows,
         "now": now,
@@ -89,7 +95,7 @@ async def log(actor: Viewer, request: Request, account_id: Id) -> Response:
     viewer = await viewer_for(request, actor)
     db: Database = request.app.state.db
     async with db.session() as session:
-        row = await worker_row(session, account_id, now=datetime.now(UTC))
+        row = await worker_row(session, account_id, now=datetime.now(UTC), stale=_stale(request))
         if row is None:
             return page_error(request, 404, f"account {account_id} does not exist")
         text = await last_log(session, account_id)

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Account
 from core.db.watchdog_models import WorkerHeartbeat, WorkerState
 
-STALE_AFTER = timedelta(seconds=30)  # six missed beats at the default 5 s interval
+MISSED_BEATS = 3  # a worker this many heartbeats late is shown as a problem
+MIN_STALE = timedelta(seconds=15)  # but never sooner: a busy machine delays a beat or two
 LOG_TAIL_LINES = 30
 WORKER_STATES = ("running", "backoff", "quarantined", "stopped", "no_worker")
 
@@ -82,13 +83,17 @@ def shown_state(status: str, state: WorkerState | None, now: datetime) -> str:
     return state.state if state.state in WORKER_STATES else "stopped"
 
 
+def stale_after(heartbeat_interval: float) -> timedelta:
+    return max(timedelta(seconds=heartbeat_interval * MISSED_BEATS), MIN_STALE)
+
+
 def describe(
     account: Account,
     state: WorkerState | None,
     beat: WorkerHeartbeat | None,
     *,
     now: datetime,
-    stale_after: timedelta = STALE_AFTER,
+    stale: timedelta,
 ) -> WorkerRow:
     shown = shown_state(account.status, state, now)
     # Only this run's heartbeat tells this run's uptime; an older run's beat is history.
@@ -108,7 +113,7 @@ def describe(
         until=_utc(state.next_start_at) if state is not None and shown == "backoff" else None,
         started_at=started_at,
         beat_at=beat_at,
-        stale=should_beat and (last_sign is None or now - last_sign > stale_after),
+        stale=should_beat and (last_sign is None or now - last_sign > stale),
         restarts=state.restarts if state is not None else 0,
         crashes=len(state.crash_times or []) if state is not None else 0,
         last_exit_code=state.last_exit_code if state is not None else None,
@@ -119,21 +124,23 @@ def describe(
     )
 
 
-async def worker_rows(session: AsyncSession, *, now: datetime) -> list[WorkerRow]:
-    """Every account, by name, with its worker."""
+async def worker_rows(session: AsyncSession, *, now: datetime, stale: timedelta) -> list[WorkerRow]:
+    """Every account, by name, with its worker; ``stale``: how old a heartbeat is a problem."""
     accounts = list(await session.scalars(select(Account).order_by(Account.name, Account.id)))
     states = {s.account_id: s for s in await session.scalars(select(WorkerState))}
     beats = {b.account_id: b for b in await session.scalars(select(WorkerHeartbeat))}
-    return [describe(a, states.get(a.id), beats.get(a.id), now=now) for a in accounts]
+    return [describe(a, states.get(a.id), beats.get(a.id), now=now, stale=stale) for a in accounts]
 
 
-async def worker_row(session: AsyncSession, account_id: int, *, now: datetime) -> WorkerRow | None:
+async def worker_row(
+    session: AsyncSession, account_id: int, *, now: datetime, stale: timedelta
+) -> WorkerRow | None:
     account = await session.get(Account, account_id)
     if account is None:
         return None
     state = await session.get(WorkerState, account_id)
     beat = await session.get(WorkerHeartbeat, account_id)
-    return describe(account, state, beat, now=now)
+    return describe(account, state, beat, now=now, stale=stale)
 
 
 async def last_log(session: AsyncSession, account_id: int, *, lines: int = LOG_TAIL_LINES) -> str:
