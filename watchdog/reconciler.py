@@ -65,8 +65,11 @@ class Reconciler:
             async with self._db.session() as session:
                 seen = await read_snapshot(session)
             now = _now()
+            unwanted = [w for a, w in running.items() if not self._wanted(a, seen)]
             for account_id, worker in running.items():
-                await self._check_running(account_id, worker, seen, now)
+                if worker not in unwanted:
+                    await self._check_running(account_id, worker, seen, now)
+            await asyncio.gather(*(self._stop(worker, seen) for worker in unwanted))
             for account_id, status in seen.statuses.items():
                 if account_id not in running:
                     await self._check_idle(account_id, status, seen, now)
@@ -117,16 +120,23 @@ class Reconciler:
                 state.next_start_at,
             )
 
+    @staticmethod
+    def _wanted(account_id: int, seen: Snapshot) -> bool:
+        state = seen.states.get(account_id)
+        quarantined = state is not None and state.quarantined
+        return seen.statuses.get(account_id) == "active" and not quarantined
+
+    async def _stop(self, worker: RunningWorker, seen: Snapshot) -> None:
+        """Stopped together: each may take its grace period."""
+        status = seen.statuses.get(worker.account_id) or "deleted"
+        log.info("stopping the worker of account %s (%s)", worker.account_id, status)
+        self._asked_to_stop.add(worker.instance)
+        await self._runtime.stop(worker.account_id, grace=self._timing.stop_grace)
+
     async def _check_running(
         self, account_id: int, worker: RunningWorker, seen: Snapshot, now: datetime
     ) -> None:
         state = seen.states.get(account_id)
-        status = seen.statuses.get(account_id)
-        if status != "active" or (state is not None and state.quarantined):
-            log.info("stopping the worker of account %s (%s)", account_id, status or "deleted")
-            self._asked_to_stop.add(worker.instance)
-            await self._runtime.stop(account_id, grace=self._timing.stop_grace)
-            return
         if self._silent_since(worker, seen.beats.get(account_id), now):
             log.warning("worker of account %s sent no heartbeat: killing it", account_id)
             self._hung.add(worker.instance)
