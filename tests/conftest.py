@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from admin.access import users
 from admin.app import create_app
-from coolthing import users_cmd
+from coolthing import users_cmd, workspace_cmd
 from core.access import Role
 from core.bus import Bus
 from core.db import Database
@@ -275,6 +275,14 @@ class Stack:
         finally:
             await db.close()
 
+    async def apply_workspace(self, path: Path) -> None:
+        """``coolthing workspace apply PATH``'s own function, in this process."""
+        settings = Settings(
+            database_url=self.env["COOLTHING_DATABASE_URL"],
+            secret_key=self.env["COOLTHING_SECRET_KEY"],
+        )
+        await workspace_cmd.apply_file(settings, path)
+
     async def add_user(self, login: str, role: str) -> str:
         """A user and an API token for them, by the functions ``coolthing users create`` and
         ``coolthing users token create`` run, in this process."""
@@ -458,8 +466,7 @@ async def boot_outreach_mode(
         for name in names
     ]
     (stack.logs / "ws.yaml").write_text(workspace([a["session"] for a in created]), "utf-8")
-    applied = stack.command("workspace", "apply", str(stack.logs / "ws.yaml"))
-    assert applied.returncode == 0, applied.stderr.decode()
+    await stack.apply_workspace(stack.logs / "ws.yaml")
     for name, args in {
         "parser": ["parser"],
         "manager": ["manager"],

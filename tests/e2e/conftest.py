@@ -40,8 +40,7 @@ async def boot_parser_mode(
         for i in (1, 2)
     ]
     (stack.logs / "ws.yaml").write_text(workspace([a["session"] for a in created]), "utf-8")
-    applied = stack.command("workspace", "apply", str(stack.logs / "ws.yaml"))
-    assert applied.returncode == 0, applied.stderr.decode()
+    await stack.apply_workspace(stack.logs / "ws.yaml")
     stack.start("parser", "parser")
     stack.start("admin", "admin")
     stack.start("bots-1", "bots", "--account", "1")
@@ -163,8 +162,7 @@ async def boot_scripts_mode(stack: Stack, http: httpx.AsyncClient, accounts: int
         for n in range(1, accounts + 1)
     ]
     (stack.logs / "ws.yaml").write_text(scenes_workspace([a["session"] for a in created]), "utf-8")
-    applied = stack.command("workspace", "apply", str(stack.logs / "ws.yaml"))
-    assert applied.returncode == 0, applied.stderr.decode()
+    await stack.apply_workspace(stack.logs / "ws.yaml")
     stack.start("scripts", "scripts")
     for n in range(1, accounts + 1):
         stack.start(f"bots-{n}", "bots", "--account", str(n))
