@@ -41,6 +41,7 @@ class WorkerRow:
     has_log: bool
     host: str | None
     pid: int | None
+    watched: bool  # a watchdog has a row for it (it started, stopped or judged a worker)
 
     def uptime(self, now: datetime) -> timedelta | None:
         if self.state != "running" or self.started_at is None:
@@ -95,12 +96,14 @@ def describe(
     now: datetime,
     stale: timedelta,
 ) -> WorkerRow:
-    shown = shown_state(account.status, state, now)
     # Only this run's heartbeat tells this run's uptime; an older run's beat is history.
     own_beat = (
         beat if beat is not None and (state is None or beat.instance == state.instance) else None
     )
     beat_at = _utc(own_beat.beat_at) if own_beat else None
+    shown = shown_state(account.status, state, now)
+    if state is None and beat_at is not None and now - beat_at <= stale:
+        shown = "running"  # a worker no watchdog started still beats
     started_at = _utc(own_beat.started_at if own_beat else state.started_at if state else None)
     # A worker just started has not beaten yet: its start counts as its first sign of life.
     last_sign = beat_at or started_at
@@ -121,6 +124,7 @@ def describe(
         has_log=bool(state is not None and state.last_log),
         host=own_beat.host if own_beat else None,
         pid=own_beat.pid if own_beat else None,
+        watched=state is not None,
     )
 
 

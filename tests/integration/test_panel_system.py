@@ -6,11 +6,13 @@ operators look but cannot press; a refusal says why."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
 from core.access import Role
 from core.db.models import Account, User
+from core.db.watchdog_models import WorkerHeartbeat
 from tests.integration.conftest import Panel
 from tests.integration.worker_rows import (
     audit,
@@ -137,3 +139,28 @@ async def test_a_russian_speaking_viewer_reads_the_page_in_russian(panel: Panel)
 
     assert "Воркеры" in page.text and "на карантине" in page.text
     assert "5 падений за последнее время" in row_of(page.text, PARSER)
+
+
+async def test_with_no_watchdog_yet_the_page_says_so_and_a_beating_worker_is_running(
+    panel: Panel,
+) -> None:
+    async with panel.db.transaction() as session:
+        session.add(
+            WorkerHeartbeat(
+                account_id=MANAGER,
+                instance="demo",
+                host="demo-host",
+                pid=1,
+                started_at=datetime.now(UTC) - timedelta(minutes=5),
+                beat_at=datetime.now(UTC),
+            )
+        )
+    viewer = await panel.browser(Role.viewer)
+
+    page = await viewer.get("/system")
+
+    assert 'data-testid="no-watchdog"' in page.text
+    assert 'data-state="running"' in row_of(page.text, MANAGER)  # it beats: it runs
+    assert 'data-state="stopped"' in row_of(page.text, PARSER)
+    await quarantined(panel.db, PARSER)
+    assert 'data-testid="no-watchdog"' not in (await viewer.get("/system")).text
