@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,9 @@ from core.worker_commands import WORKER_COMMAND, WorkerCommand, WorkerReleased, 
 from watchdog.ledger import note_stopped, state_of
 from watchdog.runtimes.base import WorkerRuntime
 
+if TYPE_CHECKING:
+    from watchdog.bootstrap import Watchdog  # which builds the commands: imported only to type
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +53,16 @@ class Hands:
     acting: Callable[[], bool]  # holds the lease now
     expect_stop: Callable[[str], None]  # tells the reconciler this instance's exit is asked for
     stop_grace: float
+
+
+def hands_of(watchdog: Watchdog, *, stop_grace: float) -> Hands:
+    """A watchdog's runtime, lease and reconciler, as a restart uses them."""
+    return Hands(
+        watchdog.runtime,
+        acting=lambda: watchdog.lease.held,
+        expect_stop=watchdog.reconciler.expect_stop,
+        stop_grace=stop_grace,
+    )
 
 
 async def apply_command(session: AsyncSession, command: WorkerCommand) -> WorkerResult:

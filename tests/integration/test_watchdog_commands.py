@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import pytest
@@ -19,6 +20,8 @@ from core.bus import Bus
 from core.bus.rabbit import RabbitBus
 from core.db import Database
 from core.db.models import Account, OutboxMessage
+from core.db.watchdog_models import WorkerState
+from core.settings import Settings
 from core.topology import WATCHDOG_COMMANDS
 from core.worker_commands import WorkerCommand, WorkerResult, send_worker_command
 from tests.conftest import empty_postgres, eventually
@@ -31,12 +34,20 @@ from tests.integration.worker_rows import (
     state_of,
 )
 from watchdog.backoff import BackoffPolicy
-from watchdog.commands import Hands
+from watchdog.bootstrap import Watchdog, build_watchdog
+from watchdog.commands import Hands, hands_of
 from watchdog.reconciler import Reconciler, Timing
 from watchdog.runtimes.local import LocalRuntime
 
 ALINA = Actor(user_id=7, login="alina", role=Role.admin, channel="panel")
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]  # a worker that just lives
+FAST: dict[str, Any] = {
+    "watchdog_reconcile_interval": 0.3,
+    "watchdog_lease_ttl": 2.0,
+    "watchdog_lease_renew": 0.4,
+    "watchdog_heartbeat_timeout": 60.0,
+    "watchdog_stop_grace": 2.0,
+}
 
 
 @pytest.fixture
@@ -60,8 +71,10 @@ class Buses:
         self.opened.append(bus)
         return bus
 
-    async def watchdog(self, db: Database, hands: Hands | None = None) -> None:
-        await serve_watchdog_commands(await self.bus(), db, hands=hands)
+    async def watchdog(
+        self, db: Database, hands: Hands | None = None, wake: Callable[[], None] = lambda: None
+    ) -> None:
+        await serve_watchdog_commands(await self.bus(), db, hands=hands, wake=wake)
 
 
 @pytest.fixture
@@ -101,11 +114,6 @@ def reconciler(db: Database, runtime: LocalRuntime) -> Reconciler:
     return Reconciler(
         db=db, runtime=runtime, policy=policy, timing=Timing(heartbeat_timeout=60, stop_grace=2)
     )
-
-
-def expect_stop(watchdog: Reconciler) -> Callable[[str], None]:
-    """What the bootstrap hands over: the reconciler learns the coming exit was asked for."""
-    return watchdog._asked_to_stop.add  # the reconciler's own set, until it has a public hook
 
 
 async def test_release_over_the_bus_clears_the_quarantine_and_the_reconciler_starts_it(
@@ -148,35 +156,46 @@ async def test_restart_stops_a_live_worker_on_purpose_and_it_starts_again_at_onc
 ) -> None:
     (account,) = await accounts(db, "active")
     await put_state(db, account, state="stopped", restarts=2, last_reason="crash")
-    runtime = LocalRuntime(command=SLEEPER)
-    watchdog = reconciler(db, runtime)
-    hands = Hands(runtime, acting=lambda: True, expect_stop=expect_stop(watchdog), stop_grace=2)
-    other = Hands(LocalRuntime(), acting=lambda: False, expect_stop=lambda _: None, stop_grace=2)
-    panel = await buses.bus()
-    await buses.watchdog(db, other)  # a second watchdog, waiting for the lease
-    await buses.watchdog(db, hands)
+    holder = await watchdog(db, "a")
+    first = (await until_running(db, account)).instance
+    waiting = await watchdog(db, "b")  # a second watchdog, without the lease
     try:
-        await watchdog.reconcile()
-        first = (await runtime.running())[account].instance
+        panel = await buses.bus()
+        for each in (waiting, holder):
+            await buses.watchdog(db, hands_of(each, stop_grace=2), wake=each.wake)
 
         result = await send(panel, "restart", account)  # lands on the holder, retried if not
-        assert (result.outcome, result.state) == ("done", "restarting"), result
-        await eventually(lambda: _gone(runtime, account), what="the worker to stop")
-        await watchdog.reconcile()  # judges the stop, starts it again
 
-        state = await state_of(db, account)
-        assert state is not None
-        assert state.state == "running" and state.instance not in (None, first)
+        assert (result.outcome, result.state) == ("done", "restarting"), result
+        state = await until_running(db, account, other_than=first)
         assert (state.quarantined, state.restarts, state.next_start_at) == (False, 0, None)
         assert state.last_reason == "stopped"  # asked for, not a crash
-        assert list(await runtime.running()) == [account]
+        assert list(await holder.runtime.running()) == [account]
+        assert await waiting.runtime.running() == {}
         assert [e.actor for e in await audit(db, "worker_restarted")] == ["alina"]
     finally:
-        await runtime.close()
+        await waiting.stop()
+        await holder.stop()
 
 
-async def _gone(runtime: LocalRuntime, account: int) -> bool:
-    return account not in await runtime.running()
+async def watchdog(db: Database, name: str) -> Watchdog:
+    """A real watchdog whose workers are processes that just live (they never beat: the
+    heartbeat timeout is long)."""
+    running = build_watchdog(Settings(**FAST), db, LocalRuntime(command=SLEEPER), holder=name)
+    await running.start()
+    return running
+
+
+async def until_running(
+    db: Database, account: int, *, other_than: str | None = None
+) -> WorkerState:
+    async def started() -> WorkerState | None:
+        state = await state_of(db, account)
+        if state is None or state.state != "running" or state.instance == other_than:
+            return None
+        return state
+
+    return await eventually(started, what="the worker to run")
 
 
 async def test_restart_of_a_worker_backing_off_starts_it_now(db: Database, buses: Buses) -> None:

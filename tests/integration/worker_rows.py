@@ -3,6 +3,7 @@ and the watchdog's command tests; and the watchdog's command side served on a bu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,9 +77,9 @@ async def audit(db: Database, action: str) -> list[AuditEntry]:
 
 
 async def serve_watchdog_commands(
-    bus: Bus, db: Database, *, hands: Hands | None = None
+    bus: Bus, db: Database, *, hands: Hands | None = None, wake: Callable[[], None] = lambda: None
 ) -> WorkerCommands:
     """What the watchdog's bootstrap does: answer ``command.worker`` from the bus (``hands``:
     the runtime and reconciler a restart stops the worker through)."""
     await bus.start()
-    return await serve_commands(bus, db, hands=hands)
+    return await serve_commands(bus, db, hands=hands, wake=wake)
