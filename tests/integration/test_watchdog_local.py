@@ -89,7 +89,7 @@ async def test_a_killed_worker_is_back_at_once(rig: Rig) -> None:
     await rig.watchdog("a")
     pid = await one_worker(account)
     os.kill(pid, signal.SIGKILL)
-    await one_worker(account, seconds=5, other_than=pid)  # the first restart does not wait
+    await one_worker(account, seconds=8, other_than=pid)  # the first restart does not wait
     state = await rig.until_state(
         account, lambda s: s.state == "running" and s.restarts == 1, seconds=5, what="restart"
     )
@@ -160,7 +160,7 @@ async def test_a_hung_worker_is_killed_and_restarted(rig: Rig) -> None:
     await rig.watchdog("a")
     pid = await one_worker(account)
     os.kill(pid, signal.SIGSTOP)  # no more heartbeats, and no exit either
-    await one_worker(account, seconds=20, other_than=pid)
+    await one_worker(account, seconds=30, other_than=pid)
     state = await rig.until_state(
         account, lambda s: s.state == "running", seconds=5, what="the new worker"
     )
@@ -193,9 +193,9 @@ async def test_a_flood_wait_longer_than_the_heartbeat_timeout_is_no_restart(rig:
         await session.flush()
         session.add(ChatAssignment(chat_id=chat.id, account_id=account))
     wait = FloodWaitFault(
-        kind="flood_wait", account=rig.sandbox_users[account], seconds=8, operation="join"
+        kind="flood_wait", account=rig.sandbox_users[account], seconds=12, operation="join"
     )
-    apply_fault(rig.sandbox.world, wait)  # its first join waits 8 s
+    apply_fault(rig.sandbox.world, wait)  # its first join waits 12 s
     await rig.watchdog("a")
     pid = await one_worker(account)
 
@@ -204,7 +204,7 @@ async def test_a_flood_wait_longer_than_the_heartbeat_timeout_is_no_restart(rig:
         return row is not None and row.flood_until is not None
 
     await eventually(flooded, seconds=20, what="the worker to run into the FloodWait")
-    # Longer than the 6 s heartbeat timeout: the worker waits, beats, and is left alone.
-    assert await sampled(lambda: int(workers_of(account) != [pid]), 7.0) == 0
+    # Longer than the 10 s heartbeat timeout: the worker waits, beats, and is left alone.
+    assert await sampled(lambda: int(workers_of(account) != [pid]), 11.0) == 0
     state = await rig.state(account)
     assert state is not None and state.restarts == 0 and state.state == "running"

@@ -22,19 +22,20 @@ from tests.conftest import empty_postgres, eventually
 from watchdog.bootstrap import Watchdog, build_watchdog
 from watchdog.runtimes.base import WorkerRuntime
 
-# Small times: a crash loop quarantines in seconds, a silent worker is killed after 6 s (a
-# worker's start, imports included, must beat within it on a busy 2-core machine).
+# Small times: a crash loop quarantines in seconds, a silent worker is killed after 10 s (a
+# worker's start, imports included, must beat within it on a busy 2-core machine; the lease
+# and the stop grace leave room for the same).
 FAST = {
     "watchdog_reconcile_interval": 0.3,
-    "watchdog_lease_ttl": 2.0,
-    "watchdog_lease_renew": 0.4,
+    "watchdog_lease_ttl": 5.0,
+    "watchdog_lease_renew": 0.5,
     "watchdog_backoff_base": 1.0,
     "watchdog_backoff_cap": 4.0,
     "watchdog_backoff_reset": 60.0,
     "watchdog_quarantine_crashes": 3,
     "watchdog_quarantine_window": 60.0,
-    "watchdog_heartbeat_timeout": 6.0,
-    "watchdog_stop_grace": 5.0,
+    "watchdog_heartbeat_timeout": 10.0,
+    "watchdog_stop_grace": 10.0,
 }
 
 
