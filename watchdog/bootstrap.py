@@ -13,6 +13,7 @@ from core.db import Database
 from core.platform import Platform
 from core.settings import Settings
 from watchdog.backoff import BackoffPolicy
+from watchdog.commands import hands_of, serve_commands
 from watchdog.lease import Lease
 from watchdog.reconciler import Reconciler, Timing
 from watchdog.runtimes.base import WorkerRuntime
@@ -144,6 +145,10 @@ def build_watchdog(
 
 
 async def start_watchdog(platform: Platform) -> Watchdog:
-    watchdog = build_watchdog(platform.settings, platform.db, runtime_of(platform.settings))
+    """The watchdog, running, and answering operators' ``command.worker`` (restart, release)."""
+    settings = platform.settings
+    watchdog = build_watchdog(settings, platform.db, runtime_of(settings))
     await watchdog.start()
+    hands = hands_of(watchdog, stop_grace=settings.watchdog_stop_grace)
+    await serve_commands(platform.bus, platform.db, hands=hands, wake=watchdog.wake)
     return watchdog
