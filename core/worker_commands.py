@@ -40,7 +40,11 @@ class WorkerResult(Payload):
 
     outcome: WorkerOutcome
     detail: str = ""
-    state: str | None = Field(None, description="the worker's state after the command")
+    state: str | None = Field(
+        None,
+        description="the worker's state after it: stopped (released, starts at the next pass), "
+        "restarting (being stopped to start again), running, backoff …",
+    )
 
 
 class WorkerReleased(Payload):

@@ -1,5 +1,5 @@
-"""System → Workers: one row per account with its worker's state (running, restarting, backoff
-until …, quarantined, stopped, no worker), uptime, last heartbeat (stale shown as a problem),
+"""System → Workers: one row per account with its worker's state (running, backoff until …,
+quarantined, stopped, no worker), uptime, last heartbeat (stale shown as a problem),
 restarts, last exit code and reason, and its last log lines on demand.
 
 Restart and Release are ``WorkerCommand``s the watchdog carries out and audits; Pause is the
@@ -10,6 +10,7 @@ again every few seconds; a notice or refusal sits outside it, so the next poll k
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -40,7 +41,9 @@ POLL_SECONDS = 3
 _ERROR_STATUS = {"missing": 404, "refused": 409, "unavailable": 503}
 
 
-def _span(viewer: PageViewer) -> object:
+def _span(viewer: PageViewer) -> Callable[[timedelta | None], str]:
+    """A duration as people say it ("2 hours"), in the viewer's language."""
+
     def span(delta: timedelta | None) -> str:
         if delta is None:
             return ""
