@@ -19,7 +19,7 @@ from core.db.models import Chat, ChatAssignment
 from sandbox.bootstrap import RunningSandbox
 from sandbox.faults import AccountFault, FloodWaitFault, apply_fault
 from tests.conftest import eventually
-from tests.integration.watchdog_rig import Rig, open_rig, sampled
+from tests.integration.watchdog_rig import FAST, Rig, open_rig, sampled
 from watchdog.runtimes.local import LocalRuntime
 
 pytestmark = pytest.mark.timeout(120)
@@ -33,9 +33,10 @@ async def rig(postgres_url: str, amqp_url: str, sandbox: RunningSandbox) -> Asyn
         yield made
 
 
-def workers_of(account_id: int) -> list[int]:
-    """Live `bots` processes for the account among this test process's children."""
-    me = os.getpid()
+def workers_of(account_id: int, *, parent: int | None = None) -> list[int]:
+    """Live `bots` processes for the account among this test process's children (or those of
+    ``parent``)."""
+    me = os.getpid() if parent is None else parent
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -208,3 +209,48 @@ async def test_a_flood_wait_longer_than_the_heartbeat_timeout_is_no_restart(rig:
     assert await sampled(lambda: int(workers_of(account) != [pid]), 11.0) == 0
     state = await rig.state(account)
     assert state is not None and state.restarts == 0 and state.state == "running"
+
+
+async def test_the_watchdog_service_runs_workers_that_die_with_it(rig: Rig) -> None:
+    """`coolthing run watchdog` as its own process: its workers are its children, and when it
+    is killed they stop too (a new lease holder could not adopt them), so the next watchdog
+    starts exactly one worker again."""
+    account = await rig.account("first")
+    settings = {f"COOLTHING_{k.upper()}": str(v) for k, v in FAST.items()}
+    service = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "coolthing",
+        "run",
+        "watchdog",
+        env=rig.worker_env | settings,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        first = await eventually(
+            lambda: _one_of(account, service.pid), seconds=30, what="the service's worker"
+        )
+    finally:
+        service.kill()
+        await service.wait()
+
+    async def gone() -> bool:
+        return _ended(first)
+
+    await eventually(gone, seconds=20, what="the orphaned worker to stop")
+    await rig.watchdog("b")
+    await one_worker(account, seconds=30)
+
+
+async def _one_of(account_id: int, parent: int) -> int | None:
+    pids = workers_of(account_id, parent=parent)
+    return pids[0] if len(pids) == 1 else None
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie waiting for whoever inherited it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
