@@ -212,7 +212,11 @@ class DockerRuntime(WorkerRuntime):
 
     async def running(self) -> dict[int, RunningWorker]:
         alive: dict[int, RunningWorker] = {}
-        for item in await self._labelled():
+        listed = await self._labelled()
+        # Ends reported are remembered only while their container is still listed (being
+        # removed): a late event for a removed one finds nothing anyway.
+        self._finished.intersection_update(item["Id"] for item in listed)
+        for item in listed:
             labels = item.get("Labels") or {}
             if item.get("State") not in ("running", "paused", "restarting"):
                 await self._finish(item["Id"])
