@@ -1,0 +1,368 @@
+"""Footprint of the account workers: ``--accounts`` accounts under the watchdog's local runtime.
+
+Real parts (``bench.workers_world``): the sandbox Telegram as its own process, PostgreSQL and
+RabbitMQ, ``coolthing run watchdog`` as a process with ``COOLTHING_WATCHDOG_RUNTIME=local``, which
+starts one ``coolthing run bots --account ID`` process per active account. Every account is a
+sandbox account with a session and an own chat it sits in; all are added in one transaction by
+``apply_workspace`` while the watchdog runs.
+
+Measured, ours (a process per account, under the watchdog):
+- from "account added" (the transaction's commit) to the worker's first heartbeat row and to the
+  account's membership of its chat in the sandbox ("listening"): p50, p99, the last one;
+- memory of each worker process once all listen and ``--settle`` seconds passed: RSS and PSS
+  (``/proc/PID/smaps_rollup``: shared pages divided among the processes that share them, so the
+  sum is what they cost together), p50 and total, against a quarter of a 24 GB box;
+- idle CPU: every worker's CPU seconds over ``--idle`` seconds without traffic, per account in %
+  of a core (the watchdog's and PostgreSQL's beside it);
+- restart: ``--restarts`` workers SIGKILLed one after another, each timed until its account's
+  heartbeat row names a new process (the first restart after a crash does not back off).
+
+Baseline, in the same run: the same accounts served by ONE process (``python -m
+bench.workers_world``: ``bots.bootstrap.run_worker`` per account, heartbeats included, one
+database pool and one bus connection), its RSS, PSS and idle CPU per account. ours = PSS MB per
+account under the watchdog, baseline = the one process's PSS MB per account.
+
+PostgreSQL must allow the connections: every worker process keeps its own pool (about two each
+while idle), so 100 accounts need max_connections well above Debian's 100; the run refuses a
+server that is too small rather than starving everyone else's connections on it.
+
+Run: ``python -m bench.workers [--accounts 100] [--restarts 10] [--idle 30]`` (PostgreSQL and
+RabbitMQ on COOLTHING_BENCH_DATABASE_URL / COOLTHING_BENCH_AMQP_URL). The last line is one JSON
+object; ``goal_met`` when the workers' PSS is under a quarter of 24 GB and every restart was back
+within 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import text
+
+from bench.notifier_setup import SandboxProcess, fresh_schema, log, process_cpu, wait_for
+from bench.pipeline import AMQP_URL, DB_URL, main
+from bench.scripts_world import delete_queues
+from bench.workers_world import Postgres, World, memory_mb
+from core.db import Database
+
+QUARTER_MB = 24 * 1024 / 4
+RESTART_GOAL_S = 2.0
+START_TIMEOUT = 600.0  # every worker listening, from the commit
+STOP_TIMEOUT = 40.0  # the watchdog's stop grace (15 s) and room
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(values, 50), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(max(values, default=float("nan")), 2),
+    }
+
+
+def process_env(world: World, sandbox_url: str, args: argparse.Namespace) -> dict[str, str]:
+    """The watchdog's environment, which its workers inherit (and the baseline's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COOLTHING_")}
+    return env | {
+        "COOLTHING_ENV": "test",
+        "COOLTHING_DATABASE_URL": DB_URL,
+        "COOLTHING_BUS_URL": AMQP_URL,
+        "COOLTHING_SECRET_KEY": world.key.decode(),
+        "COOLTHING_TELEGRAM_BACKEND": "sandbox",
+        "COOLTHING_SANDBOX_URL": sandbox_url,
+        "COOLTHING_JOIN_INTERVAL": "0",
+        "COOLTHING_LOG_LEVEL": "WARNING",
+        "COOLTHING_WATCHDOG_RUNTIME": "local",
+        "COOLTHING_WATCHDOG_RECONCILE_INTERVAL": str(args.reconcile),
+    }
+
+
+def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def stop(proc: subprocess.Popen[bytes], seconds: float = STOP_TIMEOUT) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(proc.wait, seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait, 10)
+
+
+async def startup(
+    world: World, added: float, watching: subprocess.Popen[bytes]
+) -> tuple[list[float], list[float]]:
+    """Seconds from ``added`` (``time.time``) to each account's first heartbeat row and to its
+    membership of its chat, polled every 0.2 s."""
+    beat: dict[int, float] = {}
+    joined: dict[int, float] = {}
+    deadline = time.monotonic() + START_TIMEOUT
+    while len(joined) < len(world.accounts) or len(beat) < len(world.accounts):
+        if watching.poll() is not None:
+            raise RuntimeError(f"the serving process exited with {watching.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(joined)} of {len(world.accounts)} listening in time")
+        now = time.time() - added
+        for account in await world.beats():
+            beat.setdefault(account, now)
+        for account in await world.joined():
+            joined.setdefault(account, now)
+        await asyncio.sleep(0.2)
+    return list(beat.values()), list(joined.values())
+
+
+async def idle_cpu(
+    pids: list[int], others: dict[str, int], pg: Postgres, seconds: float
+) -> dict[str, float]:
+    """CPU seconds over ``seconds`` of ``pids`` together ("workers"), each of ``others``, and
+    this PostgreSQL server."""
+    before = (sum(map(process_cpu, pids)), {n: process_cpu(p) for n, p in others.items()}, pg.cpu())
+    await asyncio.sleep(seconds)
+    spent = {"workers": sum(map(process_cpu, pids)) - before[0]}
+    spent |= {n: process_cpu(p) - before[1][n] for n, p in others.items()}
+    spent["postgres"] = pg.cpu() - before[2]
+    return spent
+
+
+async def restart_times(world: World, count: int) -> list[float]:
+    """SIGKILL one worker at a time; seconds until its account's heartbeat names a new pid."""
+    times = []
+    for account in world.accounts[:count]:
+        old = (await world.beats())[account][0]
+        os.kill(old, signal.SIGKILL)
+        killed = time.monotonic()
+        while (await world.beats()).get(account, (old, 0.0))[0] == old:
+            if time.monotonic() - killed > 60:
+                raise TimeoutError(f"account {account}'s worker not back within 60 s")
+            await asyncio.sleep(0.01)
+        times.append(time.monotonic() - killed)
+        await asyncio.sleep(0.5)  # the next kill is not part of this restart
+    return times
+
+
+def memory_of(pids: list[int]) -> tuple[list[float], list[float]]:
+    readings = [memory_mb(pid) for pid in pids]
+    return [rss for rss, _ in readings], [pss for _, pss in readings]
+
+
+async def restarts_so_far(db: Database) -> int:
+    async with db.session() as session:
+        found = await session.scalar(text("select coalesce(sum(restarts), 0) from worker_states"))
+    return int(found or 0)
+
+
+async def watchdog_holds_lease(db: Database) -> bool:
+    async with db.session() as session:
+        found = await session.scalar(text("select count(*) from watchdog_leases"))
+    return bool(found)
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if memory_mb(pid) != (0.0, 0.0)]
+
+
+@dataclass
+class Isolated:
+    """Ours: a process per account under the watchdog."""
+
+    beat_s: list[float]
+    listening_s: list[float]
+    startup_restarts: int  # restarts the watchdog made while they started (hung or crashed)
+    rss: list[float]
+    pss: list[float]
+    watchdog: tuple[float, float]  # its own RSS, PSS
+    idle: dict[str, float]  # CPU seconds over the idle window: workers, watchdog, postgres
+    restarts: list[float]
+    strays: int  # workers alive after their watchdog stopped
+
+
+@dataclass
+class OneProcess:
+    """The baseline: every account's worker in one process."""
+
+    beat_s: list[float]
+    rss: float
+    pss: float
+    idle: dict[str, float]  # CPU seconds over the idle window: workers, postgres
+
+
+async def measure_ours(
+    world: World,
+    made: list[tuple[str, int]],
+    env: dict[str, str],
+    logs: Path,
+    pg: Postgres,
+    args: argparse.Namespace,
+) -> Isolated:
+    argv = [sys.executable, "-m", "coolthing", "run", "watchdog"]
+    watchdog = spawn(argv, env, logs / "watchdog.log")
+    pids: list[int] = []
+    try:
+        await wait_for(lambda: watchdog_holds_lease(world.db), "the watchdog's lease", 60)
+        log(f"watchdog {watchdog.pid} holds the lease; adding {len(made)} accounts")
+        added = await world.add(made)
+        beat, joined = await startup(world, added, watchdog)
+        startup_restarts = await restarts_so_far(world.db)
+        log(f"all listening after {max(joined):.1f} s; settling {args.settle} s")
+        await asyncio.sleep(args.settle)
+        pids = [pid for pid, _ in (await world.beats()).values()]
+        rss, pss = memory_of(pids)
+        own = memory_mb(watchdog.pid)
+        log(f"idle for {args.idle} s")
+        idle = await idle_cpu(pids, {"watchdog": watchdog.pid}, pg, args.idle)
+        log(f"killing {args.restarts} workers one after another")
+        restarts = await restart_times(world, args.restarts)
+        pids = [pid for pid, _ in (await world.beats()).values()]
+    finally:
+        await stop(watchdog)
+    await asyncio.sleep(1.0)  # SIGTERM from the dying watchdog (PR_SET_PDEATHSIG) takes a moment
+    strays = alive(pids)
+    for pid in strays:  # a worker must die with its watchdog: counted, then stopped here
+        os.kill(pid, signal.SIGKILL)
+    return Isolated(beat, joined, startup_restarts, rss, pss, own, idle, restarts, len(strays))
+
+
+async def measure_baseline(
+    world: World, env: dict[str, str], logs: Path, pg: Postgres, args: argparse.Namespace
+) -> OneProcess:
+    await world.clear_beats()
+    argv = [sys.executable, "-m", "bench.workers_world", *map(str, world.accounts)]
+    began = time.time()
+    one = spawn(argv, env, logs / "one-process.log")
+    try:
+        beat, _ = await startup(world, began, one)
+        log(f"one process: every account beating after {max(beat):.1f} s")
+        await asyncio.sleep(args.settle)
+        rss, pss = memory_mb(one.pid)
+        idle = await idle_cpu([one.pid], {}, pg, args.idle)
+    finally:
+        await stop(one)
+    return OneProcess(beat, rss, pss, idle)
+
+
+async def run(args: argparse.Namespace, logs: Path) -> dict[str, object]:
+    db = Database(DB_URL)
+    pg = await Postgres.of(db)
+    needed = 3 * args.accounts + 20
+    if pg.max_connections < needed:
+        await db.close()
+        raise SystemExit(
+            f"PostgreSQL allows {pg.max_connections} connections; {args.accounts} worker "
+            f"processes need about {needed}: use a server with more (see the docstring)"
+        )
+    sandbox = SandboxProcess(logs)
+    try:
+        async with aiohttp.ClientSession(base_url=sandbox.url) as http:
+            world = World(db, http)
+            await wait_for(lambda: world.call("GET", "/_sandbox/health"), "sandbox", 60)
+            log("fresh schema, sandbox accounts and chats")
+            await fresh_schema(db)
+            made = await world.prepare(args.accounts)
+            env = process_env(world, sandbox.url, args)
+            try:
+                ours = await measure_ours(world, made, env, logs, pg, args)
+                baseline = await measure_baseline(world, env, logs, pg, args)
+            finally:
+                await delete_queues(world.accounts)
+    finally:
+        sandbox.stop()
+        await db.close()
+    print(table(ours, baseline, args))
+    return summary(ours, baseline, args)
+
+
+def core_pct(seconds: float, window: float, accounts: int) -> float:
+    """CPU seconds over a window as % of one core per account."""
+    return round(seconds / window / accounts * 100, 3)
+
+
+def table(ours: Isolated, base: OneProcess, args: argparse.Namespace) -> str:
+    n, window = args.accounts, args.idle
+    rows = [
+        f"workers: {n} accounts, sandbox Telegram, PostgreSQL, RabbitMQ; idle {window:g} s",
+        f"{'':<34}{'PSS MB/acct':>12}{'RSS MB/acct':>12}{'PSS total':>11}{'idle %core/acct':>17}"
+        f"{'pg %core/acct':>15}",
+        f"{'ours: process per account':<34}{percentile(ours.pss, 50):>12.1f}"
+        f"{percentile(ours.rss, 50):>12.1f}{sum(ours.pss):>11.0f}"
+        f"{core_pct(ours.idle['workers'], window, n):>17.3f}"
+        f"{core_pct(ours.idle['postgres'], window, n):>15.3f}",
+        f"{'baseline: one process':<34}{base.pss / n:>12.1f}{base.rss / n:>12.1f}"
+        f"{base.pss:>11.0f}{core_pct(base.idle['workers'], window, n):>17.3f}"
+        f"{core_pct(base.idle['postgres'], window, n):>15.3f}",
+        f"watchdog itself: RSS {ours.watchdog[0]:.0f} MB, PSS {ours.watchdog[1]:.0f} MB, idle "
+        f"{ours.idle['watchdog'] / window * 100:.2f} % of a core",
+        f"added → first heartbeat, s: {spread(ours.beat_s)}",
+        f"added → listening (in its chat), s: {spread(ours.listening_s)}",
+        f"one process, start → every heartbeat, s: {spread(base.beat_s)}",
+        f"restarts while starting: {ours.startup_restarts}; workers left after the watchdog "
+        f"stopped: {ours.strays}",
+        f"SIGKILL → new heartbeat, s, one by one: {', '.join(f'{t:.2f}' for t in ours.restarts)}",
+    ]
+    return "\n".join(rows)
+
+
+def summary(ours: Isolated, base: OneProcess, args: argparse.Namespace) -> dict[str, object]:
+    n = args.accounts
+    per_account = sum(ours.pss) / n
+    baseline = base.pss / n
+    restart_ok = bool(ours.restarts) and max(ours.restarts) < RESTART_GOAL_S
+    return {
+        "bench": "workers",
+        "ours": round(per_account, 1),
+        "baseline": round(baseline, 1),
+        "ratio": round(per_account / baseline, 2),
+        "unit": "MB per account",
+        "accounts": n,
+        "pss_total_mb": round(sum(ours.pss), 0),
+        "pss_p50_mb": round(percentile(ours.pss, 50), 1),
+        "rss_p50_mb": round(percentile(ours.rss, 50), 1),
+        "rss_total_mb": round(sum(ours.rss), 0),
+        "share_of_quarter": round(sum(ours.pss) / QUARTER_MB, 3),
+        "baseline_rss_mb": round(base.rss, 0),
+        "idle_cpu_pct_core_per_account": core_pct(ours.idle["workers"], args.idle, n),
+        "baseline_idle_cpu_pct_core_per_account": core_pct(base.idle["workers"], args.idle, n),
+        "postgres_idle_pct_core_per_account": core_pct(ours.idle["postgres"], args.idle, n),
+        "listening_s": spread(ours.listening_s),
+        "first_beat_s": spread(ours.beat_s),
+        "startup_restarts": ours.startup_restarts,
+        "restart_s": spread(ours.restarts),
+        "strays": ours.strays,
+        "goal_met": sum(ours.pss) < QUARTER_MB and restart_ok and ours.strays == 0,
+    }
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.workers", description=__doc__)
+    parser.add_argument("--accounts", type=int, default=100, help="accounts (workers)")
+    parser.add_argument("--restarts", type=int, default=10, help="workers killed one by one")
+    parser.add_argument("--idle", type=float, default=30.0, help="idle CPU window, seconds")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds before measuring")
+    parser.add_argument(
+        "--reconcile", type=float, default=5.0, help="watchdog reconcile interval, seconds"
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    parser.add_argument("--profile", default="", help=argparse.SUPPRESS)  # with_logs reads it
+    args = parser.parse_args()
+    args.restarts = min(args.restarts, args.accounts)
+    return args
+
+
+if __name__ == "__main__":
+    main("workers", parse_args(), run)
