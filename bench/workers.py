@@ -141,20 +141,23 @@ async def idle_cpu(
     return spent
 
 
-async def restart_times(world: World, count: int) -> list[float]:
-    """SIGKILL one worker at a time; seconds until its account's heartbeat names a new pid."""
-    times = []
+async def restart_times(world: World, count: int) -> tuple[list[float], list[float]]:
+    """SIGKILL one worker at a time; seconds until its account's heartbeat names a new pid, and
+    of those, until the watchdog had launched the new process (its ``worker_states.started_at``;
+    the rest is the worker's own start: interpreter, imports, database, bus, first beat)."""
+    back, launched = [], []
     for account in world.accounts[:count]:
         old = (await world.beats())[account][0]
+        killed_at = time.time()
         os.kill(old, signal.SIGKILL)
-        killed = time.monotonic()
         while (await world.beats()).get(account, (old, 0.0))[0] == old:
-            if time.monotonic() - killed > 60:
+            if time.time() - killed_at > 60:
                 raise TimeoutError(f"account {account}'s worker not back within 60 s")
             await asyncio.sleep(0.01)
-        times.append(time.monotonic() - killed)
+        back.append(time.time() - killed_at)
+        launched.append(await world.launched_at(account) - killed_at)
         await asyncio.sleep(0.5)  # the next kill is not part of this restart
-    return times
+    return back, launched
 
 
 def memory_of(pids: list[int]) -> tuple[list[float], list[float]]:
@@ -190,6 +193,7 @@ class Isolated:
     watchdog: tuple[float, float]  # its own RSS, PSS
     idle: dict[str, float]  # CPU seconds over the idle window: workers, watchdog, postgres
     restarts: list[float]
+    launches: list[float]  # of each restart, the seconds until the watchdog launched it
     strays: int  # workers alive after their watchdog stopped
 
 
@@ -228,7 +232,7 @@ async def measure_ours(
         log(f"idle for {args.idle} s")
         idle = await idle_cpu(pids, {"watchdog": watchdog.pid}, pg, args.idle)
         log(f"killing {args.restarts} workers one after another")
-        restarts = await restart_times(world, args.restarts)
+        restarts, launches = await restart_times(world, args.restarts)
         pids = [pid for pid, _ in (await world.beats()).values()]
     finally:
         await stop(watchdog)
@@ -236,7 +240,9 @@ async def measure_ours(
     strays = alive(pids)
     for pid in strays:  # a worker must die with its watchdog: counted, then stopped here
         os.kill(pid, signal.SIGKILL)
-    return Isolated(beat, joined, startup_restarts, rss, pss, own, idle, restarts, len(strays))
+    return Isolated(
+        beat, joined, startup_restarts, rss, pss, own, idle, restarts, launches, len(strays)
+    )
 
 
 async def measure_baseline(
@@ -293,6 +299,10 @@ def core_pct(seconds: float, window: float, accounts: int) -> float:
     return round(seconds / window / accounts * 100, 3)
 
 
+def listed(seconds: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in seconds)
+
+
 def table(ours: Isolated, base: OneProcess, args: argparse.Namespace) -> str:
     n, window = args.accounts, args.idle
     rows = [
@@ -313,7 +323,8 @@ def table(ours: Isolated, base: OneProcess, args: argparse.Namespace) -> str:
         f"one process, start → every heartbeat, s: {spread(base.beat_s)}",
         f"restarts while starting: {ours.startup_restarts}; workers left after the watchdog "
         f"stopped: {ours.strays}",
-        f"SIGKILL → new heartbeat, s, one by one: {', '.join(f'{t:.2f}' for t in ours.restarts)}",
+        f"SIGKILL → new heartbeat, s, one by one: {listed(ours.restarts)}",
+        f"  of which until the watchdog launched it: {listed(ours.launches)}",
     ]
     return "\n".join(rows)
 
@@ -343,6 +354,7 @@ def summary(ours: Isolated, base: OneProcess, args: argparse.Namespace) -> dict[
         "first_beat_s": spread(ours.beat_s),
         "startup_restarts": ours.startup_restarts,
         "restart_s": spread(ours.restarts),
+        "restart_launch_s": spread(ours.launches),
         "strays": ours.strays,
         "goal_met": sum(ours.pss) < QUARTER_MB and restart_ok and ours.strays == 0,
     }

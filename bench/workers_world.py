@@ -28,7 +28,7 @@ from bench.notifier_setup import process_cpu
 from core.db import Database
 from core.db.models import Account, Chat
 from core.db.scene_models import SceneMember
-from core.db.watchdog_models import WorkerHeartbeat
+from core.db.watchdog_models import WorkerHeartbeat, WorkerState
 from core.security import SecretBox
 
 # The sandbox's Telegram-like limits are not what is measured (100 logins and joins at once).
@@ -175,6 +175,14 @@ class World:
         listed = (await self.call("GET", "/_sandbox/chats"))["chats"]
         members = {c["ref"].lstrip("@"): set(c["members"]) for c in listed}
         return {a for a in self.accounts if self.users[a] in members.get(self.chats[a], set())}
+
+    async def launched_at(self, account_id: int) -> float:
+        """When the watchdog last launched the account's worker (``time.time``)."""
+        async with self.db.session() as session:
+            state = await session.get(WorkerState, account_id)
+        if state is None or state.started_at is None:
+            return float("nan")
+        return state.started_at.timestamp()
 
     async def clear_beats(self) -> None:
         async with self.db.transaction() as session:
