@@ -22,9 +22,12 @@ bench.workers_world``: ``bots.bootstrap.run_worker`` per account, heartbeats inc
 database pool and one bus connection), its RSS, PSS and idle CPU per account. ours = PSS MB per
 account under the watchdog, baseline = the one process's PSS MB per account.
 
-PostgreSQL must allow the connections: every worker process keeps its own pool (about two each
-while idle), so 100 accounts need max_connections well above Debian's 100; the run refuses a
-server that is too small rather than starving everyone else's connections on it.
+The servers must hold a process per account: every worker keeps its own database pool (about two
+connections while idle), so 100 accounts need PostgreSQL's max_connections well above Debian's
+100 (the run refuses a smaller server rather than starve everyone else's connections on it), and
+its own AMQP connection and queue (with a DLQ), so RabbitMQ needs file descriptors to spare
+(Debian's node gets 927 of a 1,024 limit; a node shared with test suites ran out at ~70
+workers, and the workers that could not connect were killed as hung, again and again).
 
 Run: ``python -m bench.workers [--accounts 100] [--restarts 10] [--idle 30]`` (PostgreSQL and
 RabbitMQ on COOLTHING_BENCH_DATABASE_URL / COOLTHING_BENCH_AMQP_URL). The last line is one JSON
