@@ -43,8 +43,8 @@ ALINA = Actor(user_id=7, login="alina", role=Role.admin, channel="panel")
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]  # a worker that just lives
 FAST: dict[str, Any] = {
     "watchdog_reconcile_interval": 0.3,
-    "watchdog_lease_ttl": 2.0,
-    "watchdog_lease_renew": 0.4,
+    "watchdog_lease_ttl": 5.0,  # room for a loaded 2-core machine
+    "watchdog_lease_renew": 0.5,
     "watchdog_heartbeat_timeout": 60.0,
     "watchdog_stop_grace": 2.0,
 }
@@ -195,7 +195,7 @@ async def until_running(
             return None
         return state
 
-    return await eventually(started, what="the worker to run")
+    return await eventually(started, seconds=30, what="the worker to run")
 
 
 async def test_restart_of_a_worker_backing_off_starts_it_now(db: Database, buses: Buses) -> None:
