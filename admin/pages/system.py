@@ -126,12 +126,13 @@ async def _command(
         problem = f"account {account_id} does not exist"
         return await _render(request, actor, "system/_panel.html", problem=problem, status=404)
     result = await command(request.app.state.bus, action, actor, account_id)
+    _ = translations((await viewer_for(request, actor)).language).gettext
     if result.outcome != "done":
         status = _ERROR_STATUS.get(result.outcome, 409)
-        return await _render(
-            request, actor, "system/_panel.html", problem=result.detail, status=status
-        )
-    _ = translations((await viewer_for(request, actor)).language).gettext
+        problem = result.detail  # the watchdog's reason, in its words
+        if result.outcome == "unavailable":
+            problem = _("The watchdog did not answer, so nothing was done: is it running?")
+        return await _render(request, actor, "system/_panel.html", problem=problem, status=status)
     said = (
         _("The watchdog restarts the worker of %(name)s now.")
         if action == "restart"

@@ -125,7 +125,7 @@ async def test_a_restart_with_no_watchdog_running_says_nothing_was_done(panel: P
     pressed = await admin.post(f"/system/workers/{MANAGER}/restart")
 
     assert pressed.status_code == 503
-    assert "the watchdog is not running; nothing was done" in pressed.text
+    assert "The watchdog did not answer, so nothing was done" in pressed.text
     assert await audit(panel.db, "worker_restarted") == []
 
 
