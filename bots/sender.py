@@ -71,6 +71,7 @@ from core.telegram import (
     TelegramUnavailable,
     WriteForbidden,
 )
+from core.waiting import wait_at_most
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -198,9 +199,7 @@ class Sender:
     async def finish(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for the sends in flight, before the client is closed:
         each then ends as sent or failed instead of being cut off mid-call."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), grace)
-        except TimeoutError:
+        if not await wait_at_most(self._idle.wait(), grace):
             running, account = self._in_flight, self._account_id
             log.warning("%d send(s) still running as account %s stops", running, account)
 

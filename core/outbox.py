@@ -37,6 +37,7 @@ from core.outbox_failures import (
     judge,
     settle,
 )
+from core.waiting import wait_at_most
 
 log = logging.getLogger(__name__)
 UNROUTABLE = Metric(
@@ -151,12 +152,9 @@ class OutboxRelay:
                 log.warning("outbox relay: %s; trying again in %.1fs", describe(cause), delay)
                 await asyncio.sleep(delay)
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+            if await wait_at_most(self._wake.wait(), self._poll):
                 # Let commits that land together share one select/publish/update cycle.
                 await asyncio.sleep(self._coalesce)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def drain(self) -> None:

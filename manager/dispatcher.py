@@ -23,6 +23,7 @@ from core.db.models import Campaign, Conversation, ConversationMessage
 from core.events import Event, SendMessage, account_routing_key
 from core.outbox import OutboxRelay, add_many_to_outbox
 from core.topology import declare_account_queue
+from core.waiting import wait_at_most
 from manager import contacts, store
 from manager.drafts import announce_decision
 
@@ -61,10 +62,7 @@ class Dispatcher:
                 await expire_drafts(self._db)
             except Exception:  # a database or broker outage must not end the schedule
                 log.exception("dispatcher failed; retrying")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._every)
-            except TimeoutError:
-                pass
+            await wait_at_most(self._wake.wait(), self._every)
             self._wake.clear()
 
     async def dispatch_due(self) -> int:

@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from core.db import Database
 from core.db.notifier_models import AlertMessage, AlertRecipient
 from core.events import as_utc
+from core.waiting import wait_at_most
 from notifier import telegram_html
 from notifier.message_views import load_view
 from notifier.rate_limits import BotLimiter
@@ -98,10 +99,7 @@ class Courier:
             while True:
                 pause = await self._round()
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=pause)
-                except TimeoutError:
-                    pass
+                await wait_at_most(self._wake.wait(), pause)
         finally:
             for task in self._in_flight.values():
                 task.cancel()

@@ -8,6 +8,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from core.waiting import wait_at_most
+
 T = TypeVar("T")
 K = TypeVar("K")
 TYPING_SECONDS = 6.0  # Telegram shows "typing…" for about 5–6 s after each call
@@ -73,9 +75,7 @@ class Signal:
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter, seconds)
-        except TimeoutError:
-            pass
+            await wait_at_most(waiter, seconds)
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)

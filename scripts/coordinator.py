@@ -26,6 +26,7 @@ from core.our_accounts import OurAccounts
 from core.outbox import OutboxRelay
 from core.scene_commands import SceneCommand, SceneResult
 from core.topology import declare_account_queue
+from core.waiting import wait_at_most
 from scripts import history
 from scripts.audience import (
     ClauseMatchers,
@@ -108,10 +109,7 @@ class Coordinator:
             if delay > 0:
                 delay = min(delay, IDLE)
                 self._looks_at = utcnow() + timedelta(seconds=delay)
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                except TimeoutError:
-                    pass
+                await wait_at_most(self._wake.wait(), delay)
 
     def _due_again(self, next_at: datetime | None) -> None:
         """A handler committed a run that is next due at ``next_at``: wake the loop only if it
