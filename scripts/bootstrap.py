@@ -11,6 +11,7 @@ from core.platform import Platform
 from core.scene_commands import SCENE_COMMAND
 from core.settings import Settings
 from core.topology import SCENE_ROUTING_KEY, SCRIPTS_CHATS, SCRIPTS_COMMANDS, SCRIPTS_RESULTS
+from core.waiting import wait_at_most
 from scripts.coordinator import Coordinator
 from scripts.handlers import ScriptsHandlers
 from scripts.lines import Pacing
@@ -35,9 +36,7 @@ class RunningScripts:
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Let the coordinator finish its pass (bounded), rather than cut a transaction off."""
         self.coordinator.stop_soon()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), grace)
-        except TimeoutError:
+        if not await wait_at_most(asyncio.shield(self.task), grace):
             self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
 

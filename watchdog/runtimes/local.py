@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from core.waiting import wait_at_most
 from watchdog.runtimes.base import INSTANCE_ENV, RunningWorker, WorkerExit, WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,7 @@ class LocalRuntime(WorkerRuntime):
         if child is None or child.watcher is None:
             return
         self._signal(child, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.shield(child.watcher), grace)
-        except TimeoutError:
+        if not await wait_at_most(asyncio.shield(child.watcher), grace):
             log.warning("worker of account %s ignored SIGTERM for %s s", account_id, grace)
             self._signal(child, signal.SIGKILL)
             await child.watcher
