@@ -72,6 +72,17 @@ IdempotencyKey = Annotated[
 ]
 Status = Literal["firing", "resolved"]
 
+# PostgreSQL text holds neither NUL nor half a surrogate pair; Alertmanager's text is a machine's,
+# so such a character is replaced rather than the whole group refused (and re-sent forever).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: object) -> object:
+    return _UNSTORABLE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+AmText = Annotated[str, BeforeValidator(_storable)]
+
 
 class AlertCreate(BaseModel):
     """An alert of our own: a script, a cron job, anything with a token."""
@@ -92,7 +103,7 @@ class AmLabels(BaseModel):
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, str] = Field(init=False)
 
-    alertname: Name
+    alertname: Annotated[Name, BeforeValidator(_storable)]
     severity: str | None = None
 
 
@@ -100,8 +111,8 @@ class AmAnnotations(BaseModel):
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, str] = Field(init=False)
 
-    summary: str | None = None
-    description: str | None = None
+    summary: AmText | None = None
+    description: AmText | None = None
 
 
 class AmAlert(BaseModel):
@@ -111,8 +122,8 @@ class AmAlert(BaseModel):
     labels: AmLabels
     annotations: AmAnnotations = Field(default_factory=lambda: AmAnnotations())
     starts_at: TextTime = Field(alias="startsAt")
-    generator_url: str = Field("", alias="generatorURL")
-    fingerprint: str | None = Field(None, min_length=1, max_length=160)
+    generator_url: AmText = Field("", alias="generatorURL")
+    fingerprint: AmText | None = Field(None, min_length=1, max_length=160)
 
 
 class AlertmanagerWebhook(BaseModel):

@@ -156,6 +156,19 @@ def test_a_missing_summary_description_or_usable_link_is_left_out() -> None:
     assert weird.link is None
 
 
+def test_characters_text_cannot_hold_are_replaced_not_stored_or_refused() -> None:
+    # PostgreSQL text holds no NUL and no half of a surrogate pair: the CI's contract run sent both.
+    odd = am_alert(
+        fingerprint="\x15\x87\x00X",
+        annotations={"summary": "half \ud8c9 pair", "description": "nul \x00 here"},
+        generatorURL="http://a.example/\udc00",
+    )
+    [event] = events(payload(odd))
+    stored = [event.fingerprint, event.title, event.text, event.link or "", event.idempotency_key]
+    assert not any(c == "\x00" or "\ud800" <= c <= "\udfff" for text in stored for c in text)
+    assert (event.title, event.text) == ("ProbeFailure: half \ufffd pair", "nul \ufffd here")
+
+
 def test_a_wrong_alert_in_a_group_is_named_by_its_place() -> None:
     broken = am_alert(labels={"instance": "x"})
     found = errors(payload(am_alert(), am_alert(), broken))
