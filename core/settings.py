@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # crashes); watchdog_quarantine_crashes crashes within watchdog_quarantine_window quarantine
     # the account. A worker without a heartbeat for watchdog_heartbeat_timeout is killed.
     watchdog_runtime: Literal["local", "docker"] = "local"
+    # Local runtime: "fork" forks each worker from a warm fork server (shared memory pages, no
+    # imports per start); "exec" starts a new interpreter per worker (full isolation, ~2 s and
+    # ~60 MB more each).
+    watchdog_local_mode: Literal["fork", "exec"] = "fork"
     watchdog_reconcile_interval: float = Field(default=5.0, gt=0, description="seconds")
     watchdog_lease_ttl: float = Field(default=15.0, gt=0, description="seconds a lease lasts")
     watchdog_lease_renew: float = Field(default=5.0, gt=0, description="seconds between renewals")

@@ -111,6 +111,10 @@ def runtime_of(settings: Settings) -> WorkerRuntime:
         from watchdog.runtimes.docker import DockerRuntime
 
         return DockerRuntime.from_settings(settings)
+    if settings.watchdog_local_mode == "fork":
+        from watchdog.runtimes.forked import ForkedRuntime
+
+        return ForkedRuntime(log_lines=settings.watchdog_log_lines)
     from watchdog.runtimes.local import LocalRuntime
 
     return LocalRuntime(log_lines=settings.watchdog_log_lines)

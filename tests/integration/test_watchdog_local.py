@@ -20,7 +20,7 @@ from sandbox.bootstrap import RunningSandbox
 from sandbox.faults import AccountFault, FloodWaitFault, apply_fault
 from tests.conftest import eventually
 from tests.integration.watchdog_rig import FAST, Rig, open_rig, sampled
-from watchdog.runtimes.local import LocalRuntime
+from watchdog.runtimes.forked import ForkedRuntime
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,27 +28,41 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 async def rig(postgres_url: str, amqp_url: str, sandbox: RunningSandbox) -> AsyncIterator[Rig]:
     async for made in open_rig(
-        postgres_url, amqp_url, sandbox, lambda env: LocalRuntime(env=env, log_lines=20)
+        postgres_url, amqp_url, sandbox, lambda env: ForkedRuntime(env=env, log_lines=20)
     ):
         yield made
 
 
 def workers_of(account_id: int, *, parent: int | None = None) -> list[int]:
-    """Live `bots` processes for the account among this test process's children (or those of
-    ``parent``)."""
-    me = os.getpid() if parent is None else parent
-    found = []
+    """Live `bots` processes for the account among this test process's descendants (or those
+    of ``parent``): exec'd workers are its children, forked ones its fork server's, and both
+    read as `… run bots --account ID` in ps (a forked one through its process title)."""
+    ancestor = os.getpid() if parent is None else parent
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")[:-1]
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").strip()
         except OSError:
             continue
-        if fields[0] == "Z" or int(fields[1]) != me:
-            continue
-        if b"bots" in argv and argv[-2:] == [b"--account", str(account_id).encode()]:
-            found.append(int(stat.parent.name))
-    return found
+        if fields[0] != "Z":
+            pid = int(stat.parent.name)
+            parents[pid], commands[pid] = int(fields[1]), command
+    wanted = f"run bots --account {account_id}".encode()
+    return [
+        pid
+        for pid, command in commands.items()
+        if command.endswith(wanted) and _descends(pid, ancestor, parents)
+    ]
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    while pid in parents and pid > 1:
+        pid = parents[pid]
+        if pid == ancestor:
+            return True
+    return False
 
 
 async def one_worker(account_id: int, *, seconds: float = 20, other_than: int = 0) -> int:

@@ -31,9 +31,24 @@ def default_command(account_id: int) -> list[str]:
     return [sys.executable, "-m", "coolthing", "run", "bots", "--account", str(account_id)]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+# What every local worker's environment says beyond the watchdog's own: every worker on one
+# metrics port would collide (the watchdog's is enough locally).
+WORKER_ENV = {"COOLTHING_METRICS_PORT": "0"}
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+async def keep_lines(stream: asyncio.StreamReader, lines: deque[str]) -> None:
+    """Read a worker's output to its end, keeping the last lines (``lines`` has a maxlen)."""
+    pending = b""
+    while chunk := await stream.read(1 << 16):
+        *complete, pending = (pending + chunk).split(b"\n")
+        pending = pending[-4096:]  # a line without an end is kept only so far
+        for raw in complete:
+            lines.append(raw.decode(errors="replace").rstrip()[:2000])
 
 
 @dataclass
@@ -66,8 +81,7 @@ class LocalRuntime(WorkerRuntime):
             if self._command
             else default_command(account_id)
         )
-        # Every worker on one metrics port would collide: the watchdog's is enough locally.
-        env = {**self._env, INSTANCE_ENV: instance, "COOLTHING_METRICS_PORT": "0"}
+        env = {**self._env, **WORKER_ENV, INSTANCE_ENV: instance}
         process = await asyncio.create_subprocess_exec(
             *argv,
             env=env,
@@ -75,7 +89,7 @@ class LocalRuntime(WorkerRuntime):
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # only a prctl: safe between fork and exec
+            preexec_fn=die_with_parent,  # only a prctl: safe between fork and exec
         )
         worker = RunningWorker(account_id, instance, str(process.pid), datetime.now(UTC))
         child = _Child(worker, process, deque(maxlen=max(self._log_lines, 1)))
@@ -87,12 +101,7 @@ class LocalRuntime(WorkerRuntime):
     async def _watch(self, child: _Child) -> None:
         """Keep the last lines of the worker's output; report its end."""
         assert child.process.stdout is not None  # noqa: S101 - PIPE above
-        pending = b""
-        while chunk := await child.process.stdout.read(1 << 16):
-            *complete, pending = (pending + chunk).split(b"\n")
-            pending = pending[-4096:]  # a line without an end is kept only so far
-            for raw in complete:
-                child.lines.append(raw.decode(errors="replace").rstrip()[:2000])
+        await keep_lines(child.process.stdout, child.lines)
         code = await child.process.wait()
         exit_code = 128 - code if code < 0 else code  # -N (signal N) reads as a shell's 128+N
         if self._children.get(child.worker.account_id) is child:

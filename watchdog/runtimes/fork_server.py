@@ -1,0 +1,230 @@
+"""The fork server: a warm parent that forks one account worker per request.
+
+``python -m watchdog.runtimes.fork_server FD`` is started by the forked runtime with its end of a
+SOCK_SEQPACKET pair as FD. It imports everything a worker runs, freezes those objects out of the
+garbage collector's reach (``gc.freeze``: collections in the children would otherwise touch, and
+so copy, every shared page), tells the runtime it is ready, then serves spawn requests. A child
+is ``coolthing run bots --account ID`` without the interpreter's start and the ~2 s of imports:
+memory pages stay shared with this parent until written, and a restart is a fork.
+
+Deliberately plain and synchronous: no event loop, no threads, no connection to the database or
+the bus before a fork, so a child inherits no loop state, no lock held by another thread and no
+socket it would share with its siblings. It dies with the watchdog (PR_SET_PDEATHSIG) and its
+children die with it, so no worker outlives the watchdog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import logging
+import os
+import random
+import selectors
+import signal
+import socket
+import sys
+import threading
+import traceback
+
+from watchdog.runtimes.fork_protocol import (
+    MAX_MESSAGE,
+    Exited,
+    Failed,
+    Ready,
+    Spawn,
+    Spawned,
+    exit_code,
+)
+from watchdog.runtimes.local import die_with_parent
+
+# What `coolthing run bots` imports on its way to a running worker (the Telegram adapter is
+# added by the settings' backend); anything missed is imported by each child itself: slower
+# and unshared, never wrong.
+PRELOAD = (
+    "coolthing.cli",
+    "coolthing.services",
+    "core.platform",
+    "core.bus.rabbit",
+    "core.bus.factory",
+    "sqlalchemy.dialects.postgresql.asyncpg",
+    "sqlalchemy.dialects.sqlite.aiosqlite",
+    "bots.bootstrap",
+    "bots.worker",
+)
+BACKENDS = {"sandbox": "bots.sandbox_client", "telethon": "bots.telethon_client"}
+
+
+def preload() -> None:
+    for name in PRELOAD:
+        importlib.import_module(name)
+    from core.settings import Settings
+
+    try:
+        backends = [BACKENDS[Settings().telegram_backend]]
+    except Exception:  # settings a worker would refuse anyway: warm both adapters
+        backends = list(BACKENDS.values())
+    for name in backends:
+        importlib.import_module(name)
+
+
+class ForkServer:
+    def __init__(self, control: socket.socket) -> None:
+        self._control = control
+        self._children: dict[int, str] = {}  # pid → instance
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    def serve(self) -> None:
+        """Serve until the runtime closes its end (or dies): then this process ends, and its
+        children receive their parent-death signal."""
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)  # only wakes the select
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the watchdog's to handle
+        self._send(Ready(pid=os.getpid()).model_dump_json())
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._control, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._control and not self._request():
+                        return
+                    if key.fileobj == self._wake_r:
+                        with contextlib.suppress(BlockingIOError):
+                            while os.read(self._wake_r, 4096):
+                                pass
+                self._reap()
+
+    def _request(self) -> bool:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self._control, MAX_MESSAGE, 4)
+        except ConnectionError:
+            return False
+        if not data:
+            return False
+        try:
+            request = Spawn.model_validate_json(data)
+        except ValueError as exc:
+            print(f"fork server: bad request dropped: {exc}", file=sys.stderr)
+            for fd in fds:
+                os.close(fd)
+            return True
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            self._send(
+                Failed(instance=request.instance, error="no output descriptor").model_dump_json()
+            )
+            return True
+        self._spawn(request, fds[0])
+        return True
+
+    def _spawn(self, request: Spawn, output: int) -> None:
+        me = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(output)
+            self._send(Failed(instance=request.instance, error=str(exc)).model_dump_json())
+            return
+        if pid == 0:  # pragma: no cover - the child; it never returns from here
+            code = 1
+            try:
+                code = self._become_worker(request, output, parent=me)
+            finally:
+                os._exit(code)
+        os.close(output)
+        self._children[pid] = request.instance
+        self._send(Spawned(instance=request.instance, pid=pid).model_dump_json())
+
+    def _reap(self) -> None:
+        while self._children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            instance = self._children.pop(pid, None)
+            if instance is not None:
+                ended = Exited(instance=instance, pid=pid, code=exit_code(status))
+                self._send(ended.model_dump_json())
+
+    def _send(self, message: str) -> None:
+        with contextlib.suppress(OSError):  # the runtime is gone: the next read ends the loop
+            self._control.send(message.encode())
+
+    def _become_worker(
+        self, request: Spawn, output: int, *, parent: int
+    ) -> int:  # pragma: no cover
+        """In the child: undo what a worker must not inherit, then run the worker's entry."""
+        os.setsid()  # its own process group: a stop reaches anything it spawns
+        die_with_parent()
+        if os.getppid() != parent:  # the server died between fork and prctl
+            return 1
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._control.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(output)
+        random.seed()  # never the same sequence as a sibling's (jitter, ids)
+        logging.getLogger().handlers.clear()  # the worker configures its own
+        os.environ.update(request.env)
+        argv = ["coolthing", "run", "bots", "--account", str(request.account)]
+        _title(" ".join(argv))
+        sys.argv = argv
+        return _run_worker(argv[1:])
+
+
+def _title(title: str) -> None:  # pragma: no cover - in the child
+    """``ps`` shows the worker as what it runs, not as the server it was forked from."""
+    try:
+        from setproctitle import setproctitle
+    except ImportError:
+        return
+    setproctitle(title)
+
+
+def _run_worker(args: list[str]) -> int:  # pragma: no cover - in the child
+    from coolthing.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return code
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    die_with_parent()
+    preload()
+    if threading.active_count() != 1:  # a fork would copy another thread's locks mid-use
+        print("fork server: an import started a thread; forking anyway", file=sys.stderr)
+    gc.freeze()  # everything imported so far is shared with the children, never collected
+    ForkServer(control).serve()
+
+
+if __name__ == "__main__":
+    main()
