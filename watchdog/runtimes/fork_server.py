@@ -27,6 +27,7 @@ import socket
 import sys
 import threading
 import traceback
+from pathlib import Path
 
 from watchdog.runtimes.fork_protocol import (
     MAX_MESSAGE,
@@ -181,18 +182,26 @@ class ForkServer:
         logging.getLogger().handlers.clear()  # the worker configures its own
         os.environ.update(request.env)
         argv = ["coolthing", "run", "bots", "--account", str(request.account)]
-        _title(" ".join(argv))
+        _retitle(argv)
         sys.argv = argv
         return _run_worker(argv[1:])
 
 
-def _title(title: str) -> None:  # pragma: no cover - in the child
-    """``ps`` shows the worker as what it runs, not as the server it was forked from."""
-    try:
-        from setproctitle import setproctitle
-    except ImportError:
-        return
-    setproctitle(title)
+def _retitle(argv: list[str]) -> None:  # pragma: no cover - in the child
+    """``ps`` (and anything reading /proc/PID/cmdline) shows the worker as the command it runs,
+    NUL-separated like a real argv, not as the server it was forked from: the argument area the
+    kernel reports is rewritten in place through /proc/self/mem, cut to the server's own argv's
+    length (``python -m watchdog.runtimes.fork_server N`` holds ``coolthing run bots --account``
+    and a six-digit id)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        wanted = b"\0".join(part.encode() for part in argv) + b"\0"
+        if len(wanted) > end - start:
+            return
+        with open("/proc/self/mem", "r+b", buffering=0) as memory:
+            memory.seek(start)
+            memory.write(wanted.ljust(end - start, b"\0"))
 
 
 def _run_worker(args: list[str]) -> int:  # pragma: no cover - in the child
