@@ -29,7 +29,11 @@ class Platform:
 async def open_platform(settings: Settings, *, migrate: bool = False) -> AsyncIterator[Platform]:
     """Connect to the database and the bus, run the outbox relay; close everything on exit."""
     box = load_secret_box(settings)
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     if migrate:
         from core.db.migrate import upgrade  # Alembic costs half a second to import
 

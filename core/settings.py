@@ -16,6 +16,10 @@ class Settings(BaseSettings):
 
     env: Literal["demo", "test", "production"] = "demo"
     database_url: str = "sqlite+aiosqlite:///./.coolthing/demo.db"
+    # PostgreSQL connections a process keeps (pool) and opens beyond them for a burst. The
+    # watchdog gives each account worker 1 and 1: a hundred workers, a hundred connections.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=5, ge=0)
     bus_url: str = "memory://"
     bus_prefetch: int = 200
     bus_max_deliveries: int = 5

@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import (
 class Database:
     """One engine per process; ``transaction()`` is the unit of work, ``session()`` is for reads."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 20, max_overflow: int = 5
+    ) -> None:
         self.url = url
-        self.engine = _make_engine(url, echo=echo, pool_size=pool_size)
+        self.engine = _make_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -47,7 +49,7 @@ class Database:
 IDLE_IN_TRANSACTION_MS = 60_000
 
 
-def _make_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
+def _make_engine(url: str, *, echo: bool, pool_size: int, max_overflow: int) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # Connections beyond the pool are opened and closed per burst (a TLS handshake each with
@@ -56,7 +58,7 @@ def _make_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
             url,
             echo=echo,
             pool_size=pool_size,
-            max_overflow=5,
+            max_overflow=max_overflow,
             pool_pre_ping=True,
             hide_parameters=True,  # an error's text must not carry lead texts into the logs
             connect_args=_postgres_settings(parsed.get_driver_name()),

@@ -16,6 +16,11 @@ ACCOUNT_LABEL = "coolthing.account"
 INSTANCE_LABEL = "coolthing.instance"
 SCOPE_LABEL = "coolthing.scope"
 INSTANCE_ENV = "COOLTHING_WATCHDOG_WORKER_INSTANCE"
+# What every worker's environment says beyond the watchdog's own. One PostgreSQL connection
+# kept (a hundred workers, a hundred connections) and one more only for an overlap: the outbox
+# relay holds its connection through a publish, up to the bus's publish timeout while the broker
+# is away, and the heartbeat must not queue behind it until the worker is judged hung.
+WORKER_DB_ENV = {"COOLTHING_DATABASE_POOL_SIZE": "1", "COOLTHING_DATABASE_MAX_OVERFLOW": "1"}
 
 
 @dataclass(frozen=True)

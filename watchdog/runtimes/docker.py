@@ -29,6 +29,7 @@ from watchdog.runtimes.base import (
     INSTANCE_ENV,
     INSTANCE_LABEL,
     SCOPE_LABEL,
+    WORKER_DB_ENV,
     RunningWorker,
     WorkerExit,
     WorkerRuntime,
@@ -61,7 +62,12 @@ class ContainerSpec:
     def config(self, account_id: int, instance: str) -> dict[str, Any]:
         # On the host's network every worker's metrics port would collide: none there.
         port = 0 if self.network == "host" else self.metrics_port
-        env = {**self.env, INSTANCE_ENV: instance, "COOLTHING_METRICS_PORT": str(port)}
+        env = {
+            **self.env,
+            **WORKER_DB_ENV,
+            INSTANCE_ENV: instance,
+            "COOLTHING_METRICS_PORT": str(port),
+        }
         memory = self.memory_mb * 1024 * 1024
         host: dict[str, Any] = {
             "RestartPolicy": {"Name": "no"},

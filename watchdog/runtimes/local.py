@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.waiting import wait_at_most
-from watchdog.runtimes.base import INSTANCE_ENV, RunningWorker, WorkerExit, WorkerRuntime
+from watchdog.runtimes.base import (
+    INSTANCE_ENV,
+    WORKER_DB_ENV,
+    RunningWorker,
+    WorkerExit,
+    WorkerRuntime,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +37,8 @@ def default_command(account_id: int) -> list[str]:
     return [sys.executable, "-m", "coolthing", "run", "bots", "--account", str(account_id)]
 
 
-# What every local worker's environment says beyond the watchdog's own: every worker on one
-# metrics port would collide (the watchdog's is enough locally).
-WORKER_ENV = {"COOLTHING_METRICS_PORT": "0"}
+# Locally, every worker on one metrics port would collide: the watchdog's is enough.
+WORKER_ENV = {**WORKER_DB_ENV, "COOLTHING_METRICS_PORT": "0"}
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
