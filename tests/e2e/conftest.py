@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.private_services import PrivateServices, open_private_services
 from tests.conftest import Stack, consuming, outreach_workspace, sandbox_call, wait_for
 
 
@@ -179,3 +180,14 @@ async def boot_scripts_mode(stack: Stack, http: httpx.AsyncClient, accounts: int
 async def chat_messages(http: httpx.AsyncClient, stack: Stack, chat: str) -> list[dict[str, Any]]:
     listed = await sandbox_call(http, stack, f"/_sandbox/messages?chat=@{chat}")
     return list(listed["messages"])
+
+
+# ---- reliability under faults ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def private_services() -> AsyncIterator[PrivateServices]:
+    """A PostgreSQL cluster and a RabbitMQ node of the test's own (``bench.private_services``),
+    which it may stop and start without disturbing anything else; removed after."""
+    async with open_private_services() as services:
+        yield services
