@@ -19,6 +19,10 @@ from watchdog.runtimes.base import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
+# Between passes while workers start or wait to: a worker's first heartbeat reaches the watchdog
+# only through the database, so the line moves at the pace of the passes.
+BUSY_INTERVAL = 0.25
+
 
 class Watchdog:
     """Holds (or waits for) the lease; while it holds it, reconciles on every worker exit and
@@ -87,7 +91,10 @@ class Watchdog:
             asyncio.ensure_future(self._woken.wait()),
         ]
         try:
-            await asyncio.wait(waits, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED)
+            interval = (
+                min(self._interval, BUSY_INTERVAL) if self.reconciler.busy else self._interval
+            )
+            await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
@@ -135,6 +142,8 @@ def build_watchdog(
     timing = Timing(
         heartbeat_timeout=settings.watchdog_heartbeat_timeout,
         stop_grace=settings.watchdog_stop_grace,
+        start_timeout=settings.watchdog_start_timeout,
+        max_starting=settings.watchdog_max_starting,
     )
     reconciler = Reconciler(db=db, runtime=runtime, policy=policy_of(settings), timing=timing)
     return Watchdog(

@@ -20,7 +20,7 @@ from core.outbox import add_to_outbox
 from watchdog.backoff import BackoffPolicy, after_crash
 from watchdog.runtimes.base import WorkerExit
 
-CRASH_REASONS = frozenset({"crash", "oom", "hung", "exited"})
+CRASH_REASONS = frozenset({"crash", "oom", "hung", "start_timeout", "exited"})
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,23 @@ def note_stopped(state: WorkerState, *, reason: str) -> None:
     state.crash_times = []
 
 
-def exit_reason(ended: WorkerExit, *, status: str | None, requested: bool, hung: bool) -> str:
+def exit_reason(
+    ended: WorkerExit,
+    *,
+    status: str | None,
+    requested: bool,
+    hung: bool,
+    start_timed_out: bool = False,
+) -> str:
     """Why the worker ended. Not crashes: ``account_<status>`` (the account is paused, banned,
     revoked or ``deleted``, whoever stopped the worker), ``stopped`` (we asked: a lease hand-over,
     a quarantine), ``account_unusable`` (the worker said so, exit 78, of an account still marked
-    active). Crashes: ``hung`` (killed for its silence), ``oom``, ``exited`` (0 unasked),
-    ``crash``."""
+    active). Crashes: ``hung`` (killed for its silence), ``start_timeout`` (killed for never
+    beating), ``oom``, ``exited`` (0 unasked), ``crash``."""
     if hung:
         return "hung"
+    if start_timed_out:
+        return "start_timeout"
     if status != "active":
         return f"account_{status or 'deleted'}"
     if requested:

@@ -1,6 +1,11 @@
 """Make the running workers match the accounts table: one worker per active account that is not
 quarantined or backing off, none for the others; judge every exit; kill the silent.
 
+A worker is *starting* from its launch to its first heartbeat. At most ``max_starting`` start at
+once (a hundred at once on two cores took minutes and starved each other past any timeout); the
+others wait in line, which is not a fault. A starting worker is judged by ``start_timeout``; one
+that has beaten, by ``heartbeat_timeout`` since its last beat.
+
 Only the lease holder reconciles. Exits and passes are serialised by one lock, and each pass
 first takes the exits the runtime has collected, so a worker that just died is judged (backoff,
 quarantine) before the pass could start it again.
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.db import Database
-from core.db.watchdog_models import WorkerHeartbeat, WorkerState
+from core.db.watchdog_models import WorkerState
 from watchdog import metrics
 from watchdog.backoff import BackoffPolicy
 from watchdog.ledger import (
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 class Timing:
     heartbeat_timeout: float = 60.0
     stop_grace: float = 15.0
+    start_timeout: float = 30.0
+    max_starting: int = 4
 
 
 class Reconciler:
@@ -53,6 +60,9 @@ class Reconciler:
         self._lock = asyncio.Lock()
         self._asked_to_stop: set[str] = set()  # instances we stopped on purpose
         self._hung: set[str] = set()  # instances we killed for their silence
+        self._start_timed_out: set[str] = set()  # instances that never beat in time
+        self._starting = 0  # in this pass: launched and not beating yet
+        self.waiting = 0  # after the last pass: accounts in line to start
         # Per account, the last worker whose exit we saw: its heartbeat is stale, not a rival's.
         self._ended: dict[int, str] = {}
 
@@ -65,6 +75,7 @@ class Reconciler:
             async with self._db.session() as session:
                 seen = await read_snapshot(session)
             now = _now()
+            self._starting, self.waiting = 0, 0
             unwanted = [w for a, w in running.items() if not self._wanted(a, seen)]
             for account_id, worker in running.items():
                 if worker not in unwanted:
@@ -74,6 +85,11 @@ class Reconciler:
                 if account_id not in running:
                     await self._check_idle(account_id, status, seen, now)
             self._count(seen, running)
+
+    @property
+    def busy(self) -> bool:
+        """Workers are starting or waiting to: worth a pass sooner than the interval."""
+        return self._starting > 0 or self.waiting > 0
 
     def expect_stop(self, instance: str) -> None:
         """A stop someone else asks of the runtime (an operator's restart): that worker's exit
@@ -90,8 +106,10 @@ class Reconciler:
         self._ended[ended.account_id] = ended.instance
         requested = ended.instance in self._asked_to_stop
         hung = ended.instance in self._hung
+        start_timed_out = ended.instance in self._start_timed_out
         self._asked_to_stop.discard(ended.instance)
         self._hung.discard(ended.instance)
+        self._start_timed_out.discard(ended.instance)
         async with self._db.transaction() as session:
             status = await account_status(session, ended.account_id)
             if status is None:
@@ -99,7 +117,13 @@ class Reconciler:
             state = await state_of(session, ended.account_id)
             if state.instance not in (None, ended.instance):
                 return  # an older worker's late news: the newer one's state stands
-            reason = exit_reason(ended, status=status, requested=requested, hung=hung)
+            reason = exit_reason(
+                ended,
+                status=status,
+                requested=requested,
+                hung=hung,
+                start_timed_out=start_timed_out,
+            )
             state = await record_exit(
                 session, ended, reason=reason, policy=self._policy, now=_now()
             )
@@ -137,7 +161,17 @@ class Reconciler:
         self, account_id: int, worker: RunningWorker, seen: Snapshot, now: datetime
     ) -> None:
         state = seen.states.get(account_id)
-        if self._silent_since(worker, seen.beats.get(account_id), now):
+        beat = seen.beats.get(account_id)
+        if beat is None or beat.instance != worker.instance:  # not beating yet: starting
+            self._starting += 1
+            if now - worker.started_at > timedelta(seconds=self._timing.start_timeout):
+                log.warning("worker of account %s did not start in time: killing it", account_id)
+                self._start_timed_out.add(worker.instance)
+                await self._runtime.kill(account_id)
+                return
+        elif now - max(worker.started_at, aware(beat.beat_at)) > timedelta(
+            seconds=self._timing.heartbeat_timeout
+        ):
             log.warning("worker of account %s sent no heartbeat: killing it", account_id)
             self._hung.add(worker.instance)
             await self._runtime.kill(account_id)
@@ -147,14 +181,6 @@ class Reconciler:
             # of this watchdog: the database learns what runs.
             async with self._db.transaction() as session:
                 note_started(await state_of(session, account_id), instance=worker.instance, now=now)
-
-    def _silent_since(
-        self, worker: RunningWorker, beat: WorkerHeartbeat | None, now: datetime
-    ) -> bool:
-        last_sign = worker.started_at
-        if beat is not None and beat.instance == worker.instance:
-            last_sign = max(last_sign, aware(beat.beat_at))
-        return now - last_sign > timedelta(seconds=self._timing.heartbeat_timeout)
 
     async def _check_idle(
         self, account_id: int, status: str, seen: Snapshot, now: datetime
@@ -176,6 +202,10 @@ class Reconciler:
         )
         if beat is not None and fresh and beat.instance != self._ended.get(account_id):
             return  # a worker we do not run still beats (another watchdog's, dying): wait
+        if self._starting >= self._timing.max_starting:
+            self.waiting += 1  # in line: started by a later pass, as others finish starting
+            return
+        self._starting += 1
         await self._launch(account_id, state)
 
     async def _launch(self, account_id: int, state: WorkerState | None) -> None:

@@ -272,6 +272,7 @@ async def test_a_hung_containerised_worker_is_killed_and_restarted(
 
     info = await docker.containers.container(first).show()
     pid = int(info["State"]["Pid"])  # the worker is the container's first process
+    await eventually(lambda: rig.beat(account), seconds=30, what="its first heartbeat")
     os.kill(pid, signal.SIGSTOP)  # silent, not exited
     await one_container(docker, scope, account, other_than=first, seconds=30)
     state = await rig.until_state(

@@ -111,6 +111,19 @@ async def test_a_worker_holds_one_postgresql_and_one_rabbitmq_connection(
     assert set(broker) == {1}, broker
 
 
+async def test_workers_start_one_at_a_time_when_the_line_is_one_long(rig: Rig) -> None:
+    accounts = [await rig.account(name) for name in ("first", "second", "third")]
+    await rig.watchdog("a", watchdog_max_starting=1)
+
+    async def all_beating() -> bool:
+        return all([await _beating(rig, account) for account in accounts])
+
+    await eventually(all_beating, seconds=40, what="every worker's heartbeat")
+    for account in accounts:
+        state = await rig.state(account)
+        assert state is not None and state.state == "running" and state.restarts == 0
+
+
 async def _beating(rig: Rig, account: int) -> bool:
     return await rig.beat(account) is not None
 

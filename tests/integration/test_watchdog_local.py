@@ -174,6 +174,7 @@ async def test_a_hung_worker_is_killed_and_restarted(rig: Rig) -> None:
     account = await rig.account("first")
     await rig.watchdog("a")
     pid = await one_worker(account)
+    await eventually(lambda: rig.beat(account), seconds=20, what="its first heartbeat")
     os.kill(pid, signal.SIGSTOP)  # no more heartbeats, and no exit either
     await one_worker(account, seconds=30, other_than=pid)
     state = await rig.until_state(

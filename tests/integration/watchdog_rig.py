@@ -35,6 +35,7 @@ FAST = {
     "watchdog_quarantine_crashes": 3,
     "watchdog_quarantine_window": 60.0,
     "watchdog_heartbeat_timeout": 10.0,
+    "watchdog_start_timeout": 20.0,
     "watchdog_stop_grace": 10.0,
 }
 
