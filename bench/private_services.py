@@ -190,6 +190,20 @@ class PrivateServices:
 
 
 @contextlib.asynccontextmanager
+async def open_private_postgres() -> AsyncIterator[PrivatePostgres]:
+    """A private PostgreSQL alone, up, for the ``with`` block; removed after."""
+    base = Path(tempfile.mkdtemp(prefix="coolthing-private-"))
+    os.chmod(base, 0o755)  # noqa: S103 - the postgres user must reach its directory
+    postgres = PrivatePostgres(base / "postgres", free_port())
+    try:
+        await postgres.create()
+        yield postgres
+    finally:
+        await postgres.remove()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
 async def open_private_services(
     *, pg_port: int | None = None, amqp_port: int | None = None
 ) -> AsyncIterator[PrivateServices]:

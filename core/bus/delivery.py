@@ -4,6 +4,7 @@ running a watcher."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,6 +13,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from core.bus.base import Handler, PermanentError
+from core.bus.outages import is_outage
 from core.events import Event
 from core.logging import event_log_context
 
@@ -20,6 +22,11 @@ logger = logging.getLogger("core.bus")
 
 REASON_LIMIT = 500
 MAX_RETRY_PAUSE = 5.0
+# A delivery whose handler cannot reach a server it needs is held (unacked, so the broker counts
+# no delivery) and run again, waiting OUTAGE_PAUSE doubling up to MAX_RETRY_PAUSE, for at most
+# OUTAGE_HOLD seconds; only then does it count as a failed delivery.
+OUTAGE_HOLD = 120.0
+OUTAGE_PAUSE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,7 @@ async def judge(
         return Verdict("dead", reason)
     try:
         with event_log_context(event):  # the handler's lines name the event's ids
-            await handler(event)
+            await _through_outages(handler, event, queue=queue)
     except PermanentError as exc:
         # No traceback: its cause (a pydantic error) would quote the payload, personal data.
         reason = describe(exc)
@@ -90,6 +97,33 @@ async def judge(
         )
         return Verdict("retry", describe(exc))
     return ACK
+
+
+async def _through_outages(handler: Handler, event: Event, *, queue: str) -> None:
+    """Run ``handler``; while it fails because a server is unreachable (a database restart),
+    hold the delivery and run it again, rather than spend the message's deliveries on the outage
+    and dead-letter healthy work. Handlers are idempotent: a run again is a redelivery."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + OUTAGE_HOLD
+    pause = OUTAGE_PAUSE
+    while True:
+        try:
+            await handler(event)
+            return
+        except Exception as exc:
+            if not is_outage(exc) or loop.time() + pause > deadline:
+                raise
+            # The type only: a driver's message is about the server, but keep logs free of text.
+            logger.warning(
+                "bus: %s holds %s %s, a server is unreachable (%s); again in %.1f s",
+                queue,
+                event.name,
+                event.id,
+                type(exc).__name__,
+                pause,
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
 
 
 async def run_watcher(handler: Handler, body: bytes, *, bindings: tuple[str, ...]) -> None:
