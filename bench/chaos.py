@@ -94,13 +94,14 @@ async def run(args: argparse.Namespace, logs: Path) -> dict[str, object]:
             )
             log(f"with faults done in {chaos.seconds} s")
             problems = await world.health_problems()
+            dead = await world.dead_letters()
             wrong = [lead for lead, n in chaos.counts.items() if n != 1][:5]
             traces = {str(lead): await world.trace(lead) for lead in wrong}
         finally:
             observing.cancel()
             await asyncio.gather(observing, return_exceptions=True)
         unplanned = [f"{e.name} exited {e.code}" for e in world.supervisor.unplanned()]
-    return summary(baseline, chaos, problems, unplanned, traces, args)
+    return summary(baseline, chaos, problems, unplanned, traces, dead, args)
 
 
 def summary(
@@ -109,6 +110,7 @@ def summary(
     problems: list[str],
     unplanned: list[str],
     traces: Mapping[str, object],
+    dead: Mapping[str, int],
     args: argparse.Namespace,
 ) -> dict[str, object]:
     ours, base = chaos.seconds, baseline.seconds
@@ -136,6 +138,7 @@ def summary(
             for h in chaos.faults
         ],
         "recovery": chaos.recovery(),
+        "dead_letters": dead,
         "exited_by_themselves": unplanned,
         "not_back": problems,
         "cpu_s_per_1000_leads": per_thousand(chaos.cpu_s, len(chaos.leads)),
@@ -143,7 +146,7 @@ def summary(
         "rate_per_s": args.rate,
         "seed": args.seed,
         "traces": traces,
-        "ok": chaos.lost == 0 and chaos.duplicates == 0 and recovered and not problems,
+        "ok": not (chaos.lost or chaos.duplicates or dead or problems) and recovered,
     }
 
 

@@ -242,6 +242,18 @@ class World:
                 problems.append(f"nobody consumes {queue}")
         return problems
 
+    async def dead_letters(self) -> dict[str, int]:
+        """Dead-letter queues holding messages (work given up on), with their counts."""
+        listed = await self.services.rabbit.ctl(
+            "list_queues", "-p", "coolthing", "name", "messages"
+        )
+        found: dict[str, int] = {}
+        for line in listed.splitlines():
+            name, _, count = line.rpartition("\t")
+            if name.endswith(".dlq") and count.isdigit() and int(count):
+                found[name] = int(count)
+        return found
+
     async def trace(self, user_id: int) -> dict[str, list[tuple[object, ...]]]:
         """Where a lead's way stopped: its lead row, conversation, messages, sent keys and the
         outbox rows that name the person (for a failure's message)."""

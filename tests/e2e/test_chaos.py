@@ -45,6 +45,7 @@ async def test_every_lead_gets_exactly_one_dm_through_kills_and_server_restarts(
         try:
             phase = await run_phase(world, LEADS, rate=RATE, plan=PLAN, drain_s=90.0, settle_s=5.0)
             problems = await world.health_problems()
+            dead = await world.dead_letters()
             traces = {lead: await world.trace(lead) for lead, n in phase.counts.items() if n != 1}
         finally:
             observing.cancel()
@@ -53,6 +54,7 @@ async def test_every_lead_gets_exactly_one_dm_through_kills_and_server_restarts(
 
     wrong = {lead: n for lead, n in phase.counts.items() if n != 1}
     assert wrong == {}, f"leads without exactly one DM (lead: DMs): {wrong}; {traces}; {tmp_path}"
+    assert dead == {}, f"work given up on (dead letters): {dead}; logs in {tmp_path}"
     not_back = [h.fault for h in phase.faults if h.recovered is None]
     assert not_back == [], f"no recovery seen after {not_back}; logs in {tmp_path}"
     assert len(phase.faults) == len(PLAN)
