@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,72 @@ def cpu_of(pids: list[int]) -> float:
 
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+async def restarts_so_far(db: Database) -> int:
+    async with db.session() as session:
+        found = await session.scalar(text("select coalesce(sum(restarts), 0) from worker_states"))
+    return int(found or 0)
+
+
+async def watchdog_holds_lease(db: Database) -> bool:
+    async with db.session() as session:
+        found = await session.scalar(text("select count(*) from watchdog_leases"))
+    return bool(found)
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if memory_mb(pid) != (0.0, 0.0)]
+
+
+def fork_server_of(watchdog: int) -> int | None:
+    """The watchdog's fork server (``--mode fork``), None under exec."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == watchdog and b"fork_server" in command:
+            return int(stat.parent.name)
+    return None
+
+
+def kills_in(log_path: Path) -> dict[str, int]:
+    """Workers the watchdog killed, by why, as its log tells (WARNING lines)."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return {
+        "hung": text.count("sent no heartbeat: killing it"),
+        "start_timeout": text.count("did not start in time: killing it"),
+    }
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(percentile(values, 50), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(max(values, default=float("nan")), 2),
+    }
+
+
+def memory_of(pids: list[int]) -> tuple[list[float], list[float]]:
+    readings = [memory_mb(pid) for pid in pids]
+    return [rss for rss, _ in readings], [pss for _, pss in readings]
+
+
+def core_pct(seconds: float, window: float, accounts: int) -> float:
+    """CPU seconds over a window as % of one core per account."""
+    return round(seconds / window / accounts * 100, 3)
+
+
+def listed(seconds: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in seconds)
 
 
 @dataclass

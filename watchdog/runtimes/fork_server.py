@@ -51,6 +51,13 @@ PRELOAD = (
     "core.bus.factory",
     "sqlalchemy.dialects.postgresql.asyncpg",
     "sqlalchemy.dialects.sqlite.aiosqlite",
+    "asyncpg",  # the dialect imports its driver only when an engine is made
+    "aiosqlite",
+    "secrets",
+    "stringprep",
+    "getpass",
+    "typer._adapters",
+    "typer._click.decorators",
     "bots.bootstrap",
     "bots.worker",
 )
@@ -68,6 +75,10 @@ def preload() -> None:
         backends = list(BACKENDS.values())
     for name in backends:
         importlib.import_module(name)
+    from sqlalchemy.orm import configure_mappers
+
+    # Mappers configure themselves on a process's first query: done here, once, shared.
+    configure_mappers()
 
 
 class ForkServer:
@@ -178,6 +189,7 @@ class ForkServer:
         os.dup2(output, 1)
         os.dup2(output, 2)
         os.close(output)
+        gc.enable()  # off in the server (see main); the frozen objects stay out of its reach
         random.seed()  # never the same sequence as a sibling's (jitter, ids)
         logging.getLogger().handlers.clear()  # the worker configures its own
         os.environ.update(request.env)
@@ -228,6 +240,9 @@ def _run_worker(args: list[str]) -> int:  # pragma: no cover - in the child
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     die_with_parent()
+    # No collection while importing: the garbage it would free leaves holes in pages the
+    # children share, and their first allocations would fill (and so copy) those pages.
+    gc.disable()
     preload()
     if threading.active_count() != 1:  # a fork would copy another thread's locks mid-use
         print("fork server: an import started a thread; forking anyway", file=sys.stderr)
