@@ -204,6 +204,22 @@ async def open_private_postgres() -> AsyncIterator[PrivatePostgres]:
 
 
 @contextlib.asynccontextmanager
+async def open_private_rabbit() -> AsyncIterator[PrivateRabbit]:
+    """A private RabbitMQ node alone, up, for the ``with`` block; removed after."""
+    base = Path(tempfile.mkdtemp(prefix="coolthing-private-"))
+    os.chmod(base, 0o755)  # noqa: S103 - the rabbitmq user must reach its directory
+    host = socket.gethostname().split(".")[0]
+    node = f"chaos_{os.getpid()}_{base.name.rsplit('-', 1)[-1]}@{host}"
+    rabbit = PrivateRabbit(base / "rabbitmq", node, free_port(), free_port())
+    try:
+        await rabbit.create()
+        yield rabbit
+    finally:
+        await rabbit.remove()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
 async def open_private_services(
     *, pg_port: int | None = None, amqp_port: int | None = None
 ) -> AsyncIterator[PrivateServices]:

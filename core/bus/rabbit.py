@@ -35,6 +35,13 @@ from aio_pika.abc import (
     ExchangeType,
 )
 from aio_pika.exceptions import ChannelPreconditionFailed
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from core.bus.base import DeadLetter, Handler, Responder
 from core.bus.delivery import Verdict, check_limits, judge, retry_pause
@@ -52,6 +59,13 @@ from core.bus.rpc import answering, stamp
 from core.events import Event
 
 logger = logging.getLogger(__name__)
+
+FIRST_CONNECT_WAIT = 60.0  # seconds a starting service waits for the broker (a restart: ~10 s)
+
+
+def _log_first_connect(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    logger.warning("bus: the broker is unreachable (%s); waiting for it", failure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +123,22 @@ class RabbitBus:
                 self._link = await self._connect()
 
     async def _connect(self) -> _Link:
-        connection = await aio_pika.connect_robust(
-            self.url,
-            reconnect_interval=self.reconnect_interval,
-            client_properties={"connection_name": f"coolthing bus ({self.exchange})"},
-        )
+        # connect_robust restores a connection it once had, never a first one: a service started
+        # while the broker restarts waits for it here rather than exiting (the chaos run's
+        # manager, restarted into a broker restart, exited with "Connect call failed").
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(ConnectionError),
+            stop=stop_after_delay(FIRST_CONNECT_WAIT),
+            wait=wait_exponential(multiplier=0.2, max=max(self.reconnect_interval, 0.2)),
+            before_sleep=_log_first_connect,
+            reraise=True,
+        ):
+            with attempt:
+                connection = await aio_pika.connect_robust(
+                    self.url,
+                    reconnect_interval=self.reconnect_interval,
+                    client_properties={"connection_name": f"coolthing bus ({self.exchange})"},
+                )
         try:
             # Confirms are pipelined on one channel: concurrent publishes do not wait in line.
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
