@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     watchdog_stop_grace: float = Field(default=15.0, ge=0, description="SIGTERM, then SIGKILL")
     # Workers starting at once (launched, no heartbeat yet); the rest wait in line. A starting
     # worker that does not beat within watchdog_start_timeout is killed (a crash, backed off).
-    watchdog_max_starting: int = Field(default=4, ge=1)
+    watchdog_max_starting: int = Field(default=8, ge=1)
     watchdog_start_timeout: float = Field(default=30.0, gt=0, description="seconds")
     watchdog_log_lines: int = Field(default=30, ge=0, description="log lines kept per crash")
     # Docker runtime: the image and the limits of each worker's container. The bind mounts

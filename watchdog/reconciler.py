@@ -46,7 +46,7 @@ class Timing:
     heartbeat_timeout: float = 60.0
     stop_grace: float = 15.0
     start_timeout: float = 30.0
-    max_starting: int = 4
+    max_starting: int = 8
 
 
 class Reconciler:
