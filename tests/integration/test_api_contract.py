@@ -14,8 +14,8 @@ it sets ``Function._nodeid``, which pytest no longer has.)
 Budget: on PostgreSQL, the production database, 25 generated examples per operation plus the
 coverage phase's boundary cases, about 1,600 requests; on SQLite (the demo's) 10 generated
 examples without the coverage phase, a third of the time (what differs between the databases,
-offsets and integer ranges, is pinned by the tests below, on both). An example that takes over 5 s fails (the operator commands wait 10 s for a manager that
-does not answer).
+offsets and integer ranges, is pinned by the tests below, on both). An example that takes over
+5 s fails (the operator commands wait 10 s for a manager that does not answer).
 """
 
 from __future__ import annotations
