@@ -76,7 +76,7 @@ async def sign_in(
         )
     user = await find_user(session, attempted)
     stored = user.password_hash if user is not None else None
-    if not verify_password(stored, password) or user is None or user.disabled_at is not None:
+    if not await verify_password(stored, password) or user is None or user.disabled_at is not None:
         throttle.record_failure(session, login=attempted, client=client, now=now)
         await session.execute(
             delete(LoginFailure).where(LoginFailure.at < now - 4 * policy.throttle.window)

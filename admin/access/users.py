@@ -83,7 +83,7 @@ async def create_user(
             raise AccessError(f"the e-mail {email} belongs to another user")
     if await find_user(session, login) is not None:
         raise AccessError(f"the login {login!r} is taken")
-    user = User(login=login, email=email, password_hash=hash_password(password), role=role)
+    user = User(login=login, email=email, password_hash=await hash_password(password), role=role)
     session.add(user)
     await session.flush()
     return user
@@ -131,7 +131,7 @@ async def reset_password(*, session: AsyncSession, login: str, password: str) ->
     user = await get_user(session, login)
     if (problem := check_strength(password, login=user.login)) is not None:
         raise AccessError(problem, field="password")
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_password(password)
     user.password_changed_at = datetime.now(UTC)
     await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     return user
