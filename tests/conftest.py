@@ -143,15 +143,22 @@ def _head() -> str | None:
 
 
 async def empty_postgres(db: Database) -> None:
-    """Empty every table when the schema is the newest (a truncate is ten times cheaper than
-    migrating again); otherwise — a stack test dropped it, a test downgraded it — migrate from
-    nothing."""
+    """Empty every table when the schema is the newest; otherwise — a stack test dropped it, a
+    test downgraded it — migrate from nothing. Emptying is a DELETE per table (children first)
+    and every sequence restarted, in one round trip: on a test's few rows that is ten times
+    cheaper than TRUNCATE, which makes new files for 40-odd tables (150 ms, every test)."""
     async with db.engine.begin() as connection:
         if await connection.scalar(text("select to_regclass('public.alembic_version')")):
             version = await connection.scalar(text("select version_num from alembic_version"))
             if version == _head():
-                tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-                await connection.execute(text(f"truncate {tables} restart identity cascade"))
+                sequences = await connection.scalars(
+                    text("select sequencename from pg_sequences where schemaname = 'public'")
+                )
+                children_first = reversed(Base.metadata.sorted_tables)
+                statements = [f"delete from {table.name}" for table in children_first]  # noqa: S608
+                statements += [f"alter sequence {name} restart" for name in sequences]
+                raw = await connection.get_raw_connection()
+                await raw.driver_connection.execute("; ".join(statements))  # type: ignore[union-attr]
                 return
     await reset_postgres(db.url)
     await upgrade(db)
