@@ -23,7 +23,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Response, Route,
 from tests.conftest import (
     SERVICE_QUEUES,
     Stack,
-    _create_database,
+    _prepare_database,
     bearer,
     boot_outreach_mode,
     consuming,
@@ -285,7 +285,7 @@ def _panel_on(stack: Stack) -> Panel:
 def _own_resources(postgres_url: str, amqp_url: str, suffix: str) -> tuple[str, str]:
     """A database and a vhost beside the test process's own (``…<suffix>``), created once."""
     database, vhost = postgres_url + suffix, amqp_url + suffix
-    asyncio.run(_create_database(postgres_url, database))
+    asyncio.run(_prepare_database(postgres_url, database))
     name = unquote(urlsplit(vhost).path[1:])
     asyncio.run(rabbitmqctl("add_vhost", name))  # succeeds when it exists
     asyncio.run(rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"))
