@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -58,9 +59,17 @@ def _malformed(exc: ValidationError) -> str:
 
 
 async def judge(
-    handler: Handler, body: bytes, *, queue: str, deliveries: int, max_deliveries: int
+    handler: Handler,
+    body: bytes,
+    *,
+    queue: str,
+    deliveries: int,
+    max_deliveries: int,
+    closing: Callable[[], bool] = lambda: False,
 ) -> Verdict:
-    """Decode ``body``, run ``handler`` and say whether to ack, retry or dead-letter it."""
+    """Decode ``body``, run ``handler`` and say whether to ack, retry or dead-letter it.
+    ``closing`` tells whether the bus is stopping: a delivery is not held through an outage
+    then (it goes back to the queue at once, for the next consumer)."""
     try:
         event = Event.model_validate_json(body)
     except ValidationError as exc:
@@ -69,7 +78,7 @@ async def judge(
         return Verdict("dead", reason)
     try:
         with event_log_context(event):  # the handler's lines name the event's ids
-            await _through_outages(handler, event, queue=queue)
+            await _through_outages(handler, event, queue=queue, closing=closing)
     except PermanentError as exc:
         # No traceback: its cause (a pydantic error) would quote the payload, personal data.
         reason = describe(exc)
@@ -99,7 +108,9 @@ async def judge(
     return ACK
 
 
-async def _through_outages(handler: Handler, event: Event, *, queue: str) -> None:
+async def _through_outages(
+    handler: Handler, event: Event, *, queue: str, closing: Callable[[], bool]
+) -> None:
     """Run ``handler``; while it fails because a server is unreachable (a database restart),
     hold the delivery and run it again, rather than spend the message's deliveries on the outage
     and dead-letter healthy work. Handlers are idempotent: a run again is a redelivery."""
@@ -111,7 +122,7 @@ async def _through_outages(handler: Handler, event: Event, *, queue: str) -> Non
             await handler(event)
             return
         except Exception as exc:
-            if not is_outage(exc) or loop.time() + pause > deadline:
+            if not is_outage(exc) or closing() or loop.time() + pause > deadline:
                 raise
             # The type only: a driver's message is about the server, but keep logs free of text.
             logger.warning(

@@ -185,6 +185,7 @@ class _Consumer:
             queue=queue.name,
             deliveries=deliveries,
             max_deliveries=bus.max_deliveries,
+            closing=lambda: bus.closed,
         )
         if verdict.action == "retry":
             await asyncio.sleep(retry_pause(bus.retry_delay, deliveries))
@@ -229,6 +230,10 @@ class InMemoryBus:
         self._reply_to = reply_address()
         self._replies = PendingReplies()
         self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     async def start(self) -> None:
         if self._closed:

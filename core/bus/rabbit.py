@@ -319,6 +319,7 @@ class RabbitBus:
             queue=sub.queue,
             deliveries=deliveries,
             max_deliveries=self.max_deliveries,
+            closing=lambda: self._closing,
         )
         if verdict.action == "ack":
             await message.ack()

@@ -30,12 +30,17 @@ async def postgres() -> AsyncIterator[PrivatePostgres]:
         yield server
 
 
-async def dead_letters(amqp_url: str, queue: str) -> int:
+async def waiting(amqp_url: str, queue: str) -> int:
+    """Messages ready in ``queue``."""
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        declared = await channel.declare_queue(f"{queue}.dlq", passive=True)
+        declared = await channel.declare_queue(queue, passive=True)
         return int(declared.declaration_result.message_count or 0)
+
+
+async def dead_letters(amqp_url: str, queue: str) -> int:
+    return await waiting(amqp_url, f"{queue}.dlq")
 
 
 async def test_a_database_restart_holds_deliveries_until_it_is_back_instead_of_dead_lettering(
@@ -77,6 +82,40 @@ async def test_a_database_restart_holds_deliveries_until_it_is_back_instead_of_d
     finally:
         await bus.close()
         await db.close()
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(queue)
+            await channel.queue_delete(f"{queue}.dlq")
+            await channel.exchange_delete(exchange)
+
+
+async def test_a_bus_that_stops_during_an_outage_gives_the_delivery_back_at_once(
+    amqp_url: str,
+) -> None:
+    """A service asked to stop (SIGTERM) while its handlers wait out an outage stops in
+    seconds; the message goes back to the queue, not to the dead letters."""
+    tag = uuid.uuid4().hex[:8]
+    queue, exchange = f"outage.{tag}", f"outage-{tag}"
+    bus = make_bus(amqp_url, exchange=exchange)
+    tries = asyncio.Event()
+
+    async def unreachable(event: Event) -> None:
+        tries.set()
+        raise ConnectionRefusedError("the database is down")
+
+    try:
+        await bus.subscribe(queue, [ROUTE], unreachable)
+        await bus.publish(Event(name=ROUTE, payload={"n": 1}))
+        await asyncio.wait_for(tries.wait(), 10)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await bus.close()
+        assert loop.time() - began < 5.0
+        assert await dead_letters(amqp_url, queue) == 0
+        assert await waiting(amqp_url, queue) == 1, "back in the queue"
+    finally:
+        await bus.close()
         connection = await aio_pika.connect(amqp_url)
         async with connection:
             channel = await connection.channel()
