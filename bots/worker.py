@@ -242,7 +242,10 @@ class AccountWorker:
         (republished messages are deduplicated downstream) and misses nothing."""
         while True:
             await asyncio.sleep(every)
-            await self._save_cursor()
+            try:
+                await self._save_cursor()
+            except (SQLAlchemyError, OSError) as exc:  # a database restart: the next save will do
+                log.warning("cursor of account %s not saved: %s", self.account_id, exc)
 
     async def _save_cursor(self) -> None:
         cursor = self._cursor
