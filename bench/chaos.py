@@ -102,6 +102,7 @@ async def run(args: argparse.Namespace, logs: Path) -> dict[str, object]:
             observing.cancel()
             await asyncio.gather(observing, return_exceptions=True)
         unplanned = [f"{e.name} exited {e.code}" for e in world.supervisor.unplanned()]
+        unplanned += [f"worker pid {pid} ended" for pid in world.worker_exits]
     return summary(baseline, chaos, problems, unplanned, traces, dead, args)
 
 

@@ -93,6 +93,7 @@ async def inflict(world: World, fault: Fault) -> Happened:
     services = world.services
     if fault.kind == "kill_worker":
         victim = await _worker_of(world, world.account_ids[fault.target])
+        world.killed.add(victim)  # before the kill: the observer must not count it as a crash
         os.kill(victim, signal.SIGKILL)
     elif fault.kind == "kill_manager":
         victim = world.supervisor.kill("manager")

@@ -155,6 +155,8 @@ class World:
         self.user_ids: dict[str, int] = {}  # account name → sandbox user id
         self.dms = DmLog([])
         self.cpu = CpuMeter()
+        self.killed: set[int] = set()  # pids a fault SIGKILLed
+        self.worker_exits: list[int] = []  # pids under the watchdog that ended by themselves
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -285,9 +287,6 @@ class World:
         watchdog = self.supervisor.pids().get("watchdog")
         return descendants(watchdog) if watchdog else set()
 
-    def our_pids(self) -> list[int]:
-        return [*self.supervisor.pids().values(), *self.workers()]
-
     async def post_lead(self, user_id: int) -> None:
         body = {
             "chat": f"@{CHAT}",
@@ -297,12 +296,17 @@ class World:
         await self.call("POST", "/_sandbox/post", body)
 
     async def observe(self) -> None:
-        """Poll the DMs and our processes' CPU until cancelled."""
+        """Poll the DMs, our processes' CPU and the processes under the watchdog (one that ends
+        without a fault's SIGKILL exited by itself) until cancelled."""
         assert self.http is not None  # opened in _boot
+        workers = self.workers()
         while True:
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 await self.dms.poll(self.http)
-            self.cpu.sample(self.our_pids())
+            now = self.workers()
+            self.worker_exits += sorted(workers - now - self.killed)
+            workers = now
+            self.cpu.sample([*self.supervisor.pids().values(), *now])
             await asyncio.sleep(0.2)
 
     async def _close(self) -> None:

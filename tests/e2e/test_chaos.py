@@ -50,7 +50,8 @@ async def test_every_lead_gets_exactly_one_dm_through_kills_and_server_restarts(
         finally:
             observing.cancel()
             await asyncio.gather(observing, return_exceptions=True)
-        unplanned = world.supervisor.unplanned()
+        unplanned = [f"{e.name} exited {e.code}" for e in world.supervisor.unplanned()]
+        unplanned += [f"worker pid {pid} ended" for pid in world.worker_exits]
 
     wrong = {lead: n for lead, n in phase.counts.items() if n != 1}
     assert wrong == {}, f"leads without exactly one DM (lead: DMs): {wrong}; {traces}; {tmp_path}"
