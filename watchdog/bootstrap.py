@@ -121,7 +121,9 @@ def runtime_of(settings: Settings) -> WorkerRuntime:
     if settings.watchdog_local_mode == "fork":
         from watchdog.runtimes.forked import ForkedRuntime
 
-        return ForkedRuntime(log_lines=settings.watchdog_log_lines)
+        return ForkedRuntime(
+            log_lines=settings.watchdog_log_lines, grace=settings.watchdog_stop_grace
+        )
     from watchdog.runtimes.local import LocalRuntime
 
     return LocalRuntime(log_lines=settings.watchdog_log_lines)

@@ -57,6 +57,37 @@ async def test_the_fork_servers_death_takes_its_workers_and_the_runtime_recovers
     assert workers_of(account) == [second]
 
 
+async def test_a_server_told_to_end_stops_its_workers_and_kills_one_that_does_not_stop(
+    rig: Rig,
+) -> None:
+    """The watchdog's death reaches the server as SIGTERM (its parent-death signal): it stops
+    its workers itself, and one that cannot act on SIGTERM (here: stopped) is killed after the
+    grace, so no worker outlives the watchdog."""
+    account = await rig.account("first")
+    runtime = ForkedRuntime(env=rig.worker_env, grace=1.0)
+    await runtime.open()
+    try:
+        worker = await runtime.launch(account, "instance-1")
+        await eventually(lambda: _beating(rig, account), seconds=30, what="the first heartbeat")
+        pid, server = int(worker.ref), runtime.server_pid
+        assert server is not None
+        os.kill(pid, signal.SIGSTOP)
+        os.kill(server, signal.SIGTERM)
+
+        async def gone() -> bool:
+            return _ended(pid) and _ended(server)
+
+        await eventually(gone, seconds=10, what="the server and its stopped worker to end")
+
+        async def reported() -> list[WorkerExit] | None:
+            return runtime.take_exits() or None
+
+        (exit_,) = await eventually(reported, seconds=10, what="the worker's exit")
+        assert exit_.exit_code in (None, 128 + signal.SIGKILL)
+    finally:
+        await runtime.close()
+
+
 async def test_a_forked_worker_reports_its_exit_code_and_its_last_lines(rig: Rig) -> None:
     account = await rig.account("broken", garbage=True)  # its secret cannot be decrypted
     runtime = ForkedRuntime(env=rig.worker_env, log_lines=20)

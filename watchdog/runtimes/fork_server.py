@@ -1,16 +1,20 @@
 """The fork server: a warm parent that forks one account worker per request.
 
-``python -m watchdog.runtimes.fork_server FD`` is started by the forked runtime with its end of a
-SOCK_SEQPACKET pair as FD. It imports everything a worker runs, freezes those objects out of the
-garbage collector's reach (``gc.freeze``: collections in the children would otherwise touch, and
-so copy, every shared page), tells the runtime it is ready, then serves spawn requests. A child
-is ``coolthing run bots --account ID`` without the interpreter's start and the ~2 s of imports:
-memory pages stay shared with this parent until written, and a restart is a fork.
+``python -m watchdog.runtimes.fork_server FD GRACE`` is started by the forked runtime with its
+end of a SOCK_SEQPACKET pair as FD. It imports everything a worker runs, freezes those objects
+out of the garbage collector's reach (``gc.freeze``: collections in the children would
+otherwise touch, and so copy, every shared page), tells the runtime it is ready, then serves
+spawn requests. A child is ``coolthing run bots --account ID`` without the interpreter's start
+and the ~2 s of imports: memory pages stay shared with this parent until written, and a restart
+is a fork.
 
 Deliberately plain and synchronous: no event loop, no threads, no connection to the database or
 the bus before a fork, so a child inherits no loop state, no lock held by another thread and no
-socket it would share with its siblings. It dies with the watchdog (PR_SET_PDEATHSIG) and its
-children die with it, so no worker outlives the watchdog.
+socket it would share with its siblings. No worker outlives the watchdog: when the watchdog dies
+(the server's parent-death signal is SIGTERM) or closes its end, the server stops its children
+as the watchdog would — SIGTERM, SIGKILL after GRACE seconds (a worker caught mid-start may never
+finish stopping) — and only then exits; if the server itself is killed, its children get SIGKILL
+as their parent-death signal.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -82,32 +87,54 @@ def preload() -> None:
 
 
 class ForkServer:
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket, *, grace: float) -> None:
         self._control = control
+        self._grace = grace
+        self._ending = False
         self._children: dict[int, str] = {}  # pid → instance
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
 
     def serve(self) -> None:
-        """Serve until the runtime closes its end (or dies): then this process ends, and its
-        children receive their parent-death signal."""
+        """Serve until the runtime closes its end or SIGTERM comes (the watchdog died); then
+        stop the children and return."""
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)  # only wakes the select
+        signal.signal(signal.SIGTERM, self._asked_to_end)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the watchdog's to handle
         self._send(Ready(pid=os.getpid()).model_dump_json())
         with selectors.DefaultSelector() as selector:
             selector.register(self._control, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
+            while not self._ending:
                 for key, _ in selector.select():
                     if key.fileobj is self._control and not self._request():
-                        return
+                        self._ending = True
                     if key.fileobj == self._wake_r:
                         with contextlib.suppress(BlockingIOError):
                             while os.read(self._wake_r, 4096):
                                 pass
                 self._reap()
+        self._end_children()
+
+    def _asked_to_end(self, _sig: int, _frame: object) -> None:
+        self._ending = True  # the select wakes through the wakeup fd
+
+    def _end_children(self) -> None:
+        """SIGTERM to every child's process group, SIGKILL to what is left after the grace."""
+        for pid in self._children:
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self._grace
+        while self._children and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.02)
+        for pid in self._children:
+            _signal_group(pid, signal.SIGKILL)
+        for pid in list(self._children):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            self._children.pop(pid, None)
 
     def _request(self) -> bool:
         try:
@@ -173,7 +200,7 @@ class ForkServer:
     ) -> int:  # pragma: no cover
         """In the child: undo what a worker must not inherit, then run the worker's entry."""
         os.setsid()  # its own process group: a stop reaches anything it spawns
-        die_with_parent()
+        die_with_parent(signal.SIGKILL)  # the server was killed: it could not stop us
         if os.getppid() != parent:  # the server died between fork and prctl
             return 1
         signal.set_wakeup_fd(-1)
@@ -216,6 +243,11 @@ def _retitle(argv: list[str]) -> None:  # pragma: no cover - in the child
             memory.write(wanted.ljust(end - start, b"\0"))
 
 
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
 def _run_worker(args: list[str]) -> int:  # pragma: no cover - in the child
     from coolthing.cli import main
 
@@ -239,6 +271,7 @@ def _run_worker(args: list[str]) -> int:  # pragma: no cover - in the child
 
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
+    grace = float(sys.argv[2]) if len(sys.argv) > 2 else 15.0
     die_with_parent()
     # No collection while importing: the garbage it would free leaves holes in pages the
     # children share, and their first allocations would fill (and so copy) those pages.
@@ -247,7 +280,7 @@ def main() -> None:
     if threading.active_count() != 1:  # a fork would copy another thread's locks mid-use
         print("fork server: an import started a thread; forking anyway", file=sys.stderr)
     gc.freeze()  # everything imported so far is shared with the children, never collected
-    ForkServer(control).serve()
+    ForkServer(control, grace=grace).serve()
 
 
 if __name__ == "__main__":

@@ -67,9 +67,14 @@ class _Child:
 
 
 class ForkedRuntime(WorkerRuntime):
-    def __init__(self, *, env: Mapping[str, str] | None = None, log_lines: int = 30) -> None:
-        """``env``: the workers' environment (this process's by default), given to the server."""
+    def __init__(
+        self, *, env: Mapping[str, str] | None = None, log_lines: int = 30, grace: float = 15.0
+    ) -> None:
+        """``env``: the workers' environment (this process's by default), given to the server;
+        ``grace``: how long the server waits between SIGTERM and SIGKILL when it stops the
+        workers itself (the watchdog died or closed the runtime)."""
         super().__init__()
+        self._grace = grace
         self._env = dict(os.environ if env is None else env)
         self._log_lines = log_lines
         self._children: dict[int, _Child] = {}  # account → child
@@ -108,7 +113,7 @@ class ForkedRuntime(WorkerRuntime):
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                *("-m", "watchdog.runtimes.fork_server", str(theirs.fileno())),
+                *("-m", "watchdog.runtimes.fork_server", str(theirs.fileno()), str(self._grace)),
                 env=self._env,
                 stdin=asyncio.subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
@@ -265,11 +270,14 @@ class ForkedRuntime(WorkerRuntime):
         await asyncio.gather(*(self.stop(a, grace=grace) for a in list(self._children)))
 
     async def close(self) -> None:
+        self._closing = True  # no new server from here on
         await self.abandon(grace=0)
-        self._closing = True
-        if self._warming is not None:
-            self._warming.cancel()
-            await asyncio.gather(self._warming, return_exceptions=True)
+        # A server being started is let finish and then shut down: cancelled mid-way, its
+        # process could be left behind, known to nobody.
+        warming = self._warming
+        if warming is not None and not await wait_at_most(asyncio.shield(warming), 10.0):
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
         server, self._server = self._server, None
         if server is not None and server.reader is not None:
             server.control.shutdown(socket.SHUT_RDWR)  # the server's next read ends it

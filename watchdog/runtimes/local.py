@@ -41,9 +41,9 @@ def default_command(account_id: int) -> list[str]:
 WORKER_ENV = {**WORKER_DB_ENV, "COOLTHING_METRICS_PORT": "0"}
 
 
-def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> None:  # pragma: no cover - child
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
 
 
 async def keep_lines(stream: asyncio.StreamReader, lines: deque[str]) -> None:
