@@ -14,13 +14,17 @@ import pytest
 from bots.heartbeat import Heartbeat
 from core.db import Database
 from core.db.watchdog_models import WorkerState
+from core.settings import Settings
 from tests.unit.test_watchdog_reconciler import RecordingRuntime
 from tests.unit.test_watchdog_reconciler import _account as account_of
 from watchdog.backoff import BackoffPolicy
+from watchdog.bootstrap import runtime_of
 from watchdog.ledger import exit_reason
 from watchdog.reconciler import Reconciler, Timing
 from watchdog.runtimes.base import RunningWorker, WorkerExit
 from watchdog.runtimes.fork_protocol import REPLY, Exited, Ready, exit_code
+from watchdog.runtimes.forked import ForkedRuntime
+from watchdog.runtimes.local import LocalRuntime
 
 POLICY = BackoffPolicy(base=60, cap=60, reset_after=600, quarantine_crashes=3)
 
@@ -138,3 +142,8 @@ def test_fork_server_replies_and_exit_statuses() -> None:
     assert isinstance(exited, Exited) and exited.code == 137
     assert exit_code(9) == 128 + 9  # killed by SIGKILL (a wait status of just the signal)
     assert exit_code(2 << 8) == 2  # exited with 2
+
+
+def test_the_local_runtime_forks_by_default_and_execs_when_asked() -> None:
+    assert isinstance(runtime_of(Settings()), ForkedRuntime)
+    assert isinstance(runtime_of(Settings(watchdog_local_mode="exec")), LocalRuntime)
