@@ -3,6 +3,11 @@
 The Bot FAQ: about one message a second to one chat, 20 a minute to one group, 30 a second
 overall. Edits take from the chat's budget too (an edit storm is also flood-limited). A 429's
 ``retry_after`` closes the chat (or the whole bot) for that long.
+
+Budgets start spent when the limiter is made and fill from then: a notifier restarted a moment
+after a crash cannot know what its previous run just sent, and Telegram still counts it (a
+restart in the middle of an alert storm met three 429s with full budgets). Only the first
+seconds after a start are slower; a chat first written to later finds its budget full.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ class Bucket:
     def take(self) -> None:
         self.tokens -= 1
 
+    def spent_at(self, moment: float) -> Bucket:
+        """Empty at ``moment``, filling at its rate from then."""
+        self.tokens, self.stamp = 0.0, moment
+        return self
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -45,23 +55,26 @@ class BotLimiter:
     def __init__(self, limits: Limits = Limits(), clock: Clock = time.monotonic) -> None:
         self._limits = limits
         self._clock = clock
+        self._born = clock()
         self._chats: dict[int, Bucket] = {}
         self._groups: dict[int, Bucket] = {}
-        self._overall = Bucket(limits.overall, limits.overall)
+        self._overall = Bucket(limits.overall, limits.overall).spent_at(self._born)
         self._closed_until: dict[int | None, float] = {}  # None: the whole bot
 
     def _chat(self, chat_id: int) -> Bucket:
         bucket = self._chats.get(chat_id)
         if bucket is None:
             # A burst of two, below Telegram's own (about three) so timing jitter stays clear of it.
-            bucket = self._chats[chat_id] = Bucket(2, self._limits.per_chat)
+            bucket = Bucket(2, self._limits.per_chat).spent_at(self._born)
+            self._chats[chat_id] = bucket
         return bucket
 
     def _group(self, chat_id: int) -> Bucket:
         bucket = self._groups.get(chat_id)
         if bucket is None:
             per_minute = self._limits.per_group_minute
-            bucket = self._groups[chat_id] = Bucket(per_minute, per_minute / 60)
+            bucket = Bucket(per_minute, per_minute / 60).spent_at(self._born)
+            self._groups[chat_id] = bucket
         return bucket
 
     def wait(self, chat_id: int, *, new_message: bool) -> float:
