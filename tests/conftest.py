@@ -37,6 +37,7 @@ from core.db.migrate import alembic_config, upgrade
 from core.db.models import Base, User
 from core.security import SecretBox
 from core.settings import Settings
+from tests.warm_start import WarmProcess, WarmStarter
 
 T = TypeVar("T")
 
@@ -254,13 +255,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_warm: WarmStarter | None = None
+
+
+def warm_starter() -> WarmStarter | None:
+    """This test process's warm parent (``tests/warm_start.py``), started on first use; None
+    with ``COOLTHING_TEST_COLD_START=1``, which starts every service as a new interpreter."""
+    global _warm  # one per test process, for every stack it runs
+    if os.environ.get("COOLTHING_TEST_COLD_START") == "1":
+        return None
+    if _warm is None:
+        _warm = WarmStarter()
+    return _warm
+
+
 class Stack:
-    """Starts `coolthing` processes with one shared environment and stops them all at the end."""
+    """Starts `coolthing` processes with one shared environment and stops them all at the end:
+    forked from the warm parent (``coolthing run``'s entry without its seconds of imports)."""
 
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env
         self.logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.procs: dict[str, subprocess.Popen[bytes] | WarmProcess] = {}
         self.slow_to_stop: list[str] = []
         self.sandbox_url = f"http://127.0.0.1:{env['COOLTHING_SANDBOX_PORT']}"
         self.api_url = f"http://127.0.0.1:{env['COOLTHING_API_PORT']}"
@@ -307,6 +323,9 @@ class Stack:
         return token
 
     def start(self, name: str, *args: str) -> None:
+        if (warm := warm_starter()) is not None:
+            self.procs[name] = warm.start(["run", *args], self.env, self.logs / f"{name}.log")
+            return
         with (self.logs / f"{name}.log").open("ab") as log:
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "coolthing", "run", *args],
