@@ -19,6 +19,7 @@ transient queues of ``watch`` in ``core.bus.rabbit_watch``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from aio_pika.abc import (
     DeliveryMode,
     ExchangeType,
 )
+from aio_pika.connection import make_url
 from aio_pika.exceptions import ChannelPreconditionFailed
 from tenacity import (
     AsyncRetrying,
@@ -134,11 +136,7 @@ class RabbitBus:
             reraise=True,
         ):
             with attempt:
-                connection = await aio_pika.connect_robust(
-                    self.url,
-                    reconnect_interval=self.reconnect_interval,
-                    client_properties={"connection_name": f"coolthing bus ({self.exchange})"},
-                )
+                connection = await self._connect_once()
         try:
             # Confirms are pipelined on one channel: concurrent publishes do not wait in line.
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -146,9 +144,26 @@ class RabbitBus:
                 self.exchange, ExchangeType.TOPIC, durable=True
             )
         except BaseException:
-            await connection.close()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(connection.close())
             raise
         return _Link(connection, channel, exchange)
+
+    async def _connect_once(self) -> AbstractRobustConnection:
+        """``connect_robust``, except that a connection that does not come up is closed: one
+        left behind (cancelled mid-handshake: a service stopped while starting) reconnects on
+        its own forever, and the process never ends."""
+        connection = aio_pika.RobustConnection(
+            make_url(self.url, reconnect_interval=self.reconnect_interval),
+            client_properties={"connection_name": f"coolthing bus ({self.exchange})"},
+        )
+        try:
+            await connection.connect()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(connection.close())
+            raise
+        return connection
 
     async def _ready(self) -> _Link:
         """The connection, made on first use; refused once ``close()`` has begun."""

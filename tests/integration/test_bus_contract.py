@@ -913,3 +913,21 @@ async def test_watch_gets_events_again_on_a_new_queue_after_the_connection_drops
         await asyncio.sleep(0.1)
     [after] = await watch_queues(harness)
     assert after != before  # named afresh by the server
+
+
+@pytest.mark.parametrize("after", [0.0, 0.002])
+async def test_a_bus_stopped_while_it_connects_leaves_nothing_running(
+    amqp_url: str, after: float
+) -> None:
+    # A robust connection cancelled mid-handshake once kept reconnecting by itself: a service
+    # stopped while starting never ended (found by the fork runtime's tests).
+    bus = make_bus(amqp_url)
+    starting = asyncio.create_task(bus.start())
+    await asyncio.sleep(after)
+    starting.cancel()
+    await asyncio.gather(starting, return_exceptions=True)
+    await asyncio.sleep(1.5)  # a connection left behind would be reconnecting by now
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await bus.close()
+    assert starting.cancelled(), "the bus connected within the test's pause: nothing was tested"
+    assert others == [], f"left running: {others}"
