@@ -1,0 +1,1 @@
+"""Lead intent: the second stage after the keyword match (is the sender a buyer?)."""
