@@ -17,24 +17,22 @@ signal N, as the Popen handle in ``tests/conftest.py`` reports it negated, like 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import importlib
 import json
-import logging
 import os
-import random
 import selectors
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import traceback
 from pathlib import Path
 
+from watchdog.runtimes.fork_server import run_as_command
+from watchdog.runtimes.local import die_with_parent
+
 MAX_MESSAGE = 1 << 20
-PR_SET_PDEATHSIG = 1
 
 # What the services import on their way to running; anything missed is imported by the child
 # itself (slower, never wrong).
@@ -60,11 +58,6 @@ PRELOAD = (
     "bots.sandbox_client",
     "admin.app",
 )
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def preload() -> list[str]:
@@ -148,49 +141,14 @@ class WarmStart:
             self._control.send(json.dumps(message).encode())
 
     def _become(self, argv: list[str], env: dict[str, str], log: int) -> int:  # pragma: no cover
-        """In the child: what ``python -m coolthing ARGV`` would have, then its entry."""
-        _die_with_parent()
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        """In the child: the environment and output ``python -m coolthing ARGV`` would have."""
+        die_with_parent(signal.SIGKILL)
         self._control.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-        gc.enable()
-        random.seed()
-        logging.getLogger().handlers.clear()  # the service configures its own
         os.environ.clear()
         os.environ.update(env)
-        sys.argv = ["coolthing", *argv]
-        return _run(argv)
-
-
-def _run(argv: list[str]) -> int:  # pragma: no cover - in the child
-    from coolthing.cli import main
-
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            code = exc.code or 0
-        else:
-            print(exc.code, file=sys.stderr)
-            code = 1
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    return code
+        return run_as_command(["coolthing", *argv], log)
 
 
 # The test process's side.
@@ -295,7 +253,7 @@ class WarmStarter:
 
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)
     gc.disable()  # no collection while importing: its holes would be copied into every child
     missed = preload()
     if missed:

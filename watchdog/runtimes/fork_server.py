@@ -203,27 +203,34 @@ class ForkServer:
         die_with_parent(signal.SIGKILL)  # the server was killed: it could not stop us
         if os.getppid() != parent:  # the server died between fork and prctl
             return 1
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         self._control.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(stdin, 0)
-        os.close(stdin)
-        os.dup2(output, 1)
-        os.dup2(output, 2)
-        os.close(output)
-        gc.enable()  # off in the server (see main); the frozen objects stay out of its reach
-        random.seed()  # never the same sequence as a sibling's (jitter, ids)
-        logging.getLogger().handlers.clear()  # the worker configures its own
         os.environ.update(request.env)
         argv = ["coolthing", "run", "bots", "--account", str(request.account)]
         _retitle(argv)
-        sys.argv = argv
-        return _run_worker(argv[1:])
+        return run_as_command(argv, output)
+
+
+def run_as_command(argv: list[str], output: int) -> int:  # pragma: no cover - in a child
+    """In a child forked from a warm parent: undo what the command would not have inherited
+    (the parent's signal handling, its stdio, its disabled collector, its random state, its log
+    handlers), then run ``coolthing ARGV[1:]``'s entry; the exit code as the command's."""
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM):  # SIGPIPE stays ignored, as Python sets it
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    gc.enable()  # off in the parent while it imported; the frozen objects stay out of reach
+    random.seed()  # never the same sequence as a sibling's (jitter, ids)
+    logging.getLogger().handlers.clear()  # the service configures its own
+    sys.argv = argv
+    return _run_cli(argv[1:])
 
 
 def _retitle(argv: list[str]) -> None:  # pragma: no cover - in the child
@@ -248,7 +255,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
-def _run_worker(args: list[str]) -> int:  # pragma: no cover - in the child
+def _run_cli(args: list[str]) -> int:  # pragma: no cover - in the child
     from coolthing.cli import main
 
     try:
