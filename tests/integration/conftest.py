@@ -13,21 +13,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from sqlalchemy import select
 
 from admin.workspace.apply import apply_workspace, read_workspace
+from bots.sandbox_client import SandboxAccountClient
+from bots.worker import AccountWorker
 from core.access import Role
 from core.bus import Bus
 from core.bus.factory import make_bus
 from core.bus.memory import InMemoryBus
 from core.db import Database
-from core.db.models import Conversation, ConversationMessage, OutboxMessage
+from core.db.models import Account, Conversation, ConversationMessage, OutboxMessage
 from core.events import LeadFound, MessageIncoming, Profile
 from core.operator_commands import OPERATOR_COMMAND
 from core.outbox import OutboxRelay
 from core.security import SecretBox
+from core.telegram import AccountClient
 from core.topology import MANAGER_OPERATOR
 from manager.conversations import Conversations
 from manager.delivery import Delivery
@@ -35,6 +39,7 @@ from manager.dispatcher import Dispatcher
 from manager.handlers import ManagerHandlers
 from manager.operator import OperatorDesk
 from manager.writers import TemplateWriter
+from parser.assignments import rebalance
 from parser.bootstrap import start_parser
 from parser.leads import record_hits
 from parser.matcher import Hit
@@ -311,3 +316,48 @@ async def scenes_with_parser(
         await world.boot(campaign=True)
         await start_parser(world.platform)
         yield world
+
+
+async def sandbox_api(sandbox: RunningSandbox, path: str, body: object = None) -> dict[str, Any]:
+    """GET (no body) or POST the sandbox's own API; its answer, which must be ``ok``."""
+    async with aiohttp.ClientSession() as http:
+        method = "GET" if body is None else "POST"
+        async with http.request(method, sandbox.url + path, json=body) as response:
+            payload: dict[str, Any] = await response.json()
+    assert payload["ok"], payload
+    return payload
+
+
+async def parser_worker(
+    database: Database, box: SecretBox, sandbox: RunningSandbox, tmp_path: Path, bus: Bus
+) -> tuple[AccountWorker, int]:
+    """A parser account (``parser-1``, id 1) listening in ``@jobs_chat`` for ``developer``, and
+    its worker, not started; the account's Telegram user id."""
+    await sandbox_api(sandbox, "/_sandbox/chats", {"ref": "jobs_chat", "title": "Jobs"})
+    created = await sandbox_api(sandbox, "/_sandbox/accounts", {"first_name": "Parser"})
+    path = tmp_path / "ws.yaml"
+    path.write_text(
+        f"""\
+accounts: [{{name: parser-1, role: parser, session: "{created["session"]}"}}]
+keyword_sets: [{{name: web, keywords: [developer]}}]
+campaigns: [{{name: web, keyword_sets: [web], chats: ["@jobs_chat"], parser_accounts: [parser-1]}}]
+""",
+        encoding="utf-8",
+    )
+    spec, located = read_workspace(path)
+    async with database.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=box)
+        await rebalance(session)
+
+    def client(account: Account) -> AccountClient:
+        return SandboxAccountClient(sandbox.url, box.decrypt(account.session_secret))
+
+    worker = AccountWorker(
+        account_id=1,
+        db=database,
+        bus=bus,
+        relay=OutboxRelay(database, bus),
+        client_factory=client,
+        join_interval=0,
+    )
+    return worker, int(str(created["user_id"]))

@@ -13,18 +13,13 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from admin.workspace.apply import apply_workspace, read_workspace
-from bots.sandbox_client import SandboxAccountClient
-from bots.worker import AccountWorker
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.models import Account, OutboxMessage
 from core.events import Event, MessageIncoming
-from core.outbox import OutboxRelay
 from core.security import SecretBox
-from core.telegram import AccountClient
-from parser.assignments import rebalance
 from sandbox.bootstrap import RunningSandbox
+from tests.integration.conftest import parser_worker, sandbox_api
 
 
 @pytest.fixture
@@ -33,46 +28,6 @@ async def bus(tmp_path: Path) -> AsyncIterator[InMemoryBus]:
     await memory.start()
     yield memory
     await memory.close()
-
-
-async def _call(sandbox: RunningSandbox, path: str, body: object) -> dict[str, object]:
-    async with aiohttp.ClientSession() as http, http.post(sandbox.url + path, json=body) as r:
-        payload: dict[str, object] = await r.json()
-    assert payload["ok"], payload
-    return payload
-
-
-async def _worker(
-    database: Database, box: SecretBox, sandbox: RunningSandbox, tmp_path: Path, bus: InMemoryBus
-) -> tuple[AccountWorker, int]:
-    await _call(sandbox, "/_sandbox/chats", {"ref": "jobs_chat", "title": "Jobs"})
-    created = await _call(sandbox, "/_sandbox/accounts", {"first_name": "Parser"})
-    path = tmp_path / "ws.yaml"
-    path.write_text(
-        f"""\
-accounts: [{{name: parser-1, role: parser, session: "{created["session"]}"}}]
-keyword_sets: [{{name: web, keywords: [developer]}}]
-campaigns: [{{name: web, keyword_sets: [web], chats: ["@jobs_chat"], parser_accounts: [parser-1]}}]
-""",
-        encoding="utf-8",
-    )
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=box)
-        await rebalance(session)
-
-    def client(account: Account) -> AccountClient:
-        return SandboxAccountClient(sandbox.url, box.decrypt(account.session_secret))
-
-    worker = AccountWorker(
-        account_id=1,
-        db=database,
-        bus=bus,
-        relay=OutboxRelay(database, bus),
-        client_factory=client,
-        join_interval=0,
-    )
-    return worker, int(str(created["user_id"]))
 
 
 async def _members(sandbox: RunningSandbox) -> set[int]:
@@ -97,9 +52,9 @@ async def test_flood_wait_on_join_is_waited_out_then_the_chat_is_joined(
     bus: InMemoryBus,
     tmp_path: Path,
 ) -> None:
-    worker, user_id = await _worker(database, secret_box, sandbox, tmp_path, bus)
+    worker, user_id = await parser_worker(database, secret_box, sandbox, tmp_path, bus)
     fault = {"kind": "flood_wait", "account": user_id, "seconds": 1, "operation": "join"}
-    await _call(sandbox, "/_sandbox/faults", fault)
+    await sandbox_api(sandbox, "/_sandbox/faults", fault)
     started = time.monotonic()
     task = asyncio.create_task(worker.run())
 
@@ -125,7 +80,7 @@ async def test_heard_messages_become_message_incoming_with_the_profile(
         heard.append(event.payload_as(MessageIncoming))
 
     await bus.subscribe("test.heard", [MessageIncoming.NAME], collect)
-    worker, user_id = await _worker(database, secret_box, sandbox, tmp_path, bus)
+    worker, user_id = await parser_worker(database, secret_box, sandbox, tmp_path, bus)
     task = asyncio.create_task(worker.run())
 
     async def joined() -> bool:
@@ -134,7 +89,7 @@ async def test_heard_messages_become_message_incoming_with_the_profile(
     await _until(joined, 10)
     author = {"first_name": "Anna", "username": "anna_dev", "bio": "Coffee and code"}
     post = {"chat": "jobs_chat", "text": "Looking for a developer", "user": author}
-    await _call(sandbox, "/_sandbox/post", post)
+    await sandbox_api(sandbox, "/_sandbox/post", post)
 
     async def arrived() -> bool:
         return bool(heard)
@@ -155,8 +110,8 @@ async def test_a_ban_marks_the_account_and_announces_it(
     bus: InMemoryBus,
     tmp_path: Path,
 ) -> None:
-    worker, user_id = await _worker(database, secret_box, sandbox, tmp_path, bus)
-    await _call(sandbox, "/_sandbox/faults", {"kind": "ban", "account": user_id})
+    worker, user_id = await parser_worker(database, secret_box, sandbox, tmp_path, bus)
+    await sandbox_api(sandbox, "/_sandbox/faults", {"kind": "ban", "account": user_id})
     await asyncio.wait_for(worker.run(), 15)  # returns by itself: the account is unusable
     async with database.session() as session:
         account = await session.get(Account, 1)

@@ -10,25 +10,19 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from bench.private_services import PrivatePostgres, open_private_postgres
-from bots.sandbox_client import SandboxAccountClient
-from bots.worker import AccountWorker
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.migrate import upgrade
 from core.db.models import Account
 from core.events import Event, MessageIncoming
-from core.outbox import OutboxRelay
 from core.security import SecretBox
-from core.telegram import AccountClient
-from parser.assignments import rebalance
 from sandbox.bootstrap import RunningSandbox
+from tests.integration.conftest import parser_worker, sandbox_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(180)]
 
@@ -37,15 +31,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(18
 async def postgres() -> AsyncIterator[PrivatePostgres]:
     async with open_private_postgres() as server:
         yield server
-
-
-async def _call(sandbox: RunningSandbox, path: str, body: object = None) -> dict[str, object]:
-    async with aiohttp.ClientSession() as http:
-        method = "GET" if body is None else "POST"
-        async with http.request(method, sandbox.url + path, json=body) as response:
-            payload: dict[str, object] = await response.json()
-    assert payload["ok"], payload
-    return payload
 
 
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
@@ -72,37 +57,11 @@ async def test_a_running_worker_outlives_a_database_restart_and_keeps_publishing
         await upgrade(db)
         await bus.start()
         await bus.subscribe("test.heard", [MessageIncoming.NAME], collect)
-        await _call(sandbox, "/_sandbox/chats", {"ref": "jobs_chat", "title": "Jobs"})
-        created = await _call(sandbox, "/_sandbox/accounts", {"first_name": "Parser"})
-        path = tmp_path / "ws.yaml"
-        path.write_text(
-            f"""\
-accounts: [{{name: parser-1, role: parser, session: "{created["session"]}"}}]
-keyword_sets: [{{name: web, keywords: [developer]}}]
-campaigns: [{{name: web, keyword_sets: [web], chats: ["@jobs_chat"], parser_accounts: [parser-1]}}]
-""",
-            encoding="utf-8",
-        )
-        spec, located = read_workspace(path)
-        async with db.transaction() as session:
-            await apply_workspace(session=session, spec=spec, located=located, box=box)
-            await rebalance(session)
-
-        def client(account: Account) -> AccountClient:
-            return SandboxAccountClient(sandbox.url, box.decrypt(account.session_secret))
-
-        worker = AccountWorker(
-            account_id=1,
-            db=db,
-            bus=bus,
-            relay=OutboxRelay(db, bus),
-            client_factory=client,
-            join_interval=0,
-        )
+        worker, _ = await parser_worker(db, box, sandbox, tmp_path, bus)
         task = asyncio.create_task(worker.run())
 
         async def joined() -> bool:
-            listed = (await _call(sandbox, "/_sandbox/chats"))["chats"]
+            listed = (await sandbox_api(sandbox, "/_sandbox/chats"))["chats"]
             assert isinstance(listed, list)
             return any(c["members"] for c in listed)
 
@@ -110,7 +69,7 @@ campaigns: [{{name: web, keyword_sets: [web], chats: ["@jobs_chat"], parser_acco
 
         async def post(text: str) -> None:
             body = {"chat": "jobs_chat", "text": text, "user": {"first_name": "Anna"}}
-            await _call(sandbox, "/_sandbox/post", body)
+            await sandbox_api(sandbox, "/_sandbox/post", body)
 
         await post("before the restart")
         await _until(lambda: _true(heard == ["before the restart"]), 10, "the first message")
