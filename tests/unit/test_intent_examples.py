@@ -95,6 +95,11 @@ def test_campaigns_name_a_description_keywords_and_an_example_file() -> None:
         assert (EXAMPLES / f"{campaign['name']}.jsonl").is_file(), campaign["name"]
 
 
+def test_the_whole_set_has_six_kinds_and_at_least_600_messages() -> None:
+    assert len(KINDS) >= 6, KINDS
+    assert sum(len(_raw_lines(kind)) for kind in KINDS) >= 600
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_lines_are_json_objects_with_exactly_the_known_fields(kind: str) -> None:
     for where, line in _raw_lines(kind):
@@ -154,6 +159,22 @@ def test_no_message_is_repeated_in_any_kind() -> None:
             key = _canonical(e.text)
             assert key not in seen, f"{e.where} repeats {seen.get(key)}"
             seen[key] = e.where
+
+
+def test_no_two_messages_are_near_duplicates() -> None:
+    # A template filled in twice teaches the model the template, not the intent.
+    words = [
+        (e.where, frozenset(re.findall(r"\w+", e.text.lower())))
+        for kind in KINDS
+        for e in _examples(kind)
+    ]
+    close = [
+        f"{a} ~ {b}"
+        for i, (a, wa) in enumerate(words)
+        for b, wb in words[i + 1 :]
+        if len(wa & wb) >= 0.6 * len(wa | wb)
+    ]
+    assert not close, "these share most of their words:\n" + "\n".join(close)
 
 
 @pytest.mark.parametrize("kind", KINDS)
