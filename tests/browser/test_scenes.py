@@ -35,6 +35,9 @@ async def test_an_admin_sees_errors_at_their_lines_as_they_type_then_saves_and_s
     await sign_in(page, panel, "sasha", password)
     await page.goto(f"{panel.url}/scenes")
     await page.get_by_role("link", name="New scene").click()
+    await page.wait_for_url(f"{panel.url}/scenes/new")
+    # htmx binds "check as you type" once the page's scripts ran: typing earlier sends nothing.
+    await page.wait_for_load_state("load")
     await page.locator("#scene-name").fill("browser-welcome")
     source = page.locator("#scene-source")
 
