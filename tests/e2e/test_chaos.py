@@ -5,8 +5,9 @@ SIGKILLed and the RabbitMQ node and the PostgreSQL server are restarted. Every l
 exactly one DM, and every service must be back by itself.
 
 The servers are private to the test (``bench.private_services``), so restarting them disturbs no
-other test; it still runs alone, after the parallel part (marker ``chaos``): it keeps both cores
-busy. ``python -m bench.chaos`` is the same run with 1,000 leads and random faults."""
+other test, and it runs beside them in the parallel part (marker ``chaos``: ``-m chaos`` runs
+the fault tests alone). ``python -m bench.chaos`` is the same run with 1,000 leads and random
+faults."""
 
 from __future__ import annotations
 
