@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from watchdog.runtimes.fork_server import run_as_command
 from watchdog.runtimes.local import die_with_parent
 
 MAX_MESSAGE = 1 << 20
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
 # What the services import on their way to running; anything missed is imported by the child
 # itself (slower, never wrong).
@@ -108,19 +110,27 @@ class WarmStart:
         if not data:
             return False
         request = json.loads(data)
+        opened: list[int] = []
         try:
-            log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            for key, flags in (("log", _APPEND), ("err", _APPEND), ("stdin", os.O_RDONLY)):
+                path = request.get(key)
+                opened.append(-1 if path is None else os.open(path, flags, 0o644))
             pid = os.fork()
         except OSError as exc:
+            for fd in opened:
+                if fd >= 0:
+                    os.close(fd)
             self._send({"error": str(exc)})
             return True
         if pid == 0:  # pragma: no cover - the child never returns from here
             code = 1
             try:
-                code = self._become(request["argv"], request["env"], log)
+                code = self._become(request["argv"], request["env"], *opened)
             finally:
                 os._exit(code)
-        os.close(log)
+        for fd in opened:
+            if fd >= 0:
+                os.close(fd)
         self._children.add(pid)
         self._send({"pid": pid})
         return True
@@ -140,15 +150,22 @@ class WarmStart:
         with contextlib.suppress(OSError):  # the test process is gone: the next read ends us
             self._control.send(json.dumps(message).encode())
 
-    def _become(self, argv: list[str], env: dict[str, str], log: int) -> int:  # pragma: no cover
-        """In the child: the environment and output ``python -m coolthing ARGV`` would have."""
+    def _become(
+        self, argv: list[str], env: dict[str, str], log: int, err: int, stdin: int
+    ) -> int:  # pragma: no cover
+        """In the child: the environment and stdio ``python -m coolthing ARGV`` would have."""
         die_with_parent(signal.SIGKILL)
         self._control.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
         os.environ.clear()
         os.environ.update(env)
-        return run_as_command(["coolthing", *argv], log)
+        return run_as_command(
+            ["coolthing", *argv],
+            log,
+            errors=None if err < 0 else err,
+            stdin=None if stdin < 0 else stdin,
+        )
 
 
 # The test process's side.
@@ -229,8 +246,22 @@ class WarmStarter:
                 raise RuntimeError("the warm start server did not answer")
             return self._answers.pop(0)
 
-    def start(self, argv: list[str], env: dict[str, str], log: Path) -> WarmProcess:
-        request = {"argv": argv, "env": env, "log": str(log)}
+    def start(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log: Path,
+        *,
+        err: Path | None = None,
+        stdin: Path | None = None,
+    ) -> WarmProcess:
+        """``coolthing ARGV`` with ``env``, its output appended to ``log`` (stderr too unless
+        ``err``), its input read from ``stdin`` (/dev/null by default)."""
+        request: dict[str, object] = {"argv": argv, "env": env, "log": str(log)}
+        if err is not None:
+            request["err"] = str(err)
+        if stdin is not None:
+            request["stdin"] = str(stdin)
         with self._lock:
             self._control.send(json.dumps(request).encode())
             answer = self._answer(timeout=30)
@@ -244,6 +275,24 @@ class WarmStarter:
             if early is not None:
                 process.ended(early)
             return process
+
+    def run(
+        self, argv: list[str], env: dict[str, str], *, stdin: bytes, timeout: float
+    ) -> subprocess.CompletedProcess[bytes]:
+        """What ``subprocess.run(["coolthing", *argv], input=stdin, capture_output=True)``
+        answers, from a fork."""
+        with tempfile.TemporaryDirectory(prefix="warm-run-") as scratch:
+            given, out, err = (Path(scratch) / name for name in ("in", "out", "err"))
+            given.write_bytes(stdin)
+            process = self.start(argv, env, out, err=err, stdin=given)
+            try:
+                code = process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+            stdout = out.read_bytes() if out.exists() else b""
+            stderr = err.read_bytes() if err.exists() else b""
+        return subprocess.CompletedProcess(["coolthing", *argv], code, stdout, stderr)
 
     def close(self) -> None:
         self._control.close()

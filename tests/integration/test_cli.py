@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from tests.conftest import warm_starter
+
 WORKSPACE = """\
 accounts:
   - {name: parser-1, role: parser, session: s1}
@@ -30,6 +32,8 @@ def _run(
         "COOLTHING_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
         "COOLTHING_SECRET_KEY": Fernet.generate_key().decode(),
     }
+    if (warm := warm_starter()) is not None:  # the command's entry, forked without its imports
+        return warm.run(list(args), {**base, **(env or {})}, stdin=stdin.encode(), timeout=60)
     return subprocess.run(
         [sys.executable, "-m", "coolthing", *args],
         input=stdin.encode(),

@@ -212,20 +212,23 @@ class ForkServer:
         return run_as_command(argv, output)
 
 
-def run_as_command(argv: list[str], output: int) -> int:  # pragma: no cover - in a child
+def run_as_command(
+    argv: list[str], output: int, *, errors: int | None = None, stdin: int | None = None
+) -> int:  # pragma: no cover - in a child
     """In a child forked from a warm parent: undo what the command would not have inherited
     (the parent's signal handling, its stdio, its disabled collector, its random state, its log
-    handlers), then run ``coolthing ARGV[1:]``'s entry; the exit code as the command's."""
+    handlers), then run ``coolthing ARGV[1:]``'s entry; the exit code as the command's.
+    ``output`` is its stdout, and its stderr unless ``errors`` is given; stdin is /dev/null
+    unless given. The descriptors passed are closed."""
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGTERM):  # SIGPIPE stays ignored, as Python sets it
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    stdin = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(stdin, 0)
-    os.close(stdin)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.close(output)
+    source = os.open(os.devnull, os.O_RDONLY) if stdin is None else stdin
+    for fd, onto in ((source, 0), (output, 1), (output if errors is None else errors, 2)):
+        os.dup2(fd, onto)
+    for fd in {source, output, output if errors is None else errors} - {0, 1, 2}:
+        os.close(fd)
     gc.enable()  # off in the parent while it imported; the frozen objects stay out of reach
     random.seed()  # never the same sequence as a sibling's (jitter, ids)
     logging.getLogger().handlers.clear()  # the service configures its own
