@@ -282,6 +282,8 @@ class Stack:
         self.api_url = f"http://127.0.0.1:{env['COOLTHING_API_PORT']}"
 
     def command(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        if (warm := warm_starter()) is not None:
+            return warm.run(list(args), self.env, stdin=stdin or b"", timeout=120)
         return subprocess.run(
             [sys.executable, "-m", "coolthing", *args],
             env=self.env,
