@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from parser.intent.features import BIO_SPAN_PREFIX, FeatureExtractor, Features
 from parser.intent.model import IntentModel
 
@@ -64,13 +66,24 @@ class IntentClassifier:
         return Verdict(lead=lead, score=score, reason=", ".join(map(str, signals)), signals=signals)
 
     def _logit(self, features: Features) -> float:
-        return float(self._weights[features.indices] @ features.values) + self.model.intercept
+        # Values are one number per block (binary features, L2-normalised): sum, then scale.
+        picked = self._weights[features.indices]
+        split = features.text_unique
+        logit = features.text_value * float(picked[:split].sum()) + self.model.intercept
+        if split < picked.size:
+            logit += features.bio_value * float(picked[split:].sum())
+        return logit
 
     def _contributions(self, features: Features) -> dict[str, float]:
-        """Summed contribution per span: a word's n-grams and unigram, a bigram, the bio."""
-        parts = self._weights[features.indices] * features.values
+        """Summed contribution per span: a word's n-grams and unigram, a bigram, a bio word."""
+        flat = np.array(features.flat, dtype=np.int64)
+        scale = np.full(flat.size, features.bio_value)
+        scale[: features.text_flat] = features.text_value
+        group_of = np.repeat(np.arange(len(features.spans)), features.lengths)
+        parts = self._weights[flat] * scale
+        sums = np.bincount(group_of, weights=parts, minlength=len(features.spans))
         by_span: dict[str, float] = {}
-        for span, part in zip(features.spans, parts.tolist(), strict=True):
+        for span, part in zip(features.spans, sums.tolist(), strict=True):
             by_span[span] = by_span.get(span, 0.0) + part
         return by_span
 

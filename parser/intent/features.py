@@ -53,11 +53,29 @@ class FeatureSettings(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """A message's active features: parallel arrays, plus each feature's span for reasons."""
+    """A message's active features (unique, ascending), and where each came from for reasons.
 
-    indices: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
-    spans: tuple[str, ...]  # the words a feature came from, BIO_SPAN_PREFIX for the bio's
+    ``flat`` lists every feature of every span in order (a word's n-grams and unigram, a bigram, a
+    bio word; ``lengths`` per span), kept as plain lists: only a verdict's reason needs them, so
+    scoring pays no array work for them. A feature shared by two words counts in both spans
+    there — fine for naming signals, never used for the score.
+    """
+
+    indices: npt.NDArray[np.int64]  # the message's unique features first, then the bio's
+    text_unique: int  # how many of ``indices`` are the message's
+    flat: list[int]
+    lengths: list[int]
+    spans: list[str]  # one per span: words of the message, BIO_SPAN_PREFIX + a bio word
+    text_flat: int  # how many of ``flat`` are the message's (the rest are the bio's)
+    text_value: float
+    bio_value: float
+
+    @property
+    def values(self) -> npt.NDArray[np.float64]:
+        """Each index's value (training needs them; scoring sums weights per block instead)."""
+        values = np.full(self.indices.size, self.bio_value)
+        values[: self.text_unique] = self.text_value
+        return values
 
 
 def _hash(text: str, bits: int) -> int:
@@ -95,43 +113,55 @@ class FeatureExtractor:
         self._word_cache[key] = hashes
         return hashes
 
-    def _block(self, text: str, bits: int) -> tuple[dict[int, str], list[str]]:
-        """Hash → the first span it came from, for one block of text."""
-        tokens = tokenize(text)
+    def _block(self, text: str, bits: int) -> tuple[list[int], list[str], list[int]]:
+        """Every feature hash of ``text`` in span order, the spans, and each span's length."""
         words: list[str] = []
         stems: list[str] = []
-        for token in tokens:
+        for token in tokenize(text):
             word = normalize_word(token)
             if word:
                 words.append(word)
                 stems.append(self._stems[token] or word)
-        spans: dict[int, str] = {}
+        hashes: list[int] = []
+        spans: list[str] = []
+        lengths: list[int] = []
         for word, stem in zip(words, stems, strict=True):
-            for h in self._word_hashes(word, stem, bits):
-                spans.setdefault(h, word)
+            word_hashes = self._word_hashes(word, stem, bits)
+            hashes.extend(word_hashes)
+            spans.append(word)
+            lengths.append(len(word_hashes))
         if self.settings.word_bigrams:
             for i in range(len(stems) - 1):
-                h = _hash(f"{_BIGRAM}{stems[i]} {stems[i + 1]}", bits)
-                spans.setdefault(h, f"{words[i]} {words[i + 1]}")
-        return spans, words
+                hashes.append(_hash(f"{_BIGRAM}{stems[i]} {stems[i + 1]}", bits))
+                spans.append(f"{words[i]} {words[i + 1]}")
+                lengths.append(1)
+        return hashes, spans, lengths
 
     def extract(self, text: str, bio: str | None = None) -> Features:
         s = self.settings
-        text_spans, _ = self._block(text, s.text_bits)
-        indices: list[int] = list(text_spans)
-        values: list[float] = [len(text_spans) ** -0.5] * len(text_spans) if text_spans else []
-        spans: list[str] = list(text_spans.values())
+        flat, spans, lengths = self._block(text, s.text_bits)
+        # A set over a few hundred ints beats np.unique's fixed cost; order does not matter.
+        unique = list(set(flat))
+        text_value = len(unique) ** -0.5 if unique else 0.0
+        text_unique, text_flat, bio_value = len(unique), len(flat), 0.0
         if bio:
-            bio_spans, _ = self._block(bio, s.bio_bits)
             offset = 1 << s.text_bits
-            indices.extend(offset + h for h in bio_spans)
-            if bio_spans:
-                values.extend([len(bio_spans) ** -0.5] * len(bio_spans))
-            spans.extend(f"{BIO_SPAN_PREFIX}{span}" for span in bio_spans.values())
+            bio_hashes, bio_spans, bio_lengths = self._block(bio, s.bio_bits)
+            bio_unique = list({offset + h for h in bio_hashes})
+            bio_value = len(bio_unique) ** -0.5 if bio_unique else 0.0
+            unique += bio_unique
+            flat = flat + [offset + h for h in bio_hashes]
+            spans += [f"{BIO_SPAN_PREFIX}{span}" for span in bio_spans]
+            lengths += bio_lengths
         return Features(
-            indices=np.asarray(indices, dtype=np.int64),
-            values=np.asarray(values, dtype=np.float64),
-            spans=tuple(spans),
+            indices=np.array(unique, dtype=np.int64),
+            text_unique=text_unique,
+            flat=flat,
+            lengths=lengths,
+            spans=spans,
+            text_flat=text_flat,
+            text_value=text_value,
+            bio_value=bio_value,
         )
 
     def extract_many(self, items: Sequence[tuple[str, str | None]]) -> list[Features]:
