@@ -32,7 +32,8 @@ class Signal:
 
     def __str__(self) -> str:
         sign = "+" if self.weight >= 0 else "−"
-        return f"«{self.text}» {sign}{abs(self.weight):.1f}"
+        shown = self.text if self.text == _BIO else f"«{self.text}»"
+        return f"{shown} {sign}{abs(self.weight):.1f}"
 
 
 @dataclass(frozen=True, slots=True)
