@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 
@@ -57,7 +58,16 @@ def normalize_word(token: str) -> str:
 @functools.cache
 def _snowball(language: str) -> Callable[[str], str]:
     # NLTK is imported on first use: its import takes 0.3–0.5 s that other commands need not pay.
-    from nltk.stem.snowball import SnowballStemmer
+    # It also imports scipy and scikit-learn when they are installed (optional imports in
+    # nltk.metrics and nltk.classify: +1 s); stemming needs neither, so they are hidden from it.
+    hidden = [name for name in ("scipy", "sklearn") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # None makes `import name` fail
+    try:
+        from nltk.stem.snowball import SnowballStemmer
+    finally:
+        for name in hidden:
+            sys.modules.pop(name, None)
 
     stem: Callable[[str], str] = SnowballStemmer(language).stem
     return stem

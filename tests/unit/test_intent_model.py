@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -91,3 +93,15 @@ def test_a_worse_retrained_model_is_not_preferred() -> None:
 def test_training_needs_both_labels() -> None:
     with pytest.raises(ValueError, match="both"):
         train([LabelledExample(text=t, lead=True) for t in BUYERS], seed=1)
+
+
+def test_scoring_a_shipped_model_does_not_import_scikit_learn() -> None:
+    code = (
+        "import sys\n"
+        "from parser.intent.classify import IntentClassifier\n"
+        "from parser.intent.defaults import load_default\n"
+        "from parser.intent.evaluation import better_or_equal\n"
+        "IntentClassifier(load_default('general')).classify('нужен сайт', 'bio')\n"
+        "assert 'sklearn' not in sys.modules and 'scipy' not in sys.modules, 'imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
