@@ -30,24 +30,18 @@ import tempfile
 import threading
 from pathlib import Path
 
+from watchdog.runtimes.fork_server import PRELOAD as WORKER_PRELOAD
 from watchdog.runtimes.fork_server import run_as_command
 from watchdog.runtimes.local import die_with_parent
 
 MAX_MESSAGE = 1 << 20
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
-# What the services import on their way to running; anything missed is imported by the child
-# itself (slower, never wrong).
+# What the services import on their way to running, beyond what an account worker does (the
+# watchdog's fork server preloads that); anything missed is imported by the child itself
+# (slower, never wrong).
 PRELOAD = (
-    "coolthing.cli",
-    "coolthing.services",
-    "core.platform",
-    "core.bus.rabbit",
-    "core.bus.factory",
-    "sqlalchemy.dialects.postgresql.asyncpg",
-    "sqlalchemy.dialects.sqlite.aiosqlite",
-    "asyncpg",
-    "aiosqlite",
+    *WORKER_PRELOAD,
     "uvicorn",
     "sandbox.bootstrap",
     "parser.bootstrap",
@@ -55,8 +49,6 @@ PRELOAD = (
     "notifier.bootstrap",
     "scripts.bootstrap",
     "watchdog.bootstrap",
-    "bots.bootstrap",
-    "bots.worker",
     "bots.sandbox_client",
     "admin.app",
 )
