@@ -31,7 +31,7 @@ import threading
 from pathlib import Path
 
 from watchdog.runtimes.fork_server import PRELOAD as WORKER_PRELOAD
-from watchdog.runtimes.fork_server import run_as_command
+from watchdog.runtimes.fork_server import reaped, run_as_command
 from watchdog.runtimes.local import die_with_parent
 
 MAX_MESSAGE = 1 << 20
@@ -128,13 +128,7 @@ class WarmStart:
         return True
 
     def _reap(self) -> None:
-        while self._children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in reaped(self._children):
             self._children.discard(pid)
             self._send({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 

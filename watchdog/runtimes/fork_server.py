@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from watchdog.runtimes.fork_protocol import (
@@ -179,13 +180,7 @@ class ForkServer:
         self._send(Spawned(instance=request.instance, pid=pid).model_dump_json())
 
     def _reap(self) -> None:
-        while self._children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in reaped(self._children):
             instance = self._children.pop(pid, None)
             if instance is not None:
                 ended = Exited(instance=instance, pid=pid, code=exit_code(status))
@@ -210,6 +205,19 @@ class ForkServer:
         argv = ["coolthing", "run", "bots", "--account", str(request.account)]
         _retitle(argv)
         return run_as_command(argv, output)
+
+
+def reaped(children: Collection[int]) -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of every child that has ended, without blocking, while ``children``
+    (which the caller shrinks as it goes) still names any."""
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
 
 
 def run_as_command(
