@@ -12,6 +12,8 @@ from typing import ClassVar, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from core.intent import IntentVerdict
+
 P = TypeVar("P", bound="Payload")
 
 
@@ -114,6 +116,11 @@ class LeadFound(Payload):
     link: str | None = None
     keywords: list[str]
     is_new: bool
+    # The second stage (core.intent): its verdict on this message, probability and reason.
+    # None when the campaign's stage is off; the manager writes only to "lead" (and None).
+    intent: IntentVerdict | None = None
+    score: float | None = Field(None, ge=0.0, le=1.0)
+    reason: str | None = Field(None, max_length=500)
 
 
 class LeadReferred(Payload):

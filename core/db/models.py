@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -153,6 +154,7 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     outreach: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.outreach.OutreachPolicy
     llm_key_secret: Mapped[str | None] = mapped_column(Text)  # the campaign's own LLM key
+    intent: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.intent.IntentPolicy
     created_at: Mapped[datetime] = _now()
 
     chats: Mapped[list[Chat]] = relationship(secondary="campaign_chats", lazy="selectin")
@@ -247,6 +249,11 @@ class Lead(Base):
     keywords: Mapped[list[str]]
     hits: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(16), default="new")
+    # The second stage's verdict (core.intent.IntentVerdict; NULL: the stage was off), the
+    # model's probability and the signals that decided it, as a person reads them.
+    intent: Mapped[str | None] = mapped_column(String(16))
+    intent_score: Mapped[float | None] = mapped_column(Float)
+    intent_reason: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -484,6 +491,7 @@ class LoginFailure(Base):
 
 
 # The notifier's tables live beside these, in one metadata (Alembic sees every table).
+from core.db import intent_models as _intent_models  # noqa: E402, F401
 from core.db import notifier_models as _notifier_models  # noqa: E402, F401
 from core.db import scene_models as _scene_models  # noqa: E402, F401
 from core.db import watchdog_models as _watchdog_models  # noqa: E402, F401
