@@ -6,6 +6,7 @@ from core.bus import Bus
 
 PARSER_MESSAGES = "parser.messages"  # message.incoming → leads
 PARSER_CONTROL = "parser.control"  # config.changed, account.banned/revoked → reload, reassign chats
+PARSER_LEAD_COMMANDS = "parser.lead_commands"  # command.lead (request/reply) → operators' marks
 MANAGER_LEADS = "manager.leads"  # lead.found → conversations, first drafts
 MANAGER_REPLIES = "manager.replies"  # DMs to our accounts → next turn, opt-out, handoff
 MANAGER_RESULTS = "manager.results"  # message.sent / message.send_failed → conversation state
@@ -20,6 +21,7 @@ WATCHDOG_COMMANDS = "watchdog.commands"  # command.worker (request/reply) → re
 SERVICE_QUEUES = (
     PARSER_MESSAGES,
     PARSER_CONTROL,
+    PARSER_LEAD_COMMANDS,
     MANAGER_LEADS,
     MANAGER_REPLIES,
     MANAGER_RESULTS,
