@@ -37,12 +37,12 @@ from typing import Any
 import yaml
 
 from bench import legacy_output_checks as legacy
+from core.llm_client import ModelTurn, response_format
 from core.outreach import OutreachPolicy
 from manager.guardrails import Finding, Route, new_canary
 from manager.prompts import Profile, Turn
 from manager.writers import WriteRequest
 from manager.writers.llm import chat_messages, check_turn
-from manager.writers.llm_client import ModelTurn, response_format
 from sandbox.llm import ChatMessage
 from sandbox.llm_obedient import obey
 

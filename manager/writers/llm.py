@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.llm_client import GaveUp, LlmClient, ModelTurn, Usage
 from core.settings import Settings
 from manager.guardrails import (
     Finding,
@@ -25,7 +26,6 @@ from manager.guardrails import (
 )
 from manager.prompts import PromptInputs, TemplateProblem, build_messages, template_version
 from manager.writers.draft import Attempt, Draft, Writer, WriteRequest, reasons
-from manager.writers.llm_client import GaveUp, LlmClient, ModelTurn, Usage
 from manager.writers.templates import TemplateWriter
 
 FRESH_ATTEMPTS = 2  # model answers per turn when only the form failed

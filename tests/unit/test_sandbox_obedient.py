@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 import yaml
 
+from core.llm_client import response_format
 from manager.prompts import Profile, PromptInputs, Turn, build_messages
-from manager.writers.llm_client import response_format
 from sandbox.llm import ChatMessage, normal_content
 from sandbox.llm_obedient import HOMOGLYPHS, LEET, obey, translit
 

@@ -1,15 +1,18 @@
-"""The LLM endpoint: chat completions asking for a JSON turn, our own bounded retries, usage.
+"""The LLM endpoint: chat completions asking for a JSON answer, our own bounded retries, usage.
 
-``LlmClient.turn`` returns a parsed ``Turn`` or raises ``GaveUp`` with the reason in plain words
-(rate limits, timeouts, garbage and refusals are retried a few times first; 4xx are not). The
-configured API key goes only to the configured endpoint's origin.
+Shared by the manager (``LlmClient.turn``: the next message of a conversation) and the parser's
+intent judge (``LlmClient.answer`` with its own schema, one short attempt). Both return a parsed,
+validated answer or raise ``GaveUp`` with the reason in plain words (rate limits, timeouts, garbage
+and refusals are retried up to the attempts asked for; 4xx are not). The configured API key goes
+only to the configured endpoint's origin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import openai
@@ -46,8 +49,13 @@ class ModelTurn(BaseModel):
     opted_out: bool
 
 
-class _Unusable(Exception):
-    """The endpoint answered, but not with a usable turn (garbage, refusal, wrong shape)."""
+class Unusable(Exception):
+    """The endpoint answered, but not with a usable answer (garbage, refusal, wrong shape)."""
+
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+Parse = Callable[[str], T]  # the completion's content → the answer, or ``Unusable`` saying why
 
 
 class GaveUp(Exception):
@@ -64,7 +72,7 @@ _RETRYABLE = (
     openai.APITimeoutError,
     openai.APIConnectionError,
     openai.InternalServerError,
-    _Unusable,
+    Unusable,
 )
 
 
@@ -97,8 +105,34 @@ class LlmClient:
         usage: Usage,
     ) -> ModelTurn:
         """The model's turn, retried on transient failures; ``GaveUp`` when there is none."""
+        return await self.answer(
+            base_url=base_url,
+            api_key=api_key,
+            model=model,
+            messages=messages,
+            response_format=response_format(stages),
+            parse=partial(parse_turn, stages=stages),
+            usage=usage,
+        )
+
+    async def answer(
+        self,
+        *,
+        base_url: str,
+        api_key: SecretStr | None,
+        model: str,
+        messages: list[dict[str, str]],
+        response_format: ResponseFormatJSONSchema,
+        parse: Parse[T],
+        usage: Usage,
+        attempts: int | None = None,
+        attempt_seconds: float | None = None,
+    ) -> T:
+        """A JSON answer parsed by ``parse``; ``attempts`` and ``attempt_seconds`` (the timeout of
+        each) default to the settings'. ``GaveUp`` when there is none."""
         client = self._client(base_url, api_key)
-        attempts = max(1, self._settings.llm_attempts)
+        attempts = max(1, attempts or self._settings.llm_attempts)
+        timeout = attempt_seconds or self._settings.llm_timeout
         tried = 0
         try:
             async for attempt in AsyncRetrying(
@@ -109,9 +143,11 @@ class LlmClient:
             ):
                 with attempt:
                     tried += 1
-                    return await _ask(client, model, messages, stages, usage)
-        except (openai.APIError, _Unusable) as exc:  # 4xx are not retried: they cannot change
-            raise GaveUp(tried, _failure(exc, self._settings.llm_timeout)[1]) from exc
+                    return await _ask(
+                        client, model, messages, response_format, parse, usage, timeout
+                    )
+        except (openai.APIError, Unusable) as exc:  # 4xx are not retried: they cannot change
+            raise GaveUp(tried, _failure(exc, timeout)[1]) from exc
         raise AssertionError("tenacity stopped without an outcome")  # pragma: no cover
 
     def _client(self, base_url: str, campaign_key: SecretStr | None) -> openai.AsyncOpenAI:
@@ -140,55 +176,67 @@ async def _ask(
     client: openai.AsyncOpenAI,
     model: str,
     messages: list[dict[str, str]],
-    stages: Sequence[str],
+    response_format: ResponseFormatJSONSchema,
+    parse: Parse[T],
     usage: Usage,
-) -> ModelTurn:
-    """One HTTP request: the parsed turn, or an exception saying why not."""
+    timeout: float,  # noqa: ASYNC109 - the client's own per-request timeout, not ours to wrap
+) -> T:
+    """One HTTP request: the parsed answer, or an exception saying why not."""
     try:
         # typed as object: for a non-JSON 200 body the client returns the raw text. The cast is
-        # sound: build_messages only makes system/user/assistant dicts with string content.
+        # sound: callers only make system/user/assistant dicts with string content.
         result: object = await client.chat.completions.create(
             model=model,
             messages=cast("list[ChatCompletionMessageParam]", messages),
-            response_format=response_format(stages),
+            response_format=response_format,
+            timeout=timeout,
         )
     except openai.APIError as exc:
         LLM_REQUESTS.labels(model, _failure(exc, 0)[0]).inc()
         raise
     try:
         if not isinstance(result, ChatCompletion):
-            raise _Unusable("the endpoint did not answer with a chat completion")
+            raise Unusable("the endpoint did not answer with a chat completion")
         if result.usage is not None:
             usage.prompt += result.usage.prompt_tokens
             usage.completion += result.usage.completion_tokens
             LLM_TOKENS.labels(model, "prompt").inc(result.usage.prompt_tokens)
             LLM_TOKENS.labels(model, "completion").inc(result.usage.completion_tokens)
-        answer = _parse(result, stages)
-    except _Unusable:
+        answer = parse(_content(result))
+    except Unusable:
         LLM_REQUESTS.labels(model, "unusable").inc()
         raise
     LLM_REQUESTS.labels(model, "ok").inc()
     return answer
 
 
-def _parse(completion: ChatCompletion, stages: Sequence[str]) -> ModelTurn:
+def _content(completion: ChatCompletion) -> str:
     if not completion.choices:
-        raise _Unusable("the answer had no choices")
+        raise Unusable("the answer had no choices")
     message = completion.choices[0].message
     if message.refusal:
-        raise _Unusable(f"the model refused: {message.refusal[:200]}")
+        raise Unusable(f"the model refused: {message.refusal[:200]}")
     if not message.content:
-        raise _Unusable("the answer was empty")
+        raise Unusable("the answer was empty")
+    return message.content
+
+
+def parse_json(content: str, shape: type[M]) -> M:
+    """The content validated (strictly) as ``shape``, or ``Unusable`` naming what is wrong."""
     try:
-        answer = ModelTurn.model_validate_json(message.content, strict=True)
+        return shape.model_validate_json(content, strict=True)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise _Unusable(
+        raise Unusable(
             f"the answer is not the JSON asked for ({where + ': ' if where else ''}{error['msg']})"
         ) from None
+
+
+def parse_turn(content: str, *, stages: Sequence[str]) -> ModelTurn:
+    answer = parse_json(content, ModelTurn)
     if answer.stage not in stages:
-        raise _Unusable(f"the stage {answer.stage[:50]!r} is not one of the campaign's stages")
+        raise Unusable(f"the stage {answer.stage[:50]!r} is not one of the campaign's stages")
     return answer
 
 
