@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from core.access import Actor
-from core.bus import Bus, RequestTimeout
+from core.bus import Bus, RequestTimeout, UnroutableError
 from core.events import Event, Payload
 from core.intent import IntentVerdict
 
@@ -50,9 +50,14 @@ async def send_lead_command(
     timeout: float = LEAD_COMMAND_TIMEOUT,  # noqa: ASYNC109 - also the deadline the command carries
 ) -> LeadCommandResult:
     """Send ``command`` to the parser and return its result; ``unavailable`` when no parser
-    answered in time (the command carries its deadline, so a late parser will not act on it)."""
+    answered in time (the command carries its deadline, so a late parser will not act on it), or
+    when no parser ever bound its queue (a bus that refuses what nobody would read)."""
     try:
         reply = await bus.request(Event.of(command), timeout=timeout)
+    except UnroutableError:
+        return LeadCommandResult(
+            outcome="unavailable", detail="the parser service is not running; nothing was done"
+        )
     except RequestTimeout:
         return LeadCommandResult(
             outcome="unavailable",
