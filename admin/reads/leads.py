@@ -1,5 +1,5 @@
-"""Leads as operators look for them: filtered by campaign, status, chat, date and matched keyword,
-newest first; one lead with its source messages and conversation; all of them as CSV."""
+"""Leads as operators look for them: filtered by campaign, status, verdict, chat, date and matched
+keyword, newest first; one lead with its source messages and conversation; all of them as CSV."""
 
 from __future__ import annotations
 
@@ -35,7 +35,13 @@ CSV_COLUMNS = (
     "hits",
     "first_seen_at",
     "last_seen_at",
+    "intent",
+    "intent_score",
+    "intent_reason",
 )
+# The verdict filter's values: the second stage's verdicts, and "none" for leads it never judged
+# (the campaign's stage was off).
+INTENTS = ("lead", "maybe", "ask", "not_lead", "none")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class LeadFilter:
     since: date | None = None
     until: date | None = None
     offset: int = 0
+    intent: str = ""  # one of INTENTS; empty: any
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,10 @@ def _conditions(wanted: LeadFilter, zone: ZoneInfo, dialect: str) -> list[Column
         where.append(Lead.campaign_id == wanted.campaign_id)
     if wanted.status:
         where.append(Lead.status == wanted.status)
+    if wanted.intent == "none":
+        where.append(Lead.intent.is_(None))
+    elif wanted.intent:
+        where.append(Lead.intent == wanted.intent)
     if wanted.chat.strip():
         where.append(Lead.chat_ref.ilike(f"%{wanted.chat.strip()}%"))
     if wanted.keyword.strip():
@@ -136,6 +147,12 @@ async def lead_view(session: AsyncSession, lead_id: int) -> LeadView | None:
     return LeadView(lead, campaign, hits, conversation)
 
 
+async def lead_row(session: AsyncSession, lead_id: int) -> LeadRow | None:
+    """One row of the list, as it is now (after an operator's mark)."""
+    found = (await session.execute(_listed([Lead.id == lead_id]))).first()
+    return LeadRow(found[0], found[1]) if found else None
+
+
 async def leads_csv(db: Database, wanted: LeadFilter, zone: ZoneInfo) -> AsyncIterator[str]:
     """Every lead the filter matches, as CSV text in batches (a big export never sits in memory
     whole); ids are keyset-paged so rows added meanwhile do not shift the batches."""
@@ -175,6 +192,9 @@ def _csv_row(lead: Lead, campaign: str) -> list[str]:
         str(lead.hits),
         lead.first_seen_at.isoformat(),
         lead.last_seen_at.isoformat(),
+        lead.intent or "",
+        "" if lead.intent_score is None else f"{lead.intent_score:.2f}",
+        _no_formula(lead.intent_reason or ""),
     ]
 
 
