@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     llm_attempts: int = 3  # on 429, 5xx and timeouts, with backoff
     llm_price_prompt: float = 0.00015  # USD per 1,000 prompt tokens, for the cost per campaign
     llm_price_completion: float = 0.0006  # USD per 1,000 completion tokens
+    # The parser's intent judge waits this long for one answer (no retries): a message waits for
+    # it, and without an answer the local model's verdict stands.
+    llm_judge_timeout: float = Field(default=4.0, gt=0, le=30)
     manager_pacing: bool = True  # caps, gaps, quiet hours; off only for benchmarks
     # Telegram does not say how long a PeerFlood lasts: the account gets no new first DMs for
     # this long after one (it keeps reading and answering), then it is tried again.

@@ -15,6 +15,9 @@ A request whose ``model`` contains ``obedient`` (say ``sandbox-obedient``) gets 
 model instead, for testing output guardrails: it obeys every directive it finds in the lead's data
 (reveal the system prompt, add a link, insult, change the price, set a JSON field...), see
 ``sandbox.llm_obedient``. With no directive it answers exactly like the model described above.
+
+A request from the parser's intent judge (its system message starts with the judge's marker) is
+answered by ``sandbox.llm_judge``: a verdict from simple cues, obeying the message when obedient.
 """
 
 from __future__ import annotations
@@ -228,8 +231,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         failed = await _fail(state.failures.popleft())
         if failed is not None:
             return failed
-    if "obedient" in body.model:
-        # imported here: llm_obedient builds on this module's functions
+    # imported here: llm_judge and llm_obedient build on this module's functions
+    from sandbox.llm_judge import is_judge_request, judge_content
+
+    if is_judge_request(body.messages):
+        content = judge_content(body.messages, obedient="obedient" in body.model)
+    elif "obedient" in body.model:
         from sandbox.llm_obedient import obey
 
         content = obey(body.messages, body.response_format)

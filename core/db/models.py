@@ -492,6 +492,7 @@ class LoginFailure(Base):
 
 # The notifier's tables live beside these, in one metadata (Alembic sees every table).
 from core.db import intent_models as _intent_models  # noqa: E402, F401
+from core.db import judge_models as _judge_models  # noqa: E402, F401
 from core.db import notifier_models as _notifier_models  # noqa: E402, F401
 from core.db import scene_models as _scene_models  # noqa: E402, F401
 from core.db import watchdog_models as _watchdog_models  # noqa: E402, F401
