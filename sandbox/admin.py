@@ -249,6 +249,10 @@ async def audience_status(request: web.Request) -> web.Response:
     return ok(**runtime(request).audience.status())
 
 
+async def audience_people(request: web.Request) -> web.Response:
+    return ok(people=runtime(request).audience.people())
+
+
 async def set_lively(request: web.Request) -> web.Response:
     lively = runtime(request).lively
     lively.settings = parse(LivelySettings, await json_body(request))
@@ -284,6 +288,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{p}/audience/start", audience_start),
         web.post(f"{p}/audience/stop", audience_stop),
         web.get(f"{p}/audience", audience_status),
+        web.get(f"{p}/audience/people", audience_people),
         web.put(f"{p}/lively", set_lively),
         web.get(f"{p}/lively", lively_status),
     ]

@@ -3,6 +3,11 @@
 What is said, by whom and where is deterministic for a seed; only the timing follows the clock.
 Messages are posted in small batches per tick, so thousands per second cost little more than the
 posting itself.
+
+Every member has a role (``sandbox.corpus_roles``): buyers say what a campaign is after; sellers,
+agencies, job seekers, recruiters, learners and news readers say the same keywords without wanting
+to buy; anyone chats. A role's messages come from its members in turn (a shuffled deck), so a small
+crowd's members all get to speak; ``GET /_sandbox/audience/people`` tells a test who is who.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import random
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sandbox.corpus import MessageGenerator, make_person
+from sandbox.corpus_roles import CROWD_PATTERN, ROLES, Role
 from sandbox.errors import SandboxError
 from sandbox.state import Chat, User, World
 
@@ -32,8 +38,42 @@ class AudienceStart(BaseModel):
     seed: int = 0
     chats: list[int | str] | None = Field(None, description="ids/refs; all supergroups if absent")
     population: int = Field(200, ge=1, le=100_000)
-    lead_share: float = Field(0.17, ge=0, le=1)
-    excluded_share: float = Field(0.05, ge=0, le=1)
+    roles: dict[Role, int] | None = Field(
+        None, description="the crowd by role, e.g. {buyer: 10, seller: 5}; replaces population"
+    )
+    lead_share: float = Field(0.17, ge=0, le=1, description="buyers' keyword hits")
+    lookalike_share: float = Field(
+        0.08, ge=0, le=1, description="keyword hits from sellers, job seekers … (not buyers)"
+    )
+    excluded_share: float = Field(0.05, ge=0, le=1, description="hits with a minus word")
+
+    @model_validator(mode="after")
+    def _sane(self) -> AudienceStart:
+        if self.lead_share + self.lookalike_share + self.excluded_share > 1:
+            raise ValueError("lead_share + lookalike_share + excluded_share must not exceed 1")
+        if self.roles is not None:
+            if any(n < 0 for n in self.roles.values()) or sum(self.roles.values()) < 1:
+                raise ValueError("roles: counts are ≥ 0 and at least one person")
+            if sum(self.roles.values()) > 100_000:
+                raise ValueError("roles: at most 100000 people")
+        return self
+
+    def crowd(self) -> dict[Role, int]:
+        """How many people of each role: ``roles``, or ``population`` in the default mix."""
+        if self.roles is not None:
+            return {role: n for role, n in self.roles.items() if n > 0}
+        cycle = sum(CROWD_PATTERN.values())
+        whole, rest = divmod(self.population, cycle)
+        counts = {role: n * whole for role, n in CROWD_PATTERN.items()}
+        for role in _pattern()[:rest]:
+            counts[role] += 1
+        return {role: n for role, n in counts.items() if n > 0}
+
+
+def _pattern() -> list[Role]:
+    """The default mix spread out, so a small population still has buyers and lookalikes."""
+    slots = [(i / n, role) for role, n in CROWD_PATTERN.items() for i in range(n)]
+    return [role for _, role in sorted(slots, key=lambda s: (s[0], ROLES.index(s[1])))]
 
 
 class Audience:
@@ -42,8 +82,10 @@ class Audience:
         self.config: AudienceStart | None = None
         self.posted = 0
         self.kinds: Counter[str] = Counter()
+        self.roles: dict[int, Role] = {}  # user id → role, of everyone the audience made
         self._task: asyncio.Task[None] | None = None
-        self._people: dict[int, list[User]] = {}
+        self._crowds: dict[str, list[User]] = {}
+        self._crowd: list[User] = []  # the current run's
         self._extra_rng = random.Random(0)
 
     @property
@@ -55,30 +97,51 @@ class Audience:
             "running": self.running,
             "posted": self.posted,
             "kinds": dict(self.kinds),
+            "roles": dict(Counter(self.roles[user.id] for user in self._crowd)),
             "config": self.config.model_dump() if self.config else None,
         }
 
-    def people(self, seed: int, size: int) -> list[User]:
-        """The audience for a seed, created in the world on first use and then reused."""
-        crowd = self._people.setdefault(seed, [])
-        rng = random.Random(f"people:{seed}:{len(crowd)}")
-        while len(crowd) < size:
-            crowd.append(self.new_person(rng))
-        return crowd[:size]
+    def people(self) -> list[dict[str, Any]]:
+        """The current crowd: who each member is and their role."""
+        return [
+            {
+                "user_id": user.id,
+                "first_name": user.first_name,
+                "username": user.username,
+                "role": self.roles[user.id],
+            }
+            for user in self._crowd
+        ]
 
-    def new_person(self, rng: random.Random | None = None) -> User:
+    def crowd(self, seed: int, roles: dict[Role, int]) -> list[User]:
+        """The crowd for a seed and mix, created in the world on first use and then reused."""
+        key = f"{seed}:{sorted(roles.items())}"
+        if key in self._crowds:
+            return self._crowds[key]
+        wanted = [role for role in ROLES for _ in range(roles.get(role, 0))]
+        random.Random(f"roles:{seed}").shuffle(wanted)
+        made = [
+            self.new_person(random.Random(f"people:{seed}:{n}"), role)
+            for n, role in enumerate(wanted)
+        ]
+        self._crowds[key] = made
+        return made
+
+    def new_person(self, rng: random.Random | None = None, role: Role = "chatter") -> User:
         rng = rng or self._extra_rng
-        spec = make_person(rng)
+        spec = make_person(rng, role)
         username = spec.username
         while username and (self.world.user(username) or self.world.chat(username)):
             username = f"{spec.username}_{rng.randrange(100, 999)}"
-        return self.world.add_user(
+        user = self.world.add_user(
             spec.first_name,
             last_name=spec.last_name,
             username=username,
             bio=spec.bio,
             lang=spec.lang,
         )
+        self.roles[user.id] = role
+        return user
 
     async def start(self, config: AudienceStart) -> None:
         await self.stop()
@@ -116,11 +179,17 @@ class Audience:
             log.exception("sandbox audience stopped on an error")
 
     async def _post_loop(self, config: AudienceStart, fixed: list[Chat] | None) -> None:
+        mix = config.crowd()
         generator = MessageGenerator(
-            config.seed, lead_share=config.lead_share, excluded_share=config.excluded_share
+            config.seed,
+            lead_share=config.lead_share,
+            lookalike_share=config.lookalike_share,
+            excluded_share=config.excluded_share,
+            roles=mix,
         )
         picker = random.Random(f"picks:{config.seed}")
-        crowd = self.people(config.seed, config.population)
+        crowd = self._crowd = self.crowd(config.seed, mix)
+        speakers = _Speakers(crowd, self.roles, picker)
         loop = asyncio.get_running_loop()
         started = loop.time()
         while config.count is None or self.posted < config.count:
@@ -134,8 +203,31 @@ class Audience:
                 due = min(due, config.count)
             while self.posted < due:
                 said = generator.next()
-                self.world.post(picker.choice(chats), picker.choice(crowd), said.text)
+                self.world.post(picker.choice(chats), speakers.next(said.role), said.text)
                 self.posted += 1
                 self.kinds[said.kind] += 1
             next_at = started + self.posted / config.rate
             await asyncio.sleep(max(next_at - loop.time(), MIN_TICK))
+
+
+class _Speakers:
+    """Who says a role's next message: its members in a shuffled order, reshuffled after each
+    round; chatter comes from anyone."""
+
+    def __init__(self, crowd: list[User], roles: dict[int, Role], rng: random.Random) -> None:
+        self._crowd = crowd
+        self._rng = rng
+        self._members: dict[Role, list[User]] = {}
+        for user in crowd:
+            self._members.setdefault(roles[user.id], []).append(user)
+        self._decks: dict[Role, list[User]] = {}
+
+    def next(self, role: Role) -> User:
+        members = self._members.get(role)
+        if role == "chatter" or not members:
+            return self._rng.choice(self._crowd)
+        deck = self._decks.get(role)
+        if not deck:
+            deck = self._decks[role] = list(members)
+            self._rng.shuffle(deck)
+        return deck.pop()

@@ -1,9 +1,12 @@
 """Realistic Russian and English chat messages and profiles for the simulated audience.
 
 Templates use ``{a|b|c}`` for a random choice and ``{E}`` for an optional emoji. Each message has
-a known kind: ``lead`` (matches a demo keyword set), ``excluded`` (a keyword AND a minus word) or
-``chatter`` (neither), so tests can check the parser against the truth. Chatter avoids every word
-that shares a Snowball stem with a keyword (develop*, design*, logo*, hire, курс …).
+a known kind: ``lead`` (a buyer's message matching a demo keyword set), ``lookalike`` (matches a
+keyword set but its author does not want to buy: a seller, a job seeker … — ``corpus_roles``),
+``excluded`` (a keyword AND a minus word) or ``chatter`` (neither), and the role of whoever says
+it, so tests can check the parser's keyword match and its lead intent against the truth.
+Chatter avoids every word sharing a Snowball stem with a keyword (develop*, design*, logo*, hire,
+курс …).
 
 Demo keyword sets: web-dev [разработчик, программист, "сделать сайт", developer, "build a website"]
 minus [вакансия, резюме, hiring]; design [дизайнер, логотип, "фирменный стиль", designer, logo]
@@ -14,10 +17,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["chatter", "lead", "excluded"]
+from sandbox.corpus_roles import BIOS, CROWD_PATTERN, LOOKALIKE, Role
+
+Kind = Literal["chatter", "lead", "lookalike", "excluded"]
 _SLOT = re.compile(r"\{([^{}]*)\}")
 EMOJI = ["🙂", "😅", "🔥", "👍", "🙏", "😂", "🤔", "🚀", "☕", "💪", "👀", "✨", "😊", "🤝"]
 
@@ -98,7 +104,8 @@ LEAD = {
         "Подскажите {разработчика|программиста} на Bitrix, горит{E}",
     ],
     ("web-dev", "en"): [
-        "Looking for a developer to build an online store, budget is flexible{E}",
+        "We're looking for a developer to build an online store for our {tea|candle|pet food} "
+        "shop. What would it cost? DM me{E}",
         "Need a {Python|Django|React} developer for a two-week task",
         "Can anyone build a website for my bakery? DM me {E}",
         "Any good developers here? Need help with a landing page",
@@ -114,7 +121,7 @@ LEAD = {
         "Хочу обновить логотип, есть толковые дизайнеры в чате?",
     ],
     ("design", "en"): [
-        "Looking for a designer for our new logo{E}",
+        "Looking for a designer: we need a new logo for our {café|bakery}, it's a paid job{E}",
         "Need a logo for a coffee shop, any recommendations?",
         "Any freelance designers here? Need a few banners {E}",
         "Who can make a logo and brand colors for a yoga studio?",
@@ -128,24 +135,33 @@ LEAD = {
         "Need a дизайнер for a small cafe, пишите",
     ],
 }
-EXCLUDED = {
-    ("web-dev", "ru"): [
-        "Вакансия: {разработчик|программист} Python в финтех, удалёнка{E}",
-        "Разместите моё резюме: {разработчик|программист} с опытом 5 лет",
-        "Открыта вакансия {разработчика|программиста} в наш стартап",
-    ],
-    ("web-dev", "en"): [
-        "We're hiring a senior developer, remote{E}",
-        "Hiring: backend developer (Go), DM for details",
-    ],
-    ("design", "ru"): [
-        "Новый курс для {дизайнеров|начинающих дизайнеров}, старт в понедельник{E}",
-        "Бесплатный курс: как создать логотип за вечер",
-    ],
-    ("design", "en"): [
-        "New course for designers, 50% off this week{E}",
-        "Logo course starting Monday, early bird price",
-    ],
+# (topic, lang) → role → templates with a minus word: the parser drops them before intent.
+EXCLUDED: dict[tuple[str, str], dict[Role, list[str]]] = {
+    ("web-dev", "ru"): {
+        "recruiter": [
+            "Вакансия: {разработчик|программист} Python в финтех, удалёнка{E}",
+            "Открыта вакансия {разработчика|программиста} в наш стартап",
+        ],
+        "job_seeker": ["Разместите моё резюме: {разработчик|программист} с опытом 5 лет"],
+    },
+    ("web-dev", "en"): {
+        "recruiter": [
+            "We're hiring a senior developer, remote{E}",
+            "Hiring: backend developer (Go), DM for details",
+        ],
+    },
+    ("design", "ru"): {
+        "seller": [
+            "Новый курс для {дизайнеров|начинающих дизайнеров}, старт в понедельник{E}",
+            "Бесплатный курс: как создать логотип за вечер",
+        ],
+    },
+    ("design", "en"): {
+        "seller": [
+            "New course for designers, 50% off this week{E}",
+            "Logo course starting Monday, early bird price",
+        ],
+    },
 }
 
 FIRST_RU = [
@@ -161,23 +177,6 @@ LAST_RU = [
 ]  # fmt: skip
 FIRST_EN = ["Emma", "Olivia", "Sophie", "Liam", "Noah", "James", "Lucas", "Mia", "Ethan", "Grace"]
 LAST_EN = ["Smith", "Johnson", "Brown", "Taylor", "Wilson", "Clarke", "Walker", "Young"]
-BIO_RU = [
-    "Люблю кофе и горы ☕",
-    "Владелец кофейни в Казани",
-    "Фотограф. Москва",
-    "Маркетолог, пишу про малый бизнес",
-    "Мама двоих детей и владелица пекарни",
-    "Открываю студию йоги",
-    "Путешествую и пишу об этом",
-]
-BIO_EN = [
-    "Coffee, code and mountains",
-    "Owner of a small bakery in Leeds",
-    "Product manager at a fintech startup",
-    "Photographer based in Lisbon 📷",
-    "Running a yoga studio",
-    "Marketing for small businesses",
-]
 
 
 class Template:
@@ -210,38 +209,76 @@ class Generated:
     kind: Kind
     topic: str | None
     lang: str
+    role: Role  # who says it; "chatter" for chatter, which anyone may say
 
 
-def _compile(groups: dict[tuple[str, str], list[str]]) -> list[tuple[str, str, Template]]:
+Compiled = list[tuple[str, str, Template]]
+
+
+def _compile(groups: dict[tuple[str, str], list[str]]) -> Compiled:
     return [(topic, lang, Template(s)) for (topic, lang), items in groups.items() for s in items]
 
 
+def _by_role(groups: dict[tuple[str, str], dict[Role, list[str]]]) -> dict[Role, Compiled]:
+    compiled: dict[Role, Compiled] = {}
+    for (topic, lang), roles in groups.items():
+        for role, items in roles.items():
+            compiled.setdefault(role, []).extend((topic, lang, Template(s)) for s in items)
+    return compiled
+
+
 class MessageGenerator:
-    """Deterministic stream of messages for a seed; about ``lead_share`` are leads."""
+    """Deterministic stream of messages for a seed: about ``lead_share`` are buyers' keyword
+    hits, ``lookalike_share`` other roles' keyword hits, ``excluded_share`` hits with a minus word.
+
+    ``roles`` is the crowd (how many people of each role): only present roles speak, lookalike
+    roles in proportion to their people. A kind whose roles are all absent yields chatter.
+    """
 
     def __init__(
-        self, seed: int = 0, *, lead_share: float = 0.17, excluded_share: float = 0.05
+        self,
+        seed: int = 0,
+        *,
+        lead_share: float = 0.17,
+        lookalike_share: float = 0.08,
+        excluded_share: float = 0.05,
+        roles: Mapping[Role, int] | None = None,
     ) -> None:
         self._rng = random.Random(seed)
+        crowd = {role: n for role, n in (roles or CROWD_PATTERN).items() if n > 0}
         self._lead_share = lead_share
-        self._keyword_share = lead_share + excluded_share
+        self._lookalike_share = lead_share + lookalike_share
+        self._keyword_share = lead_share + lookalike_share + excluded_share
         chatter = [("ru", s) for s in CHATTER_RU] + [("en", s) for s in CHATTER_EN]
         chatter += [("mixed", s) for s in CHATTER_MIXED]
         self._chatter = [(lang, Template(s)) for lang, s in chatter]
-        self._leads = _compile(LEAD)
-        self._excluded = _compile(EXCLUDED)
+        self._leads = _compile(LEAD) if "buyer" in crowd else []
+        lookalikes = _by_role(LOOKALIKE)
+        self._lookalike_roles = [r for r in lookalikes if r in crowd]
+        self._lookalike_weights = [crowd[r] for r in self._lookalike_roles]
+        self._lookalikes = lookalikes
+        self._excluded = [
+            (role, entry)
+            for role, entries in _by_role(EXCLUDED).items()
+            if role in crowd
+            for entry in entries
+        ]
 
     def next(self) -> Generated:
         rng = self._rng
         roll = rng.random()
-        if roll < self._lead_share:
+        if roll < self._lead_share and self._leads:
             topic, lang, template = rng.choice(self._leads)
-            return Generated(template.fill(rng), "lead", topic, lang)
-        if roll < self._keyword_share:
-            topic, lang, template = rng.choice(self._excluded)
-            return Generated(template.fill(rng), "excluded", topic, lang)
+            return Generated(template.fill(rng), "lead", topic, lang, "buyer")
+        if self._lead_share <= roll < self._lookalike_share and self._lookalike_roles:
+            role = rng.choices(self._lookalike_roles, self._lookalike_weights)[0]
+            topic, lang, template = rng.choice(self._lookalikes[role])
+            return Generated(template.fill(rng), "lookalike", topic, lang, role)
+        if self._lookalike_share <= roll < self._keyword_share and self._excluded:
+            role, (topic, lang, template) = rng.choice(self._excluded)
+            return Generated(template.fill(rng), "excluded", topic, lang, role)
         lang, template = rng.choice(self._chatter)
-        return Generated(template.fill(rng), "chatter", None, lang)
+        return Generated(template.fill(rng), "chatter", None, lang, "chatter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,24 +288,31 @@ class PersonSpec:
     username: str | None
     bio: str | None
     lang: str
+    role: Role
 
 
-def make_person(rng: random.Random) -> PersonSpec:
-    """A plausible profile: 60% Russian, some without last name, username or bio."""
+ADVERTISERS: frozenset[Role] = frozenset({"seller", "agency", "recruiter"})
+
+
+def make_person(rng: random.Random, role: Role = "chatter") -> PersonSpec:
+    """A plausible profile for ``role``: 60% Russian, some without last name, username or bio
+    (those who advertise mostly fill their bio in)."""
     if rng.random() < 0.6:
         first, first_latin, gender = rng.choice(FIRST_RU)
         last, last_latin = rng.choice(LAST_RU)
         last = last + "а" if gender == "f" else last
-        bio, lang = rng.choice(BIO_RU), "ru"
+        lang = "ru"
     else:
         first = first_latin = rng.choice(FIRST_EN)
         last = last_latin = rng.choice(LAST_EN)
-        bio, lang = rng.choice(BIO_EN), "en"
+        lang = "en"
+    bio = rng.choice(BIOS[role][lang])
     username = f"{first_latin.lower()}_{last_latin.lower()[:4]}{rng.randrange(10, 9999)}"
     return PersonSpec(
         first_name=first,
         last_name=last if rng.random() < 0.75 else None,
         username=username if rng.random() < 0.7 else None,
-        bio=bio if rng.random() < 0.55 else None,
+        bio=bio if rng.random() < (0.8 if role in ADVERTISERS else 0.55) else None,
         lang=lang,
+        role=role,
     )
