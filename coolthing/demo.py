@@ -240,7 +240,14 @@ async def _print_lead(event: Event) -> None:
     lead = event.payload_as(LeadFound)
     kind = "new lead" if lead.is_new else "lead again"
     text = lead.text if len(lead.text) < 90 else lead.text[:87] + "..."
-    log.info(f"{kind} #{lead.lead_id} (campaign {lead.campaign_id}) {lead.keywords}: {text}")
+    # The audience's sellers and job seekers say the keywords too: their verdict is "maybe"
+    # (no DM), and the reason says which words decided it.
+    verdict = ""
+    if lead.intent is not None:
+        verdict = f" [{lead.intent} {lead.score or 0:.2f}: {lead.reason or ''}]"
+    log.info(
+        f"{kind} #{lead.lead_id} (campaign {lead.campaign_id}) {lead.keywords}{verdict}: {text}"
+    )
 
 
 async def _print_dm(event: Event) -> None:

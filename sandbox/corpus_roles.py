@@ -77,7 +77,8 @@ LOOKALIKE: dict[tuple[str, str], dict[Role, list[str]]] = {
             "Python и Django|PHP и Laravel}. {Рассмотрю удалёнку|Москва или удалённо|Готов к "
             "тестовому}{E}",
             "{Junior|Начинающий} {разработчик|программист} ищет {первую работу|стажировку|место в "
-            "команде}: {готов к тестовому заданию|учусь быстро|могу в офис}, портфолио на GitHub",
+            "команде}: {готов к тестовому заданию|учусь быстро|могу в офис}, опыт — пет-проекты, "
+            "портфолио на GitHub",
             "Я программист, {ищу работу в штат|ищу работу в продуктовой компании|ищу постоянную "
             "работу}, не фриланс. {Python, три года|Go и немного Rust|1С и веб}, {Казань|"
             "Новосибирск|удалённо}",
@@ -184,9 +185,8 @@ LOOKALIKE: dict[tuple[str, str], dict[Role, list[str]]] = {
             "clinics}, {three concepts in five days|free brief this week}",
         ],
         "job_seeker": [
-            "Job hunting: {junior|mid-level} graphic designer looking for {a full-time job|an "
-            "in-house role|my first job}, {Figma and Illustrator|two years of experience}, CV "
-            "and portfolio in my bio",
+            "#opentowork {junior|mid-level} graphic designer, {just finished my degree|two years "
+            "at an agency}. Open to {full-time|in-house} roles, portfolio and CV in my bio",
         ],
         "recruiter": [
             "{Our agency|A startup in Lisbon} is looking for a designer to join the team "
