@@ -79,6 +79,10 @@ async def _leads_by_person(http: httpx.AsyncClient, stack: Stack) -> Leads:
     return found
 
 
+def _verdicts(leads: list[dict[str, Any]]) -> list[tuple[object, object, object]]:
+    return [(x.get("intent"), x.get("intent_score"), x.get("intent_reason")) for x in leads]
+
+
 def _said(posted: list[dict[str, Any]], user_id: int) -> list[str]:
     return [m["text"] for m in posted if m["sender"]["user_id"] == user_id]
 
@@ -119,9 +123,7 @@ async def test_in_a_run_of_the_audience_only_buyers_get_a_dm_one_each(
     dms = {user: len(await dms_to(http, stack, user)) for user in role}
     leads = await _leads_by_person(http, stack)
     wrongly_written = {
-        f"{role[u]} {u}": (_said(posted, u), [(x["intent"], x["intent_reason"]) for x in leads[u]])
-        for u in others
-        if dms[u]
+        f"{role[u]} {u}": (_said(posted, u), _verdicts(leads[u])) for u in others if dms[u]
     }
     assert wrongly_written == {}, "sellers and job seekers get no DM"
     assert {u: dms[u] for u in buyers} == dict.fromkeys(buyers, 1), "one DM per buyer"
