@@ -1,6 +1,6 @@
 """The intent judge with the real ``openai`` client against the sandbox's chat completions, on a
-real database: its verdicts, the tokens and cost it records, and every way of having no answer
-(garbage, a hang, no endpoint, a resting endpoint) leaving the model's verdict in place."""
+real database: its verdicts, the tokens and cost it records (and the API shows), and every way of
+having no answer (garbage, a hang, no endpoint, a resting endpoint) leaving the model's verdict."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 from sqlalchemy import select
 
+from core.access import Role
+from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.judge_models import IntentJudgeDailyCount
 from core.db.models import Campaign
@@ -20,6 +23,7 @@ from core.settings import Settings
 from parser.intent.classify import Verdict
 from parser.intent_judge import IntentJudge, cost_of
 from sandbox.bootstrap import RunningSandbox
+from tests.conftest import add_people, admin_app, bearer
 
 MODEL_SAYS_MAYBE = Verdict(lead=False, score=0.42, reason="«сайт» +0.8", signals=())
 BUYER = "Нужен сайт для кафе, подскажите кого-нибудь"
@@ -181,3 +185,42 @@ async def test_the_campaigns_own_endpoint_model_and_key_are_used(
     status = await _llm(sandbox)
     assert status["key_suffixes"][-1] == "9f3a"
     assert status["requests"][-1]["model"] == "campaign-model"
+
+
+async def test_the_api_shows_a_campaigns_judge_calls_tokens_and_cost_to_viewers(
+    judges: JudgeFactory, database: Database
+) -> None:
+    campaign_id = await _campaign(database)
+    judge = judges()
+    await judge(campaign_id, BUYER, None, MODEL_SAYS_MAYBE)
+    await judge(campaign_id, f"{SELLER} sandbox:judge-garbage", None, MODEL_SAYS_MAYBE)
+    counts = await _counts(database, campaign_id)
+    assert counts is not None
+    tokens = await add_people(database)
+    app = admin_app(database, InMemoryBus())
+    app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1/api/v1"
+    ) as http:
+        viewer = bearer(tokens[Role.viewer])
+        usage = await http.get(f"/campaigns/{campaign_id}/intent-judge", headers=viewer)
+        assert usage.status_code == 200, usage.text
+        body = usage.json()
+        assert body["calls"] == 2 and body["cost"] == pytest.approx(counts.cost, abs=1e-6)
+        assert body["days"] == [
+            {
+                "day": counts.day.isoformat(),
+                "calls": 2,
+                "leads": 1,
+                "not_leads": 0,
+                "fallbacks": 1,
+                "prompt_tokens": counts.prompt_tokens,
+                "completion_tokens": counts.completion_tokens,
+                "cost": pytest.approx(counts.cost, abs=1e-6),
+            }
+        ]
+        missing = await http.get("/campaigns/999/intent-judge", headers=viewer)
+        assert missing.status_code == 404 and "campaign 999 not found" in missing.text
+        bad = await http.get(f"/campaigns/{campaign_id}/intent-judge?days=0", headers=viewer)
+        assert bad.status_code == 422
+        assert (await http.get(f"/campaigns/{campaign_id}/intent-judge")).status_code == 401
