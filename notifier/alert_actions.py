@@ -29,6 +29,7 @@ from core.operator_commands import Action, OperatorCommand, send_operator_comman
 from notifier import buttons
 from notifier.event_alerts import Settle
 from notifier.intake import settle
+from notifier.lead_marks import MARKS, mark_lead
 from notifier.people import Person, person_for
 from notifier.texts import N_, Texts
 
@@ -78,6 +79,14 @@ class AlertActions:
             )
         if press.act == buttons.SILENCE:
             return await self._silence(alert, person, press.hours, texts)
+        if press.act in MARKS:
+            if alert.state != "firing":
+                return Answer(_already(alert, texts), alert=True)
+            said, pop_up = await mark_lead(
+                self._db, self._bus, alert, person, recipient, press.act, texts
+            )
+            self._wake()
+            return Answer(said, alert=pop_up)
         action = ACTIONS.get(press.act)
         if action is None:
             return Answer(texts("This button is no longer valid."), alert=True)

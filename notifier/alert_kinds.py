@@ -22,6 +22,8 @@ KINDS: dict[str, Kind] = {
     "conversation.handoff": Kind("handoffs", "warning", grouped=False, buttons=True),
     "conversation.reply": Kind("handoffs", "info", grouped=False, buttons=True),
     "lead.new": Kind("leads", "info", grouped=True),
+    # The second stage was unsure and the campaign asks its operators: a question with buttons.
+    "lead.ask": Kind("leads", "info", grouped=False, buttons=True),
     "account.banned": Kind("accounts", "critical", grouped=True),
     "account.revoked": Kind("accounts", "critical", grouped=True),
     "account.limited": Kind("accounts", "warning", grouped=True),

@@ -8,6 +8,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from notifier.texts import Texts
 
 APPROVE, REJECT, TAKE_OVER, HAND_BACK, SILENCE = "ap", "rj", "to", "hb", "si"
+LEAD, NOT_LEAD = "ld", "nl"  # an operator's word on a lead: teaches the campaign's second stage
 SILENCE_HOURS = (1, 4, 24)
 
 

@@ -122,18 +122,37 @@ async def _lead_data(
 
 
 async def lead_found(session: AsyncSession, event: Event) -> list[Outcome]:
+    """A new lead pages with the second stage's score and reason; one the stage was unsure of
+    asks the operators when its campaign says so ("ask"). A "maybe" does not page: nobody is
+    written to, nobody needs to act, and a busy operator finds them in the panel's leads list
+    (the verdict filter) when they have time to teach the model."""
     found = event.payload_as(LeadFound)
+    if not found.is_new and found.intent == "lead":
+        # Someone said "lead" (the panel, the API) or the person wrote a clear request since:
+        # a question about them is answered.
+        fingerprint = f"lead:{found.lead_id}"
+        at = event.occurred_at
+        return [Settle("resolved", "resolved", at, kinds=("lead.ask",), fingerprint=fingerprint)]
     if not found.is_new:
         return []  # the same person again: the lead exists, nobody needs a second page
+    if found.intent in ("maybe", "not_lead"):
+        return []
     campaign = await _campaign_name(session, found.campaign_id)
-    data = await _lead_data(session, found.lead_id, found) | {"campaign": campaign}
+    data = await _lead_data(session, found.lead_id, found) | {
+        "campaign": campaign,
+        "intent": found.intent,
+        "score": found.score,
+        "reason": found.reason,
+    }
+    asking = found.intent == "ask"
+    title = f"Is this a lead? {data['person']} in {campaign}" if asking else None
     return [
         NewAlert(
-            kind="lead.new",
+            kind="lead.ask" if asking else "lead.new",
             fingerprint=f"lead:{found.lead_id}",
             subject=f"campaign:{found.campaign_id}",
             campaign_id=found.campaign_id,
-            title=f"New lead in {campaign}: {data['person']}",
+            title=title or f"New lead in {campaign}: {data['person']}",
             text=found.text,
             link=found.link,
             data=data,

@@ -22,7 +22,8 @@ from notifier.texts import N_
 log = logging.getLogger(__name__)
 DEAD_LETTER_THRESHOLD = 10  # undeliverable outbox rows before someone is paged
 LOST_KINDS = ("account.banned", "account.revoked")
-NEVER_RESOLVED = ("lead.new", "conversation.reply")  # news, not conditions: they stay "firing"
+# news and questions, not conditions: they stay "firing"
+NEVER_RESOLVED = ("lead.new", "lead.ask", "conversation.reply")
 PRUNE_BATCH = 5000
 
 

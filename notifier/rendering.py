@@ -27,10 +27,10 @@ from notifier.buttons import (
     silence_row,
 )
 from notifier.rendering_groups import GroupSummary, render_group
+from notifier.rendering_leads import MARKED, ask, lead_block, new_lead
 from notifier.rendering_workers import worker_crashed
 from notifier.texts import N_, Texts
 
-LEAD_TEXT = 600  # characters of a lead's message shown in an alert
 DRAFT_TEXT = 1500
 OUTCOMES = {
     "approved": N_("✅ Approved by {by} at {at}"),
@@ -41,6 +41,7 @@ OUTCOMES = {
     "handed_back": N_("↩️ Handed back to automation by {by} at {at}"),
     "resolved": N_("✅ Resolved at {at}"),
     "already": N_("☑️ Handled at {at}: {detail}"),
+    **MARKED,
 }
 
 
@@ -95,21 +96,11 @@ def _panel(view: View, path: str) -> Button:
     return (view.texts("Open in panel"), view.panel_url.rstrip("/") + path)
 
 
-def _lead_block(alert: Alert, texts: Texts) -> str:
-    data = alert.data
-    said = h.shorten(str(data.get("lead_text") or ""), LEAD_TEXT)
-    where = texts("{person} in {chat} wrote:", person=data.get("person"), chat=data.get("chat"))
-    lines = [h.bold(where), h.quote(said)]
-    if data.get("keywords"):
-        lines.append(texts("Picked for: {words}", words=h.italic(", ".join(data["keywords"]))))
-    return "\n".join(lines)
-
-
 def _draft(alert: Alert, view: View) -> tuple[str, list[list[Button]]]:
     texts, data = view.texts, alert.data
     conversation = int(data.get("conversation_id") or 0)
     head = "📝 " + h.bold(texts("Draft to approve")) + " · " + h.esc(data.get("campaign"))
-    parts = [head, _lead_block(alert, texts)]
+    parts = [head, lead_block(alert, texts)]
     if data.get("reason"):
         parts.append(texts("Why it waits: {reason}", reason=h.esc(data["reason"])))
     parts.append(h.bold(texts("Draft:")) + "\n" + h.quote(h.shorten(alert.text, DRAFT_TEXT)))
@@ -236,4 +227,6 @@ SINGLE = {
     "alert": _custom,
     "dead_letters": _dead_letters,
     "worker.crashed": worker_crashed,
+    "lead.new": new_lead,
+    "lead.ask": ask,
 }

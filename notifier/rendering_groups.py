@@ -14,6 +14,7 @@ from core.db.notifier_models import Alert
 from notifier import telegram_html as h
 from notifier.alert_kinds import kind
 from notifier.buttons import Button
+from notifier.rendering_leads import MARKED, mark_buttons, score_of, teachable
 from notifier.texts import N_, Texts
 
 SHOWN = 10  # lines per group message; the rest are counted
@@ -59,7 +60,7 @@ def render_group(
     summary = summary or summarise(alerts)
     family = kind(alerts[0].kind).family
     if family == "leads":
-        return _leads(alerts, texts, now, summary), []
+        return _leads(alerts, texts, now, summary)
     header = "⚠️ " + h.bold(texts(HEADERS.get(family, N_("Alerts"))))
     lines = [_line(alert, texts, now) for alert in alerts[-SHOWN:]]
     return "\n".join([header, *_more(summary.total, texts), *lines]), []
@@ -90,7 +91,11 @@ def _line(alert: Alert, texts: Texts, now: datetime | None) -> str:
     return f"✅ <s>{h.esc(said)}</s> · {h.esc(over)}"
 
 
-def _leads(alerts: list[Alert], texts: Texts, now: datetime | None, summary: GroupSummary) -> str:
+def _leads(
+    alerts: list[Alert], texts: Texts, now: datetime | None, summary: GroupSummary
+) -> tuple[str, list[list[Button]]]:
+    """One line per lead with its score; a numbered pair of "✅ n" / "🚫 n" buttons per lead
+    whose verdict an operator may still correct."""
     per_campaign, count = summary.per_campaign, summary.total
     if len(per_campaign) == 1:
         ((campaign, _),) = per_campaign
@@ -106,12 +111,29 @@ def _leads(alerts: list[Alert], texts: Texts, now: datetime | None, summary: Gro
         spread = ", ".join(f"{name} {n}" for name, n in per_campaign)
         header = "🎯 " + h.bold(title) + " · " + h.esc(spread)
     lines = [header, *_more(count, texts)]
-    for alert in alerts[-SHOWN:]:
+    pairs: list[list[Button]] = []
+    shown = alerts[-SHOWN:]
+    numbered = any(alert.data.get("intent") for alert in shown)
+    for number, alert in enumerate(shown, 1):
         data = alert.data
         said = h.shorten(str(data.get("lead_text") or ""), LINE_TEXT)
         who = h.esc(data.get("person"))
         where = h.esc(data.get("chat"))
         link = str(data.get("lead_link") or "")
         quote = h.link(link, said) if link.startswith(("http://", "https://")) else h.esc(said)
-        lines.append(f"• {h.bold(who)} · {where}: {quote}")
-    return "\n".join(lines)
+        mark = f"{number}. " if numbered else "• "
+        score = f" · {score_of(data)}" if score_of(data) else ""
+        line = f"{mark}{h.bold(who)} · {where}{score}: {quote}"
+        if alert.outcome in MARKED:
+            by = texts(
+                MARKED[alert.outcome], by=alert.handled_by, at=texts.when(alert.handled_at, now=now)
+            )
+            line += "\n   " + h.italic(by)
+        lines.append(line)
+        if teachable(alert):
+            pairs.append(mark_buttons(alert, texts, str(number)))
+    rows = [
+        [*pairs[i], *pairs[i + 1]] if i + 1 < len(pairs) else pairs[i]
+        for i in range(0, len(pairs), 2)
+    ]
+    return "\n".join(lines), rows

@@ -75,7 +75,7 @@ async def test_a_handoff_with_nobody_linked_is_logged_without_deliveries(
     """Nobody to tell is not an error: the alert is in the log, delivered to nobody."""
     world = notifier_product
     await world.boot(approval=False)
-    await world.post(LEAD, "Looking for a developer", name="Ivan")
+    await world.post(LEAD, "Looking for a developer for a small SaaS, any ideas?", name="Ivan")
     [first] = await eventually(lambda: world.dms_to(LEAD), seconds=20, what="the first DM")
     account = first["from"]["user_id"]
     await world.call("/_sandbox/dm", {"user_id": LEAD, "to": account, "text": "a human please"})

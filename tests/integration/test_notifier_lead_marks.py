@@ -1,0 +1,86 @@
+"""Lead alerts in Telegram carry the second stage's verdict, and their "✅ Lead" / "🚫 Not a lead"
+buttons send the operator's mark to the parser as them (real aiogram, sandbox Bot API,
+PostgreSQL); a viewer is refused, an unsure lead asks, a "maybe" pages nobody."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.events import LeadFound
+from core.intent import IntentVerdict
+from tests.integration.notifier_world import OPERATOR, NotifierWorld
+
+REASON = "«бюджет» +2.3, «ищу» +1.4"
+
+
+def _found(lead_id: int, intent: IntentVerdict | None, score: float = 0.82) -> LeadFound:
+    return LeadFound(
+        lead_id=lead_id,
+        campaign_id=1,
+        telegram_user_id=810_000 + lead_id,
+        chat_id=-100,
+        message_id=lead_id,
+        text=f"Ищу разработчика на магазин, бюджет есть ({lead_id})",
+        keywords=["разработчик"],
+        is_new=True,
+        intent=intent,
+        score=score,
+        reason=REASON,
+    )
+
+
+async def test_a_new_lead_shows_score_and_reason_and_a_mark_without_a_parser_says_so(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("alice", "operator", OPERATOR, "Alice")
+
+    await world.publish(_found(1, "lead"))
+
+    alert = await world.message_with(OPERATOR, "New lead", buttons=True)
+    assert f"Intent: 0.82 · {REASON}" in alert["text"]
+    labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["✅ Lead", "🚫 Not a lead", "Open in panel"]
+    answer = await world.press(OPERATOR, alert, "🚫 Not a lead")
+    assert answer["text"] == "Not saved: the parser is not answering. Try again in a minute."
+    assert answer["show_alert"] is True
+    [still] = [
+        m for m in await world.bot_messages(OPERATOR) if m["message_id"] == alert["message_id"]
+    ]
+    assert still.get("reply_markup"), "nothing was marked: the buttons stay"
+
+
+async def test_a_viewer_pressing_not_a_lead_is_refused_politely(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("vera", "viewer", OPERATOR, "Vera")
+    await world.publish(_found(2, "lead"))
+    alert = await world.message_with(OPERATOR, "New lead", buttons=True)
+
+    answer = await world.press(OPERATOR, alert, "🚫 Not a lead")
+
+    assert answer["text"] == "Your role (viewer) cannot do this."
+    assert answer["show_alert"] is True
+
+
+async def test_an_unsure_lead_asks_and_a_maybe_pages_nobody(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.start_notifier()
+    await world.link("alice", "operator", OPERATOR, "Alice")
+
+    await world.publish(_found(3, "maybe", 0.2))
+    await world.publish(_found(4, "ask", 0.41))
+
+    question = await world.message_with(OPERATOR, "Is this a lead?", buttons=True)
+    assert "Ищу разработчика на магазин, бюджет есть (4)" in question["text"]
+    assert "Nobody writes to them until you say it is a lead." in question["text"]
+    labels = [b["text"] for row in question["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["✅ Lead", "🚫 Not a lead", "Open in panel"]
+    await asyncio.sleep(1.5)
+    said = " ".join(m["text"] for m in await world.bot_messages(OPERATOR))
+    assert "(3)" not in said, "a maybe is not worth a page"
