@@ -128,8 +128,11 @@ class IntentJudge:
         await self._count(campaign_id, outcome, prompt, completion)
         if answer is None:
             return None
-        reason = f"LLM ({answer.confidence:.2f}): {answer.reason} · model {verdict.score:.2f}: "
-        return replace(verdict, lead=answer.lead, reason=(reason + verdict.reason)[:REASON_LIMIT])
+        reason = (
+            f"LLM: {answer.reason} (sure {answer.confidence:.2f}; "
+            f"model {verdict.score:.2f}: {verdict.reason})"
+        )
+        return replace(verdict, lead=answer.lead, reason=reason[:REASON_LIMIT])
 
     async def _ask(
         self, endpoint: _Endpoint, text: str, bio: str | None

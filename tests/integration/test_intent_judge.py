@@ -88,9 +88,9 @@ async def test_a_buyer_in_the_middle_is_judged_a_lead_with_the_llms_reason_and_i
     campaign_id = await _campaign(database)
     verdict = await judges()(campaign_id, BUYER, "Кафе «Ромашка»", MODEL_SAYS_MAYBE)
     assert verdict is not None and verdict.lead is True
-    assert verdict.reason.startswith("LLM (0.80): sandbox judge: «нужен»")
+    assert verdict.reason.startswith("LLM: sandbox judge: «нужен» asks for it (sure 0.80;")
     assert verdict.score == MODEL_SAYS_MAYBE.score  # the model's score is kept, with its reason
-    assert verdict.reason.endswith("model 0.42: «сайт» +0.8")
+    assert verdict.reason.endswith("model 0.42: «сайт» +0.8)")
     counts = await _counts(database, campaign_id)
     assert counts is not None
     assert (counts.calls, counts.leads, counts.not_leads, counts.fallbacks) == (1, 1, 0, 0)
@@ -106,7 +106,7 @@ async def test_a_seller_is_judged_not_a_lead_and_calls_add_up_per_day(
     judge = judges()
     seller = await judge(campaign_id, SELLER, None, MODEL_SAYS_MAYBE)
     await judge(campaign_id, BUYER, None, MODEL_SAYS_MAYBE)
-    assert seller is not None and seller.lead is False and seller.reason.startswith("LLM")
+    assert seller is not None and seller.lead is False and seller.reason.startswith("LLM: ")
     counts = await _counts(database, campaign_id)
     assert counts is not None and (counts.calls, counts.leads, counts.not_leads) == (2, 1, 1)
 
