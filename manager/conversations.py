@@ -16,9 +16,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batching import Batcher
@@ -33,6 +34,7 @@ from core.db.models import (
 )
 from core.db.upsert import insert_ignore
 from core.events import ContactOptedOut, ConversationReply, Event, LeadFound, MessageIncoming
+from core.intent import WRITES_TO, IntentVerdict
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from core.security import SecretBox
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 SYSTEM = "manager"
 RESUME_PAGE = 500  # waiting leads opened together
 RESUME_PAGES = 20
+_WRITTEN_VERDICTS = sorted(v for v in WRITES_TO if v is not None)  # and NULL: the stage was off
 
 
 def _profile(lead: Lead) -> Profile:
@@ -71,6 +74,9 @@ def _found(lead: Lead) -> LeadFound:
         link=lead.link,
         keywords=list(lead.keywords),
         is_new=False,
+        intent=cast("IntentVerdict | None", lead.intent),  # pydantic checks it again
+        score=lead.intent_score,
+        reason=lead.intent_reason,
     )
 
 
@@ -129,6 +135,8 @@ class Conversations:
     # ---- a new lead ----------------------------------------------------------------------------
 
     async def on_lead(self, found: LeadFound) -> None:
+        if found.intent not in WRITES_TO:
+            return  # "maybe", "ask", "not_lead": nobody writes until an operator says "lead"
         turn = await self._opening.submit(found)
         if turn is not None:
             await self._write_turn(turn.conversation_id, turn.request, slot=0, kind=FIRST)
@@ -178,7 +186,12 @@ class Conversations:
                 await session.scalars(
                     select(Lead)
                     .join(Conversation, Conversation.lead_id == Lead.id)
-                    .where(Conversation.status == WAITING, Lead.campaign_id.in_(writable))
+                    .where(
+                        Conversation.status == WAITING,
+                        Lead.campaign_id.in_(writable),
+                        # an operator may have said "not a lead" while it waited
+                        or_(Lead.intent.is_(None), Lead.intent.in_(_WRITTEN_VERDICTS)),
+                    )
                     .order_by(Conversation.id)
                     .limit(limit)
                 )

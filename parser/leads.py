@@ -3,12 +3,21 @@
 The lead row, the hit row and the ``lead.found`` event (through the outbox) are written in the
 caller's transaction, so they exist together or not at all. A redelivered message finds its hit
 already recorded and changes nothing.
+
+With the second stage on, each campaign's hit comes with its verdict (``IntentMark``). A lead's
+verdict only goes up — a "maybe" becomes a "lead" when the person later writes a clear request,
+a "lead" never falls back — and an operator's "not_lead" is never overwritten: such a lead's new
+hits are recorded, but the manager hears nothing of them. ``lead.found`` carries the lead's
+verdict after the hit (the one the manager must act on), with the score and reason behind it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +25,42 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Lead, LeadHit
 from core.db.upsert import insert_ignore
 from core.events import Event, LeadFound, MessageIncoming
+from core.intent import IntentVerdict
 from core.outbox import add_to_outbox
 from parser.matcher import Hit
+
+OPERATORS_WORD: IntentVerdict = "not_lead"  # set by an operator only: the parser never changes it
+_RANK: dict[str | None, int] = {"maybe": 1, "ask": 1, "lead": 2, None: 2}  # None: stage off
+
+
+@dataclass(frozen=True, slots=True)
+class IntentMark:
+    """A verdict as a lead stores it (``leads.intent``, ``intent_score``, ``intent_reason``)."""
+
+    intent: IntentVerdict | None
+    score: float | None = None
+    reason: str | None = None
+
+
+NO_VERDICT = IntentMark(None)
+
+
+def settle(current: IntentMark, new: IntentMark | None) -> IntentMark | None:
+    """What a repeat hit changes on a lead's verdict: the new mark, or None for no change.
+
+    Only up: maybe/ask → lead. At the same level a higher score replaces the evidence (the
+    verdict's label stays: a "maybe" does not turn into an "ask" because a policy changed). A
+    hit with no verdict (the stage off) and an operator's "not_lead" change nothing.
+    """
+    if new is None or new.intent is None or current.intent == OPERATORS_WORD:
+        return None
+    now, then = _RANK[new.intent], _RANK[current.intent]
+    if now > then:
+        return new
+    better = new.score is not None and (current.score is None or new.score > current.score)
+    if now == then and better:
+        return IntentMark(current.intent or new.intent, new.score, new.reason)
+    return None
 
 
 async def record_hits(
@@ -26,16 +69,19 @@ async def record_hits(
     hits: list[Hit],
     *,
     correlation_id: uuid.UUID | None,
+    intents: Mapping[int, IntentMark] | None = None,
 ) -> list[LeadFound]:
-    """Record every campaign's hit on ``message``; returns the lead.found payloads queued."""
+    """Record every campaign's hit on ``message`` with that campaign's verdict (``intents``; a
+    campaign missing there has its stage off); returns the lead.found payloads queued."""
     found = []
     for campaign_id, keywords in _by_campaign(hits).items():
-        lead_id, is_new = await _lead_for(session, campaign_id, message, keywords)
+        mark = (intents or {}).get(campaign_id)
+        lead = await _lead_for(session, campaign_id, message, keywords, mark or NO_VERDICT)
         hit_id = await insert_ignore(
             session,
             LeadHit,
             {
-                "lead_id": lead_id,
+                "lead_id": lead.id,
                 "chat_id": message.chat_id,
                 "message_id": message.message_id,
                 "text": message.text,
@@ -47,10 +93,13 @@ async def record_hits(
         )
         if hit_id is None:
             continue  # this message was already counted: a redelivery
-        if not is_new:
-            await _extend(session, lead_id, message, keywords)
+        verdict = lead.mark
+        if not lead.is_new:
+            verdict = await _extend(session, lead, message, keywords, mark)
+        if verdict.intent == OPERATORS_WORD:
+            continue  # an operator said "not a lead": recorded, nobody is told
         payload = LeadFound(
-            lead_id=lead_id,
+            lead_id=lead.id,
             campaign_id=campaign_id,
             telegram_user_id=message.sender.user_id,
             chat_id=message.chat_id,
@@ -58,7 +107,10 @@ async def record_hits(
             text=message.text,
             link=message.link,
             keywords=keywords,
-            is_new=is_new,
+            is_new=lead.is_new,
+            intent=verdict.intent,
+            score=verdict.score,
+            reason=verdict.reason,
         )
         await add_to_outbox(session, Event.of(payload, correlation_id=correlation_id))
         found.append(payload)
@@ -75,10 +127,22 @@ def _by_campaign(hits: list[Hit]) -> dict[int, list[str]]:
     return merged
 
 
+@dataclass(frozen=True, slots=True)
+class _Lead:
+    id: int
+    is_new: bool
+    mark: IntentMark  # its verdict before this hit (for a new lead: this hit's)
+    keywords: list[str]
+
+
 async def _lead_for(
-    session: AsyncSession, campaign_id: int, message: MessageIncoming, keywords: list[str]
-) -> tuple[int, bool]:
-    """The lead's id, creating it when this user is new to the campaign."""
+    session: AsyncSession,
+    campaign_id: int,
+    message: MessageIncoming,
+    keywords: list[str],
+    mark: IntentMark,
+) -> _Lead:
+    """The lead, created with this hit's verdict when this user is new to the campaign."""
     now = datetime.now(UTC)
     new_id = await insert_ignore(
         session,
@@ -88,43 +152,66 @@ async def _lead_for(
             "telegram_user_id": message.sender.user_id,
             "username": message.sender.username,
             "profile": message.sender.model_dump(mode="json"),
-            "chat_id": message.chat_id,
-            "chat_ref": message.chat_ref,
-            "message_id": message.message_id,
-            "text": message.text,
-            "link": message.link,
+            **_message_fields(message),
             "keywords": keywords,
             "hits": 1,
             "status": "new",
+            "intent": mark.intent,
+            "intent_score": mark.score,
+            "intent_reason": mark.reason,
             "first_seen_at": now,
             "last_seen_at": now,
         },
         returning=Lead.id,
     )
     if new_id is not None:
-        return int(new_id), True
-    existing = await session.scalar(
-        select(Lead.id).where(
-            Lead.campaign_id == campaign_id, Lead.telegram_user_id == message.sender.user_id
+        return _Lead(int(new_id), True, mark, keywords)
+    # Locked: two hits of one person (or an operator's mark) must not both read the old verdict.
+    row = (
+        await session.execute(
+            select(Lead.id, Lead.intent, Lead.intent_score, Lead.intent_reason, Lead.keywords)
+            .where(Lead.campaign_id == campaign_id, Lead.telegram_user_id == message.sender.user_id)
+            .with_for_update()
         )
-    )
-    assert existing is not None  # noqa: S101 - the conflicting row exists in this transaction
-    return existing, False
+    ).one()  # the conflicting row exists in this transaction
+    current = IntentMark(row.intent, row.intent_score, row.intent_reason)
+    return _Lead(row.id, False, current, list(row.keywords or []))
+
+
+def _message_fields(message: MessageIncoming) -> dict[str, Any]:
+    return {
+        "chat_id": message.chat_id,
+        "chat_ref": message.chat_ref,
+        "message_id": message.message_id,
+        "text": message.text,
+        "link": message.link,
+    }
 
 
 async def _extend(
-    session: AsyncSession, lead_id: int, message: MessageIncoming, keywords: list[str]
-) -> None:
-    """A repeat hit: count it, remember new keywords and the newest profile."""
-    known = await session.scalar(select(Lead.keywords).where(Lead.id == lead_id))
-    merged = list(known or []) + [k for k in keywords if k not in (known or [])]
-    await session.execute(
-        update(Lead)
-        .where(Lead.id == lead_id)
-        .values(
-            hits=Lead.hits + 1,
-            last_seen_at=datetime.now(UTC),
-            keywords=merged,
-            profile=message.sender.model_dump(mode="json"),
-        )
-    )
+    session: AsyncSession,
+    lead: _Lead,
+    message: MessageIncoming,
+    keywords: list[str],
+    mark: IntentMark | None,
+) -> IntentMark:
+    """A repeat hit: count it, remember new keywords and the newest profile, raise the verdict
+    if this message earns it; returns the lead's verdict after the hit."""
+    values: dict[str, Any] = {
+        "hits": Lead.hits + 1,
+        "last_seen_at": datetime.now(UTC),
+        "keywords": lead.keywords + [k for k in keywords if k not in lead.keywords],
+        "profile": message.sender.model_dump(mode="json"),
+    }
+    settled = settle(lead.mark, mark)
+    if settled is not None:
+        values |= {
+            "intent": settled.intent,
+            "intent_score": settled.score,
+            "intent_reason": settled.reason,
+        }
+        if _RANK[lead.mark.intent] < _RANK[settled.intent]:
+            # The first DM answers the message that made them a lead, not an earlier one.
+            values |= _message_fields(message)
+    await session.execute(update(Lead).where(Lead.id == lead.id).values(**values))
+    return settled or lead.mark

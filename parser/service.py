@@ -1,4 +1,5 @@
-"""The parser service: match every incoming chat message, record leads, keep the rules fresh."""
+"""The parser service: match every incoming chat message, judge the hits' intent per campaign,
+record leads, keep the rules and the campaigns' classifiers fresh."""
 
 from __future__ import annotations
 
@@ -14,14 +15,23 @@ from core.db.models import Campaign
 from core.events import Event, LeadReferred, MessageIncoming
 from core.outbox import OutboxRelay
 from parser.activity import ChatActivity
-from parser.leads import record_hits
+from parser.intent.classify import IntentClassifier
+from parser.intent.model import IntentModel
+from parser.intent_stage import CampaignIntent, IntentStage, Judge
+from parser.leads import IntentMark, record_hits
 from parser.matcher import Hit
-from parser.rules import CompiledRules, load_rules
+from parser.rules import Classifiers, CompiledRules, load_rules
 
 log = logging.getLogger(__name__)
 
 MESSAGES = Counter("coolthing_parser_messages_total", "Chat messages matched", ["outcome"])
 LEADS = Counter("coolthing_parser_leads_total", "Leads recorded", ["kind"])
+INTENT = Counter(
+    "coolthing_parser_intent_total",
+    "Campaign keyword hits by the second stage's outcome (drop: no lead written)",
+    ["outcome"],
+)
+REFERRED = IntentMark("lead", None, "handed over by a scene")  # a person already judged them
 MATCH_SECONDS = Histogram(
     "coolthing_parser_match_seconds",
     "Time to match one message against every rule",
@@ -31,12 +41,38 @@ MATCH_SECONDS = Histogram(
 
 class ParserService:
     def __init__(
-        self, db: Database, relay: OutboxRelay, activity: ChatActivity | None = None
+        self,
+        db: Database,
+        relay: OutboxRelay,
+        activity: ChatActivity | None = None,
+        *,
+        judge: Judge | None = None,
     ) -> None:
         self._db = db
         self._relay = relay
         self._rules: CompiledRules | None = None
         self._activity = activity  # per-chat counts and samples, flushed in batches
+        self._classifiers = Classifiers()  # kept across reloads: models load once
+        self._stage = IntentStage((), judge)
+
+    @property
+    def stage(self) -> IntentStage:
+        return self._stage
+
+    def use_judge(self, judge: Judge | None) -> None:
+        """Plug in (or remove) the LLM judge for the uncertain middle (see IntentStage)."""
+        self._stage.judge = judge
+
+    def use_model(self, campaign_id: int, model: IntentModel) -> bool:
+        """Score ``campaign_id``'s hits with ``model`` from now on (the retrainer's new model,
+        before the reload that would load it from its row); False for a campaign not loaded
+        or with the stage off."""
+        current = self._stage.get(campaign_id)
+        if current is None:
+            return False
+        classifier = IntentClassifier(model, threshold=current.policy.threshold)
+        self._stage.replace(CampaignIntent(campaign_id, current.policy, classifier))
+        return True
 
     async def stop(self) -> None:
         """Write the chat activity still in memory."""
@@ -46,7 +82,8 @@ class ParserService:
     async def reload(self) -> None:
         """Recompile every active rule; called at start and whenever configuration changes."""
         async with self._db.session() as session:
-            self._rules = await load_rules(session)
+            self._rules = await load_rules(session, self._classifiers)
+        self._stage = IntentStage(self._rules.intents, self._stage.judge)
         log.info("rules compiled", extra={"rules": self._rules.rule_count})
 
     async def handle_referral(self, event: Event, referral: LeadReferred) -> None:
@@ -59,7 +96,13 @@ class ParserService:
             if campaign_id is None:
                 raise PermanentError(f"no campaign named {referral.campaign!r} for a referral")
             hit = Hit(0, "scene", campaign_id, (referral.reason,))
-            found = await record_hits(session, referral.message, [hit], correlation_id=event.id)
+            found = await record_hits(
+                session,
+                referral.message,
+                [hit],
+                correlation_id=event.id,
+                intents={campaign_id: REFERRED},
+            )
         if found:
             LEADS.labels("referred").inc()
             self._relay.poke()
@@ -87,13 +130,33 @@ class ParserService:
         if not hits:
             MESSAGES.labels("no_match").inc()
             return
+        hits, intents = await self._judge(message, hits)
+        if not hits:
+            MESSAGES.labels("not_intent").inc()
+            return
         MESSAGES.labels("match").inc()
         async with self._db.transaction() as session:
-            found = await record_hits(session, message, hits, correlation_id=event.id)
+            found = await record_hits(
+                session, message, hits, correlation_id=event.id, intents=intents
+            )
         for lead in found:
             LEADS.labels("new" if lead.is_new else "repeat").inc()
         if found:
             self._relay.poke()
+
+    async def _judge(
+        self, message: MessageIncoming, hits: list[Hit]
+    ) -> tuple[list[Hit], dict[int, IntentMark]]:
+        """The second stage on a message's keyword hits (only those reach it): the hits to
+        record and each campaign's verdict; hits of campaigns that drop below-threshold ones go."""
+        campaigns = dict.fromkeys(h.campaign_id for h in hits if h.campaign_id is not None)
+        judged = await self._stage.judge_hits(campaigns, message.text, message.sender.bio)
+        for verdict in judged.values():
+            INTENT.labels(verdict.outcome).inc()
+        dropped = {cid for cid, verdict in judged.items() if verdict.outcome == "drop"}
+        kept = [h for h in hits if h.campaign_id not in dropped]
+        intents = {cid: v.mark() for cid, v in judged.items() if cid not in dropped}
+        return kept, intents
 
     def _note(self, message: MessageIncoming, *, matched: bool) -> None:
         if self._activity is not None:
