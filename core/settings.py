@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     chat_sample_size: int = Field(
         default=200, ge=0, le=10_000, description="recent messages kept per chat for 'try it'"
     )
+    # Operators' marks retrain a campaign's intent model in the parser's background: after this
+    # many seconds without another mark of the campaign, from its newest examples, within a time.
+    intent_retrain_delay: float = Field(default=30.0, ge=0, le=3600, description="seconds")
+    intent_retrain_timeout: float = Field(default=120.0, gt=0, le=3600, description="seconds")
+    intent_retrain_max_examples: int = Field(default=2000, ge=10, le=5000)
 
     # The LLM behind the manager (any OpenAI-compatible endpoint). Without a base URL the manager
     # writes from the campaign's templates, so the demo works offline.

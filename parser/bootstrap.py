@@ -1,6 +1,9 @@
-"""Wire the parser service: rules, lead recording, chat assignment, and its bus subscriptions."""
+"""Wire the parser service: rules, lead recording, chat assignment, operators' marks, the intent
+retrainer, and its bus subscriptions."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from core.events import (
     AccountBanned,
@@ -9,23 +12,51 @@ from core.events import (
     LeadReferred,
     MessageIncoming,
 )
+from core.lead_commands import LEAD_COMMAND
 from core.platform import Platform
-from core.topology import PARSER_CONTROL, PARSER_MESSAGES
+from core.topology import PARSER_CONTROL, PARSER_LEAD_COMMANDS, PARSER_MESSAGES
 from parser.activity import ChatActivity
 from parser.assignments import ChatAssigner
 from parser.handlers import ParserHandlers
 from parser.handoff_queue import OutreachQueue
+from parser.intent_retrainer import IntentRetrainer
+from parser.lead_marks import LeadMarks
 from parser.service import ParserService
 
 
-async def start_parser(platform: Platform) -> ParserService:
-    """Compile the rules, settle chat assignments, then start consuming. Call the service's
-    ``stop()`` on the way out: it writes the chat activity still in memory."""
-    activity = ChatActivity(platform.db, sample_size=platform.settings.chat_sample_size)
+@dataclass
+class RunningParser:
+    service: ParserService
+    retrainer: IntentRetrainer
+
+    async def reload(self) -> None:
+        await self.service.reload()
+
+    async def stop(self) -> None:
+        """Stop retraining (a training under way is dropped) and write the chat activity still
+        in memory; may be called again."""
+        await self.retrainer.stop()
+        await self.service.stop()
+
+
+async def start_parser(platform: Platform) -> RunningParser:
+    """Compile the rules, settle chat assignments, then start consuming. Call ``stop()`` on
+    the way out: it writes the chat activity still in memory."""
+    settings = platform.settings
+    activity = ChatActivity(platform.db, sample_size=settings.chat_sample_size)
     service = ParserService(platform.db, platform.relay, activity)
     assigner = ChatAssigner(platform.db, platform.bus, platform.relay)
     outreach = OutreachQueue(platform.db, platform.bus)
-    handlers = ParserHandlers(service, assigner, outreach)
+    retrainer = IntentRetrainer(
+        platform.db,
+        platform.relay,
+        reload=service.reload,
+        delay=settings.intent_retrain_delay,
+        timeout=settings.intent_retrain_timeout,
+        max_examples=settings.intent_retrain_max_examples,
+    )
+    marks = LeadMarks(platform.db, platform.relay, on_marked=retrainer.mark)
+    handlers = ParserHandlers(service, assigner, outreach, marks)
     await service.reload()
     await assigner.rebalance()
     await outreach.ensure()
@@ -36,7 +67,11 @@ async def start_parser(platform: Platform) -> ParserService:
         prefetch=1,
     )
     activity.start()
+    await retrainer.start()
     # Scenes hand members who asked off-script to campaigns on the same queue: one writer of leads.
     bindings = [MessageIncoming.NAME, LeadReferred.NAME]
     await platform.bus.subscribe(PARSER_MESSAGES, bindings, handlers.on_message)
-    return service
+    await platform.bus.serve(
+        PARSER_LEAD_COMMANDS, [LEAD_COMMAND], handlers.on_lead_command, prefetch=1
+    )
+    return RunningParser(service, retrainer)

@@ -12,8 +12,10 @@ from core.events import (
     MessageIncoming,
     Payload,
 )
+from core.lead_commands import LeadCommand
 from parser.assignments import ChatAssigner
 from parser.handoff_queue import OutreachQueue
+from parser.lead_marks import LeadMarks
 from parser.service import ParserService
 
 CONTROL_EVENTS: dict[str, type[Payload]] = {
@@ -23,11 +25,16 @@ CONTROL_EVENTS: dict[str, type[Payload]] = {
 
 class ParserHandlers:
     def __init__(
-        self, service: ParserService, assigner: ChatAssigner, outreach: OutreachQueue
+        self,
+        service: ParserService,
+        assigner: ChatAssigner,
+        outreach: OutreachQueue,
+        marks: LeadMarks,
     ) -> None:
         self._service = service
         self._assigner = assigner
         self._outreach = outreach
+        self._marks = marks
 
     async def on_message(self, event: Event) -> None:
         if event.name == LeadReferred.NAME:
@@ -45,3 +52,10 @@ class ParserHandlers:
         await self._service.reload()
         await self._assigner.rebalance()
         await self._outreach.ensure()
+
+    async def on_lead_command(self, event: Event) -> Event:
+        """An operator's "is a lead" / "not a lead"; the answer goes back to them."""
+        result = await self._marks.handle(
+            decode_payload(event, LeadCommand), correlation_id=event.id
+        )
+        return Event.of(result, correlation_id=event.id)

@@ -22,8 +22,7 @@ from core.platform import Platform
 from core.security import SecretBox
 from core.settings import Settings
 from parser.activity import SAMPLE_TEXT_CAP
-from parser.bootstrap import start_parser
-from parser.service import ParserService
+from parser.bootstrap import RunningParser, start_parser
 
 WORKSPACE = """\
 accounts:
@@ -40,7 +39,7 @@ SAMPLE = 5
 @pytest.fixture
 async def running(
     database: Database, secret_box: SecretBox, tmp_path: Path
-) -> AsyncIterator[tuple[Platform, ParserService]]:
+) -> AsyncIterator[tuple[Platform, RunningParser]]:
     path = tmp_path / "ws.yaml"
     path.write_text(WORKSPACE, encoding="utf-8")
     spec, located = read_workspace(path)
@@ -106,7 +105,7 @@ async def _samples(db: Database, chat_id: int) -> list[tuple[int, str]]:
 
 
 async def test_messages_are_counted_per_chat_and_day_and_written_in_one_batch(
-    running: tuple[Platform, ParserService],
+    running: tuple[Platform, RunningParser],
 ) -> None:
     platform, service = running
     now = datetime.now(UTC)
@@ -133,7 +132,7 @@ async def test_messages_are_counted_per_chat_and_day_and_written_in_one_batch(
 
 
 async def test_the_sample_keeps_only_each_chats_newest_messages_cut_short(
-    running: tuple[Platform, ParserService],
+    running: tuple[Platform, RunningParser],
 ) -> None:
     platform, service = running
     now = datetime.now(UTC)
@@ -153,7 +152,7 @@ async def test_the_sample_keeps_only_each_chats_newest_messages_cut_short(
 
 
 async def test_tallies_are_flushed_every_few_seconds_while_running(
-    running: tuple[Platform, ParserService],
+    running: tuple[Platform, RunningParser],
 ) -> None:
     platform, _ = running
     now = datetime.now(UTC)

@@ -19,6 +19,7 @@ from manager.writers import TemplateWriter
 from parser.assignments import ChatAssigner
 from parser.handlers import ParserHandlers
 from parser.handoff_queue import OutreachQueue
+from parser.lead_marks import LeadMarks
 from parser.service import ParserService
 
 FORGED = [
@@ -40,7 +41,10 @@ async def test_the_parser_refuses_a_malformed_control_event(
 ) -> None:
     db, bus, relay = parts
     handlers = ParserHandlers(
-        ParserService(db, relay), ChatAssigner(db, bus, relay), OutreachQueue(db, bus)
+        ParserService(db, relay),
+        ChatAssigner(db, bus, relay),
+        OutreachQueue(db, bus),
+        LeadMarks(db, relay),
     )
     with pytest.raises(PermanentError, match=f"malformed {event.name}"):
         await handlers.on_config_changed(event)
