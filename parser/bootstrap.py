@@ -1,5 +1,5 @@
 """Wire the parser service: rules, lead recording, chat assignment, operators' marks, the intent
-retrainer, and its bus subscriptions."""
+retrainer, the LLM intent judge, and its bus subscriptions."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from parser.activity import ChatActivity
 from parser.assignments import ChatAssigner
 from parser.handlers import ParserHandlers
 from parser.handoff_queue import OutreachQueue
+from parser.intent_judge import IntentJudge
 from parser.intent_retrainer import IntentRetrainer
 from parser.lead_marks import LeadMarks
 from parser.service import ParserService
@@ -28,6 +29,7 @@ from parser.service import ParserService
 class RunningParser:
     service: ParserService
     retrainer: IntentRetrainer
+    judge: IntentJudge | None = None
 
     async def reload(self) -> None:
         await self.service.reload()
@@ -37,6 +39,8 @@ class RunningParser:
         in memory; may be called again."""
         await self.retrainer.stop()
         await self.service.stop()
+        if self.judge is not None:
+            await self.judge.close()
 
 
 async def start_parser(platform: Platform) -> RunningParser:
@@ -44,7 +48,9 @@ async def start_parser(platform: Platform) -> RunningParser:
     the way out: it writes the chat activity still in memory."""
     settings = platform.settings
     activity = ChatActivity(platform.db, sample_size=settings.chat_sample_size)
-    service = ParserService(platform.db, platform.relay, activity)
+    # asked only for campaigns with intent.judge on, about hits inside their judge band
+    judge = IntentJudge(platform.db, settings, platform.box)
+    service = ParserService(platform.db, platform.relay, activity, judge=judge)
     assigner = ChatAssigner(platform.db, platform.bus, platform.relay)
     outreach = OutreachQueue(platform.db, platform.bus)
     retrainer = IntentRetrainer(
@@ -74,4 +80,4 @@ async def start_parser(platform: Platform) -> RunningParser:
     await platform.bus.serve(
         PARSER_LEAD_COMMANDS, [LEAD_COMMAND], handlers.on_lead_command, prefetch=1
     )
-    return RunningParser(service, retrainer)
+    return RunningParser(service, retrainer, judge)

@@ -23,8 +23,10 @@ from core.db.models import Campaign, Lead, OutboxMessage
 from core.events import Event, MessageIncoming, Profile
 from core.intent import WRITES_TO
 from core.outbox import OutboxRelay
+from core.platform import Platform
 from core.security import SecretBox
 from core.settings import Settings
+from parser.bootstrap import start_parser
 from parser.intent_judge import IntentJudge
 from parser.service import ParserService
 from sandbox.bootstrap import RunningSandbox
@@ -52,6 +54,7 @@ BARE = "разработчик"  # scores far below the band: the judge is not a
 async def judged(
     database: Database, secret_box: SecretBox, sandbox: RunningSandbox, tmp_path: Path
 ) -> AsyncIterator[tuple[ParserService, IntentJudge]]:
+    """The parser as its bootstrap wires it (judge included), with the sandbox as the LLM."""
     path = tmp_path / "ws.yaml"
     path.write_text(WORKSPACE, encoding="utf-8")
     spec, located = read_workspace(path)
@@ -61,11 +64,16 @@ async def judged(
     settings = Settings(
         llm_base_url=f"{sandbox.url}/v1", llm_model="sandbox-1", llm_judge_timeout=0.5
     )
-    judge = IntentJudge(database, settings, secret_box)
-    service = ParserService(database, OutboxRelay(database, InMemoryBus()), judge=judge)
-    await service.reload()
-    yield service, judge
-    await judge.close()
+    bus = InMemoryBus(f"memory://judge-{tmp_path.name}")
+    await bus.start()
+    platform = Platform(settings, database, bus, secret_box, OutboxRelay(database, bus))
+    running = await start_parser(platform)
+    assert running.judge is not None
+    try:
+        yield running.service, running.judge
+    finally:
+        await running.stop()
+        await bus.close()
 
 
 def _event(message_id: int, text: str, user: int) -> Event:
