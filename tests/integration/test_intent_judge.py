@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from core.access import Role
@@ -81,11 +82,20 @@ async def _llm(sandbox: RunningSandbox, body: dict[str, object] | None = None) -
             return answer
 
 
+def _metric(outcome: str) -> float:
+    return REGISTRY.get_sample_value("coolthing_intent_judge_total", {"outcome": outcome}) or 0.0
+
+
+def _cost() -> float:
+    return REGISTRY.get_sample_value("coolthing_intent_judge_cost_usd_total") or 0.0
+
+
 async def test_a_buyer_in_the_middle_is_judged_a_lead_with_the_llms_reason_and_its_cost(
     judges: JudgeFactory, database: Database
 ) -> None:
     settings = Settings()
     campaign_id = await _campaign(database)
+    leads_before, cost_before = _metric("lead"), _cost()
     verdict = await judges()(campaign_id, BUYER, "Кафе «Ромашка»", MODEL_SAYS_MAYBE)
     assert verdict is not None and verdict.lead is True
     assert verdict.reason.startswith("LLM: sandbox judge: «нужен» asks for it (sure 0.80;")
@@ -97,6 +107,8 @@ async def test_a_buyer_in_the_middle_is_judged_a_lead_with_the_llms_reason_and_i
     assert counts.prompt_tokens > 0 and counts.completion_tokens > 0
     expected = cost_of(counts.prompt_tokens, counts.completion_tokens, settings)
     assert counts.cost == pytest.approx(expected)
+    assert _metric("lead") == leads_before + 1
+    assert _cost() == pytest.approx(cost_before + expected)
 
 
 async def test_a_seller_is_judged_not_a_lead_and_calls_add_up_per_day(
