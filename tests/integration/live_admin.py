@@ -1,7 +1,7 @@
 """The admin service as `coolthing run admin` starts it, on a free loopback port, with a manager
-answering operator commands and the scripts service answering scene commands: the real platform
-bootstrap in a thread with its own event loop, so the server, the database engine and the bus
-share one loop while a test calls it over real HTTP.
+answering operator commands, the parser answering lead marks and the scripts service answering
+scene commands: the real platform bootstrap in a thread with its own event loop, so the server,
+the database engine and the bus share one loop while a test calls it over real HTTP.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from core.operator_commands import OperatorCommand, send_operator_command
 from core.platform import Platform, open_platform
 from core.settings import Settings
 from manager.bootstrap import start_manager
+from parser.bootstrap import start_parser
 from parser.leads import record_hits
 from parser.matcher import Hit
 from scripts.bootstrap import start_scripts
@@ -115,6 +116,7 @@ class LiveAdmin:
         async with open_platform(self.settings, migrate=True) as platform:
             self.platform = platform
             manager = await start_manager(platform)
+            parser = await start_parser(platform)  # answers the lead marks of /leads/{id}/mark
             scripts = await start_scripts(platform)  # answers the scene commands of /runs
             await serve_commands(platform.bus, platform.db)  # answers /workers (database only)
             try:
@@ -126,6 +128,7 @@ class LiveAdmin:
                 await asyncio.gather(serving, return_exceptions=True)
             finally:
                 await scripts.stop()
+                await parser.stop()
                 await manager.stop()
 
     async def _seed(self, platform: Platform) -> None:
