@@ -24,6 +24,7 @@ from admin.setup.keyword_sets import SetupError
 from core.access import Actor
 from core.db import Database
 from core.db.models import Account, Campaign, Lead
+from core.intent import IntentPolicy, policy_of
 
 router = APIRouter(prefix="/campaigns", tags=["configuration"])
 Id = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
@@ -51,6 +52,11 @@ class CampaignWrite(BaseModel):
     outreach: dict[str, Any] = Field(
         {}, description="the workspace file's outreach block; absent settings take the defaults"
     )
+    intent: dict[str, Any] = Field(
+        {},
+        description="who counts as a lead (core.intent.IntentPolicy: enabled, model, threshold, "
+        "below, learn, judge, judge_band); absent settings take the defaults",
+    )
     llm_api_key: str | None = Field(
         None, max_length=500, description="write-only; absent keeps the stored key"
     )
@@ -67,6 +73,7 @@ class CampaignRead(BaseModel):
     parser_accounts: list[str]
     manager_accounts: list[str]
     outreach: dict[str, Any] = Field(description="the settings that differ from the defaults")
+    intent: IntentPolicy = Field(description="the second stage's policy, defaults filled in")
     has_llm_api_key: bool
     leads: int
 
@@ -86,9 +93,17 @@ async def _read(session: AsyncSession, campaign: Campaign, leads: int) -> Campai
         parser_accounts=[names[x.account_id] for x in links if x.role == "parser"],
         manager_accounts=[names[x.account_id] for x in links if x.role == "manager"],
         outreach=dict(campaign.outreach or {}),
+        intent=_intent(campaign),
         has_llm_api_key=campaign.llm_key_secret is not None,
         leads=leads,
     )
+
+
+def _intent(campaign: Campaign) -> IntentPolicy:
+    try:
+        return policy_of(campaign.intent)
+    except ValueError:  # written past validation: what the parser uses then (it logs why)
+        return IntentPolicy()
 
 
 def _refusal(refused: SetupError) -> HTTPException:

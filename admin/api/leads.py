@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select
@@ -10,6 +10,7 @@ from admin.api.deps import PageDep, SessionDep
 from admin.api.fields import DB_INT_MAX, RFC3339Time
 from admin.api.schemas import ErrorRead, LeadRead, Page
 from core.db.models import Lead
+from core.intent import IntentVerdict
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
@@ -23,11 +24,17 @@ async def list_leads(
     since: Annotated[
         RFC3339Time | None, Query(description="first seen at or after (RFC 3339, with offset)")
     ] = None,
+    intent: Annotated[
+        Literal[IntentVerdict, "none"] | None,
+        Query(description="only this verdict (none: leads of campaigns with the stage off)"),
+    ] = None,
 ) -> Page[LeadRead]:
     """Leads, newest first."""
     query = select(Lead)
     if campaign_id is not None:
         query = query.where(Lead.campaign_id == campaign_id)
+    if intent is not None:
+        query = query.where(Lead.intent.is_(None) if intent == "none" else Lead.intent == intent)
     if since is not None:
         query = query.where(Lead.first_seen_at >= since)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.access import Role
+from core.intent import IntentVerdict
 
 T = TypeVar("T")
 
@@ -67,6 +68,12 @@ class LeadRead(_Read):
     keywords: list[str]
     hits: int
     status: str
+    intent: IntentVerdict | None = Field(
+        description="the second stage's verdict: lead, maybe, ask (an operator is asked), "
+        "not_lead (an operator said so); null: the campaign's stage was off"
+    )
+    intent_score: float | None = Field(description="the model's probability of a lead, 0-1")
+    intent_reason: str | None = Field(description="the signals that decided it")
     first_seen_at: Timestamp
     last_seen_at: Timestamp
 

@@ -97,6 +97,7 @@ async def save_campaign(
     campaign.mode = spec.mode
     campaign.status = spec.status
     campaign.outreach = spec.outreach.model_dump(mode="json", exclude_defaults=True)
+    campaign.intent = spec.intent.model_dump(mode="json", exclude_defaults=True)
     if spec.llm_api_key is not None:  # absent: keep the stored one, as the workspace file does
         campaign.llm_key_secret = box.encrypt(spec.llm_api_key.get_secret_value())
     elif forget_llm_key:

@@ -245,6 +245,7 @@ async def _upsert_campaign(
     campaign.mode = spec.mode
     campaign.status = spec.status
     campaign.outreach = spec.outreach.model_dump(mode="json", exclude_defaults=True)
+    campaign.intent = spec.intent.model_dump(mode="json", exclude_defaults=True)
     if spec.llm_api_key is not None:  # absent: keep the stored one, as with sessions
         campaign.llm_key_secret = box.encrypt(spec.llm_api_key.get_secret_value())
     campaign.chats = [chats[ref] for ref in dict.fromkeys(spec.chats)]

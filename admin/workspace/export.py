@@ -74,4 +74,5 @@ def _campaign(campaign: Campaign, names: dict[int, str]) -> dict[str, Any]:
         "parser_accounts": [names[x.account_id] for x in links if x.role == "parser"],
         "manager_accounts": [names[x.account_id] for x in links if x.role == "manager"],
         **({"outreach": campaign.outreach} if campaign.outreach else {}),
+        **({"intent": campaign.intent} if campaign.intent else {}),
     }

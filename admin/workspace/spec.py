@@ -17,11 +17,13 @@ from pydantic import (
 
 from bots.proxy import parse_proxy_url
 from core.chatref import normalize_chat_ref
+from core.intent import IntentPolicy
 from core.outreach import OutreachPolicy
 from core.telegram_login import normalize_phone
 from manager.prompts import TemplateProblem
 from manager.prompts import validate_template as validate_prompt
 from manager.spintax import validate_template as validate_spintax
+from parser.intent.defaults import MODELS_DIR
 from parser.matcher import normalize_keyword
 
 
@@ -142,6 +144,23 @@ class OutreachSpec(OutreachPolicy):
         return texts
 
 
+def shipped_intent_models() -> list[str]:
+    """The kinds a campaign's intent policy may start from (``general`` and each trade's)."""
+    return sorted(path.stem for path in MODELS_DIR.glob("*.json"))
+
+
+class IntentSpec(IntentPolicy):
+    """The campaign's second stage (core.intent); the model must be one the parser ships."""
+
+    @field_validator("model")
+    @classmethod
+    def _shipped(cls, kind: str) -> str:
+        known = shipped_intent_models()
+        if kind not in known:
+            raise ValueError(f"no shipped intent model {kind!r}; choose one of {', '.join(known)}")
+        return kind
+
+
 class CampaignSpec(_Spec):
     name: Name
     mode: Literal["parser"] = "parser"
@@ -153,6 +172,9 @@ class CampaignSpec(_Spec):
     parser_accounts: list[Name] = Field(min_length=1)
     manager_accounts: list[Name] = []
     outreach: OutreachSpec = OutreachSpec()
+    intent: IntentSpec = Field(
+        default_factory=IntentSpec, description="who counts as a lead: the second stage"
+    )
     llm_api_key: SecretStr | None = Field(
         default=None, description="the campaign's own LLM key; encrypted, never exported"
     )
