@@ -148,9 +148,23 @@ def secret_key() -> None:
 def keywords_test(
     file: Annotated[Path, typer.Argument(help="workspace YAML with keyword_sets")],
     set_name: Annotated[str | None, typer.Option("--set", help="only this keyword set")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", metavar="KIND", help="the shipped intent model for every set"),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="a lead at this score or above (0.05-0.95)")
+    ] = None,
 ) -> None:
-    """Read messages, one per line, on stdin; print one JSON line per message."""
+    """Read messages, one per line, on stdin; print one JSON line per message. A matched line
+    also carries the second stage's lead, score and reason: the intent policy of the campaign
+    in FILE using the set (else the general model), --model and --threshold overriding it."""
+    from pydantic import ValidationError
+
     from admin.workspace.apply import read_workspace
+    from admin.workspace.spec import shipped_intent_models
+    from core.intent import IntentPolicy
+    from parser.keywords_cli import IntentTrial
     from parser.keywords_cli import keywords_test as run_test
     from parser.matcher import KeywordSetRules
 
@@ -162,8 +176,19 @@ def keywords_test(
         KeywordSetRules(set_id=i, name=s.name, keywords=s.keywords, exclude=s.exclude)
         for i, s in enumerate(spec.keyword_sets, start=1)
     ]
+    if model is not None and model not in shipped_intent_models():
+        known = ", ".join(shipped_intent_models())
+        raise _fail(f"--model: no shipped intent model {model!r}; choose one of {known}")
+    policies: dict[str, IntentPolicy] = {}
+    for campaign in reversed(spec.campaigns):  # the first campaign using a set decides
+        policies |= dict.fromkeys(campaign.keyword_sets, campaign.intent)
     try:
-        for result in run_test(sets, set_name, sys.stdin):
+        intent = IntentTrial(policies, model=model, threshold=threshold)
+    except ValidationError as exc:
+        reasons = "; ".join(f"--{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
+        raise _fail(reasons) from None
+    try:
+        for result in run_test(sets, set_name, sys.stdin, intent):
             typer.echo(json.dumps(result, ensure_ascii=False))
     except ValueError as exc:
         raise _fail(f"{file}: {exc}") from None

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
 
@@ -51,12 +52,54 @@ def test_keywords_test_prints_one_json_line_per_message(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert [o["matched"] for o in out] == [True, False, False]
+    verdict = {k: out[0].pop(k) for k in ("lead", "score", "reason")}
     assert out[0] == {
         "text": "Ищу разработчиков на проект 🚀",
         "matched": True,
         "set": "web-dev",
         "keywords": ["разработчик"],
     }
+    assert verdict["lead"] is True and 0.35 <= verdict["score"] <= 1
+    assert "«ищу»" in verdict["reason"]
+    assert "lead" not in out[2]  # an unmatched line never reaches the second stage
+
+
+def test_keywords_test_judges_a_matched_line_by_the_campaigns_intent_policy(
+    tmp_path: Path,
+) -> None:
+    seller = "Я разработчик, делаю сайты под ключ, пишите в личку\n"
+    (tmp_path / "ws.yaml").write_text(WORKSPACE, encoding="utf-8")
+    [judged] = _lines(_run(tmp_path, "keywords", "test", str(tmp_path / "ws.yaml"), stdin=seller))
+    assert judged["lead"] is False and judged["score"] < 0.35 and "«" in judged["reason"]
+
+    lenient = ["--model", "web_development", "--threshold", "0.05"]
+    command = ["keywords", "test", str(tmp_path / "ws.yaml"), *lenient]
+    [forced] = _lines(_run(tmp_path, *command, stdin=seller))
+    assert forced["lead"] is (forced["score"] >= 0.05)
+
+    off = WORKSPACE.replace(
+        "parser_accounts: [parser-1]}", "parser_accounts: [parser-1], intent: {enabled: false}}"
+    )
+    (tmp_path / "off.yaml").write_text(off, encoding="utf-8")
+    [kept] = _lines(_run(tmp_path, "keywords", "test", str(tmp_path / "off.yaml"), stdin=seller))
+    assert (kept["lead"], kept["score"]) == (True, None)
+
+
+def test_keywords_test_refuses_an_unknown_model_or_threshold_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "ws.yaml").write_text(WORKSPACE, encoding="utf-8")
+    for option, said in (
+        (["--model", "plumbing"], "no shipped intent model 'plumbing'"),
+        (["--threshold", "1.5"], "--threshold: Input should be less than or equal to 0.95"),
+    ):
+        result = _run(tmp_path, "keywords", "test", str(tmp_path / "ws.yaml"), *option)
+        assert result.returncode != 0
+        assert said in result.stderr.decode()
+        assert "Traceback" not in result.stderr.decode()
+
+
+def _lines(result: subprocess.CompletedProcess[bytes]) -> list[dict[str, Any]]:
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.decode().splitlines()]
 
 
 def test_keywords_test_with_an_unknown_set_says_which_exist(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from parser.keywords_cli import keywords_test
+from core.intent import IntentPolicy
+from parser.keywords_cli import STAGE_OFF, IntentTrial, keywords_test
 from parser.matcher import KeywordSetRules
 
 SETS = [
@@ -65,3 +66,20 @@ def test_minus_word_makes_the_line_not_match() -> None:
 def test_unknown_set_is_refused_at_once_naming_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"^unknown keyword set 'seo'; known: web, devs$"):
         keywords_test(SETS, "seo", iter(()))
+
+
+def test_a_matched_line_carries_the_verdict_of_its_sets_campaign_policy() -> None:
+    trial = IntentTrial({"web": IntentPolicy(enabled=False), "devs": IntentPolicy(threshold=0.9)})
+    buyer, seller = "Нужен разработчик, кто возьмётся? Бюджет есть", "Я разработчик, пишите"
+    results = list(keywords_test(SETS, None, [buyer, seller, "нужен лендинг", "привет"], trial))
+    assert [r.get("lead") for r in results] == [True, False, True, None]
+    assert isinstance(results[0]["score"], float) and "«нужен»" in str(results[0]["reason"])
+    assert (results[2]["score"], results[2]["reason"]) == (None, STAGE_OFF)
+    assert "score" not in results[3]  # no keyword: the second stage never sees it
+
+
+def test_the_options_override_every_sets_policy() -> None:
+    trial = IntentTrial({"devs": IntentPolicy(threshold=0.9)}, threshold=0.05)
+    [result] = keywords_test(SETS, "devs", ["Ищу разработчика на проект"], trial)
+    assert 0.05 <= float(str(result["score"])) < 0.9  # a lead only by the option's threshold
+    assert result["lead"] is True
