@@ -37,14 +37,26 @@ _LATIN_RE = re.compile(r"[a-z\u00c0-\u024f]")
 DEFAULT_CACHE_SIZE = 200_000
 
 
+# The last text tokenised and its tokens: the parser tokenises a message with a keyword hit twice
+# in a row (the matcher, then the intent stage), and tokenising is most of what either costs.
+_last: tuple[str, tuple[str, ...]] = ("", ())
+
+
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into raw word tokens (not yet normalised)."""
+    global _last
+    last_text, last_tokens = _last  # one read: another thread may replace it meanwhile
+    if text is last_text:  # the same object, so the same text: identity is enough and cheap
+        return list(last_tokens)
+    raw = text
     # The substring checks are much cheaper than running the noise regex over every message.
     if "@" in text or "://" in text or "www." in text or "t.me/" in text:
         text = _NOISE_RE.sub(" ", text)
     if "_" in text:
         text = text.replace("_", " ")
-    return _TOKEN_RE.findall(text)
+    tokens: list[str] = _TOKEN_RE.findall(text)
+    _last = (raw, tuple(tokens))
+    return tokens
 
 
 def normalize_word(token: str) -> str:

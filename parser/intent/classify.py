@@ -1,8 +1,17 @@
 """The second stage's verdict on one message: lead or not, a probability, and why.
 
-Scoring is numpy only — hashing and a sparse dot product over the message's few hundred features —
-so the parser's process never imports scikit-learn (``parser.intent.training`` does, for training).
-It runs only on keyword hits, so its cost per message is bounded by them.
+Scoring is plain Python over per-word numbers, so the parser's process never imports
+scikit-learn (``parser.intent.training`` does, for training). The model is linear and each
+feature group is normalised by the square root of its occurrence count (``features.py``), so a
+message's logit is
+
+    b + Σ S(word) / sqrt(Σ N(word)) + (Σ U(stem) + Σ B(bigram)) / sqrt(words + bigrams)
+
+(the same again for the bio), where a word's n-gram weight sum ``S``, n-gram count ``N``, stem
+weight ``U`` and bigram halves depend on the word alone: they are cached per token, so a message of
+known words costs one C-level pass of dict lookups and sums, and equals the dot product over the
+features training sees (``logit_uncached``; the tests compare both). The reason comes from the same
+per-word terms. It runs only on keyword hits, so its cost is bounded by them.
 """
 
 from __future__ import annotations
@@ -10,29 +19,51 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import compress, islice, repeat
+from operator import add, mul
+from typing import NamedTuple
 
-import numpy as np
-
-from parser.intent.features import BIO_SPAN_PREFIX, FeatureExtractor, Features
+from parser.intent.features import (
+    CHAR,
+    WORD,
+    FeatureExtractor,
+    FeatureSettings,
+    bigram_halves,
+    char_grams,
+    feature_hash,
+)
 from parser.intent.model import IntentModel
+from parser.stemming import StemCache, normalize_word, shared_stem_cache, tokenize
 
 REASON_SIGNALS = 3
 # A signal against the verdict is named when it is at least this strong (in log-odds): the
 # operator should see "под ключ −2.3" even when the rest of the message outweighed it.
 _AGAINST_SHOWN = 1.0
 _BIO = "bio"
+_BIO_SPAN = " bio"  # a span no word can be (words never hold a space)
+# Tokens cached per block: the vocabulary is heavy-tailed, and a refill costs only hashing.
+_CACHE_SIZE = 100_000
+
+# Per raw token: normalised word, n-gram weight sum, n-gram count, stem weight, bigram halves.
+_Word = tuple[str, float, int, float, int, int]
+# A reason's span: a word, two words (a bigram) or the bio.
+_Span = str | tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """Words of the message (or the bio) and their summed contribution in log-odds."""
+class Signal(NamedTuple):
+    """Words of the message (or the bio) and their summed contribution in log-odds.
+
+    A named tuple rather than a frozen dataclass: a verdict makes up to three, and a frozen
+    dataclass's construction costs several times more.
+    """
 
     text: str
     weight: float
+    bio: bool = False  # the sender's bio as a whole (its text is then just "bio")
 
     def __str__(self) -> str:
         sign = "+" if self.weight >= 0 else "−"
-        shown = self.text if self.text == _BIO else f"«{self.text}»"
+        shown = _BIO if self.bio else f"«{self.text}»"
         return f"{shown} {sign}{abs(self.weight):.1f}"
 
 
@@ -44,67 +75,167 @@ class Verdict:
     signals: tuple[Signal, ...]
 
 
-class IntentClassifier:
-    """One loaded model, ready to score messages (keep one per campaign and reuse it)."""
+class _Block:
+    """One block (the message's or the bio's) of a model: its weights and its per-token cache."""
 
-    def __init__(self, model: IntentModel, *, threshold: float | None = None) -> None:
+    def __init__(
+        self, weights: dict[int, float], settings: FeatureSettings, bits: int, offset: int
+    ) -> None:
+        self._settings = settings
+        self._bits = bits
+        size = 1 << bits
+        # Slot in the block → weight, every slot twice (slot and slot + size): a bigram's two
+        # halves add up to below 2 · size, and looking the sum up as it is spares a modulo.
+        local = {i - offset: w for i, w in weights.items() if offset <= i < offset + size}
+        self._weights = {**local, **{i + size: w for i, w in local.items()}}
+        self._tokens: dict[str, _Word] = {}
+        self._empty: set[str] = set()  # tokens with no word left once normalised (rare)
+
+    def _weight(self, feature: str) -> float:
+        return self._weights.get(feature_hash(feature, self._bits), 0.0)
+
+    def _word(self, token: str, stems: StemCache) -> _Word | None:
+        word = normalize_word(token)
+        if not word:
+            return None
+        stem = stems[token] or word
+        grams = char_grams(word, self._settings)
+        chars = sum(self._weight(CHAR + g) for g in grams)
+        return (
+            word,
+            chars,
+            len(grams),
+            self._weight(WORD + stem),
+            *bigram_halves(stem, self._bits),
+        )
+
+    def words(self, text: str, stems: StemCache) -> list[_Word]:
+        tokens = tokenize(text)
+        if self._empty and not self._empty.isdisjoint(tokens):
+            tokens = [t for t in tokens if t not in self._empty]
+        try:
+            return list(map(self._tokens.__getitem__, tokens))  # one C-level pass, usually
+        except KeyError:
+            pass
+        found: list[_Word] = []
+        for token in tokens:
+            entry = self._tokens.get(token)
+            if entry is None:
+                entry = self._word(token, stems)
+                if entry is None:
+                    self._empty.add(token)
+                    continue
+                if len(self._tokens) >= _CACHE_SIZE:
+                    self._tokens.clear()
+                self._tokens[token] = entry
+            found.append(entry)
+        return found
+
+    def logit(self, text: str, stems: StemCache, spans: dict[_Span, float] | None) -> float:
+        """This block's share of the logit; with ``spans``, each word's and bigram's share too.
+
+        A word (or bigram) seen twice is one span with both occurrences' shares.
+        """
+        words = self.words(text, stems)
+        if not words:
+            return 0.0
+        names, chars, grams, unigrams, lefts, rights = zip(*words, strict=True)
+        total_grams = sum(grams)
+        char_scale = total_grams**-0.5 if total_grams else 0.0
+        pairs: list[float | None] = []
+        if self._settings.word_bigrams:
+            slots = map(add, lefts, islice(rights, 1, None))
+            pairs = list(map(self._weights.get, slots))  # None: a bigram without a weight
+        stem_scale = (len(words) + len(pairs)) ** -0.5
+        total: float = sum(chars) * char_scale
+        total += (sum(unigrams) + sum(filter(None, pairs))) * stem_scale
+        if spans is not None:
+            char_shares = map(mul, chars, repeat(char_scale))
+            shares = list(map(add, char_shares, map(mul, unigrams, repeat(stem_scale))))
+            mine = dict(zip(names, shares, strict=True))
+            if len(mine) < len(names):  # a word repeated: sum its occurrences
+                mine = {}
+                for name, share in zip(names, shares, strict=True):
+                    mine[name] = mine.get(name, 0.0) + share
+            spans.update(mine)
+            for i in compress(range(len(pairs)), pairs):
+                key = (names[i], names[i + 1])
+                spans[key] = spans.get(key, 0.0) + pairs[i] * stem_scale
+        return total
+
+
+class IntentClassifier:
+    """One loaded model, ready to score messages.
+
+    Keep one per model and reuse it (campaigns on the same model can share one): it holds the
+    model's non-zero weights and a per-token cache that makes the next message of known words cheap.
+    """
+
+    def __init__(
+        self, model: IntentModel, *, threshold: float | None = None, stems: StemCache | None = None
+    ) -> None:
         self.model = model
         self.threshold = model.threshold if threshold is None else threshold
-        self._weights = model.weights()
-        self._extractor = FeatureExtractor(model.features)
+        self._stems = stems if stems is not None else shared_stem_cache()
+        settings = model.features
+        weights = model.sparse_weights()
+        self._text = _Block(weights, settings, settings.text_bits, 0)
+        self._bio = _Block(weights, settings, settings.bio_bits, 1 << settings.text_bits)
+
+    def logit(self, text: str, bio: str | None = None) -> float:
+        logit = self.model.intercept + self._text.logit(text, self._stems, None)
+        if bio:
+            logit += self._bio.logit(bio, self._stems, None)
+        return logit
+
+    def logit_uncached(self, text: str, bio: str | None = None) -> float:
+        """The dot product over the features training sees: what ``logit`` must equal."""
+        features = FeatureExtractor(self.model.features, self._stems).extract(text, bio)
+        weights = self.model.weights()
+        return self.model.intercept + float(weights[features.indices] @ features.values)
 
     def score(self, text: str, bio: str | None = None) -> float:
         """Only the probability: what the benchmarks and the threshold need."""
-        features = self._extractor.extract(text, bio)
-        return _sigmoid(self._logit(features))
+        return _sigmoid(self.logit(text, bio))
 
     def classify(self, text: str, bio: str | None = None) -> Verdict:
-        features = self._extractor.extract(text, bio)
-        logit = self._logit(features)
+        spans: dict[_Span, float] = {}
+        logit = self.model.intercept + self._text.logit(text, self._stems, spans)
+        if bio:
+            bio_logit = self._bio.logit(bio, self._stems, None)
+            logit += bio_logit
+            spans[_BIO_SPAN] = bio_logit
         score = _sigmoid(logit)
         lead = score >= self.threshold
-        signals = _decisive(self._contributions(features), lead=lead)
+        signals = _decisive(spans, lead=lead)
         return Verdict(lead=lead, score=score, reason=", ".join(map(str, signals)), signals=signals)
 
-    def _logit(self, features: Features) -> float:
-        # Values are one number per block (binary features, L2-normalised): sum, then scale.
-        picked = self._weights[features.indices]
-        split = features.text_unique
-        logit = features.text_value * float(picked[:split].sum()) + self.model.intercept
-        if split < picked.size:
-            logit += features.bio_value * float(picked[split:].sum())
-        return logit
 
-    def _contributions(self, features: Features) -> dict[str, float]:
-        """Summed contribution per span: a word's n-grams and unigram, a bigram, a bio word."""
-        flat = np.array(features.flat, dtype=np.int64)
-        scale = np.full(flat.size, features.bio_value)
-        scale[: features.text_flat] = features.text_value
-        group_of = np.repeat(np.arange(len(features.spans)), features.lengths)
-        parts = self._weights[flat] * scale
-        sums = np.bincount(group_of, weights=parts, minlength=len(features.spans))
-        by_span: dict[str, float] = {}
-        for span, part in zip(features.spans, sums.tolist(), strict=True):
-            by_span[span] = by_span.get(span, 0.0) + part
-        return by_span
-
-
-def _decisive(contributions: dict[str, float], *, lead: bool) -> tuple[Signal, ...]:
+def _decisive(spans: dict[_Span, float], *, lead: bool) -> tuple[Signal, ...]:
     """The strongest spans toward the verdict, and the strongest against it when it is large.
 
-    The bio's words are summed into one signal: it decided as a whole, and quoting someone's
-    profile word by word helps no one.
+    The bio is one signal: it decided as a whole, and quoting someone's profile word by word helps
+    no one.
     """
-    merged: dict[str, float] = {}
-    for span, weight in contributions.items():
-        key = _BIO if span.startswith(BIO_SPAN_PREFIX) else span
-        merged[key] = merged.get(key, 0.0) + weight
+    if not spans:
+        return ()
+    keys = list(spans)
+    weights = list(spans.values())
     direction = 1.0 if lead else -1.0
-    ranked = sorted(merged.items(), key=lambda item: item[1] * direction, reverse=True)
-    toward = [Signal(s, w) for s, w in ranked[:REASON_SIGNALS] if w * direction > 0]
-    against = [Signal(s, w) for s, w in ranked[-1:] if -w * direction >= _AGAINST_SHOWN]
-    chosen = toward[: REASON_SIGNALS - 1] + against if against else toward
-    return tuple(chosen)
+    ranked = sorted(range(len(keys)), key=weights.__getitem__, reverse=lead)
+    toward = [
+        _signal(keys[i], weights[i]) for i in ranked[:REASON_SIGNALS] if weights[i] * direction > 0
+    ]
+    last = ranked[-1]
+    if -weights[last] * direction >= _AGAINST_SHOWN:
+        return (*toward[: REASON_SIGNALS - 1], _signal(keys[last], weights[last]))
+    return tuple(toward)
+
+
+def _signal(span: _Span, weight: float) -> Signal:
+    if isinstance(span, tuple):
+        return Signal(" ".join(span), weight)
+    return Signal(_BIO, weight, bio=True) if span == _BIO_SPAN else Signal(span, weight)
 
 
 def _sigmoid(logit: float) -> float:
@@ -116,4 +247,4 @@ def _sigmoid(logit: float) -> float:
 
 def spans_in(signals: Iterable[Signal]) -> list[str]:
     """The quoted texts of signals (the bio excluded): what tests check against the message."""
-    return [s.text for s in signals if s.text != _BIO]
+    return [s.text for s in signals if not s.bio]

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from parser.intent.features import FeatureSettings
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: count features over sqrt(occurrences) per group (1: binary, L2)
 
 
 class IntentModelError(ValueError):
@@ -87,6 +87,11 @@ class IntentModel(BaseModel):
         dense = np.zeros(self.features.size, dtype=np.float64)
         dense[indices] = values
         return dense
+
+    def sparse_weights(self) -> dict[int, float]:
+        """Feature index → weight, the non-zero ones: scoring looks words up in it."""
+        indices, values = _decode(self.indices_b64, self.values_b64)
+        return dict(zip(indices.tolist(), values.tolist(), strict=True))
 
     def dumps(self) -> str:
         return self.model_dump_json()

@@ -69,3 +69,24 @@ def test_a_buyer_and_a_seller_get_opposite_verdicts() -> None:
 
 def test_a_kind_without_a_model_gets_the_general_one() -> None:
     assert load_default("no_such_kind").training.kind == GENERAL
+
+
+def test_the_cached_score_equals_the_dot_product_over_the_trained_features() -> None:
+    # Scoring sums cached per-word terms; training sees count features over sqrt(occurrences).
+    # Twice over the same classifier: the second pass reads every word from the cache.
+    classifier = IntentClassifier(load_default("rental"))
+    messages = [(e.text, e.bio) for kind in KINDS for e in split(load_examples(kind))[1][:10]] + [
+        ("в в в аренду аренду, сниму сниму квартиру", None),
+        ("", None),
+        ("!!! 🙏", "bio"),
+    ]
+    for _ in range(2):
+        for text, bio in messages:
+            assert abs(classifier.logit(text, bio) - classifier.logit_uncached(text, bio)) < 1e-9
+
+
+def test_a_repeated_word_is_one_signal_with_both_occurrences() -> None:
+    classifier = IntentClassifier(load_default("web_development"))
+    verdict = classifier.classify("нужен сайт, сайт нужен срочно, сайт для кафе")
+    spans = spans_in(verdict.signals)
+    assert len(spans) == len(set(spans)), verdict
