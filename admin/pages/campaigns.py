@@ -1,7 +1,8 @@
-"""Campaigns: the list with status and leads; a campaign's page with its numbers (leads,
+"""Campaigns: the list with status and leads; a campaign's page with its numbers (leads, maybes,
 conversations by status, links to its leads and inbox), start / pause / stop, and the form with
-every outreach setting (the workspace file's rules, every error next to its field, what was
-typed kept, nothing written on a refusal); a new campaign starts paused."""
+who counts as a lead (the second stage, ``campaign_intent``) and every outreach setting (the
+workspace file's rules, every error next to its field, what was typed kept, nothing written on a
+refusal); a new campaign starts paused."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ from admin.pages.campaign_form import (
     outreach_from_form,
     typed_from_policy,
 )
+from admin.pages.campaign_intent import (
+    BELOW_CHOICES,
+    intent_from_form,
+    stored_policy,
+    typed_from_intent,
+)
 from admin.pages.errors import page_error
 from admin.pages.rendering import go, render
 from admin.pages.viewers import viewer_for
@@ -36,9 +43,11 @@ from admin.setup.campaigns import (
     set_status,
 )
 from admin.setup.keyword_sets import SetupError
+from admin.workspace.spec import shipped_intent_models
 from core.access import Actor
 from core.db import Database
 from core.db.models import Account, Campaign
+from core.intent import IntentPolicy
 from core.outreach import OutreachPolicy
 
 router = APIRouter(include_in_schema=False)
@@ -131,6 +140,8 @@ async def _save(request: Request, actor: Actor, campaign_id: int | None) -> Resp
         **{field: form.getlist(field) for field in LISTS},
         "outreach": outreach_from_form(typed),
     }
+    stored = stored_policy(campaign.intent if campaign else None)
+    raw["intent"] = intent_from_form(typed, stored)
     if typed["llm_api_key"].strip():
         raw["llm_api_key"] = typed["llm_api_key"].strip()
     try:
@@ -179,6 +190,8 @@ async def _page(
         "errors": errors or {},
         "has_llm_key": bool(campaign and campaign.llm_key_secret),
         "quiet": (QUIET_ON, QUIET_START, QUIET_END),
+        "intent_models": shipped_intent_models(),
+        "below_choices": BELOW_CHOICES,
     }
     return render(request, viewer, "campaigns/page.html", context, status=status)
 
@@ -186,7 +199,7 @@ async def _page(
 def _typed_new() -> dict[str, Any]:
     typed: dict[str, Any] = {"name": "", "llm_api_key": "", "forget_llm_api_key": ""}
     typed |= {field: [] for field in LISTS}
-    return typed | typed_from_policy(OutreachPolicy())
+    return typed | typed_from_policy(OutreachPolicy()) | typed_from_intent(IntentPolicy())
 
 
 async def _typed_from(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
@@ -204,7 +217,7 @@ async def _typed_from(session: AsyncSession, campaign: Campaign) -> dict[str, An
         policy = OutreachPolicy.model_validate(campaign.outreach or {})
     except ValueError:
         policy = OutreachPolicy()  # a hand-edited row: the form offers the defaults to fix it
-    return typed | typed_from_policy(policy)
+    return typed | typed_from_policy(policy) | typed_from_intent(stored_policy(campaign.intent))
 
 
 def _typed_from_form(form: FormData) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class CampaignRow:
 class Numbers:
     leads: int
     conversations: dict[str, int] = field(default_factory=dict)
+    verdicts: dict[str, int] = field(default_factory=dict)  # leads by the second stage's verdict
 
     @property
     def conversations_total(self) -> int:
@@ -69,7 +70,12 @@ async def numbers(session: AsyncSession, campaign_id: int) -> Numbers:
     )
     by_status = {status: int(n) for status, n in rows}
     ordered = {s: by_status.pop(s) for s in CONVERSATION_STATUSES if s in by_status}
-    return Numbers(int(leads or 0), ordered | by_status)
+    verdicts = await session.execute(
+        select(Lead.intent, func.count())
+        .where(Lead.campaign_id == campaign_id, Lead.intent.is_not(None))
+        .group_by(Lead.intent)
+    )
+    return Numbers(int(leads or 0), ordered | by_status, {str(v): int(n) for v, n in verdicts})
 
 
 async def choices(session: AsyncSession) -> Choices:

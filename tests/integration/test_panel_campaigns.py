@@ -20,11 +20,13 @@ from sqlalchemy import func, select
 
 from admin.workspace.apply import apply_workspace, read_workspace
 from admin.workspace.export import export_workspace
+from admin.workspace.spec import shipped_intent_models
 from core.access import Role
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.models import AuditEntry, Campaign, Lead, OutboxMessage
 from core.events import Event, MessageIncoming, Profile
+from core.intent import IntentPolicy
 from core.outbox import OutboxRelay
 from core.platform import Platform
 from core.security import SecretBox
@@ -429,3 +431,76 @@ async def test_a_stopped_campaign_sends_nothing_more_and_a_paused_one_goes_on(pa
     assert conversation.account_id is not None
     await world.reply(933, conversation.account_id, "Да, расскажите подробнее")
     assert len(await world.outbound(933)) == 2
+
+
+# ---- who counts as a lead (the second stage) -------------------------------------------------
+
+
+async def test_the_form_offers_the_second_stages_settings_with_the_shipped_models(
+    panel: Panel,
+) -> None:
+    page = await panel.browser.get("/campaigns/new")
+
+    block = page.text.split('data-testid="intent-settings"')[1].split("</form>")[0]
+    shipped = shipped_intent_models()
+    assert shipped and all(f'<option value="{m}"' in block for m in shipped)
+    assert '<option value="general" selected>' in block  # the defaults: on, general, maybe, learn
+    assert 'name="intent.enabled" value="on" checked' in block
+    assert 'name="intent.below" value="maybe" checked' in block
+    assert 'name="intent.learn" value="on" checked' in block
+    assert 'name="intent.threshold" class="form-control" value=""' in block
+
+
+async def test_the_campaign_page_counts_the_leads_nobody_writes_to_by_verdict(
+    panel: Panel,
+) -> None:
+    for user, intent in ((921, "maybe"), (922, "maybe"), (923, "lead")):
+        found = await panel.world.lead(user=user)
+        async with panel.world.db.transaction() as session:
+            lead = await session.get(Lead, found.lead_id)
+            assert lead is not None
+            lead.intent = intent
+
+    page = await panel.viewer.get("/campaigns/1")
+
+    numbers = page.text.split('data-testid="numbers"')[1].split("</form>")[0]
+    assert '<a href="/leads?campaign=1&amp;intent=maybe" data-verdicts="maybe">maybe: 2</a>' in (
+        numbers
+    )
+
+
+INTENT_FORM = FORM | {
+    "name": "judged",
+    "intent.model": "web_development",
+    "intent.threshold": "0,6",
+    "intent.below": "ask",
+}  # the stage on, learning off (its checkbox not sent)
+
+
+async def test_the_second_stages_settings_save_read_back_and_refuse_by_field(
+    panel: Panel,
+) -> None:
+    saved = await panel.browser.post("/campaigns", data=INTENT_FORM | {"intent.enabled": "on"})
+    assert saved.status_code == 303, saved.text
+    async with panel.world.db.session() as session:
+        campaign = await session.scalar(select(Campaign).where(Campaign.name == "judged"))
+        assert campaign is not None
+    stored = IntentPolicy.model_validate(campaign.intent)
+    assert (stored.enabled, stored.model, stored.threshold) == (True, "web_development", 0.6)
+    assert (stored.below, stored.learn) == ("ask", False)
+    form = await panel.browser.get(saved.headers["location"])
+    assert 'name="intent.threshold" class="form-control" value="0.6"' in form.text
+
+    bad = INTENT_FORM | {"intent.model": "astrology", "intent.threshold": "2", "name": "bad"}
+    refused = await panel.browser.post("/campaigns", data=bad)
+
+    assert refused.status_code == 422
+
+    def error(key: str) -> str:
+        return refused.text.split(f'data-error="{key}">')[1].split("</div>")[0]
+
+    assert "no shipped intent model &#39;astrology&#39;" in error("intent.model")
+    assert "less than or equal to 0.95" in error("intent.threshold")
+    assert 'value="2"' in refused.text  # what was typed stays
+    async with panel.world.db.session() as session:
+        assert await session.scalar(select(Campaign).where(Campaign.name == "bad")) is None
