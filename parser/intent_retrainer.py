@@ -57,7 +57,7 @@ class IntentRetrainer:
 
     async def start(self) -> None:
         """Begin, with the campaigns marked since their last training (a stop in between)."""
-        for campaign_id in await self._behind():
+        for campaign_id in await self.behind():
             self.mark(campaign_id)
         self._task = asyncio.create_task(self._run(), name="intent-retrainer")
 
@@ -177,7 +177,7 @@ class IntentRetrainer:
                 await add_to_outbox(session, Event.of(ConfigChanged(reason=reason)))
         return row
 
-    async def _behind(self) -> list[int]:
+    async def behind(self) -> list[int]:
         """Campaigns with a mark newer than their newest trained model."""
         async with self._db.session() as session:
             newest_model = (
