@@ -48,7 +48,7 @@ FAST = """\
       messages_per_minute: 1000"""
 
 
-def notifier_workspace(sessions: list[str], *, approval: bool) -> str:
+def notifier_workspace(sessions: list[str], *, approval: bool, below: str = "maybe") -> str:
     return f"""\
 accounts:
   - {{name: parser-1, role: parser, session: "{sessions[0]}"}}
@@ -65,6 +65,7 @@ campaigns:
       offer: "We build web apps in four weeks."
       approval: {str(approval).lower()}
 {FAST}
+    intent: {{below: {below}}}
 """
 
 
@@ -89,14 +90,17 @@ class NotifierWorld:
 
     # ---- the product ---------------------------------------------------------------------
 
-    async def boot(self, *, approval: bool = True, limits: Limits | None = None) -> None:
+    async def boot(
+        self, *, approval: bool = True, limits: Limits | None = None, below: str = "maybe"
+    ) -> None:
+        """The whole product; ``below``: what the campaign does with an unsure lead."""
         sessions = []
         for name in ("Parser", "Manager"):
             created = await self.call("/_sandbox/accounts", {"first_name": name})
             sessions.append(created["session"])
         await self.call("/_sandbox/chats", {"ref": CHAT, "title": "Jobs"})
         path = self.tmp / "workspace.yaml"
-        path.write_text(notifier_workspace(sessions, approval=approval), "utf-8")
+        path.write_text(notifier_workspace(sessions, approval=approval, below=below), "utf-8")
         spec, located = read_workspace(path)
         async with self.platform.db.transaction() as session:
             await apply_workspace(

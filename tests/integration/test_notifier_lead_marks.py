@@ -5,9 +5,14 @@ PostgreSQL); a viewer is refused, an unsure lead asks, a "maybe" pages nobody.""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from sqlalchemy import select
+
+from core.db.intent_models import IntentExample
 from core.events import LeadFound
 from core.intent import IntentVerdict
+from tests.conftest import eventually
 from tests.integration.notifier_world import OPERATOR, NotifierWorld
 
 REASON = "«бюджет» +2.3, «ищу» +1.4"
@@ -84,3 +89,65 @@ async def test_an_unsure_lead_asks_and_a_maybe_pages_nobody(
     await asyncio.sleep(1.5)
     said = " ".join(m["text"] for m in await world.bot_messages(OPERATOR))
     assert "(3)" not in said, "a maybe is not worth a page"
+
+
+# ---- with the parser serving the marks (the whole product) -----------------------------------
+
+BUYER = "Ищу разработчика на интернет-магазин, бюджет 200 тысяч, кто возьмётся?"
+SELLER = "Я разработчик, делаю сайты под ключ, пишите в лс"
+
+
+async def _redrawn(world: NotifierWorld, message: dict[str, Any], words: str) -> dict[str, Any]:
+    async def now() -> dict[str, Any] | None:
+        for m in await world.bot_messages(OPERATOR):
+            if m["message_id"] == message["message_id"] and words in m["text"]:
+                return dict(m)
+        return None
+
+    return await eventually(now, what=f"the alert to say {words!r}")
+
+
+async def _examples(world: NotifierWorld) -> list[tuple[bool, str]]:
+    async with world.platform.db.session() as session:
+        rows = await session.execute(select(IntentExample.label, IntentExample.actor))
+        return [(label, actor) for label, actor in rows]
+
+
+async def test_not_a_lead_pressed_in_telegram_teaches_the_campaign_as_the_operator(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.boot(approval=True)
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    await world.post(700_301, BUYER)
+    alert = await world.message_with(OPERATOR, "New lead", buttons=True)
+    assert "Intent: " in alert["text"] and "«бюджет»" in alert["text"]
+
+    answer = await world.press(OPERATOR, alert, "🚫 Not a lead")
+
+    assert answer["text"] == "Marked not a lead: the campaign learns from it."
+    edited = await _redrawn(world, alert, "Marked not a lead by alice")
+    labels = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Open in panel"]
+    assert await _examples(world) == [(False, "alice")]
+
+
+async def test_an_unsure_lead_asked_in_telegram_and_answered_lead_gets_exactly_one_dm(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.boot(approval=False, below="ask")
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    await world.post(700_302, SELLER)
+    question = await world.message_with(OPERATOR, "Is this a lead?", buttons=True)
+    await asyncio.sleep(1)
+    assert await world.dms_to(700_302) == []  # nobody writes while the question waits
+
+    answer = await world.press(OPERATOR, question, "✅ Lead")
+
+    assert answer["text"] == "Marked a lead: the manager will write to them."
+    await _redrawn(world, question, "Marked a lead by alice")
+    await eventually(lambda: world.dms_to(700_302), seconds=20, what="the DM after the answer")
+    await asyncio.sleep(1.5)
+    assert len(await world.dms_to(700_302)) == 1
+    assert await _examples(world) == [(True, "alice")]
