@@ -125,7 +125,7 @@ async def test_in_a_run_of_the_audience_only_buyers_get_a_dm_one_each(
     wrongly_written = {
         f"{role[u]} {u}": (_said(posted, u), _verdicts(leads[u])) for u in others if dms[u]
     }
-    assert wrongly_written == {}, "sellers and job seekers get no DM"
+    assert not wrongly_written, f"sellers and job seekers get no DM: {wrongly_written}"
     assert {u: dms[u] for u in buyers} == dict.fromkeys(buyers, 1), "one DM per buyer"
 
     for user in others:
