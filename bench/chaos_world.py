@@ -290,7 +290,8 @@ class World:
     async def post_lead(self, user_id: int) -> None:
         body = {
             "chat": f"@{CHAT}",
-            "text": f"Ищу разработчика, проект номер {user_id}",
+            # a buyer's request: the parser's second stage keeps vaguer ones as "maybe" leads
+            "text": f"Ищу разработчика на проект номер {user_id}, бюджет есть",
             "user": {"user_id": user_id, "first_name": "Lead"},
         }
         await self.call("POST", "/_sandbox/post", body)

@@ -49,7 +49,9 @@ def workspace(sessions: list[str]) -> str:
       templates: ["{TEMPLATE}"]
       follow_ups: ["{FOLLOW_UP}"]
 {FAST}"""
-    return outreach_workspace(sessions, CHAT, outreach)
+    # Attacks ride in messages and bios, which the second stage would judge too: off here, every
+    # attacker must reach the writer for the guardrails to be tested.
+    return outreach_workspace(sessions, CHAT, outreach, more="    intent: {enabled: false}\n")
 
 
 def _carries(text: str, payload: str) -> bool:

@@ -105,7 +105,12 @@ async def test_approval_holds_drafts_until_approved_and_rejected_ones_never_go(
     await boot_outreach_mode(stack, http, CHAT, workspace(approval=True))
     approved_lead, rejected_lead = 700_004, 700_005
     await post_as(http, stack, approved_lead, "Looking for a developer for a small SaaS")
-    await post_as(http, stack, rejected_lead, "Any developer free next month?")
+    await post_as(
+        http,
+        stack,
+        rejected_lead,
+        "Any developer free next month? Need a landing page for my studio",
+    )
 
     async def two_drafts() -> list[dict[str, Any]] | None:
         items: list[dict[str, Any]] = (await api(http, stack, "drafts"))["items"]
@@ -228,7 +233,9 @@ async def test_killing_manager_and_worker_mid_run_gives_every_lead_exactly_one_d
 
     async def post_all(batch: list[int]) -> None:
         for lead in batch:
-            await post_as(http, stack, lead, f"Ищу разработчика, проект номер {lead}")
+            await post_as(
+                http, stack, lead, f"Ищу разработчика на проект номер {lead}, бюджет есть"
+            )
 
     await post_all(leads[:100])
     await asyncio.sleep(1.0)
