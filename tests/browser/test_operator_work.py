@@ -1,6 +1,7 @@
 """An operator's day in a real browser against the running stack: a lead appears on the leads
-page without a reload, its held draft is approved in the inbox and the DM reaches the person in
-the sandbox; an operator may not open the users page; the panel switches to Russian."""
+page without a reload with the second stage's verdict, its held draft is approved in the inbox and
+the DM reaches the person in the sandbox; a seller's "maybe" marked "Lead" in the list gets a
+draft; an operator may not open the users page; the panel switches to Russian."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
     rows = page.locator("[data-testid=leads] tr[data-lead]")
     await expect(rows).to_have_count(1, timeout=30_000)  # no reload: the live feed brought it
     await expect(rows.first).to_contain_text("Мария")
+    await expect(rows.first.locator("[data-verdict=lead]")).to_be_visible()
+    await expect(rows.first.locator("[data-testid=score]")).to_be_visible()
 
     await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
     conversation = page.locator("[data-testid=conversations] [data-conversation]")
@@ -61,6 +64,36 @@ async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
 
     await wait_for(delivered, seconds=60, what="the approved DM in the sandbox")
     assert len(await dms_to(panel, LEAD)) == 1
+
+
+async def test_a_maybe_marked_lead_in_the_list_changes_its_row_and_gets_a_draft(
+    panel: Panel, page: Page
+) -> None:
+    own = await panel.own_campaign("teach")
+    password = panel.create_user("taras", "operator")
+    await sign_in(page, panel, "taras", password)
+    await page.goto(f"{panel.url}/leads?campaign={own.id}")
+    post = {
+        "chat": f"@{own.chat}",
+        "text": "Я разработчик, делаю сайты под ключ, пишите в лс",
+        "user": {"user_id": LEAD + 1, "first_name": "Пётр"},
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        posted = await http.post(f"{panel.sandbox_url}/_sandbox/post", json=post)
+        assert posted.json()["ok"], posted.text
+    row = page.locator("[data-testid=leads] tr[data-lead]").first
+    await expect(row.locator("[data-verdict=maybe]")).to_be_visible(timeout=30_000)
+    await expect(row.locator("[data-testid=reason]")).not_to_be_empty()
+
+    await row.locator("[data-mark=lead]").click()  # htmx posts it with the page's CSRF token
+
+    await expect(row.locator("[data-verdict=lead]")).to_be_visible(timeout=15_000)
+    await expect(row.locator("[data-mark=lead]")).to_have_count(0)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "leads.png", full_page=True)  # for the README
+    await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
+    conversation = page.locator("[data-testid=conversations] [data-conversation]")
+    await expect(conversation).to_have_count(1, timeout=30_000)  # the manager wrote a draft
 
 
 async def test_an_operator_may_not_open_users_and_switches_the_panel_to_russian(
