@@ -1,7 +1,7 @@
 """Setting up a campaign from the browser in the running stack: an account added on the accounts
-page, a chat by its link, a keyword set, then the campaign (a refusal beside its field first,
-the input kept), started with its button; a matching message posted in the sandbox chat appears
-on the leads page without a reload."""
+page, a chat by its link, a keyword set, then the campaign with who counts as a lead (refusals
+beside their fields first, the input kept), started with its button; a matching message posted
+in the sandbox chat appears on the leads page without a reload."""
 
 from __future__ import annotations
 
@@ -61,16 +61,24 @@ async def test_an_admin_sets_up_and_starts_a_campaign_and_its_first_lead_arrives
     await form.locator("input[name=manager_accounts][value=manager-3]").check()
     await page.locator("[id='outreach.offer']").fill("Логотип за неделю.")
     await page.locator("[id='outreach.timezone']").fill("Moscow")
+    await page.locator("[id='intent.threshold']").fill("2")
+    await form.locator("input[name='intent.below'][value=ask]").check()
     await form.get_by_role("button", name="Save").click()
     refusal = page.locator("[data-error='outreach.timezone']")
     await expect(refusal).to_contain_text("unknown time zone")
+    await expect(page.locator("[data-error='intent.threshold']")).to_contain_text("0.95")
+    await expect(page.locator("[id='intent.threshold']")).to_have_value("2")
+    await expect(form.locator("input[name='intent.below'][value=ask]")).to_be_checked()
     await expect(page.locator("[id='outreach.timezone']")).to_have_value("Moscow")
     await expect(page.locator("[id='outreach.offer']")).to_have_value("Логотип за неделю.")
     await expect(form.locator("input[name=manager_accounts][value=manager-3]")).to_be_checked()
 
     await page.locator("[id='outreach.timezone']").fill("Europe/Moscow")
+    await page.locator("[id='intent.threshold']").fill("0.4")
     await form.get_by_role("button", name="Save").click()
     await expect(page).to_have_url(re.compile(rf"{re.escape(panel.url)}/campaigns/\d+$"))
+    await expect(page.locator("[id='intent.threshold']")).to_have_value("0.4")
+    await expect(form.locator("input[name='intent.below'][value=ask]")).to_be_checked()
     await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "paused")
     await page.locator("[data-action=active]").click()
     await expect(page.locator("[data-status]").first).to_have_attribute("data-status", "active")
