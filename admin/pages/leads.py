@@ -117,5 +117,7 @@ async def mark(
     else:  # the parser did not answer: nothing changed, the row says so
         problem = _("Not saved: the parser is not answering. Try again in a minute.")
         status = 503
-    context = {"row": row, "notice": notice, "problem": problem}
-    return render(request, viewer, "leads/_row.html", context, status=status)
+    context = {"row": row, "l": row.lead, "notice": notice, "problem": problem}
+    # the lead's page swaps its verdict box; the list, the row
+    shown = "_verdict_box" if request.headers.get("hx-target") == "lead-verdict" else "_row"
+    return render(request, viewer, f"leads/{shown}.html", context, status=status)

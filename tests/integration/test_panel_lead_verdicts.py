@@ -104,6 +104,17 @@ async def test_an_operators_mark_reaches_the_parser_as_them_and_the_row_shows_th
             )
         assert example is not None and example.label is True
         assert example.actor == "operator"  # the signed-in user, never the form's "actor"
+
+        detail = await browser.get(f"/leads/{lead_id}")  # the lead's page has the same buttons
+        assert 'hx-target="#lead-verdict"' in detail.text and REASON in detail.text
+        there = await browser.post(
+            f"/leads/{lead_id}/mark",
+            data={"mark": "not_lead"},
+            headers=HTMX | {"HX-Target": "lead-verdict"},
+        )
+        assert there.text.strip().startswith('<dd id="lead-verdict"')
+        assert 'data-verdict="not_lead">Not a lead<' in there.text
+        assert "Marked not a lead." in there.text
     finally:
         await parser.stop()
 
