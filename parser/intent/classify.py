@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from parser.intent.features import (
     CHAR,
+    OPENING,
     WORD,
     FeatureExtractor,
     FeatureSettings,
@@ -44,8 +45,9 @@ _BIO_SPAN = " bio"  # a span no word can be (words never hold a space)
 # Tokens cached per block: the vocabulary is heavy-tailed, and a refill costs only hashing.
 _CACHE_SIZE = 100_000
 
-# Per raw token: normalised word, n-gram weight sum, n-gram count, stem weight, bigram halves.
-_Word = tuple[str, float, int, float, int, int]
+# Per raw token: normalised word, n-gram weight sum, n-gram count, stem weight, bigram halves,
+# the stem's weights as the message's first, second … word.
+_Word = tuple[str, float, int, float, int, int, tuple[float, ...]]
 # A reason's span: a word, two words (a bigram) or the bio.
 _Span = str | tuple[str, str]
 
@@ -101,13 +103,11 @@ class _Block:
         stem = stems[token] or word
         grams = char_grams(word, self._settings)
         chars = sum(self._weight(CHAR + g) for g in grams)
-        return (
-            word,
-            chars,
-            len(grams),
-            self._weight(WORD + stem),
-            *bigram_halves(stem, self._bits),
+        opening = tuple(
+            self._weight(OPENING.format(i) + stem) for i in range(self._settings.opening_words)
         )
+        left, right = bigram_halves(stem, self._bits)
+        return word, chars, len(grams), self._weight(WORD + stem), left, right, opening
 
     def words(self, text: str, stems: StemCache) -> list[_Word]:
         tokens = tokenize(text)
@@ -139,19 +139,22 @@ class _Block:
         words = self.words(text, stems)
         if not words:
             return 0.0
-        names, chars, grams, unigrams, lefts, rights = zip(*words, strict=True)
+        names, chars, grams, unigrams, lefts, rights, _ = zip(*words, strict=True)
         total_grams = sum(grams)
         char_scale = total_grams**-0.5 if total_grams else 0.0
         pairs: list[float | None] = []
         if self._settings.word_bigrams:
             slots = map(add, lefts, islice(rights, 1, None))
             pairs = list(map(self._weights.get, slots))  # None: a bigram without a weight
-        stem_scale = (len(words) + len(pairs)) ** -0.5
+        openers = [entry[6][i] for i, entry in enumerate(words[: self._settings.opening_words])]
+        stem_scale = (len(words) + len(pairs) + len(openers)) ** -0.5
         total: float = sum(chars) * char_scale
-        total += (sum(unigrams) + sum(filter(None, pairs))) * stem_scale
+        total += (sum(unigrams) + sum(filter(None, pairs)) + sum(openers)) * stem_scale
         if spans is not None:
             char_shares = map(mul, chars, repeat(char_scale))
             shares = list(map(add, char_shares, map(mul, unigrams, repeat(stem_scale))))
+            for i, weight in enumerate(openers):
+                shares[i] += weight * stem_scale
             mine = dict(zip(names, shares, strict=True))
             if len(mine) < len(names):  # a word repeated: sum its occurrences
                 mine = {}

@@ -9,6 +9,7 @@ into a fixed-size space:
 - word unigrams and bigrams (two hashes' sum, see ``BIGRAM_MIX``) of the words' stems
   (``parser.stemming``: the same tokens, the same normalisation and the same stem cache the
   keyword matcher uses);
+- the stems of the first words (``opening_words``) once more, tagged by position;
 - the bio's features, in their own block after the message's, so "ищу" in a bio ("ищу клиентов")
   and in a message ("ищу разработчика") learn different weights.
 
@@ -34,6 +35,8 @@ from parser.stemming import StemCache, normalize_word, shared_stem_cache, tokeni
 
 # Prefixes keep the kinds of feature apart in one hash space ("w:" the word "ab", "c:" its n-gram).
 CHAR, WORD, LEFT, RIGHT = "c:", "w:", "l:", "r:"
+OPENING = "o{}:"  # the stem of the message's first, second … word: "сдам …" and "сниму …" open
+# differently, wherever else the same words occur
 # A bigram's slot is (MIX · hash(left stem) + hash(right stem)) mod the block's size: an odd
 # multiplier keeps it a good hash, and scoring adds two numbers cached per word instead of
 # building and hashing a string per pair of words.
@@ -50,6 +53,7 @@ class FeatureSettings(BaseModel):
     char_min: int = Field(default=2, ge=1, le=8)
     char_max: int = Field(default=5, ge=1, le=8)
     word_bigrams: bool = True
+    opening_words: int = Field(default=2, ge=0, le=5)  # first words also counted by position
 
     @property
     def size(self) -> int:
@@ -116,6 +120,10 @@ class FeatureExtractor:
             halves = [bigram_halves(stem, bits) for _, stem in pairs]
             mask = (1 << bits) - 1
             stems += [(a[0] + b[1]) & mask for a, b in zip(halves, halves[1:], strict=False)]
+        opening = pairs[: self.settings.opening_words]
+        stems += [
+            feature_hash(OPENING.format(i) + stem, bits) for i, (_, stem) in enumerate(opening)
+        ]
         return chars, stems
 
     def extract(self, text: str, bio: str | None = None) -> Features:

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from parser.intent.features import FeatureSettings
 
-MODEL_VERSION = 2  # 2: count features over sqrt(occurrences) per group (1: binary, L2)
+# 1: binary features, L2 per block; 2: counts over sqrt(occurrences) per group; 3: + opening words
+MODEL_VERSION = 3
 
 
 class IntentModelError(ValueError):

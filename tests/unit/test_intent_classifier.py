@@ -15,9 +15,9 @@ from parser.intent.examples_set import GENERAL, load_examples, load_kinds, split
 from parser.stemming import normalize_word, tokenize
 
 KINDS = [k.name for k in load_kinds()]
-# Measured 2026-12-02 (six kinds, 205 held-out messages, each kind's shipped model):
-# ru precision 0.85 recall 0.93 (121), en precision 0.86 recall 0.88 (84).
-FLOORS = {"ru": (0.8, 0.85), "en": (0.8, 0.8)}  # language → (precision, recall)
+# Measured 2026-12-02 (six kinds, 265 held-out messages, each kind's shipped model):
+# ru precision 0.91 recall 0.90 (157), en precision 0.91 recall 0.91 (108).
+FLOORS = {"ru": (0.85, 0.85), "en": (0.85, 0.85)}  # language → (precision, recall)
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
@@ -39,8 +39,8 @@ def test_kind_models_meet_precision_and_recall_floors_per_language(lang: str) ->
 
 def test_general_model_meets_the_floors_on_every_kind_together() -> None:
     held_out = [e for kind in KINDS for e in split(load_examples(kind))[1]]
-    scored = evaluate(load_default(GENERAL), held_out)
-    assert scored.precision >= 0.8, scored
+    scored = evaluate(load_default(GENERAL), held_out)  # measured: precision 0.93, recall 0.89
+    assert scored.precision >= 0.85, scored
     assert scored.recall >= 0.85, scored
 
 
