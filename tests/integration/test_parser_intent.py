@@ -35,9 +35,11 @@ CHATTER = "разработчик"
 NOT_A_HIT = "Кто-нибудь был на конференции в субботу?"
 
 
-async def _service(db: Database, box: SecretBox, tmp_path: Path, **policy: Any) -> ParserService:
+async def _service(
+    db: Database, box: SecretBox, tmp_path: Path, workspace: str = WORKSPACE, **policy: Any
+) -> ParserService:
     path = tmp_path / "ws.yaml"
-    path.write_text(WORKSPACE, encoding="utf-8")
+    path.write_text(workspace, encoding="utf-8")
     spec, located = read_workspace(path)
     async with db.transaction() as session:
         await apply_workspace(session=session, spec=spec, located=located, box=box)
@@ -272,3 +274,26 @@ async def test_a_retrained_model_swapped_in_memory_scores_the_next_hit(
     expected = service.stage.get(campaign_id)
     assert expected is not None
     assert lead.intent_score == expected.classifier.classify(SELLER).score
+
+
+async def test_campaigns_on_one_shipped_model_share_its_classifier_across_reloads(
+    database: Database, secret_box: SecretBox, tmp_path: Path
+) -> None:
+    two = WORKSPACE + (
+        '  - {name: web2, keyword_sets: [web-dev], chats: ["@jobs_chat"], '
+        "parser_accounts: [parser-1]}\n"
+        '  - {name: smm, keyword_sets: [web-dev], chats: ["@jobs_chat"], '
+        "parser_accounts: [parser-1], intent: {model: smm}}\n"
+    )
+    service = await _service(database, secret_box, tmp_path, two)
+    async with database.transaction() as session:  # the helper set every policy to the defaults
+        await session.execute(
+            update(Campaign).where(Campaign.name == "smm").values(intent={"model": "smm"})
+        )
+    await service.reload()
+    web, web2, smm = (service.stage.get(n) for n in (1, 2, 3))
+    assert web is not None and web2 is not None and smm is not None
+    assert web.classifier is web2.classifier and smm.classifier is not web.classifier
+    await service.reload()
+    again = service.stage.get(1)
+    assert again is not None and again.classifier is web.classifier  # not loaded again
