@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from manager.prompts import DATA_CLOSE, DATA_OPEN
+from core.untrusted_data import DATA_CLOSE, DATA_OPEN
 
 _GENERIC_TLDS = frozenset(
     "com net org info biz io co me app dev xyz site online store shop top club pro tech link "

@@ -235,6 +235,7 @@ async def rabbitmqctl(*args: str) -> None:
 SERVICE_QUEUES = [
     "parser.messages",
     "parser.control",
+    "parser.lead_commands",
     "manager.leads",
     "manager.replies",
     "manager.results",

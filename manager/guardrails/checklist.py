@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from core.outreach import OutreachPolicy
+from core.untrusted_data import DATA_NOTE
 from manager.guardrails.amounts import price_findings
 from manager.guardrails.content import abuse_findings, language_findings, payment_findings
 from manager.guardrails.findings import Finding
@@ -20,7 +21,7 @@ from manager.guardrails.links import link_findings
 from manager.guardrails.numbers import number_findings
 from manager.guardrails.policy import OutputPolicy
 from manager.guardrails.stages import stage_findings
-from manager.prompts import DATA_NOTE, FINAL_REQUEST, SYSTEM_DATA_RULES
+from manager.prompts import FINAL_REQUEST, SYSTEM_DATA_RULES
 
 _TEMPLATE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _SCAFFOLDING = (DATA_NOTE, FINAL_REQUEST, SYSTEM_DATA_RULES)

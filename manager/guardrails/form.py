@@ -12,10 +12,10 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from core.untrusted_data import DATA_CLOSE, DATA_OPEN
 from manager.guardrails import text as t
 from manager.guardrails.findings import Finding, person, retry
 from manager.guardrails.policy import OutputPolicy
-from manager.prompts import DATA_CLOSE, DATA_OPEN
 
 _ROLE_MARKERS = (
     re.compile(

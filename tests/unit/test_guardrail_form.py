@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.untrusted_data import DATA_CLOSE
 from manager.guardrails.findings import Route
 from manager.guardrails.form import (
     length_findings,
@@ -13,7 +14,6 @@ from manager.guardrails.form import (
 )
 from manager.guardrails.policy import OutputPolicy
 from manager.guardrails.stages import stage_findings
-from manager.prompts import DATA_CLOSE
 
 OK = "Hi Ivan! Saw your post about a bot for the flower shop. What should it do first?"
 STAGES = ("introduction", "qualification", "offer", "objections", "close", "end")

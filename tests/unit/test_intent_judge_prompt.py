@@ -12,7 +12,7 @@ import pytest
 
 from core.llm_client import Unusable, parse_json
 from core.settings import Settings
-from manager.prompts import DATA_CLOSE, DATA_OPEN
+from core.untrusted_data import DATA_CLOSE, DATA_OPEN
 from parser.intent_judge import cost_of
 from parser.intent_judge_prompt import (
     JUDGE_MARKER,

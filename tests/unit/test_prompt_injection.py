@@ -8,16 +8,9 @@ import json
 import pytest
 
 from core.outreach import OutreachPolicy
+from core.untrusted_data import DATA_CLOSE, DATA_OPEN, neutralise
 from manager.guardrails import OutputPolicy, campaign_instructions, check_draft
-from manager.prompts import (
-    DATA_CLOSE,
-    DATA_OPEN,
-    Profile,
-    PromptInputs,
-    Turn,
-    build_messages,
-    neutralise,
-)
+from manager.prompts import Profile, PromptInputs, Turn, build_messages
 
 TEMPLATE = (
     "You are Anna, a friendly manager of a studio that builds Telegram bots for online shops.\n"

@@ -6,15 +6,13 @@ import json
 
 import pytest
 
+from core.untrusted_data import DATA_CLOSE, DATA_OPEN, neutralise
 from manager.prompts import (
-    DATA_CLOSE,
-    DATA_OPEN,
     Profile,
     PromptInputs,
     TemplateProblem,
     Turn,
     build_messages,
-    neutralise,
     template_version,
     validate_template,
 )
