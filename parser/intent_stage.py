@@ -12,6 +12,7 @@ has no answer (None) or fails, the model's verdict stands — a lead is never lo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class IntentStage:
         Campaigns sharing a classifier share its verdict: the message is scored once per model.
         """
         scored: dict[int, Verdict] = {}  # id(classifier) → its verdict on this message
-        judged: dict[int, Judged] = {}
+        campaigns: list[tuple[CampaignIntent, Verdict]] = []
         for campaign_id in campaign_ids:
             campaign = self._campaigns.get(campaign_id)
             if campaign is None or not campaign.policy.enabled:
@@ -86,14 +87,20 @@ class IntentStage:
             key = id(campaign.classifier)
             if key not in scored:
                 scored[key] = campaign.classifier.classify(text, bio)
-            verdict = await self._judged(campaign, scored[key], text, bio)
-            judged[campaign_id] = Judged(
-                campaign_id,
+            campaigns.append((campaign, scored[key]))
+        # Campaigns that ask the judge ask it side by side: the message waits for the slowest.
+        verdicts = await asyncio.gather(
+            *(self._judged(campaign, verdict, text, bio) for campaign, verdict in campaigns)
+        )
+        return {
+            campaign.campaign_id: Judged(
+                campaign.campaign_id,
                 "lead" if verdict.lead else campaign.policy.below,
                 min(max(verdict.score, 0.0), 1.0),
                 verdict.reason[:REASON_LIMIT],
             )
-        return judged
+            for (campaign, _), verdict in zip(campaigns, verdicts, strict=True)
+        }
 
     async def _judged(
         self, campaign: CampaignIntent, verdict: Verdict, text: str, bio: str | None
