@@ -74,6 +74,7 @@ def main() -> None:
     actual: list[bool] = []
     per_kind: dict[str, tuple[Evaluation, Evaluation, float]] = {}  # ours, baseline, threshold
     held: list[tuple[IntentClassifier, LabelledExample]] = []
+    by_lang: dict[str, tuple[list[bool], list[bool]]] = {}  # language → (ours, truth)
     for i, kind in enumerate(kinds):
         classifier = IntentClassifier(load_default(kind.name))
         _, test = split(load_examples(kind.name))
@@ -87,6 +88,10 @@ def main() -> None:
         base_pred += hit
         actual += truth
         held += [(classifier, e) for e in test]
+        for said, e in zip(ours, test, strict=True):
+            pair = by_lang.setdefault(e.lang, ([], []))
+            pair[0].append(said)
+            pair[1].append(e.lead)
     ours_all, base_all = confusion(ours_pred, actual), confusion(base_pred, actual)
     speed = measure_speed(held, matcher)
     print("lead intent: keyword hit, then the kind's shipped model (held-out split)")
@@ -102,6 +107,12 @@ def main() -> None:
         f"{'all':<18} {ours_all.precision:>7.3f} {ours_all.recall:>7.3f} {ours_all.f1:>8.3f} "
         f"{base_all.precision:>6.3f} {base_all.recall:>6.3f} {ours_all.count:>4}"
     )
+    per_lang = {lang: confusion(said, truth) for lang, (said, truth) in sorted(by_lang.items())}
+    for lang, scored in per_lang.items():
+        print(
+            f"{lang:<18} {scored.precision:>7.3f} {scored.recall:>7.3f} {scored.f1:>8.3f} "
+            f"{'':>6} {'':>6} {scored.count:>4}"
+        )
     for key, value in speed.items():
         print(f"{key}: {value}")
     goal_met = ours_all.precision >= GOAL and ours_all.recall >= GOAL
@@ -119,6 +130,7 @@ def main() -> None:
                 "held_out": ours_all.count,
                 "goal_met": goal_met,
                 **speed,
+                "per_lang": {lang: row(scored) for lang, scored in per_lang.items()},
                 "per_kind": {
                     name: {
                         **row(o),

@@ -48,8 +48,9 @@ _CACHE_SIZE = 100_000
 # Per raw token: normalised word, n-gram weight sum, n-gram count, stem weight, bigram halves,
 # the stem's weights as the message's first, second … word.
 _Word = tuple[str, float, int, float, int, int, tuple[float, ...]]
-# A reason's span: a word, two words (a bigram) or the bio.
+# A reason's span: a word, two words (a bigram) or the bio; spans and their shares side by side.
 _Span = str | tuple[str, str]
+_Spans = tuple[list[_Span], list[float]]
 
 
 class Signal(NamedTuple):
@@ -131,7 +132,7 @@ class _Block:
             found.append(entry)
         return found
 
-    def logit(self, text: str, stems: StemCache, spans: dict[_Span, float] | None) -> float:
+    def logit(self, text: str, stems: StemCache, spans: _Spans | None) -> float:
         """This block's share of the logit; with ``spans``, each word's and bigram's share too.
 
         A word (or bigram) seen twice is one span with both occurrences' shares.
@@ -139,31 +140,38 @@ class _Block:
         words = self.words(text, stems)
         if not words:
             return 0.0
-        names, chars, grams, unigrams, lefts, rights, _ = zip(*words, strict=True)
+        names, chars, grams, unigrams, lefts, rights, opening = zip(*words, strict=True)
         total_grams = sum(grams)
         char_scale = total_grams**-0.5 if total_grams else 0.0
         pairs: list[float | None] = []
         if self._settings.word_bigrams:
             slots = map(add, lefts, islice(rights, 1, None))
             pairs = list(map(self._weights.get, slots))  # None: a bigram without a weight
-        openers = [entry[6][i] for i, entry in enumerate(words[: self._settings.opening_words])]
+        openers = [weights[i] for i, weights in enumerate(opening[: self._settings.opening_words])]
         stem_scale = (len(words) + len(pairs) + len(openers)) ** -0.5
         total: float = sum(chars) * char_scale
         total += (sum(unigrams) + sum(filter(None, pairs)) + sum(openers)) * stem_scale
         if spans is not None:
+            keys, shares = spans
             char_shares = map(mul, chars, repeat(char_scale))
-            shares = list(map(add, char_shares, map(mul, unigrams, repeat(stem_scale))))
+            mine = list(map(add, char_shares, map(mul, unigrams, repeat(stem_scale))))
             for i, weight in enumerate(openers):
-                shares[i] += weight * stem_scale
-            mine = dict(zip(names, shares, strict=True))
-            if len(mine) < len(names):  # a word repeated: sum its occurrences
-                mine = {}
-                for name, share in zip(names, shares, strict=True):
-                    mine[name] = mine.get(name, 0.0) + share
-            spans.update(mine)
-            for i in compress(range(len(pairs)), pairs):
-                key = (names[i], names[i + 1])
-                spans[key] = spans.get(key, 0.0) + pairs[i] * stem_scale
+                mine[i] += weight * stem_scale
+            pair_spans = list(compress(range(len(pairs)), pairs))
+            if len(set(names)) < len(names) or len(set(pair_spans)) < len(pair_spans):
+                merged: dict[_Span, float] = {}
+                for name, share in zip(names, mine, strict=True):
+                    merged[name] = merged.get(name, 0.0) + share
+                for i in pair_spans:
+                    key = (names[i], names[i + 1])
+                    merged[key] = merged.get(key, 0.0) + pairs[i] * stem_scale
+                keys += merged
+                shares += merged.values()
+            else:
+                keys += names
+                shares += mine
+                keys += [(names[i], names[i + 1]) for i in pair_spans]
+                shares += [pairs[i] * stem_scale for i in pair_spans]
         return total
 
 
@@ -202,37 +210,45 @@ class IntentClassifier:
         return _sigmoid(self.logit(text, bio))
 
     def classify(self, text: str, bio: str | None = None) -> Verdict:
-        spans: dict[_Span, float] = {}
+        spans: _Spans = ([], [])
         logit = self.model.intercept + self._text.logit(text, self._stems, spans)
         if bio:
             bio_logit = self._bio.logit(bio, self._stems, None)
             logit += bio_logit
-            spans[_BIO_SPAN] = bio_logit
+            spans[0].append(_BIO_SPAN)
+            spans[1].append(bio_logit)
         score = _sigmoid(logit)
         lead = score >= self.threshold
-        signals = _decisive(spans, lead=lead)
+        signals = _decisive(*spans, lead=lead)
         return Verdict(lead=lead, score=score, reason=", ".join(map(str, signals)), signals=signals)
 
 
-def _decisive(spans: dict[_Span, float], *, lead: bool) -> tuple[Signal, ...]:
+def _decisive(keys: list[_Span], shares: list[float], *, lead: bool) -> tuple[Signal, ...]:
     """The strongest spans toward the verdict, and the strongest against it when it is large.
 
     The bio is one signal: it decided as a whole, and quoting someone's profile word by word helps
     no one.
     """
-    if not spans:
+    if not keys:
         return ()
-    keys = list(spans)
-    weights = list(spans.values())
-    direction = 1.0 if lead else -1.0
-    ranked = sorted(range(len(keys)), key=weights.__getitem__, reverse=lead)
-    toward = [
-        _signal(keys[i], weights[i]) for i in ranked[:REASON_SIGNALS] if weights[i] * direction > 0
-    ]
-    last = ranked[-1]
-    if -weights[last] * direction >= _AGAINST_SHOWN:
-        return (*toward[: REASON_SIGNALS - 1], _signal(keys[last], weights[last]))
-    return tuple(toward)
+    ordered = sorted(shares, reverse=lead)  # floats alone: a C-level sort, then find the few
+    picked: list[int] = []
+    for share in ordered[:REASON_SIGNALS]:
+        if share * (1 if lead else -1) <= 0:
+            break
+        picked.append(_index(shares, share, picked))
+    last = ordered[-1]
+    if -last * (1 if lead else -1) >= _AGAINST_SHOWN:
+        picked = picked[: REASON_SIGNALS - 1] + [_index(shares, last, picked)]
+    return tuple(_signal(keys[i], shares[i]) for i in picked)
+
+
+def _index(shares: list[float], share: float, taken: list[int]) -> int:
+    """Where ``share`` is in ``shares``, skipping places already taken (equal shares)."""
+    at = shares.index(share)
+    while at in taken:
+        at = shares.index(share, at + 1)
+    return at
 
 
 def _signal(span: _Span, weight: float) -> Signal:
