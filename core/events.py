@@ -123,6 +123,18 @@ class LeadFound(Payload):
     reason: str | None = Field(None, max_length=500)
 
 
+class LeadMarked(Payload):
+    """An operator said a lead is (not) a lead; the parser kept the mark (``command.lead``).
+    Questions and alerts about the lead elsewhere (the notifier's) are answered by it."""
+
+    NAME: ClassVar[str] = "lead.marked"
+
+    lead_id: int
+    campaign_id: int
+    mark: Literal["lead", "not_lead"]
+    by: str = Field(min_length=1, max_length=64)  # the operator's login
+
+
 class LeadReferred(Payload):
     """A scene heard a member ask something off-script and hands them to a campaign: the parser
     records them as that campaign's lead (the parser is the only writer of leads)."""

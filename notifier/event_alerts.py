@@ -27,6 +27,7 @@ from core.events import (
     DraftPending,
     Event,
     LeadFound,
+    LeadMarked,
     RunEnded,
     SendFailed,
     WorkerCrashed,
@@ -157,6 +158,22 @@ async def lead_found(session: AsyncSession, event: Event) -> list[Outcome]:
             link=found.link,
             data=data,
             at=event.occurred_at,
+        )
+    ]
+
+
+async def lead_marked(session: AsyncSession, event: Event) -> list[Outcome]:
+    """An operator marked the lead (in the panel, the API or another chat): its alert and any
+    question about it are answered, by them."""
+    marked = event.payload_as(LeadMarked)
+    return [
+        Settle(
+            "handled",
+            f"marked_{marked.mark}",
+            event.occurred_at,
+            by=marked.by,
+            kinds=("lead.new", "lead.ask"),
+            fingerprint=f"lead:{marked.lead_id}",
         )
     ]
 
@@ -418,6 +435,7 @@ async def alert_raised(session: AsyncSession, event: Event) -> list[Outcome]:
 
 TRANSLATORS: dict[str, Translate] = {
     LeadFound.NAME: lead_found,
+    LeadMarked.NAME: lead_marked,
     DraftPending.NAME: draft_pending,
     DraftDecided.NAME: draft_decided,
     ConversationHandoff.NAME: conversation_handoff,

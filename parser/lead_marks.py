@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database
 from core.db.intent_models import IntentExample
 from core.db.models import AuditEntry, Campaign, Lead
-from core.events import Event, LeadFound
+from core.events import Event, LeadFound, LeadMarked
 from core.intent import WRITES_TO, policy_of
 from core.lead_commands import LeadCommand, LeadCommandResult
 from core.outbox import OutboxRelay, add_to_outbox
@@ -65,10 +65,16 @@ class LeadMarks:
             if written_to:
                 found = _announce(lead)
                 await add_to_outbox(session, Event.of(found, correlation_id=correlation_id))
+            marked = LeadMarked(
+                lead_id=lead.id,
+                campaign_id=lead.campaign_id,
+                mark=command.mark,
+                by=command.actor.login,
+            )
+            await add_to_outbox(session, Event.of(marked, correlation_id=correlation_id))
             _audit(session, lead, command, previous=previous, written_to=written_to)
             campaign_id = lead.campaign_id
-        if written_to:
-            self._relay.poke()
+        self._relay.poke()
         if learns and self._on_marked is not None:
             self._on_marked(campaign_id)
         log.info(

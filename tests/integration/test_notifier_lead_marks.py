@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.access import Actor
 from core.db.intent_models import IntentExample
+from core.db.models import Lead
 from core.events import LeadFound
 from core.intent import IntentVerdict
+from core.lead_commands import LeadCommand, send_lead_command
 from tests.conftest import eventually
 from tests.integration.notifier_world import OPERATOR, NotifierWorld
 
@@ -151,3 +154,27 @@ async def test_an_unsure_lead_asked_in_telegram_and_answered_lead_gets_exactly_o
     await asyncio.sleep(1.5)
     assert len(await world.dms_to(700_302)) == 1
     assert await _examples(world) == [(True, "alice")]
+
+
+async def test_a_question_answered_in_the_panel_is_answered_in_telegram_too(
+    notifier_product: NotifierWorld,
+) -> None:
+    world = notifier_product
+    await world.boot(approval=False, below="ask")
+    await world.link("alice", "operator", OPERATOR, "Alice")
+    await world.post(700_303, SELLER)
+    question = await world.message_with(OPERATOR, "Is this a lead?", buttons=True)
+    async with world.platform.db.session() as session:
+        lead_id = await session.scalar(select(Lead.id).where(Lead.telegram_user_id == 700_303))
+    assert lead_id is not None
+    bob = Actor(user_id=None, login="bob", role="operator", channel="panel")
+
+    result = await send_lead_command(
+        world.platform.bus, LeadCommand(lead_id=lead_id, mark="not_lead", actor=bob)
+    )
+
+    assert result.outcome == "done"
+    edited = await _redrawn(world, question, "Marked not a lead by bob")
+    labels = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Open in panel"], "nobody is asked about a lead already answered"
+    assert await world.dms_to(700_303) == []
