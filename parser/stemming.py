@@ -37,17 +37,22 @@ _LATIN_RE = re.compile(r"[a-z\u00c0-\u024f]")
 DEFAULT_CACHE_SIZE = 200_000
 
 
-# The last text tokenised and its tokens: the parser tokenises a message with a keyword hit twice
-# in a row (the matcher, then the intent stage), and tokenising is most of what either costs.
-_last: tuple[str, tuple[str, ...]] = ("", ())
+# The last two texts tokenised and their tokens: the parser tokenises a message with a keyword hit
+# again right after the matcher did (the intent stage), with the sender's bio in between when there
+# is one; tokenising is most of what either step costs.
+_Memo = tuple[str, tuple[str, ...]]
+_recent: tuple[_Memo, _Memo] = (("", ()), ("", ()))
 
 
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into raw word tokens (not yet normalised)."""
-    global _last
-    last_text, last_tokens = _last  # one read: another thread may replace it meanwhile
-    if text is last_text:  # the same object, so the same text: identity is enough and cheap
-        return list(last_tokens)
+    global _recent
+    last, before = _recent  # one read: another thread may replace it meanwhile
+    # The same object, so the same text: identity is enough, and cheaper than comparing.
+    if text is last[0]:
+        return list(last[1])
+    if text is before[0]:
+        return list(before[1])
     raw = text
     # The substring checks are much cheaper than running the noise regex over every message.
     if "@" in text or "://" in text or "www." in text or "t.me/" in text:
@@ -55,7 +60,7 @@ def tokenize(text: str) -> list[str]:
     if "_" in text:
         text = text.replace("_", " ")
     tokens: list[str] = _TOKEN_RE.findall(text)
-    _last = (raw, tuple(tokens))
+    _recent = ((raw, tuple(tokens)), last)
     return tokens
 
 

@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress, islice, repeat
-from operator import add, mul
+from operator import add, getitem, mul
 from typing import NamedTuple
 
 from parser.intent.features import (
@@ -44,6 +44,7 @@ _BIO = "bio"
 _BIO_SPAN = " bio"  # a span no word can be (words never hold a space)
 # Tokens cached per block: the vocabulary is heavy-tailed, and a refill costs only hashing.
 _CACHE_SIZE = 100_000
+_POSITIONS = range(8)  # word i of the message reads its opening weight i
 
 # Per raw token: normalised word, n-gram weight sum, n-gram count, stem weight, bigram halves,
 # the stem's weights as the message's first, second … word.
@@ -147,7 +148,7 @@ class _Block:
         if self._settings.word_bigrams:
             slots = map(add, lefts, islice(rights, 1, None))
             pairs = list(map(self._weights.get, slots))  # None: a bigram without a weight
-        openers = [weights[i] for i, weights in enumerate(opening[: self._settings.opening_words])]
+        openers = list(map(getitem, opening[: self._settings.opening_words], _POSITIONS))
         stem_scale = (len(words) + len(pairs) + len(openers)) ** -0.5
         total: float = sum(chars) * char_scale
         total += (sum(unigrams) + sum(filter(None, pairs)) + sum(openers)) * stem_scale

@@ -90,3 +90,16 @@ def test_a_repeated_word_is_one_signal_with_both_occurrences() -> None:
     verdict = classifier.classify("нужен сайт, сайт нужен срочно, сайт для кафе")
     spans = spans_in(verdict.signals)
     assert len(spans) == len(set(spans)), verdict
+
+
+def test_tokenizing_a_message_again_gives_its_tokens_in_a_fresh_list() -> None:
+    # The stage tokenises the message object the matcher just tokenised: the second time comes
+    # from memory, and must neither share a list with the first nor confuse equal texts.
+    text = "Ищу разработчика на лендинг, бюджет 40к"
+    first = tokenize(text)
+    first.append("mutated")
+    again = tokenize(text)
+    assert again == ["Ищу", "разработчика", "на", "лендинг", "бюджет", "40к"]
+    assert tokenize("".join(["ищу ", "сайт"])) == ["ищу", "сайт"]
+    assert tokenize("bio words") == ["bio", "words"]
+    assert tokenize(text) == again
