@@ -3,10 +3,14 @@ judged on, and when the new model replaces the one in use."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from parser.intent.classify import IntentClassifier
 from parser.intent.defaults import load_default, training_sets
+from parser.intent.evaluation import evaluate
 from parser.intent.examples_set import GENERAL
 from parser.intent_retraining import (
+    GENERAL_TOLERANCE,
     OPERATOR_WEIGHT,
     OperatorExample,
     current_model,
@@ -56,31 +60,41 @@ def test_ten_consistent_marks_change_the_verdict_on_an_eleventh_like_them() -> N
     assert before.classify(ELEVENTH, None).lead, "the shipped model calls it a lead"
     result = retrain(1, GENERAL, _marks([(t, False) for t in CO_FOUNDERS]), stored=None)
     assert result.used, result.note
-    assert result.f1 >= result.previous_f1
     assert not IntentClassifier(result.model).classify(ELEVENTH, None).lead
-    assert result.note.startswith("in use: F1")
+    assert result.note.startswith("in use: ")
 
 
 def test_a_retraining_on_marks_against_the_shipped_examples_is_not_used() -> None:
     result = retrain(1, GENERAL, _marks(POISON), stored=None)
     assert not result.used
     assert result.f1 < result.previous_f1
-    assert result.note.startswith(f"not used: F1 {result.f1:.3f} is below")
+    assert result.note.startswith("not used, the model in use stays: worse (general F1")
 
 
 def test_a_model_as_good_as_the_one_in_use_replaces_it() -> None:
     model = load_default(GENERAL)
-    held = training_sets()[GENERAL][1]
-    assert decide(model, model, held)[2]
-    assert decide(model, model, held, threshold=0.6)[2]
-    assert not decide(model, model, [], threshold=0.6)[2]  # nothing to prove it on
+    training = plan(GENERAL, _marks([("Нужен сайт для кофейни, бюджет есть", True)] * 4))
+    assert decide(model, model, training).used
+    assert decide(model, model, training, threshold=0.6).used
+    nothing = replace(training, held_out=[], shipped_held=[], operator_held_out=[])
+    assert not decide(model, model, nothing, threshold=0.6).used  # nothing to prove it on
+
+
+def test_a_campaigns_own_gain_may_cost_a_little_general_f1_but_no_more() -> None:
+    shipped, co_founders = load_default(GENERAL), load_default("smm")
+    training = plan(GENERAL, _marks([(t, False) for t in CO_FOUNDERS]))
+    general = {m: evaluate(m, training.shipped_held).f1 for m in (shipped, co_founders)}
+    decision = decide(co_founders, shipped, training)
+    gap = general[shipped] - general[co_founders]
+    assert decision.used == (gap <= 0 or gap <= GENERAL_TOLERANCE and "own" in decision.why)
+    assert "general F1" in decision.why and "operators'" in decision.why
 
 
 def test_the_campaigns_threshold_is_the_one_both_models_are_judged_at() -> None:
     model = load_default(GENERAL)
-    held = training_sets()[GENERAL][1]
-    own, _, _ = decide(model, model, held)
-    strict, _, _ = decide(model, model, held, threshold=0.95)
+    training = plan(GENERAL, [])
+    own = decide(model, model, training).f1
+    strict = decide(model, model, training, threshold=0.95).f1
     assert strict < own  # at 0.95 most leads are missed
 
 
