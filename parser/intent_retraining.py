@@ -27,9 +27,9 @@ from parser.intent.evaluation import evaluate
 from parser.intent.examples_set import GENERAL, LabelledExample
 from parser.intent.model import IntentModel, IntentModelError
 
-# ~10 consistent marks count as ~30 of the ~500-650 shipped examples: enough to move the verdict
-# on messages like them, not enough to outvote everything else (measured: at 5, ten buyers marked
-# "not a lead" already replaced a better model).
+# ~10 consistent marks count as ~30 of the ~600-800 shipped training examples: enough to move
+# the verdict on messages like them, not enough to outvote everything else (measured: at 5, ten
+# buyers marked "not a lead" already replaced a better model).
 OPERATOR_WEIGHT = 3
 HELD_EVERY = 4  # every 4th operator example (by id) is held back to judge the new model
 GENERAL_TOLERANCE = 0.02  # F1 on the shipped held-out a campaign's own gains may cost

@@ -1,6 +1,7 @@
-"""How good a model is on held-back examples, and whether a retrained one may replace the old.
+"""How good a model is on held-back examples.
 
-Numpy only, like scoring: a retrainer decides with it, the benchmark reports with it.
+Numpy only, like scoring: the retrainer (``parser.intent_retraining``) decides with it, the
+benchmark reports with it.
 """
 
 from __future__ import annotations
@@ -46,18 +47,3 @@ def evaluate(
     cut = classifier.threshold if threshold is None else threshold
     predicted = [classifier.score(e.text, e.bio) >= cut for e in held_out]
     return confusion(predicted, [e.lead for e in held_out])
-
-
-def better_or_equal(
-    new: IntentModel, old: IntentModel | None, held_out: Sequence[LabelledExample]
-) -> bool:
-    """Whether ``new`` may replace ``old``: at least its F1 on the same held-back examples.
-
-    F1 rather than precision alone: a model that calls nobody a lead has perfect precision. On a
-    tie in F1 the new one wins — it has seen the operators' latest examples.
-    """
-    if old is None:
-        return True
-    if not held_out:
-        return False  # nothing to prove it on: keep what is known to work
-    return evaluate(new, held_out).f1 >= evaluate(old, held_out).f1
