@@ -2,8 +2,9 @@
 
 Each process's CPU is ``utime + stime`` of ``/proc/<pid>/stat`` (its children excluded), in clock
 ticks. A snapshot at the start of the offered-load window and one at its end give each class's
-CPU; a process that started inside the window counts from zero, one that ended inside it is lost
-(the bench's services run throughout; a PostgreSQL backend that comes and goes does not).
+CPU; a process that started inside the window counts from zero, and one that ends inside it (a
+PostgreSQL connection beyond a pool) counts up to the last of the snapshots taken every half
+second in between.
 
 The broker and the database may be shared with other work on the machine. RabbitMQ is the
 ``beam.smp`` that listens on the bench's AMQP port: all of its vhosts, so the bench measures the

@@ -3,6 +3,7 @@ and score throughput and latency (``lead_hits.seen_at`` minus the message's ``da
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import statistics
 import sys
@@ -23,6 +24,7 @@ from core.db.models import LeadHit
 from parser.matcher import Matcher
 
 DRAIN_TIMEOUT = 30.0  # seconds after the last post for every expected lead hit to exist
+CPU_POLL = 0.5  # seconds between CPU snapshots inside a window
 
 
 @dataclass(frozen=True)
@@ -101,16 +103,32 @@ async def measure(
     since = await setup.sandbox.ends(chat_ids)
     count = max(int(rate * seconds), 1)
     started, first = time.monotonic(), snapshot() if snapshot else None
-    await setup.sandbox.post_audience(rate, count, chat_ids)
-    posted = [m for c in chat_ids for m in await setup.sandbox.messages(c, since[c])]
-    expected = expected_hits(setup.oracle, posted)
-    await wait_for_hits(db, since, sum(expected.values()))
+    seen: Snapshot = {}
+    polling = asyncio.create_task(poll_cpu(snapshot, seen)) if snapshot else None
+    try:
+        await setup.sandbox.post_audience(rate, count, chat_ids)
+        posted = [m for c in chat_ids for m in await setup.sandbox.messages(c, since[c])]
+        expected = expected_hits(setup.oracle, posted)
+        await wait_for_hits(db, since, sum(expected.values()))
+    finally:
+        if polling is not None:
+            polling.cancel()
+            await asyncio.gather(polling, return_exceptions=True)
     cpu = None
     if snapshot and first is not None:
-        cpu = Window(window_cpu(first, snapshot()), time.monotonic() - started, len(posted))
+        seen.update(snapshot())
+        cpu = Window(window_cpu(first, seen), time.monotonic() - started, len(posted))
     hits = await hits_after(db, since)
     result = score(posted, expected, hits)
     return dataclasses.replace(result, cpu=cpu)
+
+
+async def poll_cpu(snapshot: Callable[[], Snapshot], seen: Snapshot) -> None:
+    """Keep each process's latest CPU: one that exits inside the window (a database connection
+    beyond the pool) still counts up to its last poll."""
+    while True:
+        seen.update(snapshot())
+        await asyncio.sleep(CPU_POLL)
 
 
 def score(
