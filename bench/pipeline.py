@@ -18,7 +18,8 @@ lead hit, for the account workers, the parser, RabbitMQ and PostgreSQL (ours), a
 (with the audience that generates the load inside it) and this process's driver (``load``), which
 are not ours; the direct path's thread and its PostgreSQL share the same way. The broker and
 database servers are shared with the machine: before the runs the bench measures them idle for
-about as long as a run's window and subtracts that rate.
+about as long as a run's window and subtracts that rate. The backend of the bench's own polling for
+lead hits (one connection) is not counted on either side.
 
 Run: ``python -m bench.pipeline [--rate 1000] [--seconds 10]`` (PostgreSQL and RabbitMQ on
 COOLTHING_BENCH_DATABASE_URL / COOLTHING_BENCH_AMQP_URL, else database and vhost coolthing_bench on
@@ -101,7 +102,19 @@ async def fresh_schema(stack: Stack, workspace: Path) -> None:
     await stack.command("workspace", "apply", str(workspace))
 
 
-def meter(pids: dict[str, list[int]], threads: dict[str, list[int]]) -> Meter:
+def driver_database() -> Database:
+    """The bench's own connection, one: its backend is told apart from the pipeline's."""
+    return Database(DB_URL, pool_size=1, max_overflow=0)
+
+
+async def backend_pid(db: Database) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(text("select pg_backend_pid()")) or 0)
+
+
+def meter(
+    pids: dict[str, list[int]], threads: dict[str, list[int]], driver: int | None = None
+) -> Meter:
     """A CPU meter for these processes and threads plus the bench's broker and database."""
     db = make_url(DB_URL)
     found = Meter(
@@ -110,6 +123,7 @@ def meter(pids: dict[str, list[int]], threads: dict[str, list[int]]) -> Meter:
         amqp_port=urlsplit(AMQP_URL).port or 5672,
         pids=pids,
         threads=threads,
+        driver_backend=driver,
     )
     found.locate()
     return found
@@ -152,7 +166,7 @@ async def start_services(stack: Stack, setup: Setup, db: Database) -> None:
 async def run_ours(stack: Stack, setup: Setup, rate: float, seconds: float) -> Measurement:
     await fresh_schema(stack, setup.workspace_file)
     await delete_queues()
-    db = Database(DB_URL)
+    db = driver_database()
     workers = [f"bots-{n}" for n in range(1, ACCOUNTS + 1)]
     try:
         await start_services(stack, setup, db)
@@ -162,7 +176,8 @@ async def run_ours(stack: Stack, setup: Setup, rate: float, seconds: float) -> M
             "parser": [stack.procs["parser"].pid],
             "sandbox": [stack.procs["sandbox"].pid],
         }
-        result = await measure(setup, db, rate, seconds, meter(pids, {}).snapshot)
+        cpu = meter(pids, {}, await backend_pid(db))
+        result = await measure(setup, db, rate, seconds, cpu.snapshot)
         stack.check_alive()
         return result
     finally:
@@ -193,11 +208,12 @@ async def run_direct(stack: Stack, setup: Setup, rate: float, seconds: float) ->
     sessions = [setup.sessions[user] for user in sorted(await listeners(setup))]
     refs = {chat_id: ref for ref, chat_id in setup.chat_ids.items()}
     direct = DirectThread(DB_URL, setup.sandbox.url, sessions, refs)
-    db = Database(DB_URL)  # the driver's, on this loop: polling for hits is not the direct path
+    db = driver_database()  # on this loop: polling for hits is not the direct path
     try:
         await direct.start()
         await measure(setup, db, rate, WARMUP_SECONDS)
-        cpu = meter({"sandbox": [stack.procs["sandbox"].pid]}, {"direct": [direct.tid]})
+        sandbox = {"sandbox": [stack.procs["sandbox"].pid]}
+        cpu = meter(sandbox, {"direct": [direct.tid]}, await backend_pid(db))
         result = await measure(setup, db, rate, seconds, cpu.snapshot)
         direct.check()
         return result

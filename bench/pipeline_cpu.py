@@ -25,6 +25,7 @@ from pathlib import Path
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")
 BACKGROUND = "postgres_background"  # the class of the postmaster and its background processes
+DRIVER_DB = "driver_postgres"  # the backend serving the bench's own polling for lead hits
 
 # "postgres: [cluster: ]user database host(port) state…": a backend's process title.
 BACKEND_TITLE = re.compile(r"^postgres: (?:\S+: )?(\S+) (\S+) (?:\S+\(\d+\)|\[local\])")
@@ -181,6 +182,7 @@ class Meter:
     amqp_port: int
     pids: dict[str, list[int]]
     threads: dict[str, list[int]]
+    driver_backend: int | None = None  # not ours: the bench's polling for lead hits
     rabbit_pid: int | None = None
     postmaster: int | None = None
 
@@ -227,6 +229,8 @@ class Meter:
                 continue
             if pid == self.postmaster:
                 name = BACKGROUND
+            elif pid == self.driver_backend:
+                name = DRIVER_DB
             if name is not None:
                 shot[(name, pid)] = stat_cpu(stat)
         return shot

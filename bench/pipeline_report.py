@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from bench.pipeline_cpu import (
     BACKGROUND,
+    DRIVER_DB,
     OURS,
     Window,
     baseline_per_thousand,
@@ -57,7 +58,9 @@ def cpu_table(ours: Window, base: Window, idle: Mapping[str, float]) -> str:
             f"shared servers, ours before subtracting idle: rabbitmq node {raw['rabbitmq']:.3f},"
             f" bench-database backends {raw['postgres']:.3f}, postgres background"
             f" {raw[BACKGROUND]:.3f}; idle CPU s/s subtracted: rabbitmq"
-            f" {idle_rabbit:.4f}, postgres background {idle_pg:.4f}",
+            f" {idle_rabbit:.4f}, postgres background {idle_pg:.4f}; not counted: the bench's"
+            f" own polling backend {ours.per_thousand(DRIVER_DB, {}):.3f} (ours),"
+            f" {base.per_thousand(DRIVER_DB, {}):.3f} (direct)",
         ]
     )
 
