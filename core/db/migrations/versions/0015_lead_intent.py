@@ -90,9 +90,8 @@ def downgrade() -> None:
     op.drop_table("campaign_intent_models")
     op.drop_index(op.f("ix_intent_examples_campaign_id"), table_name="intent_examples")
     op.drop_table("intent_examples")
-    with op.batch_alter_table("leads") as batch:
-        batch.drop_column("intent_reason")
-        batch.drop_column("intent_score")
-        batch.drop_column("intent")
-    with op.batch_alter_table("campaigns") as batch:
-        batch.drop_column("intent")
+    # Plain DROP COLUMN (SQLite has it since 3.35): a batch copy would drop and recreate these
+    # tables, and on SQLite that cascades to every row that refers to a campaign or a lead.
+    for column in ("intent_reason", "intent_score", "intent"):
+        op.drop_column("leads", column)
+    op.drop_column("campaigns", "intent")
