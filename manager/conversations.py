@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 from pydantic import SecretStr
 from sqlalchemy import or_, select, update
@@ -34,7 +33,8 @@ from core.db.models import (
 )
 from core.db.upsert import insert_ignore
 from core.events import ContactOptedOut, ConversationReply, Event, LeadFound, MessageIncoming
-from core.intent import WRITES_TO, IntentVerdict
+from core.intent import WRITES_TO
+from core.lead_found import found_again
 from core.outbox import OutboxRelay, add_to_outbox
 from core.outreach import OutreachPolicy
 from core.security import SecretBox
@@ -59,24 +59,6 @@ def _profile(lead: Lead) -> Profile:
     name = " ".join(str(raw.get(k) or "") for k in ("first_name", "last_name")).strip()
     return Profile(
         name=name, username=str(raw.get("username") or ""), bio=str(raw.get("bio") or "")
-    )
-
-
-def _found(lead: Lead) -> LeadFound:
-    """The lead as the parser announced it (for leads picked up again later)."""
-    return LeadFound(
-        lead_id=lead.id,
-        campaign_id=lead.campaign_id,
-        telegram_user_id=lead.telegram_user_id,
-        chat_id=lead.chat_id,
-        message_id=lead.message_id,
-        text=lead.text,
-        link=lead.link,
-        keywords=list(lead.keywords),
-        is_new=False,
-        intent=cast("IntentVerdict | None", lead.intent),  # pydantic checks it again
-        score=lead.intent_score,
-        reason=lead.intent_reason,
     )
 
 
@@ -197,7 +179,7 @@ class Conversations:
                 )
             )
         results = await asyncio.gather(
-            *(self.on_lead(_found(lead)) for lead in leads), return_exceptions=True
+            *(self.on_lead(found_again(lead)) for lead in leads), return_exceptions=True
         )
         for lead, result in zip(leads, results, strict=True):
             if isinstance(result, Exception):

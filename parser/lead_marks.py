@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database
 from core.db.intent_models import IntentExample
 from core.db.models import AuditEntry, Campaign, Lead
-from core.events import Event, LeadFound, LeadMarked
-from core.intent import WRITES_TO, policy_of
+from core.events import Event, LeadMarked
+from core.intent import policy_of
 from core.lead_commands import LeadCommand, LeadCommandResult
+from core.lead_found import found_again
 from core.outbox import OutboxRelay, add_to_outbox
 
 log = logging.getLogger(__name__)
 
-REASON_MAX = 500  # LeadFound.reason's limit
 # Verdicts the manager did not write to: "is a lead" on one of them announces the lead.
 NOT_WRITTEN_TO = frozenset({"maybe", "ask", "not_lead"})
 
@@ -63,7 +63,7 @@ class LeadMarks:
             lead.intent = command.mark
             written_to = command.mark == "lead" and previous in NOT_WRITTEN_TO
             if written_to:
-                found = _announce(lead)
+                found = found_again(lead, intent="lead")  # the manager writes to them, once
                 await add_to_outbox(session, Event.of(found, correlation_id=correlation_id))
             marked = LeadMarked(
                 lead_id=lead.id,
@@ -107,26 +107,6 @@ async def _keep_example(session: AsyncSession, lead: Lead, command: LeadCommand)
     example.label = command.mark == "lead"
     example.actor = command.actor.login
     example.created_at = datetime.now(UTC)
-
-
-def _announce(lead: Lead) -> LeadFound:
-    """``lead.found`` with the operator's verdict: the manager opens one conversation per lead,
-    however many of these it gets."""
-    assert "lead" in WRITES_TO  # noqa: S101 - the manager writes to this verdict
-    return LeadFound(
-        lead_id=lead.id,
-        campaign_id=lead.campaign_id,
-        telegram_user_id=lead.telegram_user_id,
-        chat_id=lead.chat_id,
-        message_id=lead.message_id,
-        text=lead.text,
-        link=lead.link,
-        keywords=list(lead.keywords or []),
-        is_new=False,
-        intent="lead",
-        score=lead.intent_score,
-        reason=lead.intent_reason[:REASON_MAX] if lead.intent_reason else None,
-    )
 
 
 def _audit(
