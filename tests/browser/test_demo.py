@@ -109,6 +109,33 @@ async def test_a_newcomer_signs_in_with_the_printed_login_and_watches_the_demo_w
             await wait_for(dm_read, seconds=60, what="the new account's worker", interval=2)
 
 
+async def test_the_demos_leads_list_shows_who_is_not_written_to_and_why(
+    demo: Demo, page: Page
+) -> None:
+    found = re.search(r"password:\s+(\S+)", demo.printed())
+    assert found is not None, "the first test waited for the printed login"
+    await page.set_viewport_size({"width": 1440, "height": 900})
+    await page.goto(demo.api + "/login")
+    await page.locator("input[name=login]").fill("admin")
+    await page.locator("input[name=password]").fill(found.group(1))
+    async with page.expect_navigation():
+        await page.locator("form[action='/login'] button[type=submit]").click()
+
+    maybe = page.locator("tr[data-intent=maybe]").first
+    for _ in range(60):  # the audience's sellers and job seekers speak every few seconds
+        await page.goto(demo.api + "/leads")
+        if await maybe.count() and await page.locator("tr[data-intent=lead]").count():
+            break
+        await page.wait_for_timeout(2_000)
+
+    await expect(maybe).to_contain_text("Maybe")
+    await expect(maybe.get_by_test_id("reason")).to_contain_text("«")
+    await expect(maybe.get_by_role("button", name="Lead", exact=True)).to_be_visible()
+    await expect(page.locator("tr[data-intent=lead]").first).to_contain_text("Lead")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "demo-leads.png")  # the README's picture
+
+
 async def test_a_draft_waiting_in_the_operators_telegram_chat_is_approved_with_a_click(
     demo: Demo, page: Page
 ) -> None:
