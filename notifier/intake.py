@@ -19,12 +19,64 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.batching import Batcher
 from core.db import Database
 from core.db.notifier_models import Alert, AlertDelivery, AlertMessage, TelegramTakeover
-from core.events import Event
+from core.events import (
+    AccountBanned,
+    AccountRevoked,
+    AlertRaised,
+    ConversationHandedBack,
+    ConversationHandoff,
+    ConversationReply,
+    DraftDecided,
+    DraftPending,
+    Event,
+    LeadFound,
+    LeadMarked,
+    RunEnded,
+    SendFailed,
+    WorkerCrashed,
+)
+from core.worker_commands import WorkerReleased
 from notifier import routing
-from notifier.event_alerts import TRANSLATORS, NewAlert, Settle
+from notifier.event_alerts import (
+    NewAlert,
+    Settle,
+    Translate,
+    conversation_handed_back,
+    conversation_handoff,
+    conversation_reply,
+    draft_decided,
+    draft_pending,
+    lead_found,
+    lead_marked,
+)
 from notifier.raising import raise_alerts
+from notifier.system_alerts import (
+    account_lost,
+    alert_raised,
+    run_ended,
+    send_failed,
+    worker_crashed,
+    worker_released,
+)
 
 log = logging.getLogger(__name__)
+# Event name → what it means for the operators (alerts raised, alerts settled).
+TRANSLATORS: dict[str, Translate] = {
+    LeadFound.NAME: lead_found,
+    LeadMarked.NAME: lead_marked,
+    DraftPending.NAME: draft_pending,
+    DraftDecided.NAME: draft_decided,
+    ConversationHandoff.NAME: conversation_handoff,
+    ConversationReply.NAME: conversation_reply,
+    ConversationHandedBack.NAME: conversation_handed_back,
+    AccountBanned.NAME: account_lost,
+    AccountRevoked.NAME: account_lost,
+    SendFailed.NAME: send_failed,
+    WorkerCrashed.NAME: worker_crashed,
+    WorkerReleased.NAME: worker_released,
+    RunEnded.NAME: run_ended,
+    AlertRaised.NAME: alert_raised,
+}
 EVENT_NAMES = tuple(TRANSLATORS)
 REPEAT_REDRAW = timedelta(seconds=30)
 
