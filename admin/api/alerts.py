@@ -26,7 +26,7 @@ from admin.api.alertmanager import (
     request_schema,
 )
 from admin.api.deps import DbDep, SessionDep
-from admin.api.fields import DB_INT_MAX, RFC3339Time
+from admin.api.fields import DB_INT_MAX, OneLine, RFC3339Time
 from admin.api.schemas import Timestamp
 from admin.reads.alerts import (
     LIMIT_MAX,
@@ -194,9 +194,10 @@ async def _publish(session: Any, events: list[AlertRaised]) -> None:
 async def alert_log(
     _: Viewer,
     session: SessionDep,
-    kind: Annotated[str | None, Query(min_length=1, max_length=48)] = None,
+    kind: Annotated[OneLine | None, Query(min_length=1, max_length=48)] = None,
     state: Annotated[Literal["firing", "resolved", "handled"] | None, Query()] = None,
-    fingerprint: Annotated[str | None, Query(min_length=1, max_length=160)] = None,
+    # No control characters: PostgreSQL refuses a NUL in a query (a 500 otherwise).
+    fingerprint: Annotated[OneLine | None, Query(min_length=1, max_length=160)] = None,
     since: Annotated[RFC3339Time | None, Query(description="created at or after")] = None,
     before: Annotated[int | None, Query(ge=1, le=DB_INT_MAX, description="older than id")] = None,
     limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,

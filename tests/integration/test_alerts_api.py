@@ -487,3 +487,12 @@ async def test_what_the_notifier_stored_is_what_the_log_shows_and_repeats_find_i
     ]
     assert settled["state"] == "resolved"
     assert settled["title"] == "DiskFull: disk /var is 97% full"
+
+
+async def test_a_control_character_in_the_logs_filter_is_refused_by_name(panel: Panel) -> None:
+    api = panel.api(Role.viewer)
+    for field in ("fingerprint", "kind"):
+        answer = await api.get("/alerts", params={field: "api:disk\x00full"})
+        assert answer.status_code == 422, answer.text
+        [problem] = answer.json()["detail"]
+        assert problem["field"] == field and "control" in problem["reason"]
