@@ -89,6 +89,13 @@ _CONTROLS = _class(CONTROL_RANGES)
 _MESSAGE_CONTROLS = _class(CONTROL_RANGES, allowed=MESSAGE_CONTROLS)
 _SPACES = "".join(_char(ord(c)) for c in SPACES)
 _EMAIL_CHAR = f"[^@{_CONTROLS}{_SPACES}]"
+_TYPED_CONTROL = re.compile(f"[{_MESSAGE_CONTROLS}]")
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character a person could not have typed in a box
+    (line breaks and tabs pass, as in a message)."""
+    return _TYPED_CONTROL.search(text) is not None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from admin.pages import (
     dashboard,
     dead_letters,
     do_not_contact,
+    errors,
     inbox,
     keyword_sets,
     leads,
@@ -49,6 +50,7 @@ def install(app: FastAPI) -> None:
     app.state.live = live.LiveFeed(app.state.bus)  # one bus watch for every open page
     app.state.presence = presence.Presence()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.middleware("http")(errors.refuse_control_characters)
     for module in (
         auth,
         dashboard,

@@ -191,3 +191,15 @@ async def test_an_operator_opening_a_conversation_sees_a_colleague_who_has_it_op
         back = await first.get(f"/inbox/{conversation_id}/presence")
         assert "<strong>admin</strong>" in back.text
         assert "<strong>operator</strong>" not in back.text
+
+
+@pytest.mark.parametrize("page", ["/accounts", "/alerts", "/chats", "/inbox", "/leads"])
+async def test_a_control_character_in_a_search_is_a_page_naming_it_not_a_500(
+    browser: httpx.AsyncClient, page: str
+) -> None:
+    await sign_in(browser, "admin")
+    for name in ("q", "chat", "keyword", "fingerprint"):
+        answer = await browser.get(page, params={name: "web\x00dev"})
+        assert answer.status_code == 400, (name, answer.text[:300])
+        assert f"The address&#39;s {name} holds a control character" in answer.text
+    assert (await browser.get(page, params={"q": "web\tdev"})).status_code == 200

@@ -10,7 +10,7 @@ import jsonschema_rs
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from admin.api.fields import CONTROL_RANGES, Email, MessageText, Name, OneLine
+from admin.api.fields import CONTROL_RANGES, Email, MessageText, Name, OneLine, has_control
 
 SAMPLES = [
     "Привет, мир",
@@ -65,3 +65,8 @@ def test_a_refusal_names_the_character() -> None:
         TypeAdapter(OneLine).validate_python("bidi \u202e override")
     with pytest.raises(ValidationError, match="must not be blank"):
         TypeAdapter(Name).validate_python("\u3000 ")
+
+
+def test_what_a_person_cannot_type_is_a_control_but_line_breaks_and_emoji_are_not() -> None:
+    assert has_control("web\x00dev") and has_control("a\u202eb") and has_control("x\x1b[31m")
+    assert not has_control("two\nlines\tand a 👩‍💻 ёлка")
