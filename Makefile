@@ -62,4 +62,4 @@ test: install assets services lint typecheck
 	$(BIN)/pytest -q -m broker_outage tests
 
 bench: install assets services
-	for b in parser bus pipeline outreach guardrails panel notifier scripts chaos intent intent_parser; do $(BIN)/python -m bench.$$b || exit 1; done
+	for b in parser bus pipeline outreach guardrails panel notifier scripts chaos intent intent_parser queue_types; do $(BIN)/python -m bench.$$b || exit 1; done
