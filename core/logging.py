@@ -41,6 +41,21 @@ def _add_process_fields(
     return event
 
 
+_BROKER_LOGGERS = ("aiormq", "aio_pika")
+
+
+def _redact_broker_payloads(record: logging.LogRecord) -> bool:
+    """The AMQP client logs whole messages (``"Unhandled message %r returning"``, bodies and all:
+    a lead's chat text) at ERROR; keep such a line but show each argument's type, not its repr.
+    Texts and numbers pass: they are the client's own words, hosts and counts."""
+    if record.name.startswith(_BROKER_LOGGERS) and isinstance(record.args, tuple):
+        record.args = tuple(
+            a if isinstance(a, str | int | float | BaseException) else f"<{type(a).__name__}>"
+            for a in record.args
+        )
+    return True
+
+
 def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -59,6 +74,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
         )
     )
     handler = logging.StreamHandler()
+    handler.addFilter(_redact_broker_payloads)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

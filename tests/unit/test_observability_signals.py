@@ -163,3 +163,21 @@ async def test_a_services_json_log_lines_carry_its_service_account_campaign_and_
     assert between["service"] == "bots" and "correlation_id" not in between, (
         "an event's ids outlived its handling"
     )
+
+
+def test_a_message_the_amqp_client_logs_whole_shows_its_type_not_its_text(
+    capsys: pytest.CaptureFixture[str], restored_logging: None
+) -> None:
+    class DeliveredMessage:  # as aiormq's: its repr carries the body
+        def __repr__(self) -> str:
+            return 'DeliveredMessage(body=b\'{"text": "Ищу разработчика, +7 999 123-45-67"}\')'
+
+    configure_logging("INFO", json=True)
+    logging.getLogger("aiormq.channel").error("Unhandled message %r returning", DeliveredMessage())
+    logging.getLogger("aiormq.connection").warning("Connection to %s closed: %r", "amqp://h", 5)
+
+    output, errors = capsys.readouterr()
+    logged = output + errors
+    assert "Unhandled message '<DeliveredMessage>' returning" in logged
+    assert "разработчика" not in logged and "999" not in logged, "a chat text reached the log"
+    assert "Connection to amqp://h closed: 5" in logged, "the client's own words still read"
