@@ -79,7 +79,7 @@ class IntentStage:
         Campaigns sharing a classifier share its verdict: the message is scored once per model.
         """
         scored: dict[int, Verdict] = {}  # id(classifier) → its verdict on this message
-        campaigns: list[tuple[CampaignIntent, Verdict]] = []
+        verdicts: dict[int, tuple[CampaignIntent, Verdict]] = {}
         for campaign_id in campaign_ids:
             campaign = self._campaigns.get(campaign_id)
             if campaign is None or not campaign.policy.enabled:
@@ -87,28 +87,33 @@ class IntentStage:
             key = id(campaign.classifier)
             if key not in scored:
                 scored[key] = campaign.classifier.classify(text, bio)
-            campaigns.append((campaign, scored[key]))
-        # Campaigns that ask the judge ask it side by side: the message waits for the slowest.
-        verdicts = await asyncio.gather(
-            *(self._judged(campaign, verdict, text, bio) for campaign, verdict in campaigns)
+            verdicts[campaign_id] = (campaign, scored[key])
+        # Campaigns that ask the judge ask it side by side (the message waits for the slowest);
+        # the rest, nearly every hit, take no task at all.
+        asked = [c for c, v in verdicts.values() if self._asks(c, v)]
+        answers = await asyncio.gather(
+            *(self._judged(c, verdicts[c.campaign_id][1], text, bio) for c in asked)
         )
+        for campaign, answer in zip(asked, answers, strict=True):
+            verdicts[campaign.campaign_id] = (campaign, answer)
         return {
-            campaign.campaign_id: Judged(
-                campaign.campaign_id,
+            campaign_id: Judged(
+                campaign_id,
                 "lead" if verdict.lead else campaign.policy.below,
                 min(max(verdict.score, 0.0), 1.0),
                 verdict.reason[:REASON_LIMIT],
             )
-            for (campaign, _), verdict in zip(campaigns, verdicts, strict=True)
+            for campaign_id, (campaign, verdict) in verdicts.items()
         }
+
+    def _asks(self, campaign: CampaignIntent, verdict: Verdict) -> bool:
+        low, high = campaign.policy.judge_band
+        return self.judge is not None and campaign.policy.judge and low <= verdict.score <= high
 
     async def _judged(
         self, campaign: CampaignIntent, verdict: Verdict, text: str, bio: str | None
     ) -> Verdict:
-        policy = campaign.policy
-        low, high = policy.judge_band
-        if self.judge is None or not policy.judge or not low <= verdict.score <= high:
-            return verdict
+        assert self.judge is not None  # noqa: S101 - _asks said so
         try:
             answer = await self.judge(campaign.campaign_id, text, bio, verdict)
         except Exception:  # the model's verdict stands: never lose a lead to the LLM

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from admin.workspace.apply import apply_workspace, read_workspace
 from bots.sandbox_client import SandboxAccountClient
@@ -26,8 +26,8 @@ from core.bus import Bus
 from core.bus.factory import make_bus
 from core.bus.memory import InMemoryBus
 from core.db import Database
-from core.db.models import Account, Conversation, ConversationMessage, OutboxMessage
-from core.events import LeadFound, MessageIncoming, Profile
+from core.db.models import Account, Campaign, Conversation, ConversationMessage, OutboxMessage
+from core.events import Event, LeadFound, MessageIncoming, Profile
 from core.operator_commands import OPERATOR_COMMAND
 from core.outbox import OutboxRelay
 from core.security import SecretBox
@@ -43,6 +43,7 @@ from parser.assignments import rebalance
 from parser.bootstrap import start_parser
 from parser.leads import record_hits
 from parser.matcher import Hit
+from parser.service import ParserService
 from sandbox.bootstrap import RunningSandbox, serve
 from tests.conftest import PASSWORD, add_people, admin_app, bearer, empty_postgres
 from tests.integration.notifier_world import NotifierWorld, notifier_world
@@ -246,11 +247,7 @@ def panel_bus() -> Bus:
 async def panel(
     database: Database, secret_box: SecretBox, tmp_path: Path, panel_bus: Bus
 ) -> AsyncIterator[Panel]:
-    path = tmp_path / "ws.yaml"
-    path.write_text(workspace(), encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    await apply_workspace_text(database, secret_box, tmp_path, workspace())
     tokens = await add_people(database)
     app = admin_app(database, panel_bus)
     app.exception_handlers.pop(Exception)  # a 500 fails the test loudly
@@ -361,3 +358,48 @@ campaigns: [{{name: web, keyword_sets: [web], chats: ["@jobs_chat"], parser_acco
         join_interval=0,
     )
     return worker, int(str(created["user_id"]))
+
+
+def jobs_chat_message(
+    message_id: int, text: str, *, user: int = 7, bio: str | None = None
+) -> Event:
+    """A message in the workspace's @jobs_chat from Telegram user ``user`` (with ``bio``)."""
+    return Event.of(
+        MessageIncoming(
+            account_id=1,
+            chat_id=-100500,
+            chat_ref="@jobs_chat",
+            message_id=message_id,
+            text=text,
+            date=datetime.now(UTC),
+            link=f"https://t.me/jobs_chat/{message_id}",
+            sender=Profile(user_id=user, username=f"user{user}", first_name="Анна", bio=bio),
+        )
+    )
+
+
+async def say_to_parser(
+    service: ParserService, message_id: int, text: str, *, user: int = 7, bio: str | None = None
+) -> None:
+    """Hand the parser that message as its bus handler would."""
+    event = jobs_chat_message(message_id, text, user=user, bio=bio)
+    await service.handle_message(event, event.payload_as(MessageIncoming))
+
+
+async def apply_workspace_text(
+    db: Database,
+    box: SecretBox,
+    folder: Path,
+    text: str,
+    *,
+    intent: dict[str, object] | None = None,
+) -> None:
+    """Apply a workspace file's ``text`` as `coolthing workspace apply` would; ``intent``, when
+    given, becomes every campaign's intent policy in the same transaction."""
+    path = folder / "ws.yaml"
+    path.write_text(text, encoding="utf-8")
+    spec, located = read_workspace(path)
+    async with db.transaction() as session:
+        await apply_workspace(session=session, spec=spec, located=located, box=box)
+        if intent is not None:
+            await session.execute(update(Campaign).values(intent=intent))

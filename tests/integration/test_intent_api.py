@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from admin.workspace.apply import apply_workspace, read_workspace
+from admin.workspace.apply import read_workspace
 from admin.workspace.export import export_workspace
 from core.access import Role
 from core.db import Database
@@ -20,7 +20,7 @@ from core.security import SecretBox
 from core.yamlspec import SpecError
 from parser.leads import IntentMark, record_hits
 from parser.matcher import Hit
-from tests.integration.conftest import Panel
+from tests.integration.conftest import Panel, apply_workspace_text
 
 BODY: dict[str, Any] = {
     "name": "web",
@@ -149,11 +149,8 @@ campaigns:
 async def test_the_workspace_file_carries_the_intent_policy_both_ways(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
-    path = tmp_path / "ws.yaml"
-    path.write_text(WORKSPACE, encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    await apply_workspace_text(database, secret_box, tmp_path, WORKSPACE)
+    spec, _ = read_workspace(tmp_path / "ws.yaml")
     async with database.session() as session:
         exported = yaml.safe_load(await export_workspace(session))
     web, plain = exported["campaigns"]

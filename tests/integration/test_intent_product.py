@@ -18,7 +18,6 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from bots.bootstrap import build_worker
 from core.access import Role
 from core.bus.factory import make_bus
@@ -32,7 +31,7 @@ from manager.bootstrap import start_manager
 from parser.bootstrap import start_parser
 from sandbox.bootstrap import RunningSandbox
 from tests.conftest import add_people, admin_app, bearer, delete_queues, eventually
-from tests.integration.conftest import sandbox_api
+from tests.integration.conftest import apply_workspace_text, sandbox_api
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
@@ -107,11 +106,7 @@ async def product(
         created = await sandbox_api(sandbox, "/_sandbox/accounts", {"first_name": name})
         sessions.append(str(created["session"]))
     await sandbox_api(sandbox, "/_sandbox/chats", {"ref": CHAT, "title": "Jobs"})
-    path = tmp_path / "ws.yaml"
-    path.write_text(_workspace(sessions), encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    await apply_workspace_text(database, secret_box, tmp_path, _workspace(sessions))
     tokens = await add_people(database)
     queues = [*SERVICE_QUEUES, *(f"bots.account.{n}" for n in (1, 2))]
     await delete_queues(amqp_url, queues)

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select, update
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Actor, Role
 from core.bus.memory import InMemoryBus
 from core.db import Database
@@ -25,7 +24,7 @@ from parser.lead_marks import LeadMarks
 from parser.leads import record_hits
 from parser.matcher import Hit
 from tests.conftest import add_people, admin_app, bearer, eventually
-from tests.integration.conftest import workspace
+from tests.integration.conftest import apply_workspace_text, workspace
 from tests.intent_teaching import CO_FOUNDERS
 
 OPERATOR = Actor(user_id=None, login="anna", role=Role.operator, channel="api")
@@ -33,11 +32,7 @@ OPERATOR = Actor(user_id=None, login="anna", role=Role.operator, channel="api")
 
 async def _campaign_with_leads(db: Database, box: SecretBox, tmp_path: Path) -> list[int]:
     """The workspace's campaign "web" (id 1) with a lead per co-founder message."""
-    path = tmp_path / "ws.yaml"
-    path.write_text(workspace(), encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with db.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=box)
+    await apply_workspace_text(db, box, tmp_path, workspace())
     ids = []
     for n, text in enumerate(CO_FOUNDERS):
         message = MessageIncoming(

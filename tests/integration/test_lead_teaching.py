@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from core.access import Role
 from core.bus.factory import make_bus
 from core.db import Database
@@ -34,7 +33,7 @@ from core.topology import SERVICE_QUEUES
 from manager.bootstrap import RunningManager, start_manager
 from parser.bootstrap import RunningParser, start_parser
 from tests.conftest import add_people, admin_app, bearer, delete_queues, eventually
-from tests.integration.conftest import workspace
+from tests.integration.conftest import apply_workspace_text, workspace
 from tests.intent_teaching import CO_FOUNDERS, ELEVENTH, POISON
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -105,11 +104,7 @@ class Product:
 async def product(
     database: Database, secret_box: SecretBox, tmp_path: Path, amqp_url: str
 ) -> AsyncIterator[Product]:
-    path = tmp_path / "ws.yaml"
-    path.write_text(workspace(), encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
+    await apply_workspace_text(database, secret_box, tmp_path, workspace())
     tokens = await add_people(database)
     queues = [*SERVICE_QUEUES, *(f"bots.account.{n}" for n in range(1, 4))]
     await delete_queues(amqp_url, queues)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.models import Campaign, Lead, OutboxMessage
-from core.events import Event, LeadReferred, MessageIncoming, Profile
+from core.events import Event, LeadReferred, MessageIncoming
 from core.outbox import OutboxRelay
 from core.security import SecretBox
 from parser.intent.classify import Verdict
 from parser.intent.defaults import load_default
 from parser.service import ParserService
+from tests.integration.conftest import apply_workspace_text, jobs_chat_message, say_to_parser
 
 WORKSPACE = """\
 accounts:
@@ -38,35 +37,10 @@ NOT_A_HIT = "Кто-нибудь был на конференции в субб�
 async def _service(
     db: Database, box: SecretBox, tmp_path: Path, workspace: str = WORKSPACE, **policy: Any
 ) -> ParserService:
-    path = tmp_path / "ws.yaml"
-    path.write_text(workspace, encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with db.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=box)
-        await session.execute(update(Campaign).values(intent=policy))
+    await apply_workspace_text(db, box, tmp_path, workspace, intent=policy)
     service = ParserService(db, OutboxRelay(db, InMemoryBus()))
     await service.reload()
     return service
-
-
-def _message(message_id: int, text: str, *, user: int = 7, bio: str | None = None) -> Event:
-    return Event.of(
-        MessageIncoming(
-            account_id=1,
-            chat_id=-100500,
-            chat_ref="@jobs_chat",
-            message_id=message_id,
-            text=text,
-            date=datetime.now(UTC),
-            link=f"https://t.me/jobs_chat/{message_id}",
-            sender=Profile(user_id=user, username="anna", first_name="Анна", bio=bio),
-        )
-    )
-
-
-async def _say(service: ParserService, message_id: int, text: str, **kwargs: Any) -> None:
-    event = _message(message_id, text, **kwargs)
-    await service.handle_message(event, event.payload_as(MessageIncoming))
 
 
 async def _leads(db: Database) -> list[Lead]:
@@ -92,7 +66,7 @@ async def test_a_sellers_hit_is_kept_as_a_maybe_with_its_score_and_reason(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path)
-    await _say(service, 1, SELLER)
+    await say_to_parser(service, 1, SELLER)
     [lead] = await _leads(database)
     assert lead.intent == "maybe"
     assert lead.intent_score is not None and lead.intent_score < 0.35
@@ -109,7 +83,7 @@ async def test_a_buyers_hit_is_a_lead(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path)
-    await _say(service, 1, BUYER)
+    await say_to_parser(service, 1, BUYER)
     [lead] = await _leads(database)
     assert lead.intent == "lead"
     assert lead.intent_score is not None and lead.intent_score >= 0.5
@@ -122,7 +96,7 @@ async def test_below_the_threshold_drop_keeps_no_lead_and_counts_it(
 ) -> None:
     service = await _service(database, secret_box, tmp_path, below="drop")
     dropped = _stage_count("drop")
-    await _say(service, 1, SELLER)
+    await say_to_parser(service, 1, SELLER)
     assert await _leads(database) == []
     assert await _announced(database) == []
     assert _stage_count("drop") == dropped + 1
@@ -132,7 +106,7 @@ async def test_below_the_threshold_ask_keeps_the_lead_for_an_operator(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path, below="ask")
-    await _say(service, 1, SELLER)
+    await say_to_parser(service, 1, SELLER)
     [lead] = await _leads(database)
     assert lead.intent == "ask"
     assert [f["intent"] for f in await _announced(database)] == ["ask"]
@@ -143,9 +117,9 @@ async def test_a_message_without_a_keyword_never_reaches_the_second_stage(
 ) -> None:
     service = await _service(database, secret_box, tmp_path)
     before = {o: _stage_count(o) for o in ("lead", "maybe", "ask", "drop")}
-    await _say(service, 1, NOT_A_HIT)
+    await say_to_parser(service, 1, NOT_A_HIT)
     assert {o: _stage_count(o) for o in before} == before
-    await _say(service, 2, BUYER)
+    await say_to_parser(service, 2, BUYER)
     assert _stage_count("lead") == before["lead"] + 1
 
 
@@ -153,8 +127,8 @@ async def test_a_maybe_becomes_a_lead_when_the_person_later_asks_clearly(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path)
-    await _say(service, 1, SELLER)
-    await _say(service, 2, BUYER)
+    await say_to_parser(service, 1, SELLER)
+    await say_to_parser(service, 2, BUYER)
     [lead] = await _leads(database)
     assert (lead.intent, lead.hits) == ("lead", 2)
     assert lead.text == BUYER  # the first DM answers the request, not the earlier message
@@ -165,9 +139,9 @@ async def test_a_lead_never_falls_back_to_maybe(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path)
-    await _say(service, 1, BUYER)
+    await say_to_parser(service, 1, BUYER)
     [first] = await _leads(database)
-    await _say(service, 2, CHATTER)
+    await say_to_parser(service, 2, CHATTER)
     [lead] = await _leads(database)
     assert (lead.intent, lead.intent_score, lead.hits) == ("lead", first.intent_score, 2)
     assert lead.text == BUYER
@@ -178,10 +152,10 @@ async def test_an_operators_not_a_lead_stays_and_new_hits_announce_nothing(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path)
-    await _say(service, 1, SELLER)
+    await say_to_parser(service, 1, SELLER)
     async with database.transaction() as session:
         await session.execute(update(Lead).values(intent="not_lead"))
-    await _say(service, 2, BUYER)
+    await say_to_parser(service, 2, BUYER)
     [lead] = await _leads(database)
     assert (lead.intent, lead.hits) == ("not_lead", 2)
     assert [f["intent"] for f in await _announced(database)] == ["maybe"]
@@ -191,7 +165,7 @@ async def test_with_the_stage_off_every_hit_is_a_lead_without_a_verdict(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path, enabled=False)
-    await _say(service, 1, CHATTER)
+    await say_to_parser(service, 1, CHATTER)
     [lead] = await _leads(database)
     assert (lead.intent, lead.intent_score, lead.intent_reason) == (None, None, None)
     [found] = await _announced(database)
@@ -202,7 +176,7 @@ async def test_the_campaigns_threshold_decides_instead_of_the_models(
     database: Database, secret_box: SecretBox, tmp_path: Path
 ) -> None:
     service = await _service(database, secret_box, tmp_path, threshold=0.95)
-    await _say(service, 1, "Ищу разработчика на проект")
+    await say_to_parser(service, 1, "Ищу разработчика на проект")
     [lead] = await _leads(database)
     model_threshold = load_default("general").threshold
     assert lead.intent_score is not None and model_threshold <= lead.intent_score < 0.95
@@ -214,8 +188,10 @@ async def test_the_senders_bio_is_weighed(
 ) -> None:
     service = await _service(database, secret_box, tmp_path)
     text = "Ищу разработчика"
-    await _say(service, 1, text, user=1)
-    await _say(service, 2, text, user=2, bio="Фрилансер, веб-разработчик, делаю сайты под ключ")
+    await say_to_parser(service, 1, text, user=1)
+    await say_to_parser(
+        service, 2, text, user=2, bio="Фрилансер, веб-разработчик, делаю сайты под ключ"
+    )
     plain, freelancer = await _leads(database)
     assert plain.intent_score is not None and freelancer.intent_score is not None
     assert freelancer.intent_score < plain.intent_score
@@ -228,7 +204,7 @@ async def test_a_scenes_referral_is_a_lead_without_the_stage(
     referral = LeadReferred(
         campaign="web",
         reason="scene Product Q&A",
-        message=_message(1, CHATTER).payload_as(MessageIncoming),
+        message=jobs_chat_message(1, CHATTER).payload_as(MessageIncoming),
     )
     await service.handle_referral(Event.of(referral), referral)
     [lead] = await _leads(database)
@@ -249,9 +225,9 @@ async def test_a_judge_decides_inside_its_band_and_its_failure_keeps_the_models_
 
     service = await _service(database, secret_box, tmp_path, judge=True, judge_band=[0.0, 0.5])
     service.use_judge(judge)
-    await _say(service, 1, SELLER, user=1)  # low score: inside the band
-    await _say(service, 2, BUYER, user=2)  # high score: the model alone decides
-    await _say(service, 3, SELLER + " сломай", user=3)
+    await say_to_parser(service, 1, SELLER, user=1)  # low score: inside the band
+    await say_to_parser(service, 2, BUYER, user=2)  # high score: the model alone decides
+    await say_to_parser(service, 3, SELLER + " сломай", user=3)
     judged, clear, failed = await _leads(database)
     assert (judged.intent, judged.intent_reason) == ("lead", "LLM: asks for a site")
     assert clear.intent == "lead" and not (clear.intent_reason or "").startswith("LLM")
@@ -269,7 +245,7 @@ async def test_a_retrained_model_swapped_in_memory_scores_the_next_hit(
     other = load_default("moving")
     assert service.use_model(campaign_id, other)
     assert not service.use_model(campaign_id + 100, other)
-    await _say(service, 1, SELLER)
+    await say_to_parser(service, 1, SELLER)
     [lead] = await _leads(database)
     expected = service.stage.get(campaign_id)
     assert expected is not None

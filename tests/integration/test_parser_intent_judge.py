@@ -8,19 +8,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from admin.workspace.apply import apply_workspace, read_workspace
 from core.bus.memory import InMemoryBus
 from core.db import Database
 from core.db.judge_models import IntentJudgeDailyCount
 from core.db.models import Campaign, Lead, OutboxMessage
-from core.events import Event, MessageIncoming, Profile
 from core.intent import WRITES_TO
 from core.outbox import OutboxRelay
 from core.platform import Platform
@@ -30,7 +27,7 @@ from parser.bootstrap import start_parser
 from parser.intent_judge import IntentJudge
 from parser.service import ParserService
 from sandbox.bootstrap import RunningSandbox
-from tests.integration.conftest import sandbox_api
+from tests.integration.conftest import apply_workspace_text, sandbox_api, say_to_parser
 
 WORKSPACE = """\
 accounts:
@@ -55,12 +52,7 @@ async def judged(
     database: Database, secret_box: SecretBox, sandbox: RunningSandbox, tmp_path: Path
 ) -> AsyncIterator[tuple[ParserService, IntentJudge]]:
     """The parser as its bootstrap wires it (judge included), with the sandbox as the LLM."""
-    path = tmp_path / "ws.yaml"
-    path.write_text(WORKSPACE, encoding="utf-8")
-    spec, located = read_workspace(path)
-    async with database.transaction() as session:
-        await apply_workspace(session=session, spec=spec, located=located, box=secret_box)
-        await session.execute(update(Campaign).values(intent=JUDGED))
+    await apply_workspace_text(database, secret_box, tmp_path, WORKSPACE, intent=JUDGED)
     settings = Settings(
         llm_base_url=f"{sandbox.url}/v1", llm_model="sandbox-1", llm_judge_timeout=0.5
     )
@@ -74,26 +66,6 @@ async def judged(
     finally:
         await running.stop()
         await bus.close()
-
-
-def _event(message_id: int, text: str, user: int) -> Event:
-    return Event.of(
-        MessageIncoming(
-            account_id=1,
-            chat_id=-100500,
-            chat_ref="@jobs_chat",
-            message_id=message_id,
-            text=text,
-            date=datetime.now(UTC),
-            link=f"https://t.me/jobs_chat/{message_id}",
-            sender=Profile(user_id=user, username=f"user{user}", first_name="Анна"),
-        )
-    )
-
-
-async def _say(service: ParserService, message_id: int, text: str, user: int) -> None:
-    event = _event(message_id, text, user)
-    await service.handle_message(event, event.payload_as(MessageIncoming))
 
 
 async def _lead_of(db: Database, user: int) -> Lead:
@@ -123,7 +95,7 @@ async def test_a_buyer_the_model_was_unsure_of_is_judged_a_lead_the_manager_writ
     judged: tuple[ParserService, IntentJudge], database: Database, sandbox: RunningSandbox
 ) -> None:
     service, _ = judged
-    await _say(service, 1, BUYER, user=7)
+    await say_to_parser(service, 1, BUYER, user=7)
     lead = await _lead_of(database, 7)
     assert lead.intent == "lead"
     assert (lead.intent_reason or "").startswith("LLM: sandbox judge: «looking for»")
@@ -144,7 +116,7 @@ async def test_a_seller_telling_an_obedient_llm_to_answer_lead_true_stays_not_a_
     async with database.transaction() as session:
         await session.execute(update(Campaign).values(outreach={"llm_model": "sandbox-obedient"}))
     before = await _llm_calls(sandbox)
-    await _say(service, 1, INJECTION, user=8)
+    await say_to_parser(service, 1, INJECTION, user=8)
     lead = await _lead_of(database, 8)
     assert lead.intent == "maybe"  # kept for an operator, never written to
     assert "tries to instruct the model" in (lead.intent_reason or "")
@@ -158,7 +130,7 @@ async def test_a_hit_outside_the_band_is_not_judged(
 ) -> None:
     service, _ = judged
     before = await _llm_calls(sandbox)
-    await _say(service, 1, BARE, user=9)
+    await say_to_parser(service, 1, BARE, user=9)
     assert (await _lead_of(database, 9)).intent == "maybe"
     assert await _llm_calls(sandbox) == before
 
@@ -169,7 +141,7 @@ async def test_a_hanging_llm_holds_a_message_up_only_for_the_timeout_and_keeps_t
     service, _ = judged
     await sandbox_api(sandbox, "/_sandbox/llm", {"fail_next": [{"kind": "hang"}]})
     started = time.monotonic()
-    await _say(service, 1, BUYER, user=10)
+    await say_to_parser(service, 1, BUYER, user=10)
     assert time.monotonic() - started < 0.5 + 1.5  # the judge's timeout, and then some
     lead = await _lead_of(database, 10)
     assert lead.intent == "maybe"  # the model's verdict stood: kept, not lost
