@@ -170,7 +170,8 @@ def _login_refusal(refused: LoginError) -> HTTPException:
 async def list_accounts(
     _: Viewer,
     session: SessionDep,
-    search: Annotated[str, Query(max_length=200, description="part of a name or phone")] = "",
+    # No control characters: PostgreSQL refuses a NUL in a query (a 500 otherwise).
+    search: Annotated[OneLine, Query(max_length=200, description="part of a name or phone")] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE * 10,
     offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)] = 0,
 ) -> list[AccountRead]:
