@@ -74,6 +74,7 @@ def build_worker(platform: Platform, account_id: int, *, join_interval: float) -
         flood_wait_hold=settings.flood_wait_hold,
         peer_flood_cooldown=timedelta(hours=settings.peer_flood_cooldown_hours),
         proxy_of=proxy_of(platform),
+        chat_batch_delay=settings.chat_batch_delay,
     )
 
 

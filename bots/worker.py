@@ -1,13 +1,13 @@
 """One worker per account: log in, sit in the assigned chats, turn what it sees into events.
 
-The worker is the only code that talks to Telegram. It publishes ``message.incoming`` for every new
-message (the next batch is requested only after the previous one is confirmed by the broker, so a
-killed worker loses nothing; a republished message is deduplicated downstream), DMs on their own
-routing key, and follows ``command.join_chats`` and ``command.send`` (see ``bots.sender``) for its
-own account. Account-level failures (ban, revoked session) are recorded with their event through
-the outbox and stop the worker, after the sends in flight have finished or failed; FloodWait is
-waited out, and each one is written to the account (``flood_until`` and an ``account_events``
-row), as is a login that cannot get through the account's proxy (without its credentials).
+The worker is the only code that talks to Telegram. It publishes what the account hears (chat
+messages in batches for the parser, DMs and scene chatter one by one: ``bots.incoming_publisher``;
+the resume cursor moves only past confirmed messages, so a killed worker loses nothing), and
+follows ``command.join_chats`` and ``command.send`` (see ``bots.sender``) for its own account.
+Account-level failures (ban, revoked session) are recorded with their event through the outbox and
+stop the worker, after the sends in flight have finished or failed; FloodWait is waited out, and
+each one is written to the account (``flood_until`` and an ``account_events`` row), as is a login
+that cannot get through the account's proxy (without its credentials).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -26,9 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bots.account_health import add_event, record_flood_wait
 from bots.account_loss import AccountLoss, LossLatch, record_loss
+from bots.incoming_publisher import IncomingPublisher
 from bots.proxy import ProxyConfig
 from bots.sender import FLOOD_WAIT_HOLD, PEER_FLOOD_COOLDOWN, SETTLE_SECONDS, Sender
-from core.bus import Bus, PermanentError, UnroutableError, decode_payload
+from core.bus import Bus, PermanentError, decode_payload
 from core.chatref import normalize_chat_ref
 from core.db import Database
 from core.db.models import Account, Chat, ChatAssignment
@@ -47,7 +47,7 @@ from core.telegram import (
     TelegramError,
     TelegramUnavailable,
 )
-from core.topology import DM_ROUTING_KEY, SCENE_ROUTING_KEY, account_bindings, account_queue
+from core.topology import account_bindings, account_queue
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ ClientFactory = Callable[[Account], AccountClient]
 ProxyOf = Callable[[Account], ProxyConfig | None]  # the proxy the client connects through
 T = TypeVar("T")
 Command = TypeVar("Command", JoinChats, SendMessage)
-PUBLISH_WINDOW = 256  # unconfirmed publishes per worker
 
 
 class AccountUnusable(Exception):
@@ -76,6 +75,7 @@ class AccountWorker:
         flood_wait_hold: float = FLOOD_WAIT_HOLD,
         peer_flood_cooldown: timedelta = PEER_FLOOD_COOLDOWN,
         proxy_of: ProxyOf | None = None,
+        chat_batch_delay: float = 0.005,
     ) -> None:
         self.account_id = account_id
         self._db = db
@@ -95,11 +95,10 @@ class AccountWorker:
         self._refs: dict[int, str] = {}  # the reverse, for every incoming message
         self._chats_changed = asyncio.Event()
         self.me: Profile | None = None
-        self._cursor: str | None = None  # resume point after the last published message
+        self._publisher: IncomingPublisher | None = None  # owns the resume cursor
         self._saved_cursor: str | None = None
         self._stopping = False
-        self._chat_key: str | None = None  # routing key of chat messages; see _publish
-        self._ours = OurAccounts(db)  # a scripts account's scene partners are not its audience
+        self._chat_batch_delay = chat_batch_delay
 
     async def run(self) -> None:
         """Work until cancelled or until the account becomes unusable."""
@@ -114,9 +113,14 @@ class AccountWorker:
             self._saved_cursor = account.updates_cursor
             if account.telegram_user_id != self.me.user_id:
                 await self._note_user_id(self.me.user_id)
-            # A scripts account sits only in the operator's own chats: what it hears there is
-            # a scene's audience, for the scripts service, not the parser's lead stream.
-            self._chat_key = SCENE_ROUTING_KEY if account.role == "scripts" else None
+            self._publisher = IncomingPublisher(
+                account_id=self.account_id,
+                bus=self._bus,
+                ours=OurAccounts(self._db),  # a scripts account's scene partners: not audience
+                chat_ref_of=self._chat_ref,
+                scene_account=account.role == "scripts",
+                batch_delay=self._chat_batch_delay,
+            )
             log.info("account %s online as user %s", account.name, self.me.user_id)
             self._wanted = await self._assigned_chats()
             self._chats_changed.set()
@@ -181,51 +185,9 @@ class AccountWorker:
     async def _pump(self) -> None:
         # A stream that raised is finished; _call retries by opening a new one, which resumes from
         # the client's cursor.
-        await self._call(self._drain)
-
-    async def _drain(self) -> None:
-        """Publish what the account hears, up to PUBLISH_WINDOW unconfirmed at once (one confirm
-        round-trip per message would cap a worker at a few hundred messages a second). The resume
-        cursor only moves past a message once it and everything before it are confirmed."""
-        assert self._client is not None  # noqa: S101 - set in run()
-        window: deque[tuple[asyncio.Task[None], str | None]] = deque()
-        try:
-            async for message in self._client.incoming():
-                payload = message.as_event(
-                    account_id=self.account_id, chat_ref=self._chat_ref(message)
-                )
-                publish = self._publish(Event.of(payload), dm=message.is_private)
-                window.append((asyncio.create_task(publish), message.cursor))
-                while window and (len(window) >= PUBLISH_WINDOW or window[0][0].done()):
-                    await self._settle(window.popleft())
-        finally:
-            # Stream ended or failed: confirm what is in flight; the cursor stops at a failure.
-            results = await asyncio.gather(*(task for task, _ in window), return_exceptions=True)
-            for (_, cursor), result in zip(window, results, strict=True):
-                if isinstance(result, BaseException):
-                    break
-                self._cursor = cursor or self._cursor
-
-    async def _publish(self, event: Event, *, dm: bool) -> None:
-        """Chat messages go to the parser (a scripts account's to the scripts service), DMs (a
-        lead answering) to the manager."""
-        key = DM_ROUTING_KEY if dm else self._chat_key
-        if key == SCENE_ROUTING_KEY and await self._ours.is_ours(_sender(event)):
-            return  # another of our accounts' scene line: not the audience
-        if key is None:
-            await self._bus.publish(event)
-            return
-        try:
-            await self._bus.publish(event, routing_key=key)
-        except UnroutableError:
-            # Nobody ever declared a consumer (no manager, no scripts service yet): nothing
-            # acts on these, and one that stopped the stream would stop the rest of it too.
-            log.warning("no queue for %s; a message to account %s dropped", key, self.account_id)
-
-    async def _settle(self, published: tuple[asyncio.Task[None], str | None]) -> None:
-        task, cursor = published
-        await task  # a failed publish stops the stream here; the cursor stays before it
-        self._cursor = cursor or self._cursor
+        assert self._client is not None and self._publisher is not None  # noqa: S101 - run() set them
+        client, publisher = self._client, self._publisher
+        await self._call(lambda: publisher.run(client.incoming()))
 
     async def _note_user_id(self, user_id: int) -> None:
         """Who the account is on Telegram: the scripts service tells our own lines from the
@@ -248,7 +210,7 @@ class AccountWorker:
                 log.warning("cursor of account %s not saved: %s", self.account_id, exc)
 
     async def _save_cursor(self) -> None:
-        cursor = self._cursor
+        cursor = self._publisher.cursor if self._publisher is not None else None
         if cursor is None or cursor == self._saved_cursor:
             return
         async with self._db.transaction() as session:
@@ -412,13 +374,6 @@ class AccountWorker:
         if account.status != "active":
             raise AccountUnusable(f"account {account.name} is {account.status}")
         return account
-
-
-def _sender(event: Event) -> int:
-    """Who wrote the message a ``message.incoming`` event reports (0 when it does not say)."""
-    sender = event.payload.get("sender")
-    user_id = sender.get("user_id") if isinstance(sender, dict) else None
-    return user_id if isinstance(user_id, int) else 0
 
 
 def _unreachable(error: Exception) -> bool:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     chat_sample_size: int = Field(
         default=200, ge=0, le=10_000, description="recent messages kept per chat for 'try it'"
     )
+    # An account worker gathers the chat messages it hears for this long after the first of a
+    # quiet spell and sends them to the parser as one bus message (up to 100): one publish,
+    # delivery and transaction for many. 0 sends what has arrived at once, with no wait.
+    chat_batch_delay: float = Field(
+        default=0.005, ge=0, le=1.0, description="seconds a worker gathers chat messages"
+    )
     # Operators' marks retrain a campaign's intent model in the parser's background: after this
     # many seconds without another mark of the campaign, from its newest examples, within a time.
     intent_retrain_delay: float = Field(default=30.0, ge=0, le=3600, description="seconds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.chat_batch import ChatMessages, split_chat_batch
 from core.events import (
     AccountBanned,
     AccountRevoked,
@@ -23,6 +24,10 @@ from parser.intent_judge import IntentJudge
 from parser.intent_retrainer import IntentRetrainer
 from parser.lead_marks import LeadMarks
 from parser.service import ParserService
+
+# Batches (up to 100 messages each) handled at once: enough to overlap one batch's transaction
+# with the next one's matching; more would only hold more messages unacked.
+MESSAGE_DELIVERIES_IN_FLIGHT = 16
 
 
 @dataclass
@@ -75,8 +80,15 @@ async def start_parser(platform: Platform) -> RunningParser:
     activity.start()
     await retrainer.start()
     # Scenes hand members who asked off-script to campaigns on the same queue: one writer of leads.
-    bindings = [MessageIncoming.NAME, LeadReferred.NAME]
-    await platform.bus.subscribe(PARSER_MESSAGES, bindings, handlers.on_message)
+    # A failed batch of chat messages goes back in halves, down to the one message that fails.
+    bindings = [ChatMessages.NAME, MessageIncoming.NAME, LeadReferred.NAME]
+    await platform.bus.subscribe(
+        PARSER_MESSAGES,
+        bindings,
+        handlers.on_message,
+        prefetch=MESSAGE_DELIVERIES_IN_FLIGHT,
+        split=split_chat_batch,
+    )
     await platform.bus.serve(
         PARSER_LEAD_COMMANDS, [LEAD_COMMAND], handlers.on_lead_command, prefetch=1
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.bus import PermanentError, decode_payload
+from core.chat_batch import ChatMessages
 from core.events import (
     AccountBanned,
     AccountRevoked,
@@ -37,6 +38,10 @@ class ParserHandlers:
         self._marks = marks
 
     async def on_message(self, event: Event) -> None:
+        if event.name == ChatMessages.NAME:  # what account workers send: many at once
+            batch = decode_payload(event, ChatMessages)
+            await self._service.handle_batch(event, batch.messages)
+            return
         if event.name == LeadReferred.NAME:
             await self._service.handle_referral(event, decode_payload(event, LeadReferred))
             return

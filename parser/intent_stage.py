@@ -62,6 +62,12 @@ class IntentStage:
         self._campaigns = {c.campaign_id: c for c in campaigns}
         self.judge = judge
 
+    @property
+    def may_wait(self) -> bool:
+        """Whether a hit may wait for the judge (some campaign asks it): only then is a batch's
+        hits judged side by side instead of one after another."""
+        return self.judge is not None and any(c.policy.judge for c in self._campaigns.values())
+
     def __contains__(self, campaign_id: int) -> bool:
         return campaign_id in self._campaigns
 

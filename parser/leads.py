@@ -124,7 +124,7 @@ def _by_campaign(hits: list[Hit]) -> dict[int, list[str]]:
             continue
         keywords = merged.setdefault(hit.campaign_id, [])
         keywords += [k for k in hit.keywords if k not in keywords]
-    return merged
+    return dict(sorted(merged.items()))  # leads locked in one order by every transaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@ record leads, keep the rules and the campaigns' classifiers fresh."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from prometheus_client import Counter, Histogram
 from sqlalchemy import select
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from core.bus import PermanentError
 from core.db import Database
 from core.db.models import Campaign
-from core.events import Event, LeadReferred, MessageIncoming
+from core.events import Event, LeadFound, LeadReferred, MessageIncoming
 from core.outbox import OutboxRelay
 from parser.activity import ChatActivity
 from parser.intent.classify import IntentClassifier
@@ -31,6 +33,10 @@ INTENT = Counter(
     "Campaign keyword hits by the second stage's outcome (drop: no lead written)",
     ["outcome"],
 )
+# The children bound once: the chat stream counts every message.
+NO_TEXT, UNKNOWN_CHAT = MESSAGES.labels("no_text"), MESSAGES.labels("unknown_chat")
+NO_MATCH, NOT_INTENT, MATCHED = (MESSAGES.labels(o) for o in ("no_match", "not_intent", "match"))
+NEW_LEADS, REPEAT_LEADS = LEADS.labels("new"), LEADS.labels("repeat")
 REFERRED = IntentMark("lead", None, "handed over by a scene")  # a person already judged them
 MATCH_SECONDS = Histogram(
     "coolthing_parser_match_seconds",
@@ -109,40 +115,62 @@ class ParserService:
 
     async def handle_message(self, event: Event, message: MessageIncoming) -> None:
         """Match one message; on a hit write the lead and its event in one transaction."""
-        if message.is_private:
-            return  # DMs belong to the manager
-        if not message.text:
-            MESSAGES.labels("no_text").inc()
-            self._note(message, matched=False)
-            return
+        await self.handle_batch(event, [message])
+
+    async def handle_batch(self, event: Event, messages: Sequence[MessageIncoming]) -> None:
+        """Match a batch of chat messages and write the leads of all its hits in one
+        transaction (all or none: a batch that fails is split and tried again in halves)."""
         if self._rules is None:
             await self.reload()
-        assert self._rules is not None  # noqa: S101 - reload() sets it
-        chat_id = self._rules.chat_ids.get(message.chat_ref or "")
-        if chat_id is None:
-            MESSAGES.labels("unknown_chat").inc()
-            self._note(message, matched=False)
+        matched = [(m, hits) for m in messages if (hits := self._match(m))]
+        if not matched:
             return
+        if self._stage.may_wait and len(matched) > 1:  # an LLM call must not hold the others
+            judged = await asyncio.gather(*(self._judge(m, hits) for m, hits in matched))
+        else:
+            judged = [await self._judge(m, hits) for m, hits in matched]
+        kept = [(m, h, i) for (m, _), (h, i) in zip(matched, judged, strict=True) if h]
+        if len(kept) < len(matched):
+            NOT_INTENT.inc(len(matched) - len(kept))
+        if not kept:
+            return
+        MATCHED.inc(len(kept))
+        # One person's messages in the order heard; people in one order in every transaction,
+        # so two batches locking the same leads wait for each other instead of deadlocking.
+        kept.sort(key=lambda item: item[0].sender.user_id)
+        found: list[LeadFound] = []
+        async with self._db.transaction() as session:
+            for message, hits, intents in kept:
+                found += await record_hits(
+                    session, message, hits, correlation_id=event.id, intents=intents
+                )
+        for lead in found:
+            (NEW_LEADS if lead.is_new else REPEAT_LEADS).inc()
+        if found:
+            self._relay.poke()
+
+    def _match(self, message: MessageIncoming) -> list[Hit]:
+        """The message's keyword hits (none for a DM, an empty text or a chat not watched)."""
+        if message.is_private:
+            return []  # DMs belong to the manager
+        if not message.text:
+            NO_TEXT.inc()
+            self._note(message, matched=False)
+            return []
+        rules = self._rules
+        assert rules is not None  # noqa: S101 - handle_batch's caller loaded them
+        chat_id = rules.chat_ids.get(message.chat_ref or "")
+        if chat_id is None:
+            UNKNOWN_CHAT.inc()
+            self._note(message, matched=False)
+            return []
         started = time.perf_counter()
-        hits = self._rules.matcher.match(message.text, chat_id)
+        hits = rules.matcher.match(message.text, chat_id)
         MATCH_SECONDS.observe(time.perf_counter() - started)
         self._note(message, matched=bool(hits))
         if not hits:
-            MESSAGES.labels("no_match").inc()
-            return
-        hits, intents = await self._judge(message, hits)
-        if not hits:
-            MESSAGES.labels("not_intent").inc()
-            return
-        MESSAGES.labels("match").inc()
-        async with self._db.transaction() as session:
-            found = await record_hits(
-                session, message, hits, correlation_id=event.id, intents=intents
-            )
-        for lead in found:
-            LEADS.labels("new" if lead.is_new else "repeat").inc()
-        if found:
-            self._relay.poke()
+            NO_MATCH.inc()
+        return hits
 
     async def _judge(
         self, message: MessageIncoming, hits: list[Hit]

@@ -7,6 +7,7 @@ from core.bus.base import (
     PermanentError,
     RequestTimeout,
     Responder,
+    Splitter,
     UnroutableError,
     decode_payload,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "PermanentError",
     "RequestTimeout",
     "Responder",
+    "Splitter",
     "UnroutableError",
     "decode_payload",
 ]

@@ -9,6 +9,9 @@ Semantics both must honour (the contract suite in tests/integration/test_bus_con
 - A handler that raises is retried; after ``max_deliveries`` deliveries the message moves to the
   queue's dead-letter queue with the reason. ``PermanentError`` and a body that is not a valid
   ``Event`` are dead-lettered at once: retrying cannot fix them.
+- A subscription with ``split`` does not retry a failed event that ``split`` cuts into parts: the
+  parts are published to that queue alone (confirmed), each with its own delivery count, and only
+  then is the original acked. A batch is halved down to the one message that fails.
 - A consumer process that dies mid-handler gets the message redelivered to the next consumer.
 - At most ``prefetch`` unacked messages per consumer.
 - ``request`` publishes like ``publish`` and waits for the one reply whose ``correlation_id`` is the
@@ -29,6 +32,9 @@ from core.events import Event, P
 
 Handler = Callable[[Event], Awaitable[None]]
 Responder = Callable[[Event], Awaitable[Event]]
+# Cuts a failed event into parts that go back to its queue one by one (halves of a batch); an
+# empty list means it cannot be split, and it is retried and dead-lettered as it is.
+Splitter = Callable[[Event], Sequence[Event]]
 
 
 class UnroutableError(Exception):
@@ -85,8 +91,10 @@ class Bus(Protocol):
         handler: Handler,
         *,
         prefetch: int | None = None,
+        split: Splitter | None = None,
     ) -> None:
-        """Declare a durable queue bound to the routing patterns and consume it with ``handler``."""
+        """Declare a durable queue bound to the routing patterns and consume it with ``handler``;
+        a failed event that ``split`` cuts into parts goes back to the queue as those parts."""
 
     async def request(
         self,

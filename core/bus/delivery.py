@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import ValidationError
 
-from core.bus.base import Handler, PermanentError
+from core.bus.base import Handler, PermanentError, Splitter
 from core.bus.outages import is_outage
 from core.events import Event
 from core.logging import event_log_context
@@ -34,8 +34,9 @@ OUTAGE_PAUSE = 0.5
 class Verdict:
     """What to do with a delivery once its handler has run."""
 
-    action: Literal["ack", "retry", "dead"]
+    action: Literal["ack", "retry", "dead", "split"]
     reason: str = ""
+    parts: Sequence[Event] = ()  # "split": publish these to the queue, then ack the original
 
 
 ACK = Verdict("ack")
@@ -66,10 +67,12 @@ async def judge(
     deliveries: int,
     max_deliveries: int,
     closing: Callable[[], bool] = lambda: False,
+    split: Splitter | None = None,
 ) -> Verdict:
-    """Decode ``body``, run ``handler`` and say whether to ack, retry or dead-letter it.
+    """Decode ``body``, run ``handler`` and say whether to ack, retry, dead-letter or split it.
     ``closing`` tells whether the bus is stopping: a delivery is not held through an outage
-    then (it goes back to the queue at once, for the next consumer)."""
+    then (it goes back to the queue at once, for the next consumer). A failed event that
+    ``split`` cuts into parts (a batch) is not retried whole: its parts go back to the queue."""
     try:
         event = Event.model_validate_json(body)
     except ValidationError as exc:
@@ -79,33 +82,45 @@ async def judge(
     try:
         with event_log_context(event):  # the handler's lines name the event's ids
             await _through_outages(handler, event, queue=queue, closing=closing)
-    except PermanentError as exc:
+    except Exception as exc:
+        parts = split(event) if split is not None else []
+        if not parts:
+            return _failed(exc, event, queue=queue, deliveries=deliveries, limit=max_deliveries)
+        reason = describe(exc)
+        logger.warning(
+            "bus: %s failed %s %s, split in %d: %s", queue, event.name, event.id, len(parts), reason
+        )
+        return Verdict("split", reason, tuple(parts))
+    return ACK
+
+
+def _failed(exc: Exception, event: Event, *, queue: str, deliveries: int, limit: int) -> Verdict:
+    """Dead-letter a permanent failure at once, another on its last delivery; else retry."""
+    if isinstance(exc, PermanentError):
         # No traceback: its cause (a pydantic error) would quote the payload, personal data.
         reason = describe(exc)
         logger.error("bus: %s gave up on %s %s: %s", queue, event.name, event.id, reason)
         return Verdict("dead", reason)
-    except Exception as exc:
-        if deliveries >= max_deliveries:
-            logger.error(
-                "bus: %s failed %s %s %d times, dead-lettered",
-                queue,
-                event.name,
-                event.id,
-                deliveries,
-                exc_info=True,
-            )
-            return Verdict("dead", describe(exc))
-        logger.warning(
-            "bus: %s failed %s %s (delivery %d/%d), will retry",
+    if deliveries >= limit:
+        logger.error(
+            "bus: %s failed %s %s %d times, dead-lettered",
             queue,
             event.name,
             event.id,
             deliveries,
-            max_deliveries,
-            exc_info=True,
+            exc_info=exc,
         )
-        return Verdict("retry", describe(exc))
-    return ACK
+        return Verdict("dead", describe(exc))
+    logger.warning(
+        "bus: %s failed %s %s (delivery %d/%d), will retry",
+        queue,
+        event.name,
+        event.id,
+        deliveries,
+        limit,
+        exc_info=exc,
+    )
+    return Verdict("retry", describe(exc))
 
 
 async def _through_outages(

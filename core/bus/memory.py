@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from urllib.parse import urlsplit
 
-from core.bus.base import DeadLetter, Handler, Responder, UnroutableError
+from core.bus.base import DeadLetter, Handler, Responder, Splitter, UnroutableError
 from core.bus.delivery import (
     broker_reason,
     check_limits,
@@ -139,8 +139,15 @@ def shared_broker(url: str, exchange: str) -> MemoryBroker:
 class _Consumer:
     """One subscription: takes at most ``prefetch`` messages at a time and runs them as tasks."""
 
-    def __init__(self, bus: InMemoryBus, queue: _Queue, handler: Handler, prefetch: int) -> None:
-        self._bus, self._queue, self._handler = bus, queue, handler
+    def __init__(
+        self,
+        bus: InMemoryBus,
+        queue: _Queue,
+        handler: Handler,
+        prefetch: int,
+        split: Splitter | None,
+    ) -> None:
+        self._bus, self._queue, self._handler, self._split = bus, queue, handler, split
         self._slots = asyncio.Semaphore(prefetch)
         self.inflight: set[asyncio.Task[None]] = set()
         self.fetcher = asyncio.create_task(self._fetch(), name=f"bus-consumer:{queue.name}")
@@ -186,8 +193,12 @@ class _Consumer:
             deliveries=deliveries,
             max_deliveries=bus.max_deliveries,
             closing=lambda: bus.closed,
+            split=self._split,
         )
-        if verdict.action == "retry":
+        if verdict.action == "split":  # the parts to this queue alone, each counted afresh
+            for part in verdict.parts:
+                queue.put(_Message(message.routing_key, part.model_dump_json().encode()))
+        elif verdict.action == "retry":
             await asyncio.sleep(retry_pause(bus.retry_delay, deliveries))
             queue.put_back(message)
         elif verdict.action == "dead":
@@ -292,11 +303,12 @@ class InMemoryBus:
         handler: Handler,
         *,
         prefetch: int | None = None,
+        split: Splitter | None = None,
     ) -> None:
         prefetch = self.prefetch if prefetch is None else prefetch
         check_limits(self.max_deliveries, prefetch)
         declared = (await self._ready()).declare(queue, tuple(bindings))
-        self._consumers.append(_Consumer(self, declared, handler, prefetch))
+        self._consumers.append(_Consumer(self, declared, handler, prefetch, split))
 
     async def watch(self, bindings: Sequence[str], handler: Handler) -> None:
         broker, patterns = await self._ready(), tuple(bindings)

@@ -45,13 +45,14 @@ from tenacity import (
     wait_exponential,
 )
 
-from core.bus.base import DeadLetter, Handler, Responder
+from core.bus.base import DeadLetter, Handler, Responder, Splitter
 from core.bus.delivery import Verdict, check_limits, judge, retry_pause
 from core.bus.rabbit_dead_letters import (
     as_dead_letter,
     dead_letter_copy,
     dlq_name,
     int_header,
+    original_routing_key,
     peek,
 )
 from core.bus.rabbit_publish import CONNECTION_ERRORS, Confirmer, event_message
@@ -82,6 +83,7 @@ class _Subscription:
     queue: str
     handler: Handler
     amqp_queue: AbstractQueue
+    split: Splitter | None = None
     consumer_tag: str = ""
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -255,6 +257,7 @@ class RabbitBus:
         handler: Handler,
         *,
         prefetch: int | None = None,
+        split: Splitter | None = None,
     ) -> None:
         prefetch = self.prefetch if prefetch is None else prefetch
         check_limits(self.max_deliveries, prefetch)
@@ -265,7 +268,7 @@ class RabbitBus:
         amqp_queue = await self._declare(channel, queue)
         for pattern in bindings:
             await amqp_queue.bind(self.exchange, pattern)
-        sub = _Subscription(queue, handler, amqp_queue)
+        sub = _Subscription(queue, handler, amqp_queue, split)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await self._on_message(sub, message)
@@ -335,8 +338,12 @@ class RabbitBus:
             deliveries=deliveries,
             max_deliveries=self.max_deliveries,
             closing=lambda: self._closing,
+            split=sub.split,
         )
         if verdict.action == "ack":
+            await message.ack()
+        elif verdict.action == "split":
+            await self._requeue_parts(sub.queue, message, verdict)
             await message.ack()
         elif verdict.action == "retry":
             await asyncio.sleep(retry_pause(self.retry_delay, deliveries))
@@ -344,6 +351,21 @@ class RabbitBus:
         else:
             await self._dead_letter(sub.queue, message, verdict, deliveries)
             await message.ack()
+
+    async def _requeue_parts(
+        self, queue: str, message: AbstractIncomingMessage, verdict: Verdict
+    ) -> None:
+        """The parts of a split event, straight to this queue (not through the exchange: the
+        other queues bound to its routing key had the whole event), each keeping the routing key
+        a dead letter is replayed to; confirmed before the ack, so a crash in between repeats
+        parts, never loses one."""
+        assert self._link is not None  # noqa: S101 - consumers exist only once connected
+        exchange = self._link.channel.default_exchange
+        routing_key = original_routing_key(message)
+        parts = [event_message(part) for part in verdict.parts]
+        for part in parts:
+            part.headers["x-original-routing-key"] = routing_key
+        await asyncio.gather(*(self._confirmer.publish(exchange, queue, p) for p in parts))
 
     async def _dead_letter(
         self, queue: str, message: AbstractIncomingMessage, verdict: Verdict, deliveries: int

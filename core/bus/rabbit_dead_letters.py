@@ -30,7 +30,7 @@ def dead_letter_copy(
     headers = {k: v for k, v in message.headers.items() if k != "x-delivery-count"}
     headers["x-dead-reason"] = reason
     headers["x-deliveries"] = deliveries
-    headers["x-original-routing-key"] = message.routing_key or ""
+    headers["x-original-routing-key"] = original_routing_key(message)
     headers["x-dead-at"] = utcnow().isoformat()
     return aio_pika.Message(
         message.body,
@@ -42,6 +42,13 @@ def dead_letter_copy(
         timestamp=message.timestamp,
         type=message.type,
     )
+
+
+def original_routing_key(message: AbstractIncomingMessage) -> str:
+    """The topic key it was published with; a part of a split batch came through the default
+    exchange (its routing key is the queue's name) and carries its batch's in a header."""
+    kept = message.headers.get("x-original-routing-key")
+    return _text(kept) if kept else message.routing_key or ""
 
 
 async def peek(

@@ -326,7 +326,13 @@ async def sandbox_api(sandbox: RunningSandbox, path: str, body: object = None) -
 
 
 async def parser_worker(
-    database: Database, box: SecretBox, sandbox: RunningSandbox, tmp_path: Path, bus: Bus
+    database: Database,
+    box: SecretBox,
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    bus: Bus,
+    *,
+    chat_batch_delay: float = 0.005,
 ) -> tuple[AccountWorker, int]:
     """A parser account (``parser-1``, id 1) listening in ``@jobs_chat`` for ``developer``, and
     its worker, not started; the account's Telegram user id."""
@@ -356,6 +362,7 @@ campaigns: [{{name: web, keyword_sets: [web], chats: ["@jobs_chat"], parser_acco
         relay=OutboxRelay(database, bus),
         client_factory=client,
         join_interval=0,
+        chat_batch_delay=chat_batch_delay,
     )
     return worker, int(str(created["user_id"]))
 

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from core.bus.memory import InMemoryBus
+from core.chat_batch import ChatMessages
 from core.db import Database
 from core.db.models import Account, OutboxMessage
 from core.events import Event, MessageIncoming
 from core.security import SecretBox
+from core.topology import DM_ROUTING_KEY
 from sandbox.bootstrap import RunningSandbox
 from tests.integration.conftest import parser_worker, sandbox_api
 
@@ -67,7 +69,7 @@ async def test_flood_wait_on_join_is_waited_out_then_the_chat_is_joined(
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_heard_messages_become_message_incoming_with_the_profile(
+async def test_heard_chat_messages_reach_the_parser_in_a_batch_with_their_profile(
     database: Database,
     secret_box: SecretBox,
     sandbox: RunningSandbox,
@@ -77,9 +79,9 @@ async def test_heard_messages_become_message_incoming_with_the_profile(
     heard: list[MessageIncoming] = []
 
     async def collect(event: Event) -> None:
-        heard.append(event.payload_as(MessageIncoming))
+        heard.extend(event.payload_as(ChatMessages).messages)
 
-    await bus.subscribe("test.heard", [MessageIncoming.NAME], collect)
+    await bus.subscribe("test.heard", [ChatMessages.NAME], collect)
     worker, user_id = await parser_worker(database, secret_box, sandbox, tmp_path, bus)
     task = asyncio.create_task(worker.run())
 
@@ -99,6 +101,53 @@ async def test_heard_messages_become_message_incoming_with_the_profile(
     assert message.chat_ref == "@jobs_chat"
     assert message.sender.bio == "Coffee and code"
     assert message.link is not None and message.link.endswith(f"/{message.message_id}")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_burst_of_chat_messages_goes_out_as_few_bus_messages_each_message_once_in_order(
+    database: Database,
+    secret_box: SecretBox,
+    sandbox: RunningSandbox,
+    bus: InMemoryBus,
+    tmp_path: Path,
+) -> None:
+    batches: list[list[str]] = []
+    dms: list[str] = []
+
+    async def collect(event: Event) -> None:
+        batches.append([m.text for m in event.payload_as(ChatMessages).messages])
+
+    async def collect_dm(event: Event) -> None:
+        dms.append(event.payload_as(MessageIncoming).text)
+
+    await bus.subscribe("test.heard", [ChatMessages.NAME], collect)
+    await bus.subscribe("test.dms", [DM_ROUTING_KEY], collect_dm)
+    worker, user_id = await parser_worker(
+        database, secret_box, sandbox, tmp_path, bus, chat_batch_delay=0.5
+    )
+    task = asyncio.create_task(worker.run())
+
+    async def joined() -> bool:
+        return user_id in await _members(sandbox)
+
+    await _until(joined, 10)
+    texts = [f"message {n}" for n in range(30)]
+    anna: object = None
+    for text in texts:  # one after another: the chat's order is the posting order
+        body = {"chat": "jobs_chat", "text": text, "user": {"first_name": "Anna"}}
+        posted = await sandbox_api(sandbox, "/_sandbox/post", body)
+        anna = posted["message"]["sender"]["user_id"]
+    dm = {"user_id": anna, "to": user_id, "text": "hi there"}
+    await sandbox_api(sandbox, "/_sandbox/dm", dm)
+
+    async def arrived() -> bool:
+        return sum(map(len, batches)) >= len(texts) and bool(dms)
+
+    await _until(arrived, 10)
+    assert [text for batch in batches for text in batch] == texts
+    assert len(batches) <= 3, f"{len(texts)} messages took {len(batches)} bus messages"
+    assert dms == ["hi there"], "a DM still travels alone, to the manager's key"
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 

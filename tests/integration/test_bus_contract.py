@@ -348,6 +348,47 @@ async def test_permanent_error_is_dead_lettered_after_one_delivery(
     assert letter.deliveries == 1
 
 
+def halves(event: Event) -> list[Event]:
+    """A splitter for test batches: ``{"items": [...]}`` cut in two."""
+    items = event.payload.get("items")
+    if not isinstance(items, list) or len(items) < 2:
+        return []
+    middle = len(items) // 2
+    return [
+        Event(name=event.name, payload={"items": half}) for half in (items[:middle], items[middle:])
+    ]
+
+
+async def test_a_failing_batch_is_split_until_its_one_bad_item_is_dead_lettered_alone(
+    harness: Harness, bus: Bus
+) -> None:
+    handled: list[object] = []
+
+    async def refuse_item_5(event: Event) -> None:
+        items = event.payload["items"]
+        assert isinstance(items, list)
+        if 5 in items:
+            raise ValueError("item 5 cannot be stored")
+        handled.extend(items)
+
+    other = Recorder()
+    queue, bystander = harness.queue("batches"), harness.queue("bystander")
+    await bus.subscribe(queue, [PING], refuse_item_5, split=halves)
+    await bus.subscribe(bystander, [PING], other)
+
+    batch = Event(name=PING, payload={"items": list(range(8))})
+    await bus.publish(batch)
+    [letter] = await dead_letters_eventually(bus, queue, 1)
+    await eventually(lambda: len(handled) == 7, "every good item")
+
+    assert sorted(handled) == [0, 1, 2, 3, 4, 6, 7], "each good item exactly once"
+    assert Event.model_validate_json(letter.body).payload == {"items": [5]}
+    assert letter.reason == "ValueError: item 5 cannot be stored"
+    assert letter.deliveries == MAX_DELIVERIES, "the last part is retried like any message"
+    assert letter.routing_key == PING, "a dead part is replayed where its batch was published"
+    assert [e.id for e in other.events] == [batch.id], "other queues get the batch once, unsplit"
+
+
 async def test_dead_letters_are_listed_oldest_first_up_to_the_limit(
     harness: Harness, bus: Bus
 ) -> None:

@@ -16,10 +16,11 @@ from sqlalchemy import select
 
 from bench.private_services import PrivatePostgres, open_private_postgres
 from core.bus.memory import InMemoryBus
+from core.chat_batch import ChatMessages
 from core.db import Database
 from core.db.migrate import upgrade
 from core.db.models import Account
-from core.events import Event, MessageIncoming
+from core.events import Event
 from core.security import SecretBox
 from sandbox.bootstrap import RunningSandbox
 from tests.integration.conftest import parser_worker, sandbox_api
@@ -50,13 +51,13 @@ async def test_a_running_worker_outlives_a_database_restart_and_keeps_publishing
     heard: list[str] = []
 
     async def collect(event: Event) -> None:
-        heard.append(event.payload_as(MessageIncoming).text)
+        heard.extend(m.text for m in event.payload_as(ChatMessages).messages)
 
     task: asyncio.Task[None] | None = None
     try:
         await upgrade(db)
         await bus.start()
-        await bus.subscribe("test.heard", [MessageIncoming.NAME], collect)
+        await bus.subscribe("test.heard", [ChatMessages.NAME], collect)
         worker, _ = await parser_worker(db, box, sandbox, tmp_path, bus)
         task = asyncio.create_task(worker.run())
 
