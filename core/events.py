@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import ClassVar, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.intent import IntentVerdict
 
@@ -71,16 +71,25 @@ class Event(BaseModel):
         return kind.model_validate(self.payload)
 
 
+def _without_nul(text: str) -> str:
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+# What people typed: PostgreSQL stores no NUL in text or JSON, so one (a forged update; clients
+# never send it) would refuse the row forever, the chat's activity with it; it is dropped here.
+TypedText = Annotated[str, AfterValidator(_without_nul)]
+
+
 class Profile(BaseModel):
     """A Telegram user's public profile as seen when the message arrived."""
 
     model_config = ConfigDict(frozen=True)
 
     user_id: int
-    username: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    bio: str | None = None
+    username: TypedText | None = None
+    first_name: TypedText | None = None
+    last_name: TypedText | None = None
+    bio: TypedText | None = None
     is_bot: bool = False
 
 
@@ -92,10 +101,10 @@ class MessageIncoming(Payload):
     account_id: int
     chat_id: int
     chat_ref: str | None = None
-    chat_title: str | None = None
+    chat_title: TypedText | None = None
     is_private: bool = False
     message_id: int
-    text: str
+    text: TypedText
     date: datetime
     link: str | None = None
     sender: Profile

@@ -14,19 +14,19 @@ verdict after the hit (the one the manager must act on), with the score and reas
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Lead, LeadHit
 from core.db.upsert import insert_ignore
 from core.events import Event, LeadFound, MessageIncoming
 from core.intent import IntentVerdict
-from core.outbox import add_to_outbox
+from core.outbox import add_many_to_outbox
 from parser.matcher import Hit
 
 OPERATORS_WORD: IntentVerdict = "not_lead"  # set by an operator only: the parser never changes it
@@ -43,6 +43,24 @@ class IntentMark:
 
 
 NO_VERDICT = IntentMark(None)
+
+# Core statements on the table: the ORM's per-statement bookkeeping cost more than the SQL (one
+# of these runs for every keyword hit in every chat).
+_LEADS = cast(Table, Lead.__table__)
+_LOCK_LEAD = (
+    select(
+        _LEADS.c.id,
+        _LEADS.c.intent,
+        _LEADS.c.intent_score,
+        _LEADS.c.intent_reason,
+        _LEADS.c.keywords,
+    )
+    .where(
+        _LEADS.c.campaign_id == bindparam("campaign_id"),
+        _LEADS.c.telegram_user_id == bindparam("user_id"),
+    )
+    .with_for_update()
+)
 
 
 def settle(current: IntentMark, new: IntentMark | None) -> IntentMark | None:
@@ -63,6 +81,10 @@ def settle(current: IntentMark, new: IntentMark | None) -> IntentMark | None:
     return None
 
 
+# One message's keyword hits with each campaign's verdict (a campaign missing has its stage off).
+HitsOf = tuple[MessageIncoming, list[Hit], Mapping[int, IntentMark]]
+
+
 async def record_hits(
     session: AsyncSession,
     message: MessageIncoming,
@@ -73,9 +95,34 @@ async def record_hits(
 ) -> list[LeadFound]:
     """Record every campaign's hit on ``message`` with that campaign's verdict (``intents``; a
     campaign missing there has its stage off); returns the lead.found payloads queued."""
+    return await record_batch(
+        session, [(message, hits, intents or {})], correlation_id=correlation_id
+    )
+
+
+async def record_batch(
+    session: AsyncSession, batch: Sequence[HitsOf], *, correlation_id: uuid.UUID | None
+) -> list[LeadFound]:
+    """``record_hits`` for many messages in one transaction, their ``lead.found`` events in one
+    statement. People are taken in one order (a person's messages in the order given), so two
+    batches locking the same leads wait for each other instead of deadlocking."""
+    found: list[LeadFound] = []
+    for message, hits, intents in sorted(batch, key=lambda item: item[0].sender.user_id):
+        found += await _record(session, message, hits, intents)
+    events = [(Event.of(payload, correlation_id=correlation_id), None) for payload in found]
+    await add_many_to_outbox(session, events)
+    return found
+
+
+async def _record(
+    session: AsyncSession,
+    message: MessageIncoming,
+    hits: list[Hit],
+    intents: Mapping[int, IntentMark],
+) -> list[LeadFound]:
     found = []
     for campaign_id, keywords in _by_campaign(hits).items():
-        mark = (intents or {}).get(campaign_id)
+        mark = intents.get(campaign_id)
         lead = await _lead_for(session, campaign_id, message, keywords, mark or NO_VERDICT)
         hit_id = await insert_ignore(
             session,
@@ -98,22 +145,22 @@ async def record_hits(
             verdict = await _extend(session, lead, message, keywords, mark)
         if verdict.intent == OPERATORS_WORD:
             continue  # an operator said "not a lead": recorded, nobody is told
-        payload = LeadFound(
-            lead_id=lead.id,
-            campaign_id=campaign_id,
-            telegram_user_id=message.sender.user_id,
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            text=message.text,
-            link=message.link,
-            keywords=keywords,
-            is_new=lead.is_new,
-            intent=verdict.intent,
-            score=verdict.score,
-            reason=verdict.reason,
+        found.append(
+            LeadFound(
+                lead_id=lead.id,
+                campaign_id=campaign_id,
+                telegram_user_id=message.sender.user_id,
+                chat_id=message.chat_id,
+                message_id=message.message_id,
+                text=message.text,
+                link=message.link,
+                keywords=keywords,
+                is_new=lead.is_new,
+                intent=verdict.intent,
+                score=verdict.score,
+                reason=verdict.reason,
+            )
         )
-        await add_to_outbox(session, Event.of(payload, correlation_id=correlation_id))
-        found.append(payload)
     return found
 
 
@@ -167,13 +214,8 @@ async def _lead_for(
     if new_id is not None:
         return _Lead(int(new_id), True, mark, keywords)
     # Locked: two hits of one person (or an operator's mark) must not both read the old verdict.
-    row = (
-        await session.execute(
-            select(Lead.id, Lead.intent, Lead.intent_score, Lead.intent_reason, Lead.keywords)
-            .where(Lead.campaign_id == campaign_id, Lead.telegram_user_id == message.sender.user_id)
-            .with_for_update()
-        )
-    ).one()  # the conflicting row exists in this transaction
+    person = {"campaign_id": campaign_id, "user_id": message.sender.user_id}
+    row = (await session.execute(_LOCK_LEAD, person)).one()  # the conflict made it exist
     current = IntentMark(row.intent, row.intent_score, row.intent_reason)
     return _Lead(row.id, False, current, list(row.keywords or []))
 
@@ -198,7 +240,7 @@ async def _extend(
     """A repeat hit: count it, remember new keywords and the newest profile, raise the verdict
     if this message earns it; returns the lead's verdict after the hit."""
     values: dict[str, Any] = {
-        "hits": Lead.hits + 1,
+        "hits": _LEADS.c.hits + 1,
         "last_seen_at": datetime.now(UTC),
         "keywords": lead.keywords + [k for k in keywords if k not in lead.keywords],
         "profile": message.sender.model_dump(mode="json"),
@@ -213,5 +255,5 @@ async def _extend(
         if _RANK[lead.mark.intent] < _RANK[settled.intent]:
             # The first DM answers the message that made them a lead, not an earlier one.
             values |= _message_fields(message)
-    await session.execute(update(Lead).where(Lead.id == lead.id).values(**values))
+    await session.execute(update(_LEADS).where(_LEADS.c.id == lead.id).values(**values))
     return settled or lead.mark

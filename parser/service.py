@@ -14,13 +14,13 @@ from sqlalchemy import select
 from core.bus import PermanentError
 from core.db import Database
 from core.db.models import Campaign
-from core.events import Event, LeadFound, LeadReferred, MessageIncoming
+from core.events import Event, LeadReferred, MessageIncoming
 from core.outbox import OutboxRelay
 from parser.activity import ChatActivity
 from parser.intent.classify import IntentClassifier
 from parser.intent.model import IntentModel
 from parser.intent_stage import CampaignIntent, IntentStage, Judge
-from parser.leads import IntentMark, record_hits
+from parser.leads import IntentMark, record_batch, record_hits
 from parser.matcher import Hit
 from parser.rules import Classifiers, CompiledRules, load_rules
 
@@ -135,15 +135,8 @@ class ParserService:
         if not kept:
             return
         MATCHED.inc(len(kept))
-        # One person's messages in the order heard; people in one order in every transaction,
-        # so two batches locking the same leads wait for each other instead of deadlocking.
-        kept.sort(key=lambda item: item[0].sender.user_id)
-        found: list[LeadFound] = []
         async with self._db.transaction() as session:
-            for message, hits, intents in kept:
-                found += await record_hits(
-                    session, message, hits, correlation_id=event.id, intents=intents
-                )
+            found = await record_batch(session, kept, correlation_id=event.id)
         for lead in found:
             (NEW_LEADS if lead.is_new else REPEAT_LEADS).inc()
         if found:

@@ -21,10 +21,13 @@ from core.db.models import Base
 
 
 @cache
-def _statement(dialect: str, model: type[Base], returning: Any) -> Insert:
+def _statement(dialect: str, model: type[Base], returning: str | None) -> Insert:
+    # The Core table, not the mapped class: an ORM-enabled insert runs the ORM's bulk-insert
+    # bookkeeping and loads its RETURNING row through the ORM, ~200 µs of CPU a statement.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).on_conflict_do_nothing()
-    return statement.returning(returning) if returning is not None else statement
+    table = cast(Table, model.__table__)
+    statement = insert(table).on_conflict_do_nothing()
+    return statement.returning(table.c[returning]) if returning is not None else statement
 
 
 @cache
@@ -38,9 +41,10 @@ def _many_statement(dialect: str, model: type[Base], returning: tuple[str, ...])
 async def insert_ignore(
     session: AsyncSession, model: type[Base], values: dict[str, Any], *, returning: Any = None
 ) -> Any:
-    """Insert a row unless it conflicts with a unique key; returns ``returning`` of a new row or
-    None when the row already existed."""
-    statement = _statement(session.get_bind().dialect.name, model, returning)
+    """Insert a row unless it conflicts with a unique key; returns ``returning`` (a mapped
+    column, ``Lead.id``) of a new row or None when the row already existed."""
+    column = None if returning is None else str(returning.key)
+    statement = _statement(session.get_bind().dialect.name, model, column)
     result = await session.execute(statement, values)
     return result.scalar() if returning is not None else None
 
