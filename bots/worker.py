@@ -75,7 +75,7 @@ class AccountWorker:
         flood_wait_hold: float = FLOOD_WAIT_HOLD,
         peer_flood_cooldown: timedelta = PEER_FLOOD_COOLDOWN,
         proxy_of: ProxyOf | None = None,
-        chat_batch_delay: float = 0.005,
+        chat_batch_delay: float = 0.02,
     ) -> None:
         self.account_id = account_id
         self._db = db

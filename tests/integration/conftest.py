@@ -332,7 +332,7 @@ async def parser_worker(
     tmp_path: Path,
     bus: Bus,
     *,
-    chat_batch_delay: float = 0.005,
+    chat_batch_delay: float = 0.02,
 ) -> tuple[AccountWorker, int]:
     """A parser account (``parser-1``, id 1) listening in ``@jobs_chat`` for ``developer``, and
     its worker, not started; the account's Telegram user id."""
