@@ -69,7 +69,7 @@ __all__ = [
     "wait_for",
 ]
 
-WARMUP_SECONDS = 1.0  # posted and drained before each measured run: pools and caches warm
+WARMUP_SECONDS = 3.0  # posted and drained before each measured run: pools and caches warm
 
 
 # ---- broker and database -------------------------------------------------------------------------
