@@ -104,7 +104,7 @@ async def publish_window(
 
 
 async def publish_window_256(exchange: AbstractExchange, key: str, bodies: Sequence[bytes]) -> None:
-    """The account worker's window (bots.worker.PUBLISH_WINDOW)."""
+    """The account worker's window (bots.incoming_publisher.PUBLISH_WINDOW)."""
     await publish_window(exchange, key, bodies, 256)
 
 

@@ -83,7 +83,8 @@ async def judge(
         with event_log_context(event):  # the handler's lines name the event's ids
             await _through_outages(handler, event, queue=queue, closing=closing)
     except Exception as exc:
-        parts = split(event) if split is not None else []
+        # An unreachable server is nobody's fault in the batch: it goes back whole, as any event.
+        parts = split(event) if split is not None and not is_outage(exc) else []
         if not parts:
             return _failed(exc, event, queue=queue, deliveries=deliveries, limit=max_deliveries)
         reason = describe(exc)
