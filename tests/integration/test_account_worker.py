@@ -38,6 +38,13 @@ async def _members(sandbox: RunningSandbox) -> set[int]:
     return {m for c in chats for m in c["members"]}
 
 
+async def _until_joined(sandbox: RunningSandbox, user_id: int) -> None:
+    async def joined() -> bool:
+        return user_id in await _members(sandbox)
+
+    await _until(joined, 10)
+
+
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -60,10 +67,7 @@ async def test_flood_wait_on_join_is_waited_out_then_the_chat_is_joined(
     started = time.monotonic()
     task = asyncio.create_task(worker.run())
 
-    async def joined() -> bool:
-        return user_id in await _members(sandbox)
-
-    await _until(joined, 10)
+    await _until_joined(sandbox, user_id)
     assert time.monotonic() - started >= 1.0
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -85,10 +89,7 @@ async def test_heard_chat_messages_reach_the_parser_in_a_batch_with_their_profil
     worker, user_id = await parser_worker(database, secret_box, sandbox, tmp_path, bus)
     task = asyncio.create_task(worker.run())
 
-    async def joined() -> bool:
-        return user_id in await _members(sandbox)
-
-    await _until(joined, 10)
+    await _until_joined(sandbox, user_id)
     author = {"first_name": "Anna", "username": "anna_dev", "bio": "Coffee and code"}
     post = {"chat": "jobs_chat", "text": "Looking for a developer", "user": author}
     await sandbox_api(sandbox, "/_sandbox/post", post)
@@ -128,10 +129,7 @@ async def test_a_burst_of_chat_messages_goes_out_as_few_bus_messages_each_messag
     )
     task = asyncio.create_task(worker.run())
 
-    async def joined() -> bool:
-        return user_id in await _members(sandbox)
-
-    await _until(joined, 10)
+    await _until_joined(sandbox, user_id)
     texts = [f"message {n}" for n in range(30)]
     anna: object = None
     for text in texts:  # one after another: the chat's order is the posting order

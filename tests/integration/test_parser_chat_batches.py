@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aio_pika
@@ -29,7 +28,7 @@ from core.settings import Settings
 from core.topology import PARSER_MESSAGES, SERVICE_QUEUES
 from parser.bootstrap import RunningParser, start_parser
 from tests.conftest import delete_queues, eventually
-from tests.integration.conftest import apply_workspace_text
+from tests.integration.conftest import apply_workspace_text, jobs_chat_message
 
 pytestmark = [
     pytest.mark.integration,
@@ -56,18 +55,14 @@ class Parser:
         """One batch of @jobs_chat messages, (sender, text) each, message ids 1, 2, …; the
         sender ``long_name`` has a username of 65 characters."""
         messages = [
-            MessageIncoming(
-                account_id=1,
-                chat_id=-100500,
-                chat_ref="@jobs_chat",
-                message_id=n,
-                text=text,
-                date=datetime.now(UTC),
-                sender=Profile(
-                    user_id=user, username="x" * 65 if user == long_name else f"user{user}"
-                ),
-            )
+            jobs_chat_message(n, text, user=user).payload_as(MessageIncoming)
             for n, (user, text) in enumerate(texts, start=1)
+        ]
+        messages = [
+            m.model_copy(update={"sender": Profile(user_id=long_name, username="x" * 65)})
+            if m.sender.user_id == long_name
+            else m
+            for m in messages
         ]
         event = Event.of(ChatMessages(messages=messages))
         await self.bus.publish(event)
