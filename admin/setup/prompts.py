@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.api.fields import has_control
 from admin.setup.keyword_sets import SetupError
 from admin.workspace.spec import OutreachSpec
 from core.access import Actor
@@ -53,6 +54,14 @@ def parse_prompt(
     by the workspace file's rules; ``SetupError`` naming the field and the template line."""
     if not prompt.strip():
         raise SetupError("write the prompt: the instructions the model follows", field="prompt")
+    # Before anything stores it: PostgreSQL refuses a NUL (a 500 before), and no other control
+    # character but line breaks and tabs belongs in instructions a person typed.
+    if has_control(prompt) or any(has_control(t) for t in templates or ()):
+        field = "prompt" if has_control(prompt) else "templates"
+        raise SetupError(
+            "a control character (not a line break or tab) cannot be typed here; remove it",
+            field=field,
+        )
     raw: dict[str, Any] = {**(campaign.outreach or {}), "prompt": prompt.replace("\r\n", "\n")}
     if templates is not None:
         raw["templates"] = [t for t in templates if t.strip()]

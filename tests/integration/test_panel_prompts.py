@@ -87,6 +87,12 @@ async def test_a_template_error_names_its_line_next_to_the_field_and_nothing_is_
     assert "line 1" in over_api.json()["detail"][0]["reason"]
     blank = await api.put(f"/campaigns/{campaign.id}/prompt", json={"prompt": "  \n"})
     assert blank.status_code == 422 and "write the prompt" in blank.json()["detail"][0]["reason"]
+    nul = await api.put(f"/campaigns/{campaign.id}/prompt", json={"prompt": "Be brief.\x00"})
+    assert nul.status_code == 422, nul.text  # PostgreSQL refuses a NUL: it answered 500
+    assert nul.json()["detail"][0]["field"] == "prompt"
+    assert "control character" in nul.json()["detail"][0]["reason"]
+    typed_nul = await browser.post(f"/campaigns/{campaign.id}/prompt", data={"prompt": "Hi\x00"})
+    assert typed_nul.status_code == 422 and "control character" in typed_nul.text
     assert await _count(panel.db, PromptTemplate.campaign_id == campaign.id) == 0
     assert await _count(panel.db, AuditEntry.action == "prompt_changed") == 0
     assert "prompt" not in ((await _campaign(panel.db)).outreach or {})
