@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
@@ -131,6 +132,7 @@ def create_app(*, db: Database, bus: Bus, settings: Settings, box: SecretBox) ->
     app.add_api_route("/docs", docs_page, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(CsrfGuard, secret=box.derive("csrf"), cookie_secure=settings.cookie_secure)
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts(settings))
@@ -260,6 +262,22 @@ def _allowed_methods(request: Request) -> str:
         if route.path and compile_path(route.path)[0].match(request.url.path):
             methods |= route.methods or set()
     return ", ".join(sorted(methods))
+
+
+# PostgreSQL's "character not in repertoire": a NUL in text it was asked to store or compare.
+NUL_REFUSED = "22021"
+NUL_REASON = "a NUL character cannot be stored or searched for; remove it"
+
+
+async def _database_error(_request: Request, exc: Exception) -> Response:
+    """A NUL PostgreSQL refused is the caller's input: every typed field refuses control
+    characters by name, and this is the net under one that does not yet (the transaction rolled
+    back: nothing was written). Any other database error is unexpected."""
+    if not isinstance(exc, DBAPIError) or getattr(exc.orig, "sqlstate", None) != NUL_REFUSED:
+        raise exc
+    if page_errors.is_page(_request):
+        return page_errors.page_error(_request, 400, NUL_REASON)
+    return JSONResponse({"detail": [{"field": "", "reason": NUL_REASON}]}, status_code=422)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
