@@ -18,6 +18,9 @@ timed apart; CPU is this process's (``time.process_time``) and the broker's (``b
 with other vhosts). Bodies are serialised once beforehand and not decoded by the consumer: this
 measures transport only.
 
+Then, per type, the latency a chat batch pays in the queue (``bench.queue_types_latency``):
+1,000 batch-sized bodies at 100 a second, publish → delivery p50/p99/max (``latency``).
+
 Run: ``python -m bench.queue_types [N]`` (RabbitMQ on COOLTHING_BENCH_AMQP_URL, else vhost
 coolthing_bench on 127.0.0.1). Queues are named ``bench.qt.*`` and deleted at the end. The last
 line is one JSON object.
@@ -35,6 +38,7 @@ import aio_pika
 from aio_pika.abc import ExchangeType
 
 from bench.bus import sample_events
+from bench.queue_types_latency import publish_to_delivery_ms
 from bench.queue_types_runs import (
     Broker,
     Result,
@@ -47,6 +51,7 @@ from bench.queue_types_runs import (
 )
 
 MESSAGES = 20_000
+LATENCY_BODIES = 1_000
 BASELINE = "quorum.a"  # core.bus today: a quorum queue, one confirm and one ack per message
 WORKER_TODAY = "quorum.w256"  # the same with the account worker's window of publishes
 
@@ -88,6 +93,13 @@ async def main(messages: int) -> dict[str, object]:
             print(f"{name}: {json.dumps(results[name].summary())}", flush=True)
         idle_after = await broker.measure_idle(3.0)
         await setup.exchange_delete(exchange_name)
+        latency = {
+            kind: await publish_to_delivery_ms(
+                connection, f"{exchange_name}.latency.{kind}", kind, count=LATENCY_BODIES, rate=100
+            )
+            for kind in ("classic", "quorum", "stream")
+        }
+        print(f"publish → delivery of chat-batch bodies at 100/s: {json.dumps(latency)}")
     finally:
         await connection.close()
     variants = {name: result.summary() for name, result in results.items()}
@@ -108,6 +120,7 @@ async def main(messages: int) -> dict[str, object]:
         "messages": messages,
         "rabbitmq_idle_cpu_s_per_s": {"before": round(idle, 4), "after": round(idle_after, 4)},
         "variants": variants,
+        "latency": latency,
     }
 
 
