@@ -42,6 +42,10 @@
     } else {
       const button = document.querySelector('#dialogue [data-key="' + key + '"]');
       if (!button) return;
+      // htmx wires swapped-in content only when it settles (~20 ms later): a key pressed in
+      // between would submit the draft's form natively, as a GET that approves nothing.
+      const form = button.closest("form");
+      if (form && window.htmx) window.htmx.process(form);
       button.click();
     }
     event.preventDefault();
