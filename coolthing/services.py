@@ -34,9 +34,10 @@ async def run_until_stopped(main: Callable[[], Awaitable[T]]) -> T | None:
 
 def freeze_startup_heap() -> None:
     """Leave what start-up built (modules, compiled rules, the intent models: ~180,000 objects
-    in the parser) out of the cyclic collector's full passes, which then took ~110 ms each and
-    stalled the chat stream as long (bench.pipeline's p99). What is made later is collected as
-    before; rules recompiled on a configuration change are scanned like any new object."""
+    in the parser) out of the cyclic collector's full passes, which then took 110–190 ms each in
+    the parser and the account workers and stalled the chat stream as long (bench.pipeline's
+    p99; measured with gc.callbacks). What is made later is collected as before; rules
+    recompiled on a configuration change are scanned like any new object."""
     gc.collect()
     gc.freeze()
 
@@ -110,6 +111,7 @@ async def run_bots(settings: Settings, account_id: int) -> int:
 
     serve_metrics(settings)
     async with open_platform(settings) as platform:
+        freeze_startup_heap()  # its full passes took ~130 ms mid-stream (forked workers: frozen)
         return await run_worker(platform, account_id, join_interval=settings.join_interval)
 
 
@@ -170,6 +172,7 @@ async def run_sandbox(settings: Settings, *, audience: bool) -> None:
     from sandbox.bootstrap import serve
 
     runner = await serve(settings.sandbox_host, settings.sandbox_port, audience=audience)
+    freeze_startup_heap()  # Telegram's stand-in should not stall the chat stream by itself
     try:
         await asyncio.Event().wait()
     finally:
