@@ -151,7 +151,7 @@ class ParserService:
             self._note(message, matched=False)
             return []
         rules = self._rules
-        assert rules is not None  # noqa: S101 - handle_batch's caller loaded them
+        assert rules is not None  # noqa: S101 - handle_batch loaded them
         chat_id = rules.chat_ids.get(message.chat_ref or "")
         if chat_id is None:
             UNKNOWN_CHAT.inc()
