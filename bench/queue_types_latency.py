@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection, DeliveryMode
 
+from bench.queue_types_runs import QUEUE_ARGUMENTS
+
 BATCH_BYTES = 20 * 600
 
 
@@ -27,7 +29,7 @@ async def publish_to_delivery_ms(
     publisher = await connection.channel(publisher_confirms=True)
     consumer = await connection.channel()
     await consumer.set_qos(prefetch_count=16)
-    arguments: dict[str, object] = {"x-queue-type": kind}
+    arguments = QUEUE_ARGUMENTS[kind]  # as bench.queue_types declares each type
     amqp_queue = await consumer.declare_queue(queue, durable=True, arguments=arguments)
     waits: list[float] = []
     done = asyncio.Event()

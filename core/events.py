@@ -72,7 +72,7 @@ class Event(BaseModel):
 
 
 def _without_nul(text: str) -> str:
-    return text.replace("\x00", "") if "\x00" in text else text
+    return text.replace("\x00", "")  # the same object back when there is none
 
 
 # What people typed: PostgreSQL stores no NUL in text or JSON, so one (a forged update; clients

@@ -370,6 +370,12 @@ class Stack:
         )
 
 
+async def delete_exchange(amqp_url: str, name: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        await (await connection.channel()).exchange_delete(name)
+
+
 async def delete_queues(amqp_url: str, names: list[str]) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import aiohttp
 import httpx
 import pytest
@@ -30,7 +29,7 @@ from core.topology import SERVICE_QUEUES
 from manager.bootstrap import start_manager
 from parser.bootstrap import start_parser
 from sandbox.bootstrap import RunningSandbox
-from tests.conftest import add_people, admin_app, bearer, delete_queues, eventually
+from tests.conftest import add_people, admin_app, bearer, delete_exchange, delete_queues, eventually
 from tests.integration.conftest import apply_workspace_text, sandbox_api
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -136,9 +135,7 @@ async def product(
     await asyncio.gather(*tasks, return_exceptions=True)
     await bus.close()
     await delete_queues(amqp_url, queues)
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        await (await connection.channel()).exchange_delete(exchange)
+    await delete_exchange(amqp_url, exchange)
 
 
 async def test_a_seller_is_a_maybe_nobody_writes_to_and_a_buyer_gets_a_dm(

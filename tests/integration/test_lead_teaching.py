@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -32,7 +31,7 @@ from core.settings import Settings
 from core.topology import SERVICE_QUEUES
 from manager.bootstrap import RunningManager, start_manager
 from parser.bootstrap import RunningParser, start_parser
-from tests.conftest import add_people, admin_app, bearer, delete_queues, eventually
+from tests.conftest import add_people, admin_app, bearer, delete_exchange, delete_queues, eventually
 from tests.integration.conftest import apply_workspace_text, workspace
 from tests.intent_teaching import CO_FOUNDERS, ELEVENTH, POISON
 
@@ -125,9 +124,7 @@ async def product(
     await asyncio.gather(relay, return_exceptions=True)
     await bus.close()
     await delete_queues(amqp_url, queues)
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        await (await connection.channel()).exchange_delete(exchange)
+    await delete_exchange(amqp_url, exchange)
 
 
 async def _retrained(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aio_pika
 import pytest
 from sqlalchemy import func, select
 
@@ -27,7 +26,7 @@ from core.security import SecretBox
 from core.settings import Settings
 from core.topology import PARSER_MESSAGES, SERVICE_QUEUES
 from parser.bootstrap import RunningParser, start_parser
-from tests.conftest import delete_queues, eventually
+from tests.conftest import delete_exchange, delete_queues, eventually
 from tests.integration.conftest import apply_workspace_text, jobs_chat_message
 
 pytestmark = [
@@ -97,9 +96,7 @@ async def parser(
         await running.stop()
         await bus.close()
         await delete_queues(amqp_url, list(SERVICE_QUEUES))
-        connection = await aio_pika.connect(amqp_url)
-        async with connection:
-            await (await connection.channel()).exchange_delete(exchange)
+        await delete_exchange(amqp_url, exchange)
 
 
 async def test_a_batch_makes_a_lead_of_each_matching_message_and_nothing_of_the_rest(
