@@ -19,6 +19,16 @@
     next.click();
   }
 
+  // The row of the conversation shown is highlighted, whether it was opened by a click, a key or
+  // the page's address, and again after a live refresh redraws the list.
+  function markShown() {
+    const shown = document.querySelector("#dialogue [data-conversation]");
+    const id = shown ? shown.getAttribute("data-conversation") : null;
+    rows().forEach((row) => row.classList.toggle("active", row.getAttribute("data-conversation") === id));
+  }
+
+  document.addEventListener("htmx:afterSettle", markShown);
+
   document.addEventListener("keydown", function (event) {
     if (!document.querySelector(".inbox")) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;

@@ -1,9 +1,12 @@
 """An operator's day in a real browser against the running stack: a lead appears on the leads
 page without a reload with the second stage's verdict, its held draft is approved in the inbox and
-the DM reaches the person in the sandbox; a seller's "maybe" marked "Lead" in the list gets a
-draft; an operator may not open the users page; the panel switches to Russian."""
+the DM reaches the person in the sandbox; the inbox's live refresh loses no click, typing or
+highlight; a seller's "maybe" marked "Lead" in the list gets a draft; an operator may not open the
+users page; the panel switches to Russian."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 from playwright.async_api import Page, expect
@@ -64,6 +67,57 @@ async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
 
     await wait_for(delivered, seconds=60, what="the approved DM in the sandbox")
     assert len(await dms_to(panel, LEAD)) == 1
+
+
+async def live_refresh_of_the_inbox(page: Page) -> None:
+    """What a draft, a send or an opt-out anywhere makes the inbox do: refetch its list and
+    redraw it. Returns once the redrawn list has settled."""
+    await page.evaluate(
+        """() => new Promise((settled) => {
+            document.addEventListener("htmx:afterSettle", function done(event) {
+                if (!event.detail.pathInfo.requestPath.startsWith("/inbox?")) return;
+                document.removeEventListener("htmx:afterSettle", done);
+                settled();
+            });
+            htmx.trigger(document.querySelector(".inbox"), "htmx:sseOpen");
+        })"""
+    )
+
+
+async def test_a_live_refresh_of_the_inbox_loses_no_click_no_typing_and_no_highlight(
+    panel: Panel, page: Page
+) -> None:
+    own = await panel.own_campaign("steady")
+    password = panel.create_user("lena", "operator")
+    await sign_in(page, panel, "lena", password)
+    post = {
+        "chat": f"@{own.chat}",
+        "text": "Ищу разработчика для интернет-магазина",
+        "user": {"user_id": LEAD + 2, "first_name": "Алла"},
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        posted = await http.post(f"{panel.sandbox_url}/_sandbox/post", json=post)
+        assert posted.json()["ok"], posted.text
+    await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
+    conversation = page.locator("[data-testid=conversations] [data-conversation]")
+    await expect(conversation).to_have_count(1, timeout=30_000)
+
+    search = page.locator(".inbox input[name=q]")
+    await search.fill("Ал")  # half typed when the list is redrawn
+    await live_refresh_of_the_inbox(page)
+    await expect(search).to_have_value("Ал")
+    await search.fill("")
+
+    box = await conversation.first.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+    await live_refresh_of_the_inbox(page)  # between the press and the release
+    await page.mouse.up()
+    await expect(page.locator("[data-testid=draft]")).to_be_visible()
+    await expect(conversation.first).to_have_class(re.compile(r"\bactive\b"))
+    await live_refresh_of_the_inbox(page)
+    await expect(conversation.first).to_have_class(re.compile(r"\bactive\b"))
 
 
 async def test_a_maybe_marked_lead_in_the_list_changes_its_row_and_gets_a_draft(
