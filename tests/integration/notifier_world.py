@@ -236,6 +236,10 @@ async def notifier_world(
 ) -> AsyncIterator[NotifierWorld]:
     async with aiohttp.ClientSession(base_url=sandbox.url) as http:
         bot = await _register_bot(http)
+        # The tests script what a lead writes: a simulated user's own answer (700_201 opts out,
+        # 700_301 asks the price, 1-4 s after a DM) would race their counts of DMs.
+        async with http.put("/_sandbox/responder", json={"enabled": False}) as silenced:
+            assert (await silenced.json())["ok"]
         settings = Settings(
             env="test",
             database_url=db.url,

@@ -49,6 +49,8 @@ async def test_taking_over_forwards_the_leads_messages_and_replies_reach_the_lea
         lambda: _at_least(world, 2), seconds=20, what="the operator's answer to reach the lead"
     )
     assert dms[-1]["text"] == mine
+    await world.call("/_sandbox/dm", {"user_id": LEAD, "to": account, "text": "Tomorrow at 10"})
+    await world.message_with(OPERATOR, "Tomorrow at 10")  # forwarded too, with its buttons
 
     answer = await world.press(OPERATOR, forwarded, "Hand back")
     assert answer["text"] == "Done."
