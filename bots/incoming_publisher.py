@@ -10,12 +10,17 @@ At most ``PUBLISH_WINDOW`` bus messages are unconfirmed at once (one confirm rou
 would cap a worker at a few hundred a second), published in the order heard. The resume cursor
 only moves past a message once it and everything before it are confirmed, so a killed worker
 re-reads an unconfirmed batch from Telegram; a republished message is deduplicated downstream.
+
+A parser older than its workers (only ``message.incoming`` bound) makes a batch unroutable: the
+publisher then sends chat messages one by one for a minute and tries a batch again, so an upgrade
+in either order loses nothing and stops no worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PUBLISH_WINDOW = 256  # unconfirmed bus messages per worker (a batch is one)
 READ_AHEAD = 4 * CHAT_BATCH_MAX  # messages read from Telegram and not yet published
+SINGLES_FOR = 60.0  # seconds of single messages after the parser refused a batch, then try again
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,7 @@ class IncomingPublisher:
         self._delay = batch_delay
         self._max = batch_max
         self.cursor: str | None = None
+        self._singles_until = 0.0  # monotonic time until which chat messages go one by one
 
     async def run(self, stream: AsyncIterator[IncomingMessage]) -> None:
         """Publish ``stream`` until it ends; its error (or a failed publish) is raised after what
@@ -137,7 +144,7 @@ class IncomingPublisher:
         if publish.scene_sender is not None and await self._ours.is_ours(publish.scene_sender):
             return  # another of our accounts' scene line: not the audience
         if publish.routing_key is None:
-            await self._bus.publish(publish.event)  # unroutable: no parser ever ran; stop here
+            await self._publish_chat(publish.event)
             return
         try:
             await self._bus.publish(publish.event, routing_key=publish.routing_key)
@@ -149,6 +156,25 @@ class IncomingPublisher:
                 publish.routing_key,
                 self.account_id,
             )
+
+    async def _publish_chat(self, batch: Event) -> None:
+        """The batch, or its messages one by one while the parser only takes single messages (a
+        parser older than this worker: workers upgraded first). Neither routable means no
+        parser ever ran: ``UnroutableError`` stops the stream here."""
+        if time.monotonic() >= self._singles_until:
+            try:
+                await self._bus.publish(batch)
+                return
+            except UnroutableError:
+                self._singles_until = time.monotonic() + SINGLES_FOR
+                log.warning(
+                    "the parser takes no chat batches (older than this worker?): account %s "
+                    "sends chat messages one by one for %.0f s",
+                    self.account_id,
+                    SINGLES_FOR,
+                )
+        for message in batch.payload_as(ChatMessages).messages:
+            await self._bus.publish(Event.of(message, correlation_id=batch.correlation_id))
 
     async def _settle(self, task: asyncio.Task[None], cursor: str | None) -> None:
         await task  # a failed publish stops the stream here; the cursor stays before it

@@ -88,6 +88,23 @@ async def test_a_failed_publish_stops_the_stream_with_the_cursor_before_it() -> 
     assert sender.cursor == "1", "the batch of 2 and 3 is read again after a restart"
 
 
+async def test_a_parser_that_takes_no_batches_gets_every_chat_message_singly_in_order() -> None:
+    bus = InMemoryBus(f"memory://batches-{uuid.uuid4().hex}")
+    got: list[int] = []
+
+    async def older_parser(event: Event) -> None:  # bound to single messages only
+        got.append(event.payload_as(MessageIncoming).message_id)
+
+    await bus.subscribe("test.parser", [MessageIncoming.NAME], older_parser, prefetch=1)
+    sender = publisher(bus)
+
+    await sender.run(stream(heard(1), heard(2), heard(3), later=heard(4)))
+    await bus.close()
+
+    assert got == [1, 2, 3, 4]
+    assert sender.cursor == "4", "nothing is read again: every message reached the parser"
+
+
 def batch_of(count: int) -> Event:
     messages = [
         MessageIncoming(
