@@ -94,7 +94,8 @@ async def test_an_operators_mark_reaches_the_parser_as_them_and_the_row_shows_th
         )
 
         assert marked.status_code == 200, marked.text
-        assert marked.text.strip().startswith(f'<tr data-lead="{lead_id}"')
+        row = f'<tr id="lead-{lead_id}" data-lead="{lead_id}"'
+        assert marked.text.strip().startswith(row)  # the row, drawn again in place
         assert 'data-verdict="lead">Lead<' in marked.text
         assert "Marked a lead. The manager will write to them." in marked.text
         assert 'data-mark="lead"' not in marked.text and 'data-mark="not_lead"' in marked.text
