@@ -144,6 +144,16 @@ class Panel:
         assert made.returncode == 0, made.stderr.decode()
         return password
 
+    async def say(self, chat: str, user_id: int, first_name: str, text: str) -> None:
+        """Sandbox user ``user_id`` writes ``text`` in the sandbox chat ``chat`` (no @)."""
+        post = {
+            "chat": f"@{chat}",
+            "text": text,
+            "user": {"user_id": user_id, "first_name": first_name},
+        }
+        async with httpx.AsyncClient(timeout=10) as http:
+            await sandbox_call(http, self.stack, "/_sandbox/post", post)
+
     async def own_campaign(self, name: str) -> OwnCampaign:
         """A campaign like the stack's "web" (parser-1, keyword set web-dev, drafts held for
         approval) on a new sandbox chat ``<name>_jobs``, with two new manager accounts

@@ -32,14 +32,7 @@ async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
     await page.goto(f"{panel.url}/leads?campaign={own.id}")
     await expect(page.locator("[data-testid=lead-total]")).to_contain_text("0 leads")
 
-    post = {
-        "chat": f"@{own.chat}",
-        "text": "Ищу разработчика для интернет-магазина",
-        "user": {"user_id": LEAD, "first_name": "Мария"},
-    }
-    async with httpx.AsyncClient(timeout=10) as http:
-        posted = await http.post(f"{panel.sandbox_url}/_sandbox/post", json=post)
-        assert posted.json()["ok"], posted.text
+    await panel.say(own.chat, LEAD, "Мария", "Ищу разработчика для интернет-магазина")
     rows = page.locator("[data-testid=leads] tr[data-lead]")
     await expect(rows).to_have_count(1, timeout=30_000)  # no reload: the live feed brought it
     await expect(rows.first).to_contain_text("Мария")
@@ -90,14 +83,7 @@ async def test_a_live_refresh_of_the_inbox_loses_no_click_no_typing_and_no_highl
     own = await panel.own_campaign("steady")
     password = panel.create_user("lena", "operator")
     await sign_in(page, panel, "lena", password)
-    post = {
-        "chat": f"@{own.chat}",
-        "text": "Ищу разработчика для интернет-магазина",
-        "user": {"user_id": LEAD + 2, "first_name": "Алла"},
-    }
-    async with httpx.AsyncClient(timeout=10) as http:
-        posted = await http.post(f"{panel.sandbox_url}/_sandbox/post", json=post)
-        assert posted.json()["ok"], posted.text
+    await panel.say(own.chat, LEAD + 2, "Алла", "Ищу разработчика для интернет-магазина")
     await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
     conversation = page.locator("[data-testid=conversations] [data-conversation]")
     await expect(conversation).to_have_count(1, timeout=30_000)
@@ -127,14 +113,7 @@ async def test_a_maybe_marked_lead_in_the_list_changes_its_row_and_gets_a_draft(
     password = panel.create_user("taras", "operator")
     await sign_in(page, panel, "taras", password)
     await page.goto(f"{panel.url}/leads?campaign={own.id}")
-    post = {
-        "chat": f"@{own.chat}",
-        "text": "Я разработчик, делаю сайты под ключ, пишите в лс",
-        "user": {"user_id": LEAD + 1, "first_name": "Пётр"},
-    }
-    async with httpx.AsyncClient(timeout=10) as http:
-        posted = await http.post(f"{panel.sandbox_url}/_sandbox/post", json=post)
-        assert posted.json()["ok"], posted.text
+    await panel.say(own.chat, LEAD + 1, "Пётр", "Я разработчик, делаю сайты под ключ, пишите в лс")
     row = page.locator("[data-testid=leads] tr[data-lead]").first
     await expect(row.locator("[data-verdict=maybe]")).to_be_visible(timeout=30_000)
     await expect(row.locator("[data-testid=reason]")).not_to_be_empty()
