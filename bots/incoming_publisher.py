@@ -168,8 +168,8 @@ class IncomingPublisher:
             except UnroutableError:
                 self._singles_until = time.monotonic() + SINGLES_FOR
                 log.warning(
-                    "the parser takes no chat batches (older than this worker?): account %s "
-                    "sends chat messages one by one for %.0f s",
+                    "nothing takes chat batches (a parser older than this worker, or none "
+                    "yet): account %s sends chat messages one by one for %.0f s",
                     self.account_id,
                     SINGLES_FOR,
                 )
