@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, Panel, sign_in
+from tests.browser.conftest import SCREENSHOTS, OwnCampaign, Panel, sign_in
 from tests.conftest import wait_for
 
 LEAD = 760_001
@@ -21,6 +21,14 @@ async def dms_to(panel: Panel, user_id: int) -> list[str]:
     async with httpx.AsyncClient(timeout=10) as http:
         listed = (await http.get(f"{panel.sandbox_url}/_sandbox/dms?user={user_id}")).json()
     return [m["text"] for m in listed["messages"] if m["to"]["user_id"] == user_id]
+
+
+async def awaiting_approval(page: Page, panel: Panel, own: OwnCampaign) -> Locator:
+    """The inbox's conversations awaiting approval in ``own``, once its one draft is there."""
+    await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
+    conversation = page.locator("[data-testid=conversations] [data-conversation]")
+    await expect(conversation).to_have_count(1, timeout=30_000)
+    return conversation
 
 
 async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
@@ -39,9 +47,7 @@ async def test_a_lead_appears_live_and_its_approved_draft_reaches_the_person(
     await expect(rows.first.locator("[data-verdict=lead]")).to_be_visible()
     await expect(rows.first.locator("[data-testid=score]")).to_be_visible()
 
-    await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
-    conversation = page.locator("[data-testid=conversations] [data-conversation]")
-    await expect(conversation).to_have_count(1, timeout=30_000)
+    conversation = await awaiting_approval(page, panel, own)
     await conversation.first.click()
     draft = page.locator("[data-testid=draft]")
     await expect(draft).to_be_visible()
@@ -84,9 +90,7 @@ async def test_a_live_refresh_of_the_inbox_loses_no_click_no_typing_and_no_highl
     password = panel.create_user("lena", "operator")
     await sign_in(page, panel, "lena", password)
     await panel.say(own.chat, LEAD + 2, "Алла", "Ищу разработчика для интернет-магазина")
-    await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
-    conversation = page.locator("[data-testid=conversations] [data-conversation]")
-    await expect(conversation).to_have_count(1, timeout=30_000)
+    conversation = await awaiting_approval(page, panel, own)
 
     search = page.locator(".inbox input[name=q]")
     await search.fill("Ал")  # half typed when the list is redrawn
@@ -124,9 +128,7 @@ async def test_a_maybe_marked_lead_in_the_list_changes_its_row_and_gets_a_draft(
     await expect(row.locator("[data-mark=lead]")).to_have_count(0)
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / "leads.png", full_page=True)  # for the README
-    await page.goto(f"{panel.url}/inbox?need=needs_approval&campaign={own.id}")
-    conversation = page.locator("[data-testid=conversations] [data-conversation]")
-    await expect(conversation).to_have_count(1, timeout=30_000)  # the manager wrote a draft
+    await awaiting_approval(page, panel, own)  # the manager wrote a draft
 
 
 async def test_an_operator_may_not_open_users_and_switches_the_panel_to_russian(
